@@ -1,0 +1,91 @@
+// The bus's topics and their payloads. Payloads are plain JSON (numbers, strings): the
+// same event crosses the in-process bus, Redis Streams and SSE unchanged.
+import type { Bar } from '../core/marketData.js';
+import type { Signal } from '../core/signal.js';
+
+export interface OrderEventPayload {
+  readonly venue: string;
+  readonly clientOrderId: string;
+  readonly model: string | null;
+  readonly symbol: string;
+  readonly side: string;
+  readonly type: string;
+  readonly status: string;
+  readonly qty: string;
+  readonly filledQty: string;
+  readonly price: string | null;
+  readonly reason: string | null;
+  readonly ts: number;
+}
+
+export interface FillPayload {
+  readonly venue: string;
+  readonly tradeId: string;
+  readonly clientOrderId: string;
+  readonly model: string | null;
+  readonly symbol: string;
+  readonly side: string;
+  readonly qty: string;
+  readonly price: string;
+  readonly fee: string;
+  readonly liquidity: string;
+  readonly ts: number;
+}
+
+export interface RiskRejectedPayload {
+  readonly venue: string;
+  readonly clientOrderId: string;
+  readonly model: string | null;
+  readonly symbol: string;
+  readonly side: string;
+  readonly reason: string;
+  readonly message: string;
+  readonly ts: number;
+}
+
+export interface TradingStatePayload {
+  readonly tradingEnabled: boolean;
+  readonly actor: string;
+  readonly reason: string;
+  readonly ts: number;
+}
+
+export interface GovernanceActionPayload {
+  readonly action: string;
+  readonly cause: string;
+  readonly detail: Record<string, unknown>;
+  readonly ts: number;
+}
+
+export interface AlertPayload {
+  readonly severity: 'INFO' | 'WARNING' | 'CRITICAL';
+  readonly title: string;
+  readonly message: string;
+  readonly key: string;
+  readonly ts: number;
+}
+
+export interface BusTopics {
+  'market.bar': Bar;
+  signal: Signal;
+  'order.update': OrderEventPayload;
+  'trade.fill': FillPayload;
+  'risk.rejected': RiskRejectedPayload;
+  'metrics.update': Record<string, number>;
+  'trading.state': TradingStatePayload;
+  'strategy.weights_updated': { readonly weights: Record<string, number>; readonly ts: number };
+  'strategy.promoted': Record<string, unknown>;
+  'governance.action': GovernanceActionPayload;
+  alert: AlertPayload;
+}
+
+export type Topic = keyof BusTopics;
+
+export const TOPICS: readonly Topic[] = [
+  'market.bar', 'signal', 'order.update', 'trade.fill', 'risk.rejected', 'metrics.update',
+  'trading.state', 'strategy.weights_updated', 'strategy.promoted', 'governance.action', 'alert',
+];
+
+export function isTopic(name: string): name is Topic {
+  return (TOPICS as readonly string[]).includes(name);
+}

@@ -1,0 +1,99 @@
+// The `hmm` command: runs the stack (`hmm up`, what `npm start` runs) and carries out the
+// runbook's routine tasks against a running stack through the Ops API. Errors print one
+// clear line and exit non-zero.
+import { Command, InvalidArgumentError } from 'commander';
+import { opsRequest, resolveToken, CliError } from './opsClient.js';
+import { exportPnl } from './exportPnl.js';
+
+const program = new Command();
+program
+  .name('hmm')
+  .description('hmm-stack: automated trading stack with an operations control plane')
+  .option('--url <url>', 'Ops API address', process.env.OPS_URL ?? 'http://127.0.0.1:8002')
+  .option('--root <dir>', 'stack root (where ops/ and engine/ live)', process.env.HMM_ROOT ?? process.cwd())
+  .showHelpAfterError();
+
+const globals = () => program.opts<{ url: string; root: string }>();
+const print = (x: unknown): void => {
+  process.stdout.write(JSON.stringify(x, null, 2) + "\n");
+};
+
+program.command('up').description('run the whole stack in this process (paper mode on the sim venue)').action(async () => {
+  const { startStack } = await import('../stack.js');
+  const env = { ...process.env, HMM_ROOT: globals().root };
+  const stack = await startStack({ env });
+  let stopping = false;
+  const shutdown = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    stack.log.info(`[OPS] ${sig} received: stopping`);
+    stack.stop().then(() => process.exit(0), (err: Error) => {
+      process.stderr.write(`error while stopping: ${err.message}\n`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+});
+
+program.command('status').description('GET /status').action(async () => {
+  print(await opsRequest(globals().url, 'GET', '/status'));
+});
+
+program.command('kill').description('pause trading on every engine (POST /kill {"enabled": false})')
+  .option('--cancel-open', 'also cancel open orders')
+  .option('--reason <text>', 'why (recorded)')
+  .action(async (o: { cancelOpen?: boolean; reason?: string }) => {
+    const token = resolveToken(globals().root);
+    print(await opsRequest(globals().url, 'POST', '/kill', { enabled: false, cancel_open: o.cancelOpen === true, ...(o.reason ? { reason: o.reason } : {}) }, token));
+  });
+
+program.command('resume').description('resume trading (POST /kill {"enabled": true})')
+  .option('--reason <text>', 'why (recorded)')
+  .action(async (o: { reason?: string }) => {
+    const token = resolveToken(globals().root);
+    print(await opsRequest(globals().url, 'POST', '/kill', { enabled: true, ...(o.reason ? { reason: o.reason } : {}) }, token));
+  });
+
+const weights = program.command('weights').description('model weights');
+weights.command('get').description('GET /strategy/weights').action(async () => print(await opsRequest(globals().url, 'GET', '/strategy/weights')));
+weights.command('set').description('set weights, e.g. `hmm weights set ma_crossover_v1=0.1`')
+  .argument('<pairs...>', 'MODEL=WEIGHT pairs', (value: string, prev: Record<string, number> = {}) => {
+    const m = /^([A-Za-z0-9._-]+)=(.+)$/.exec(value);
+    if (!m) throw new InvalidArgumentError(`expected MODEL=WEIGHT, got "${value}"`);
+    const w = Number(m[2]);
+    if (!Number.isFinite(w)) throw new InvalidArgumentError(`weight for ${m[1]} is not a number: "${m[2]}"`);
+    return { ...prev, [m[1]!]: w };
+  })
+  .action(async (pairs: Record<string, number>) => {
+    const token = resolveToken(globals().root);
+    print(await opsRequest(globals().url, 'POST', '/strategy/weights', { weights: pairs }, token));
+  });
+
+program.command('export-pnl').description('write ops/exports/pnl_YYYY-MM-DD.csv from the ledger')
+  .option('--date <YYYY-MM-DD>', 'UTC day to export (default: today)')
+  .action(async (o: { date?: string }) => {
+    const out = await exportPnl(globals().root, o.date);
+    process.stdout.write(`wrote ${out.path} (${out.rows} rows)\n`);
+  });
+
+const bus = program.command('bus').description('the event bus of the running stack');
+bus.command('publish').description('publish an event, e.g. `hmm bus publish metrics.update \'{"pnl_unrealized": -150}\'`')
+  .argument('<topic>', 'topic name')
+  .argument('<json>', 'payload as a JSON object')
+  .action(async (topic: string, json: string) => {
+    let payload: unknown;
+    try {
+      payload = JSON.parse(json);
+    } catch (err) {
+      throw new CliError(`payload is not valid JSON: ${(err as Error).message}`);
+    }
+    if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw new CliError('payload must be a JSON object');
+    const token = resolveToken(globals().root);
+    print(await opsRequest(globals().url, 'POST', '/bus/publish', { topic, payload }, token));
+  });
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  process.stderr.write(`hmm: ${err.message}\n`);
+  process.exit(err instanceof CliError ? err.exitCode : 1);
+});

@@ -1,0 +1,44 @@
+// How CLI commands reach a running stack: JSON over the Ops API with the operator token.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+  }
+}
+
+export function resolveToken(root: string): string {
+  const env = process.env.OPS_API_TOKEN;
+  if (env) return env;
+  const file = join(root, '.ops_token');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    throw new CliError(`no operator token: set OPS_API_TOKEN or start the stack once to create ${file}`, 2);
+  }
+}
+
+export async function opsRequest(base: string, method: 'GET' | 'POST', path: string, body?: unknown, token?: string): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, base), {
+      method,
+      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { 'x-ops-token': token } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (err) {
+    throw new CliError(`cannot reach the Ops API at ${base}: ${(err as Error).message} (is the stack running? \`npm start\`)`, 3);
+  }
+  const text = await res.text();
+  let json: unknown = text;
+  try {
+    json = JSON.parse(text);
+  } catch { /* not JSON: keep the text */ }
+  if (!res.ok) {
+    const msg = typeof json === 'object' && json !== null && 'error' in json ? String((json as { error: unknown }).error) : text;
+    throw new CliError(`${method} ${path} → HTTP ${res.status}: ${msg}`, 1);
+  }
+  return json;
+}

@@ -1,0 +1,111 @@
+// Exact money: every quantity, price, fee and cash amount is a fixed-point bigint with
+// 8 decimal places (the precision of spot crypto venues). Floats appear only at the
+// edges (metrics, charts, statistics), never in the ledger or the portfolio.
+
+export type Fixed = bigint & { readonly __fixed: unique symbol };
+
+export const SCALE_DIGITS = 8;
+export const SCALE = 100_000_000n;
+
+export const ZERO = 0n as Fixed;
+export const ONE = SCALE as Fixed;
+
+const DECIMAL_RE = /^([+-])?(\d+)(?:\.(\d+))?$/;
+
+/** Parses a decimal string or a finite number; throws a RangeError naming the input otherwise. */
+export function fx(value: string | number | bigint): Fixed {
+  if (typeof value === 'bigint') return (value * SCALE) as Fixed;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new RangeError(`not a finite number: ${value}`);
+    // toFixed keeps 8 places exactly as a decimal string, avoiding binary drift.
+    return parseDecimal(value.toFixed(SCALE_DIGITS));
+  }
+  return parseDecimal(value);
+}
+
+function parseDecimal(text: string): Fixed {
+  const m = DECIMAL_RE.exec(text.trim());
+  if (!m) throw new RangeError(`not a decimal number: ${JSON.stringify(text)}`);
+  const [, sign, int, frac = ''] = m;
+  if (frac.length > SCALE_DIGITS && /[1-9]/.test(frac.slice(SCALE_DIGITS))) {
+    throw new RangeError(`more than ${SCALE_DIGITS} decimal places: ${text}`);
+  }
+  const digits = BigInt(int + frac.slice(0, SCALE_DIGITS).padEnd(SCALE_DIGITS, '0'));
+  return (sign === '-' ? -digits : digits) as Fixed;
+}
+
+/** Raw scaled integer (as stored in SQLite) back to Fixed. */
+export function fromRaw(raw: bigint | number | string): Fixed {
+  return BigInt(raw) as Fixed;
+}
+
+export function toNumber(a: Fixed): number {
+  return Number(a) / 1e8;
+}
+
+export function toDecimalString(a: Fixed): string {
+  const neg = a < 0n;
+  const abs = neg ? -a : a;
+  const int = abs / SCALE;
+  let frac = (abs % SCALE).toString().padStart(SCALE_DIGITS, '0').replace(/0+$/, '');
+  if (frac.length > 0) frac = '.' + frac;
+  return (neg ? '-' : '') + int.toString() + frac;
+}
+
+export const add = (a: Fixed, b: Fixed): Fixed => (a + b) as Fixed;
+export const sub = (a: Fixed, b: Fixed): Fixed => (a - b) as Fixed;
+export const neg = (a: Fixed): Fixed => -a as Fixed;
+export const abs = (a: Fixed): Fixed => (a < 0n ? -a : a) as Fixed;
+export const min = (a: Fixed, b: Fixed): Fixed => (a < b ? a : b);
+export const max = (a: Fixed, b: Fixed): Fixed => (a > b ? a : b);
+
+export type Rounding = 'down' | 'up' | 'half-even';
+
+/** Integer division with an explicit rounding mode (down = toward zero). */
+function divRound(n: bigint, d: bigint, mode: Rounding): bigint {
+  const q = n / d;
+  const r = n % d;
+  if (r === 0n) return q;
+  const positive = (n < 0n) === (d < 0n);
+  if (mode === 'down') return q;
+  if (mode === 'up') return positive ? q + 1n : q - 1n;
+  const twice = 2n * (r < 0n ? -r : r);
+  const dd = d < 0n ? -d : d;
+  if (twice < dd) return q;
+  if (twice > dd || q % 2n !== 0n) return positive ? q + 1n : q - 1n;
+  return q;
+}
+
+export function mul(a: Fixed, b: Fixed, mode: Rounding = 'half-even'): Fixed {
+  return divRound(a * b, SCALE, mode) as Fixed;
+}
+
+export function div(a: Fixed, b: Fixed, mode: Rounding = 'half-even'): Fixed {
+  if (b === 0n) throw new RangeError('division by zero');
+  return divRound(a * SCALE, b, mode) as Fixed;
+}
+
+/** Amount × basis points / 10,000 (fees, slippage). */
+export function bps(amount: Fixed, basisPoints: number, mode: Rounding = 'half-even'): Fixed {
+  const scaledBps = BigInt(Math.round(basisPoints * 1_000_000));
+  return divRound(amount * scaledBps, 10_000_000_000n, mode) as Fixed;
+}
+
+/** Largest multiple of step not above |a| (sign kept): the quantity a venue accepts. */
+export function floorToStep(a: Fixed, step: Fixed): Fixed {
+  if (step <= 0n) return a;
+  return ((a / step) * step) as Fixed;
+}
+
+export function roundToStep(a: Fixed, step: Fixed, mode: Rounding = 'half-even'): Fixed {
+  if (step <= 0n) return a;
+  return (divRound(a, step, mode) * step) as Fixed;
+}
+
+export function isMultipleOf(a: Fixed, step: Fixed): boolean {
+  return step <= 0n || a % step === 0n;
+}
+
+export function cmp(a: Fixed, b: Fixed): -1 | 0 | 1 {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

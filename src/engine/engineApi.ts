@@ -1,0 +1,144 @@
+// The engine's HTTP API (one engine, one venue): submit, get, cancel and list orders,
+// portfolio, health, metrics, and the trading flag the control plane sets. Mutating routes
+// need the operator token; bodies are validated by schema and errors name the field.
+import type { FastifyInstance } from 'fastify';
+import { fx, toDecimalString, type Fixed } from '../core/decimal.js';
+import { modelId, symbol as toSymbol } from '../core/ids.js';
+import type { Engine, SubmitOutcome } from './engine.js';
+import type { Registry } from '../obs/metrics.js';
+import { HttpError, errorSchema } from '../ops/opsApi.js';
+import { LocalEngineHandle } from './engineHandle.js';
+
+const decimalInput = { anyOf: [{ type: 'string', pattern: '^[0-9]+(\\.[0-9]{1,8})?$' }, { type: 'number', exclusiveMinimum: 0, maximum: 1e12 }] } as const;
+const anyObject = { type: 'object', additionalProperties: true } as const;
+
+function toFixed(value: string | number | undefined, field: string): Fixed | null {
+  if (value === undefined) return null;
+  try {
+    const v = fx(value);
+    if (v <= 0n) throw new RangeError('must be positive');
+    return v;
+  } catch (err) {
+    throw new HttpError(400, `${field} ${(err as Error).message}`, [{ field, message: (err as Error).message }]);
+  }
+}
+
+export function statusForOutcome(o: SubmitOutcome): 200 | 201 | 403 | 409 | 422 | 429 {
+  if (o.kind === 'accepted') return o.duplicate ? 200 : 201;
+  if (o.kind === 'conflict') return 409;
+  if (o.reason === 'TRADING_DISABLED' || o.reason === 'SYMBOL_NOT_ALLOWED') return 403;
+  if (o.reason === 'RATE_LIMIT') return 429;
+  return 422;
+}
+
+export function engineRoutes(engine: Engine, registry: Registry | null) {
+  const handle = new LocalEngineHandle(engine);
+  return async (app: FastifyInstance) => {
+    app.post('/orders', {
+      config: { auth: true },
+      schema: {
+        summary: `Submit an order to ${engine.name}`,
+        security: [{ opsToken: [] }],
+        headers: { type: 'object', properties: { 'x-idempotency-key': { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' } } },
+        body: {
+          type: 'object',
+          required: ['symbol', 'side'],
+          additionalProperties: false,
+          properties: {
+            client_order_id: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' },
+            symbol: { type: 'string', pattern: '^[A-Za-z0-9]{2,20}$' },
+            side: { type: 'string', enum: ['BUY', 'SELL', 'buy', 'sell'] },
+            type: { type: 'string', enum: ['MARKET', 'LIMIT', 'market', 'limit'], default: 'MARKET' },
+            quantity: decimalInput,
+            quote_usd: decimalInput,
+            price: decimalInput,
+            time_in_force: { type: 'string', enum: ['GTC', 'IOC', 'FOK'] },
+            model: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+          },
+        },
+        response: { 200: anyObject, 201: anyObject, 400: errorSchema, 401: errorSchema, 403: anyObject, 409: anyObject, 422: anyObject, 429: anyObject },
+      },
+    }, async (req, reply) => {
+      const b = req.body as { client_order_id?: string; symbol: string; side: string; type: string; quantity?: string | number; quote_usd?: string | number; price?: string | number; time_in_force?: 'GTC' | 'IOC' | 'FOK'; model?: string };
+      const type = b.type.toUpperCase() as 'MARKET' | 'LIMIT';
+      const symbol = toSymbol(b.symbol.toUpperCase());
+      const price = toFixed(b.price, 'price');
+      if (type === 'LIMIT' && price === null) throw new HttpError(400, 'price is required for a LIMIT order', [{ field: 'price', message: 'required for LIMIT' }]);
+      if (type === 'MARKET' && price !== null) throw new HttpError(400, 'price is not allowed on a MARKET order', [{ field: 'price', message: 'not allowed for MARKET' }]);
+      if ((b.quantity === undefined) === (b.quote_usd === undefined)) throw new HttpError(400, 'give exactly one of quantity or quote_usd', [{ field: 'quantity', message: 'exactly one of quantity or quote_usd' }]);
+      let qty = toFixed(b.quantity, 'quantity');
+      if (qty === null) {
+        qty = engine.qtyForQuote(symbol, toFixed(b.quote_usd, 'quote_usd')!, price);
+        if (qty === null) throw new HttpError(422, `cannot size ${symbol}: unknown symbol or no price yet`, [{ field: 'quote_usd', message: 'no price to convert with' }]);
+        if (qty <= 0n) throw new HttpError(422, 'quote_usd is below one quantity step', [{ field: 'quote_usd', message: 'below one step' }]);
+      }
+      const headerKey = req.headers['x-idempotency-key'];
+      const out = await engine.submit({
+        clientOrderId: b.client_order_id ?? (typeof headerKey === 'string' ? headerKey : undefined),
+        symbol, side: b.side.toUpperCase() as 'BUY' | 'SELL', type, qty, price, timeInForce: b.time_in_force,
+        model: b.model === undefined ? null : modelId(b.model),
+      });
+      const body = out.kind === 'accepted'
+        ? { status: 'accepted', order: out.order, duplicate: out.duplicate, routing_time_ms: out.routingTimeMs }
+        : out.kind === 'rejected'
+          ? { status: 'rejected', error: out.reason, message: out.message, order: out.order, duplicate: out.duplicate, routing_time_ms: out.routingTimeMs }
+          : { status: 'conflict', error: out.message, order: out.order };
+      return reply.code(statusForOutcome(out)).send(body);
+    });
+
+    app.get('/orders/:id', {
+      schema: { summary: 'One order with its fills', params: { type: 'object', properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' } } }, response: { 200: anyObject, 404: errorSchema } },
+    }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const order = engine.getOrder(id);
+      if (!order) return reply.code(404).send({ error: `order ${id} not found` });
+      const fills = engine.fillsForOrder(id).map((f) => ({
+        trade_id: f.tradeId, qty: toDecimalString(f.qty), price: toDecimalString(f.price), fee: toDecimalString(f.fee), liquidity: f.liquidity, ts: f.ts,
+      }));
+      return { order, fills };
+    });
+
+    app.delete('/orders/:id', {
+      config: { auth: true },
+      schema: { summary: 'Cancel an open order', security: [{ opsToken: [] }], params: { type: 'object', properties: { id: { type: 'string' } } }, response: { 200: anyObject, 404: errorSchema, 409: errorSchema, 401: errorSchema } },
+    }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const r = await engine.cancel(id);
+      if (r.kind === 'canceled') return { status: 'canceled', order: r.order };
+      if (r.kind === 'not_found') return reply.code(404).send({ error: r.message });
+      return reply.code(409).send({ error: r.message });
+    });
+
+    app.get('/orders', {
+      schema: { summary: 'Open orders', response: { 200: { type: 'object', properties: { orders: { type: 'array', items: anyObject } } } } },
+    }, async () => ({ orders: engine.listOpenOrders() }));
+
+    app.get('/portfolio', { schema: { summary: 'Cash, positions, PnL and equity', response: { 200: anyObject } } }, async () => {
+      const v = engine.valuation();
+      return { venue: engine.name, ...v, ts: new Date().toISOString() };
+    });
+
+    app.get('/health', { schema: { summary: 'Engine health', response: { 200: anyObject } } }, async () => engine.health());
+    app.get('/stats', { schema: { summary: 'Order counters and routing latency', response: { 200: anyObject } } }, async () => engine.stats());
+    app.get('/instruments', { schema: { summary: 'Instruments and their trading rules', response: { 200: anyObject } } }, async () => ({ instruments: await handle.instruments() }));
+
+    app.post('/trading', {
+      config: { auth: true },
+      schema: {
+        summary: 'Set this engine\'s trading flag (the control plane\'s kill switch uses this)',
+        security: [{ opsToken: [] }],
+        body: { type: 'object', required: ['enabled'], additionalProperties: false, properties: { enabled: { type: 'boolean' }, actor: { type: 'string', maxLength: 64 }, reason: { type: 'string', maxLength: 200 } } },
+        response: { 200: anyObject, 400: errorSchema, 401: errorSchema },
+      },
+    }, async (req) => {
+      const b = req.body as { enabled: boolean; actor?: string; reason?: string };
+      engine.setTradingEnabled(b.enabled, b.actor ?? 'engine_api', b.reason ?? 'POST /trading');
+      return { ok: true, trading_enabled: engine.tradingEnabled };
+    });
+
+    if (registry) {
+      app.get('/metrics', { schema: { summary: 'Prometheus metrics' } }, async (_req, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
+    }
+  };
+}
+

@@ -1,0 +1,70 @@
+// How the control plane reaches an engine: through this interface only, never by reaching
+// into engine internals. The embedded stack uses LocalEngineHandle; a separate engine
+// process is reached with an HTTP implementation of the same interface.
+import type { Valuation } from '../core/portfolio.js';
+import { toDecimalString } from '../core/decimal.js';
+import type { Engine, EngineHealth, OrderView, SubmitOrderRequest, SubmitOutcome, CancelOutcome } from './engine.js';
+import type { EngineStats } from './engineStats.js';
+
+export interface InstrumentView {
+  readonly symbol: string;
+  readonly base: string;
+  readonly quote: string;
+  readonly step_size: string;
+  readonly tick_size: string;
+  readonly min_qty: string;
+  readonly min_notional: string;
+}
+
+export interface ModelPositionView {
+  readonly model: string;
+  readonly symbol: string;
+  readonly qty: string;
+  readonly avgPrice: string;
+  readonly realizedPnl: string;
+  readonly fees: string;
+}
+
+export interface EngineHandle {
+  readonly name: string;
+  submit(req: SubmitOrderRequest): Promise<SubmitOutcome>;
+  cancel(clientOrderId: string): Promise<CancelOutcome>;
+  cancelAllOpen(actor: string): Promise<number>;
+  getOrder(clientOrderId: string): Promise<OrderView | undefined>;
+  openOrders(): Promise<OrderView[]>;
+  recentOrders(limit: number): Promise<OrderView[]>;
+  valuation(): Promise<Valuation>;
+  health(): Promise<EngineHealth>;
+  stats(): Promise<EngineStats>;
+  setTradingEnabled(enabled: boolean, actor: string, reason: string): Promise<void>;
+  /** Quantity the model holds in a symbol at this engine (for sizing exits), as a decimal string. */
+  modelPositions(): Promise<ModelPositionView[]>;
+  lastPrice(symbol: string): Promise<string | null>;
+  /** The model's signed position in a symbol at this engine, as a decimal string. */
+  modelQty(model: string, symbol: string): Promise<string>;
+  instruments(): Promise<InstrumentView[]>;
+}
+
+export class LocalEngineHandle implements EngineHandle {
+  constructor(readonly engine: Engine) {}
+  get name(): string { return this.engine.name; }
+  submit(req: SubmitOrderRequest) { return this.engine.submit(req); }
+  cancel(id: string) { return this.engine.cancel(id); }
+  cancelAllOpen(actor: string) { return this.engine.cancelAllOpen(actor); }
+  async getOrder(id: string) { return this.engine.getOrder(id); }
+  async openOrders() { return this.engine.listOpenOrders(); }
+  async recentOrders(limit: number) { return this.engine.recentOrders(limit); }
+  async valuation() { return this.engine.valuation(); }
+  async health() { return this.engine.health(); }
+  async stats() { return this.engine.stats(); }
+  async setTradingEnabled(enabled: boolean, actor: string, reason: string) { this.engine.setTradingEnabled(enabled, actor, reason); }
+  async modelPositions() { return this.engine.modelPositions(); }
+  async lastPrice(symbol: string) { return this.engine.lastPriceString(symbol); }
+  async modelQty(model: string, symbol: string) { return this.engine.modelQty(model, symbol); }
+  async instruments() {
+    return [...this.engine.instruments().values()].map((i) => ({
+      symbol: i.symbol, base: i.base, quote: i.quote, step_size: toDecimalString(i.stepSize), tick_size: toDecimalString(i.tickSize),
+      min_qty: toDecimalString(i.minQty), min_notional: toDecimalString(i.minNotional),
+    }));
+  }
+}

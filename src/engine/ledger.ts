@@ -1,0 +1,282 @@
+// The engine's ledger: orders, their events and fills in SQLite (WAL). It is the source of
+// truth: the in-memory portfolio and `engine/state/portfolio.json` are derived from it.
+// Amounts are stored as the raw fixed-point integers of core/decimal, so a replay is exact.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { type Fixed, fromRaw } from '../core/decimal.js';
+import type { ClientOrderId, ModelId, Symbol, VenueId } from '../core/ids.js';
+import type { Fill, Liquidity, Order, OrderSide, OrderStatus, OrderType, TimeInForce } from '../core/order.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+  client_order_id TEXT PRIMARY KEY,
+  venue TEXT NOT NULL,
+  model TEXT,
+  symbol TEXT NOT NULL,
+  side TEXT NOT NULL,
+  type TEXT NOT NULL,
+  tif TEXT NOT NULL,
+  qty INTEGER NOT NULL,
+  price INTEGER,
+  status TEXT NOT NULL,
+  filled_qty INTEGER NOT NULL,
+  filled_notional INTEGER NOT NULL,
+  fees INTEGER NOT NULL,
+  venue_order_id TEXT,
+  reject_reason TEXT,
+  request_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_open ON orders(status) WHERE status IN ('NEW','ACCEPTED','PARTIALLY_FILLED');
+CREATE TABLE IF NOT EXISTS order_events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  client_order_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  reason TEXT,
+  ts INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS order_events_order ON order_events(client_order_id);
+CREATE TABLE IF NOT EXISTS fills (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  venue TEXT NOT NULL,
+  trade_id TEXT NOT NULL,
+  client_order_id TEXT NOT NULL,
+  model TEXT,
+  symbol TEXT NOT NULL,
+  side TEXT NOT NULL,
+  qty INTEGER NOT NULL,
+  price INTEGER NOT NULL,
+  fee INTEGER NOT NULL,
+  liquidity TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  UNIQUE (venue, trade_id)
+);
+CREATE INDEX IF NOT EXISTS fills_ts ON fills(ts);
+`;
+
+interface OrderRow {
+  client_order_id: string;
+  venue: string;
+  model: string | null;
+  symbol: string;
+  side: string;
+  type: string;
+  tif: string;
+  qty: bigint;
+  price: bigint | null;
+  status: string;
+  filled_qty: bigint;
+  filled_notional: bigint;
+  fees: bigint;
+  venue_order_id: string | null;
+  reject_reason: string | null;
+  request_hash: string;
+  created_at: bigint;
+  updated_at: bigint;
+}
+
+interface FillRow {
+  seq: bigint;
+  venue: string;
+  trade_id: string;
+  client_order_id: string;
+  model: string | null;
+  symbol: string;
+  side: string;
+  qty: bigint;
+  price: bigint;
+  fee: bigint;
+  liquidity: string;
+  ts: bigint;
+}
+
+export interface StoredOrder {
+  readonly order: Order;
+  readonly requestHash: string;
+}
+
+export type LedgerSync = 'full' | 'normal';
+
+export class Ledger {
+  readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(readonly path: string, sync: LedgerSync = 'normal') {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a commit survives a process crash (SIGKILL); FULL also survives power loss.
+    this.db.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma('foreign_keys = ON');
+    this.db.defaultSafeIntegers(true);
+    this.db.exec(SCHEMA);
+    this.stmts = {
+      getMeta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      insertOrder: this.db.prepare(`INSERT INTO orders (client_order_id, venue, model, symbol, side, type, tif, qty, price, status,
+        filled_qty, filled_notional, fees, venue_order_id, reject_reason, request_hash, created_at, updated_at)
+        VALUES (@client_order_id, @venue, @model, @symbol, @side, @type, @tif, @qty, @price, @status,
+        @filled_qty, @filled_notional, @fees, @venue_order_id, @reject_reason, @request_hash, @created_at, @updated_at)`),
+      updateOrder: this.db.prepare(`UPDATE orders SET status = @status, filled_qty = @filled_qty, filled_notional = @filled_notional,
+        fees = @fees, venue_order_id = @venue_order_id, reject_reason = @reject_reason, updated_at = @updated_at
+        WHERE client_order_id = @client_order_id`),
+      insertEvent: this.db.prepare('INSERT INTO order_events (client_order_id, status, reason, ts) VALUES (?, ?, ?, ?)'),
+      insertFill: this.db.prepare(`INSERT OR IGNORE INTO fills (venue, trade_id, client_order_id, model, symbol, side, qty, price, fee, liquidity, ts)
+        VALUES (@venue, @trade_id, @client_order_id, @model, @symbol, @side, @qty, @price, @fee, @liquidity, @ts)`),
+      getOrder: this.db.prepare<[string], OrderRow>('SELECT * FROM orders WHERE client_order_id = ?'),
+      openOrders: this.db.prepare<[], OrderRow>("SELECT * FROM orders WHERE status IN ('NEW','ACCEPTED','PARTIALLY_FILLED') ORDER BY created_at"),
+      recentOrders: this.db.prepare<[number], OrderRow>('SELECT * FROM orders ORDER BY updated_at DESC LIMIT ?'),
+      allFills: this.db.prepare<[], FillRow>('SELECT * FROM fills ORDER BY seq'),
+      fillsForOrder: this.db.prepare<[string], FillRow>('SELECT * FROM fills WHERE client_order_id = ? ORDER BY seq'),
+      fillsBetween: this.db.prepare<[number, number], FillRow>('SELECT * FROM fills WHERE ts >= ? AND ts < ? ORDER BY seq'),
+      fillsBefore: this.db.prepare<[number], FillRow>('SELECT * FROM fills WHERE ts < ? ORDER BY seq'),
+      counts: this.db.prepare<[], { orders: bigint; fills: bigint; open: bigint }>(
+        "SELECT (SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM fills) AS fills, (SELECT count(*) FROM orders WHERE status IN ('NEW','ACCEPTED','PARTIALLY_FILLED')) AS open"),
+    };
+  }
+
+  /** Starting cash is fixed when the ledger is created; later config changes cannot rewrite history. */
+  startingCash(defaultCash: Fixed): Fixed {
+    const row = this.stmts.getMeta.get('starting_cash');
+    if (row) return fromRaw(row.value);
+    this.stmts.setMeta.run('starting_cash', defaultCash.toString());
+    return defaultCash;
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  insertOrder(order: Order, requestHash: string): void {
+    this.stmts.insertOrder.run({ ...orderParams(order), request_hash: requestHash, created_at: order.createdAt });
+    this.stmts.insertEvent.run(order.clientOrderId, order.status, order.rejectReason, order.updatedAt);
+  }
+
+  updateOrder(order: Order, eventReason: string | null = null): void {
+    this.stmts.updateOrder.run(orderParams(order));
+    this.stmts.insertEvent.run(order.clientOrderId, order.status, eventReason ?? order.rejectReason, order.updatedAt);
+  }
+
+  /** Records a fill; returns false when the venue trade id was already booked (a duplicate). */
+  insertFill(fill: Fill): boolean {
+    const info = this.stmts.insertFill.run({
+      venue: fill.venue,
+      trade_id: fill.tradeId,
+      client_order_id: fill.clientOrderId,
+      model: fill.model,
+      symbol: fill.symbol,
+      side: fill.side,
+      qty: fill.qty,
+      price: fill.price,
+      fee: fill.fee,
+      liquidity: fill.liquidity,
+      ts: fill.ts,
+    });
+    return info.changes === 1;
+  }
+
+  getOrder(id: string): StoredOrder | undefined {
+    const row = this.stmts.getOrder.get(id);
+    return row ? { order: rowToOrder(row), requestHash: row.request_hash } : undefined;
+  }
+
+  openOrders(): Order[] {
+    return this.stmts.openOrders.all().map(rowToOrder);
+  }
+
+  recentOrders(limit: number): Order[] {
+    return this.stmts.recentOrders.all(limit).map(rowToOrder);
+  }
+
+  *fills(): IterableIterator<Fill> {
+    for (const row of this.stmts.allFills.iterate()) yield rowToFill(row);
+  }
+
+  fillsForOrder(id: string): Fill[] {
+    return this.stmts.fillsForOrder.all(id).map(rowToFill);
+  }
+
+  fillsBetween(fromTs: number, toTs: number): Fill[] {
+    return this.stmts.fillsBetween.all(fromTs, toTs).map(rowToFill);
+  }
+
+  fillsBefore(ts: number): Fill[] {
+    return this.stmts.fillsBefore.all(ts).map(rowToFill);
+  }
+
+  counts(): { orders: number; fills: number; open: number } {
+    const c = this.stmts.counts.get()!;
+    return { orders: Number(c.orders), fills: Number(c.fills), open: Number(c.open) };
+  }
+
+  /** A consistent copy while running (SQLite's online backup API). */
+  async backupTo(path: string): Promise<void> {
+    await this.db.backup(path);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function orderParams(o: Order) {
+  return {
+    client_order_id: o.clientOrderId,
+    venue: o.venue,
+    model: o.model,
+    symbol: o.symbol,
+    side: o.side,
+    type: o.type,
+    tif: o.timeInForce,
+    qty: o.qty,
+    price: o.price,
+    status: o.status,
+    filled_qty: o.filledQty,
+    filled_notional: o.filledNotional,
+    fees: o.fees,
+    venue_order_id: o.venueOrderId,
+    reject_reason: o.rejectReason,
+    updated_at: o.updatedAt,
+  };
+}
+
+function rowToOrder(r: OrderRow): Order {
+  return {
+    clientOrderId: r.client_order_id as ClientOrderId,
+    venue: r.venue as VenueId,
+    model: r.model as ModelId | null,
+    symbol: r.symbol as Symbol,
+    side: r.side as OrderSide,
+    type: r.type as OrderType,
+    timeInForce: r.tif as TimeInForce,
+    qty: fromRaw(r.qty),
+    price: r.price === null ? null : fromRaw(r.price),
+    status: r.status as OrderStatus,
+    filledQty: fromRaw(r.filled_qty),
+    filledNotional: fromRaw(r.filled_notional),
+    fees: fromRaw(r.fees),
+    venueOrderId: r.venue_order_id,
+    rejectReason: r.reject_reason,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function rowToFill(r: FillRow): Fill {
+  return {
+    tradeId: r.trade_id,
+    clientOrderId: r.client_order_id as ClientOrderId,
+    venue: r.venue as VenueId,
+    model: r.model as ModelId | null,
+    symbol: r.symbol as Symbol,
+    side: r.side as OrderSide,
+    qty: fromRaw(r.qty),
+    price: fromRaw(r.price),
+    fee: fromRaw(r.fee),
+    liquidity: r.liquidity as Liquidity,
+    ts: Number(r.ts),
+  };
+}

@@ -1,0 +1,46 @@
+// Prometheus metrics for the whole stack (prom-client). One registry per process; every
+// series is labelled only by bounded sets (venue, model, symbol, reason, state), so the
+// series count grows with venues × models, never with orders or time.
+import client from 'prom-client';
+
+export type Registry = client.Registry;
+
+export function createMetrics(opts: { collectProcess?: boolean } = {}) {
+  const registry = new client.Registry();
+  if (opts.collectProcess ?? true) client.collectDefaultMetrics({ register: registry, prefix: 'hmm_' });
+  const r = [registry];
+  return {
+    registry,
+    ordersSubmitted: new client.Counter({ name: 'hmm_orders_submitted_total', help: 'Orders that passed the risk rails and were sent to the venue', labelNames: ['venue', 'model'], registers: r }),
+    ordersRejected: new client.Counter({ name: 'hmm_orders_rejected_total', help: 'Orders rejected by risk rails or venue, by reason code', labelNames: ['venue', 'reason'], registers: r }),
+    ordersFilled: new client.Counter({ name: 'hmm_orders_filled_total', help: 'Orders completely filled', labelNames: ['venue', 'model'], registers: r }),
+    fills: new client.Counter({ name: 'hmm_fills_total', help: 'Fills booked in the ledger', labelNames: ['venue', 'liquidity'], registers: r }),
+    duplicateRequests: new client.Counter({ name: 'hmm_order_idempotent_replays_total', help: 'Order submissions answered from the idempotency record', labelNames: ['venue'], registers: r }),
+    routingSeconds: new client.Histogram({
+      name: 'hmm_order_routing_seconds',
+      help: 'Time from order intake to venue acknowledgement',
+      labelNames: ['venue'],
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: r,
+    }),
+    equity: new client.Gauge({ name: 'hmm_equity_usd', help: 'Account equity (cash + marked positions)', labelNames: ['venue'], registers: r }),
+    cash: new client.Gauge({ name: 'hmm_cash_usd', help: 'Cash balance in quote currency', labelNames: ['venue'], registers: r }),
+    realizedPnl: new client.Gauge({ name: 'hmm_pnl_realized_usd', help: 'Realized PnL (gross of fees)', labelNames: ['venue'], registers: r }),
+    unrealizedPnl: new client.Gauge({ name: 'hmm_pnl_unrealized_usd', help: 'Unrealized PnL at last price', labelNames: ['venue'], registers: r }),
+    feesPaid: new client.Gauge({ name: 'hmm_fees_usd', help: 'Fees paid', labelNames: ['venue'], registers: r }),
+    exposure: new client.Gauge({ name: 'hmm_exposure_usd', help: 'Absolute position value by symbol', labelNames: ['venue', 'symbol'], registers: r }),
+    openOrders: new client.Gauge({ name: 'hmm_open_orders', help: 'Open orders at the engine', labelNames: ['venue'], registers: r }),
+    tradingEnabled: new client.Gauge({ name: 'hmm_trading_enabled', help: '1 when trading is enabled (kill switch off)', labelNames: ['scope'], registers: r }),
+    modelWeight: new client.Gauge({ name: 'hmm_model_weight', help: 'Strategy router weight per model', labelNames: ['model'], registers: r }),
+    capitalQuota: new client.Gauge({ name: 'hmm_capital_quota_usd', help: 'Capital quota per model', labelNames: ['model'], registers: r }),
+    signals: new client.Counter({ name: 'hmm_signals_total', help: 'Signals received by the strategy router, by outcome', labelNames: ['model', 'outcome'], registers: r }),
+    busEvents: new client.Counter({ name: 'hmm_bus_events_total', help: 'Events published on the bus', labelNames: ['topic'], registers: r }),
+    sseClients: new client.Gauge({ name: 'hmm_sse_clients', help: 'Connected dashboard stream clients', registers: r }),
+    venueErrors: new client.Counter({ name: 'hmm_venue_errors_total', help: 'Venue request errors', labelNames: ['venue', 'kind'], registers: r }),
+    venueLatency: new client.Histogram({ name: 'hmm_venue_latency_seconds', help: 'Venue request latency', labelNames: ['venue', 'op'], buckets: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: r }),
+    lastBarAge: new client.Gauge({ name: 'hmm_market_data_last_bar_timestamp_seconds', help: 'Time of the last market data bar per symbol', labelNames: ['symbol'], registers: r }),
+    policyReloads: new client.Counter({ name: 'hmm_policy_reloads_total', help: 'Policy file reloads by result', labelNames: ['file', 'result'], registers: r }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,48 @@
+// Everything the Ops API's routes and daemons need, wired once by the stack.
+import type { StackConfig } from '../config.js';
+import type { Bus } from '../bus/bus.js';
+import type { EngineHandle } from '../engine/engineHandle.js';
+import type { Logger } from '../obs/logger.js';
+import type { Metrics } from '../obs/metrics.js';
+import type { CapitalAllocator } from './allocator.js';
+import type { CapitalPolicy } from './capitalPolicy.js';
+import type { KillSwitch } from './killSwitch.js';
+import type { StackPaths } from './paths.js';
+import type { Policies } from './policies.js';
+import type { StrategyRouter } from './strategyRouter.js';
+import type { StrategyWeights } from './strategyWeights.js';
+import type { WatchedFile } from './watchedFile.js';
+import type { SignalGate } from './signalGate.js';
+
+export type ModelStage = 'shadow' | 'canary' | 'live' | 'retired';
+
+export interface ModelInfo {
+  readonly id: string;
+  readonly kind: string;
+  readonly symbols: readonly string[];
+  readonly diagnostics: Record<string, number>;
+}
+
+export interface OpsContext {
+  readonly config: StackConfig;
+  readonly paths: StackPaths;
+  readonly bus: Bus;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly engines: () => readonly EngineHandle[];
+  readonly killSwitch: KillSwitch;
+  readonly weights: StrategyWeights;
+  readonly allocator: CapitalAllocator;
+  readonly policies: WatchedFile<Policies>;
+  readonly capitalPolicy: WatchedFile<CapitalPolicy>;
+  readonly router: StrategyRouter;
+  readonly signalGate: SignalGate;
+  readonly models: () => readonly ModelInfo[];
+  readonly startedAt: number;
+  readonly lastBarTs: () => number | null;
+  readonly baselineEquity: (engine: string) => number;
+}
+
+export function stageOf(weight: number): ModelStage {
+  return weight > 0 ? 'live' : 'shadow';
+}

@@ -1,0 +1,89 @@
+// The kill switch: the global TRADING_ENABLED flag. Persisted in ops/state.json so it
+// survives restarts, pushed to every engine before `set` returns (so no order is accepted
+// after a kill is acknowledged), published on the bus, and logged with actor and reason.
+import { readFileSync } from 'node:fs';
+import type { Bus } from '../bus/bus.js';
+import type { EngineHandle } from '../engine/engineHandle.js';
+import type { Logger } from '../obs/logger.js';
+import type { Metrics } from '../obs/metrics.js';
+import { writeJsonAtomic } from '../util/atomicFile.js';
+
+export interface TradingStateFile {
+  readonly trading_enabled: boolean;
+  readonly updated_at: string;
+  readonly actor: string;
+  readonly reason: string;
+}
+
+export function readTradingState(path: string): TradingStateFile | null {
+  try {
+    const doc = JSON.parse(readFileSync(path, 'utf8')) as Partial<TradingStateFile>;
+    if (typeof doc.trading_enabled !== 'boolean') return null;
+    return {
+      trading_enabled: doc.trading_enabled,
+      updated_at: String(doc.updated_at ?? ''),
+      actor: String(doc.actor ?? 'unknown'),
+      reason: String(doc.reason ?? ''),
+    };
+  } catch {
+    return null;
+  }
+}
+
+export class KillSwitch {
+  private state: TradingStateFile;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly path: string,
+    private readonly engines: () => readonly EngineHandle[],
+    private readonly bus: Bus,
+    private readonly log: Logger,
+    private readonly metrics: Metrics | null,
+    envOverride: boolean | null,
+  ) {
+    const persisted = readTradingState(path);
+    // An explicit TRADING_ENABLED=false at start always wins (safe); otherwise the last
+    // operator decision persists across restarts.
+    const enabled = envOverride === false ? false : (persisted?.trading_enabled ?? envOverride ?? true);
+    this.state = persisted && persisted.trading_enabled === enabled
+      ? persisted
+      : { trading_enabled: enabled, updated_at: new Date().toISOString(), actor: 'startup', reason: envOverride === false ? 'TRADING_ENABLED=false' : 'default' };
+    writeJsonAtomic(path, this.state);
+    this.metrics?.tradingEnabled.set({ scope: 'global' }, enabled ? 1 : 0);
+  }
+
+  get enabled(): boolean {
+    return this.state.trading_enabled;
+  }
+
+  get current(): TradingStateFile {
+    return this.state;
+  }
+
+  /** Sets the flag everywhere; resolves once every engine has applied it. Calls are serialised. */
+  set(enabled: boolean, actor: string, reason: string, opts: { cancelOpen?: boolean } = {}): Promise<{ state: TradingStateFile; canceled: number }> {
+    const run = async () => {
+      const previous = this.state.trading_enabled;
+      this.state = { trading_enabled: enabled, updated_at: new Date().toISOString(), actor, reason };
+      writeJsonAtomic(this.path, this.state);
+      await Promise.all(this.engines().map((e) => e.setTradingEnabled(enabled, actor, reason)));
+      let canceled = 0;
+      if (!enabled && opts.cancelOpen) {
+        for (const e of this.engines()) canceled += await e.cancelAllOpen(actor);
+      }
+      this.metrics?.tradingEnabled.set({ scope: 'global' }, enabled ? 1 : 0);
+      if (previous !== enabled) {
+        const line = `[RISK] Trading ${enabled ? 'RESUMED' : 'PAUSED (kill switch)'} by ${actor}: ${reason}`;
+        if (enabled) this.log.warn({ actor, canceled }, line);
+        else this.log.warn({ actor, canceled }, line);
+        this.bus.publish('alert', { severity: enabled ? 'INFO' : 'CRITICAL', title: enabled ? 'Trading resumed' : 'Trading paused', message: line, key: 'kill_switch', ts: Date.now() });
+      }
+      this.bus.publish('trading.state', { tradingEnabled: enabled, actor, reason, ts: Date.now() });
+      return { state: this.state, canceled };
+    };
+    const p = this.chain.then(run, run);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+}

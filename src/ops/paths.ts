@@ -1,0 +1,27 @@
+// Where every operator-visible file lives, relative to the stack's root (paths as in the runbook).
+import { join } from 'node:path';
+
+export function stackPaths(root: string) {
+  return {
+    root,
+    policies: join(root, 'ops/policies.yaml'),
+    capitalPolicy: join(root, 'ops/capital_policy.json'),
+    strategyWeights: join(root, 'ops/strategy_weights.json'),
+    strategyRegistry: join(root, 'ops/strategy_registry.json'),
+    capitalAllocations: join(root, 'ops/capital_allocations.json'),
+    aggregateExposure: join(root, 'ops/aggregate_exposure.json'),
+    opsState: join(root, 'ops/state.json'),
+    exportsDir: join(root, 'ops/exports'),
+    opsLog: join(root, 'ops/logs/ops.log'),
+    opsLogsDir: join(root, 'ops/logs'),
+    modelsDir: join(root, 'ops/models'),
+    tokenFile: join(root, '.ops_token'),
+    engineStateDir: join(root, 'engine/state'),
+    portfolioSnapshot: join(root, 'engine/state/portfolio.json'),
+    ledger: (engine: string) => join(root, `engine/state/${engine}.ledger.sqlite`),
+    simVenueState: (engine: string) => join(root, `engine/state/${engine}.venue.sqlite`),
+    orderLog: join(root, 'engine/logs/orders.jsonl'),
+  };
+}
+
+export type StackPaths = ReturnType<typeof stackPaths>;

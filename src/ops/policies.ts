@@ -1,0 +1,68 @@
+// ops/policies.yaml: governance and tuning keys (the runbook's Performance Tuning section).
+// Validated key by key; an unknown key is refused so a typo never silently does nothing.
+import { parse as parseYaml } from 'yaml';
+import { ValidationError } from './watchedFile.js';
+
+export interface Policies {
+  readonly max_concurrent_signals: number;
+  readonly worker_threads: number;
+  readonly signal_queue_size: number;
+  readonly metrics_retention_hours: number;
+  readonly allocation_history_limit: number;
+  readonly dashboard_refresh_sec: number;
+  /** Sections owned by later subsystems (governance rules, canary rules, alerting, log rotation). */
+  readonly governance: Record<string, unknown>;
+  readonly canary: Record<string, unknown>;
+  readonly alerting: Record<string, unknown>;
+  readonly logs: Record<string, unknown>;
+}
+
+export const DEFAULT_POLICIES: Policies = {
+  max_concurrent_signals: 50,
+  worker_threads: 8,
+  signal_queue_size: 1000,
+  metrics_retention_hours: 24,
+  allocation_history_limit: 100,
+  dashboard_refresh_sec: 10,
+  governance: {},
+  canary: {},
+  alerting: {},
+  logs: {},
+};
+
+const INTEGER_KEYS: Record<string, [number, number]> = {
+  max_concurrent_signals: [1, 100_000],
+  worker_threads: [1, 256],
+  signal_queue_size: [1, 10_000_000],
+  metrics_retention_hours: [1, 24 * 365],
+  allocation_history_limit: [1, 1_000_000],
+  dashboard_refresh_sec: [1, 3600],
+};
+const SECTION_KEYS = ['governance', 'canary', 'alerting', 'logs'];
+
+export function parsePolicies(text: string): Policies {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ValidationError(`not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (doc === null || doc === undefined) doc = {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ValidationError('expected a mapping of keys at the top level');
+  const out: Record<string, unknown> = { ...DEFAULT_POLICIES };
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    const range = INTEGER_KEYS[key];
+    if (range) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < range[0] || value > range[1]) {
+        throw new ValidationError(`${key} must be an integer in [${range[0]}, ${range[1]}], got ${JSON.stringify(value)}`);
+      }
+      out[key] = value;
+    } else if (SECTION_KEYS.includes(key)) {
+      if (value !== null && (typeof value !== 'object' || Array.isArray(value))) throw new ValidationError(`${key} must be a mapping`);
+      out[key] = value ?? {};
+    } else {
+      throw new ValidationError(`unknown key ${JSON.stringify(key)} (known: ${[...Object.keys(INTEGER_KEYS), ...SECTION_KEYS].join(', ')})`);
+    }
+  }
+  return out as unknown as Policies;
+}

@@ -1,0 +1,136 @@
+// Read-only routes: health, readiness, status, aggregates, strategy status, orders, metrics.
+import type { FastifyInstance } from 'fastify';
+import type { OpsContext } from '../context.js';
+import { stageOf } from '../context.js';
+import { aggregateExposure, aggregateMetrics, aggregatePortfolio } from '../aggregate.js';
+import { buildLeaderboard } from '../leaderboard.js';
+import { errorSchema } from '../opsApi.js';
+
+const anyObject = { type: 'object', additionalProperties: true } as const;
+
+export function readRoutes(ctx: OpsContext) {
+  return async (app: FastifyInstance) => {
+    app.get('/health', { schema: { summary: 'Liveness', response: { 200: { type: 'object', properties: { ops: { type: 'string' } } } } } }, async () => ({ ops: 'ok' }));
+    app.get('/healthz', { schema: { summary: 'Liveness', response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }));
+
+    app.get('/readyz', {
+      schema: { summary: 'Ready to trade: engines answer and market data is fresh', response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, reasons: { type: 'array', items: { type: 'string' } } } }, 503: { type: 'object', properties: { ok: { type: 'boolean' }, reasons: { type: 'array', items: { type: 'string' } } } } } },
+    }, async (_req, reply) => {
+      const reasons: string[] = [];
+      for (const e of ctx.engines()) {
+        try {
+          await e.health();
+        } catch (err) {
+          reasons.push(`engine ${e.name}: ${(err as Error).message}`);
+        }
+      }
+      const last = ctx.lastBarTs();
+      const staleAfter = Math.max(10_000, ctx.config.marketIntervalMs * 5);
+      if (last === null) reasons.push('no market data yet');
+      else if (Date.now() - last > staleAfter) reasons.push(`market data stale (${Math.round((Date.now() - last) / 1000)} s old)`);
+      return reply.code(reasons.length === 0 ? 200 : 503).send({ ok: reasons.length === 0, reasons });
+    });
+
+    app.get('/status', {
+      schema: {
+        summary: 'Stack status: trading state, recovery, engines, uptime',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ok: { type: 'boolean' },
+              state: {
+                type: 'object',
+                properties: {
+                  mode: { type: 'string' },
+                  trading_enabled: { type: 'boolean' },
+                  trading_state: anyObject,
+                  recovered: { type: 'boolean' },
+                  recovery: anyObject,
+                  engines: anyObject,
+                  uptime_sec: { type: 'number' },
+                  started_at: { type: 'string' },
+                  equity: { type: 'number' },
+                  cash: { type: 'number' },
+                  last_bar_at: { type: ['string', 'null'] },
+                },
+              },
+            },
+          },
+        },
+      },
+    }, async () => {
+      const engines: Record<string, unknown> = {};
+      const recovery: Record<string, unknown> = {};
+      let recovered = false;
+      for (const e of ctx.engines()) {
+        const h = await e.health();
+        engines[e.name] = h;
+        recovery[e.name] = h.recovered;
+        recovered ||= h.recovered.recovered;
+      }
+      const p = await aggregatePortfolio(ctx.engines(), ctx.baselineEquity);
+      const last = ctx.lastBarTs();
+      return {
+        ok: true,
+        state: {
+          mode: ctx.config.mode,
+          trading_enabled: ctx.killSwitch.enabled,
+          trading_state: ctx.killSwitch.current,
+          recovered,
+          recovery,
+          engines,
+          uptime_sec: Math.round((Date.now() - ctx.startedAt) / 1000),
+          started_at: new Date(ctx.startedAt).toISOString(),
+          equity: p.equity,
+          cash: p.cash,
+          last_bar_at: last === null ? null : new Date(last).toISOString(),
+        },
+      };
+    });
+
+    app.get('/aggregate/portfolio', {
+      schema: { summary: 'Equity, cash and gain in total and per venue', response: { 200: { type: 'object', additionalProperties: true, properties: { equity: { type: 'number' }, cash: { type: 'number' }, gain: { type: 'number' }, gain_pct: { type: 'number' }, venues: anyObject } } } },
+    }, async () => aggregatePortfolio(ctx.engines(), ctx.baselineEquity));
+
+    app.get('/aggregate/exposure', {
+      schema: { summary: 'Exposure per symbol and venue (also written to ops/aggregate_exposure.json)', response: { 200: anyObject } },
+    }, async () => aggregateExposure(ctx.engines()));
+
+    app.get('/aggregate/metrics', {
+      schema: { summary: 'Per-venue order and PnL summary', response: { 200: { type: 'object', properties: { venues: anyObject, ts: { type: 'string' } } } } },
+    }, async () => aggregateMetrics(ctx.engines()));
+
+    app.get('/strategy/status', {
+      schema: {
+        summary: 'Models, weights, quotas and the leaderboard (best first)',
+        response: { 200: { type: 'object', properties: { weights: anyObject, models: { type: 'array', items: anyObject }, leaderboard: { type: 'array', items: anyObject }, ts: { type: 'string' } } } },
+      },
+    }, async () => {
+      const weights = ctx.weights.current.weights;
+      const models = ctx.models().map((m) => ({
+        id: m.id, kind: m.kind, symbols: m.symbols, weight: weights[m.id] ?? 0, stage: stageOf(weights[m.id] ?? 0),
+        capital_quota_usd: ctx.allocator.quota(m.id), diagnostics: m.diagnostics,
+      }));
+      return { weights, models, leaderboard: await buildLeaderboard(ctx), ts: new Date().toISOString() };
+    });
+
+    app.get('/orders/recent', {
+      schema: {
+        summary: 'Most recent orders across engines',
+        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } }, additionalProperties: false },
+        response: { 200: { type: 'object', properties: { orders: { type: 'array', items: anyObject } } }, 400: errorSchema },
+      },
+    }, async (req) => {
+      const { limit } = req.query as { limit: number };
+      const all = (await Promise.all(ctx.engines().map((e) => e.recentOrders(limit)))).flat();
+      all.sort((a, b) => b.updated_at - a.updated_at);
+      return { orders: all.slice(0, limit) };
+    });
+
+    app.get('/metrics', { schema: { summary: 'Prometheus metrics (text format)', hide: false } }, async (_req, reply) => {
+      const body = await ctx.metrics.registry.metrics();
+      return reply.header('content-type', ctx.metrics.registry.contentType).send(body);
+    });
+  };
+}

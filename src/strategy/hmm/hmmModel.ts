@@ -1,0 +1,155 @@
+// Owns the live HMM trading model (Model kind 'hmm'): bars → incremental features →
+// standardisation → online regime filter → policy, emitting a signal only when the desired
+// action changes. Also owns training from bars into the stored form the registry keeps.
+import type { ModelId, Symbol } from '../../core/ids.js';
+import { modelId } from '../../core/ids.js';
+import type { Bar } from '../../core/marketData.js';
+import type { Signal } from '../../core/signal.js';
+import type { Model } from '../model.js';
+import { fitGaussianHmm, type FitOptions } from './baumWelch.js';
+import { HmmError } from './errors.js';
+import {
+  DEFAULT_FEATURE_SPEC, FeatureStream, barProblem, computeFeatures, featureNames, fitStandardisation,
+  standardise, standardiseRow, validateFeatureSpec, type FeatureSpec, type Standardisation,
+} from './features.js';
+import type { ForwardFilter } from './forwardFilter.js';
+import type { CovarianceType, GaussianHmm } from './gaussianHmm.js';
+import { createStoredModel, hmmFromStored, type StoredHmmModel } from './modelStore.js';
+import {
+  DEFAULT_POLICY, decideRegimeAction, orderStatesByReturn, validatePolicyConfig,
+  type PolicyConfig, type RegimeAction,
+} from './policy.js';
+
+export interface HmmModelOptions {
+  readonly symbol: Symbol;
+  /** Defaults to the stored model's id. */
+  readonly id?: ModelId;
+}
+
+export class HmmModel implements Model {
+  readonly id: ModelId;
+  readonly kind = 'hmm' as const;
+  readonly symbols: readonly Symbol[];
+  readonly stored: StoredHmmModel;
+  private readonly hmm: GaussianHmm;
+  private readonly features: FeatureStream;
+  private readonly stats: Standardisation;
+  private readonly filter: ForwardFilter;
+  private readonly order: Int32Array;
+  private readonly scaled: Float64Array;
+  private lastTs = -Infinity;
+  private filtered = 0;
+  private rejected = 0;
+  private action: RegimeAction = 'HOLD';
+  private regime = -1;
+
+  constructor(stored: StoredHmmModel, options: HmmModelOptions) {
+    this.stored = stored;
+    this.id = options.id ?? modelId(stored.id);
+    this.symbols = [options.symbol];
+    this.hmm = hmmFromStored(stored);
+    this.features = new FeatureStream(stored.features.spec);
+    this.stats = { mean: stored.features.mean, std: stored.features.std };
+    validatePolicyConfig(stored.policy);
+    // Live trading joins the series midway, so the filter starts from the chain's long-run
+    // occupancy rather than the training sequence's first-bar distribution.
+    this.filter = this.hmm.filter(this.hmm.stationaryDistribution());
+    this.order = orderStatesByReturn(this.hmm.params.means, this.hmm.k, this.hmm.d, 0);
+    this.scaled = new Float64Array(this.hmm.d);
+  }
+
+  onBar(bar: Bar): Signal | null {
+    if (bar.symbol !== this.symbols[0]) return null;
+    // A replayed or out-of-order bar would double-count a return.
+    if (!(bar.ts > this.lastTs)) return null;
+    if (barProblem(bar) !== null) {
+      this.rejected++;
+      return null;
+    }
+    this.lastTs = bar.ts;
+    const raw = this.features.push(bar);
+    if (raw === null) return null;
+    standardiseRow(raw, 0, this.stats, this.scaled, 0);
+    const posterior = this.filter.update(this.scaled);
+    this.filtered++;
+    const decision = decideRegimeAction(posterior, this.order, this.stored.policy, this.action);
+    this.regime = decision.regime;
+    if (this.filtered < this.stored.policy.minBarsWarmup || decision.action === this.action) return null;
+    this.action = decision.action;
+    const pct = (p: number): string => (p * 100).toFixed(1);
+    return {
+      model: this.id,
+      symbol: bar.symbol,
+      action: decision.action,
+      strength: decision.confidence,
+      ...(decision.targetExposure !== undefined ? { targetExposure: decision.targetExposure } : {}),
+      ts: bar.ts,
+      reason: decision.action === 'HOLD'
+        ? `regime ${decision.regime} of ${this.hmm.k}: no regime above ${pct(this.stored.policy.exitThreshold)}%`
+        : `regime ${decision.regime} of ${this.hmm.k} at ${pct(decision.confidence)}% posterior`,
+    };
+  }
+
+  /** posterior_r is the filtered probability of regime rank r (0 = most bearish mean
+   *  return), so the names mean the same thing across retrains; regime is the most probable
+   *  rank (−1 before the first filtered bar). */
+  diagnostics(): Record<string, number> {
+    const out: Record<string, number> = {};
+    const p = this.filter.state;
+    for (let r = 0; r < this.order.length; r++) out[`posterior_${r}`] = this.filtered > 0 ? p[this.order[r]!]! : 0;
+    out['regime'] = this.regime;
+    out['bars_filtered'] = this.filtered;
+    out['bars_rejected'] = this.rejected;
+    return out;
+  }
+}
+
+export interface TrainHmmOptions {
+  readonly id: string;
+  /** Number of regimes. Default 3. */
+  readonly k?: number;
+  readonly covarianceType?: CovarianceType;
+  readonly features?: Partial<FeatureSpec>;
+  readonly policy?: Partial<PolicyConfig>;
+  readonly fit?: Omit<FitOptions, 'k' | 'covarianceType' | 'd' | 'init'>;
+  /** Creation time to record; default now. */
+  readonly now?: Date;
+}
+
+/**
+ * Fits an HMM to a bar history and returns it in stored form (version 0, unsaved), ready
+ * for saveHmmModel. States are relabelled in ascending order of mean log return, so state 0
+ * is the most bearish regime in every version of every model.
+ */
+export function trainHmmFromBars(bars: readonly Bar[], options: TrainHmmOptions): StoredHmmModel {
+  modelId(options.id);
+  const spec: FeatureSpec = { ...DEFAULT_FEATURE_SPEC, ...options.features };
+  validateFeatureSpec(spec);
+  const policy: PolicyConfig = { ...DEFAULT_POLICY, ...options.policy };
+  validatePolicyConfig(policy);
+  const k = options.k ?? 3;
+  const { obs: raw } = computeFeatures(bars, spec);
+  if (raw.n === 0) {
+    throw new HmmError(`${bars.length} bars give no feature rows; the feature windows need more than ${bars.length} bars`);
+  }
+  const stats = fitStandardisation(raw);
+  const obs = standardise(raw, stats);
+  const fit = fitGaussianHmm(obs, { ...options.fit, k, covarianceType: options.covarianceType ?? 'diag' });
+  const hmm = fit.model.permuteStates(orderStatesByReturn(fit.model.params.means, k, obs.d, 0));
+  const first = bars[0]!;
+  const last = bars[bars.length - 1]!;
+  return createStoredModel(hmm, {
+    id: options.id,
+    version: 0,
+    createdAt: (options.now ?? new Date()).toISOString(),
+    features: { spec, names: featureNames(spec), mean: stats.mean, std: stats.std },
+    policy,
+    trainingWindow: { from: first.ts, to: last.ts, bars: bars.length },
+    fit: {
+      logLikelihood: fit.logLikelihood,
+      bic: -2 * fit.logLikelihood + hmm.parameterCount() * Math.log(obs.n),
+      iterations: fit.iterations,
+      converged: fit.converged,
+    },
+  });
+}

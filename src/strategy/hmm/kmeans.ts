@@ -1,0 +1,91 @@
+// Owns the seeded k-means++ clustering used to start Baum-Welch somewhere sensible: EM only
+// finds a local optimum, and centroids spread by k-means++ make a good one far more likely
+// than random means.
+import type { Rng } from '../../core/random.js';
+import type { Observations } from './observations.js';
+
+export interface KMeansResult {
+  /** k×d row-major. */
+  readonly centroids: Float64Array;
+  /** Cluster of every observation (length n). */
+  readonly labels: Int32Array;
+}
+
+export interface KMeansOptions {
+  readonly maxIter?: number;
+  /** Lloyd iterations run on at most this many rows (evenly strided), then every row is
+   *  labelled once; clustering 10⁶ rows fully would cost more than the EM it seeds. */
+  readonly maxSample?: number;
+}
+
+export function kmeansPlusPlus(obs: Observations, k: number, rng: Rng, options: KMeansOptions = {}): KMeansResult {
+  const { data, n, d } = obs;
+  const maxIter = options.maxIter ?? 25;
+  const stride = Math.max(1, Math.ceil(n / (options.maxSample ?? 20_000)));
+  const m = Math.ceil(n / stride);
+  const rows = new Int32Array(m);
+  for (let i = 0; i < m; i++) rows[i] = i * stride;
+
+  const centroids = new Float64Array(k * d);
+  const dist2 = new Float64Array(m).fill(Infinity);
+  let chosen = rows[rng.int(m)]!;
+  for (let c = 0; c < k; c++) {
+    for (let f = 0; f < d; f++) centroids[c * d + f] = data[chosen * d + f]!;
+    if (c === k - 1) break;
+    let total = 0;
+    for (let i = 0; i < m; i++) {
+      const dd = sqDist(data, rows[i]! * d, centroids, c * d, d);
+      if (dd < dist2[i]!) dist2[i] = dd;
+      total += dist2[i]!;
+    }
+    // Fewer distinct points than clusters: every row already sits on a centroid, so any row
+    // is as good as another; the duplicate centroid becomes a state EM can still move.
+    chosen = total > 0 ? rows[rng.categorical(dist2)]! : rows[rng.int(m)]!;
+  }
+
+  const sampleLabels = new Int32Array(m);
+  const sums = new Float64Array(k * d);
+  const counts = new Float64Array(k);
+  for (let iter = 0; iter < maxIter; iter++) {
+    let changed = iter === 0;
+    for (let i = 0; i < m; i++) {
+      const c = nearest(data, rows[i]! * d, centroids, k, d);
+      if (c !== sampleLabels[i]) { sampleLabels[i] = c; changed = true; }
+    }
+    if (!changed) break;
+    sums.fill(0);
+    counts.fill(0);
+    for (let i = 0; i < m; i++) {
+      const c = sampleLabels[i]!;
+      counts[c]! += 1;
+      for (let f = 0; f < d; f++) sums[c * d + f]! += data[rows[i]! * d + f]!;
+    }
+    // An empty cluster keeps its centroid rather than becoming NaN.
+    for (let c = 0; c < k; c++) {
+      if (counts[c]! > 0) for (let f = 0; f < d; f++) centroids[c * d + f] = sums[c * d + f]! / counts[c]!;
+    }
+  }
+
+  const labels = new Int32Array(n);
+  for (let t = 0; t < n; t++) labels[t] = nearest(data, t * d, centroids, k, d);
+  return { centroids, labels };
+}
+
+function sqDist(a: Float64Array, aOff: number, b: Float64Array, bOff: number, d: number): number {
+  let s = 0;
+  for (let f = 0; f < d; f++) {
+    const z = a[aOff + f]! - b[bOff + f]!;
+    s += z * z;
+  }
+  return s;
+}
+
+function nearest(data: Float64Array, off: number, centroids: Float64Array, k: number, d: number): number {
+  let best = 0;
+  let bestD = Infinity;
+  for (let c = 0; c < k; c++) {
+    const dd = sqDist(data, off, centroids, c * d, d);
+    if (dd < bestD) { bestD = dd; best = c; }
+  }
+  return best;
+}
