@@ -25,6 +25,8 @@ export interface StackConfig {
   readonly maxOrdersPerMin: number;
   readonly startingCashUsd: Fixed;
   readonly marketIntervalMs: number;
+  /** Market time one synthetic bar spans (the demo replays one-minute bars every MARKET_INTERVAL_MS). */
+  readonly barIntervalMs: number;
   readonly marketSeed: number;
   readonly warmupBars: number;
   readonly sim: { readonly takerBps: number; readonly makerBps: number; readonly slippageBps: number; readonly seed: number };
@@ -100,6 +102,7 @@ export function loadConfig(env: Env = process.env): StackConfig {
     maxOrdersPerMin: num(env, 'MAX_ORDERS_PER_MIN', 60, { min: 0, integer: true }),
     startingCashUsd: money(env, 'STARTING_CASH_USD', '10000'),
     marketIntervalMs: num(env, 'MARKET_INTERVAL_MS', 1000, { min: 1, integer: true }),
+    barIntervalMs: num(env, 'BAR_INTERVAL_MS', 60_000, { min: 1, integer: true }),
     marketSeed: num(env, 'MARKET_SEED', 7, { integer: true }),
     warmupBars: num(env, 'WARMUP_BARS', 300, { min: 0, integer: true }),
     sim: {

@@ -89,10 +89,11 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
   const policies = new WatchedFile<Policies>(paths.policies, config.root, parsePolicies, () => DEFAULT_POLICIES, log, metrics);
   const capitalPolicy = new WatchedFile<CapitalPolicy>(paths.capitalPolicy, config.root, parseCapitalPolicy, () => DEFAULT_CAPITAL_POLICY, log, metrics);
 
-  // Market data: history for warm-up, then live bars at the configured interval.
+  // Market data: history for warm-up, then one bar per symbol every MARKET_INTERVAL_MS. Bars
+  // span BAR_INTERVAL_MS of simulated market time, so a demo shows a day's movement in minutes.
   const symbols = config.tradeSymbols.map(toSymbol);
   const now = Date.now();
-  const market = new SyntheticMarket({ seed: config.marketSeed, symbols, intervalMs: config.marketIntervalMs, startTs: now - config.warmupBars * config.marketIntervalMs });
+  const market = new SyntheticMarket({ seed: config.marketSeed, symbols, intervalMs: config.barIntervalMs, startTs: now - config.warmupBars * config.barIntervalMs });
   const history: Bar[] = [];
   for (let i = 0; i < config.warmupBars; i++) history.push(...market.nextBars());
 

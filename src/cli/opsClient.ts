@@ -37,7 +37,8 @@ export async function opsRequest(base: string, method: 'GET' | 'POST', path: str
     json = JSON.parse(text);
   } catch { /* not JSON: keep the text */ }
   if (!res.ok) {
-    const msg = typeof json === 'object' && json !== null && 'error' in json ? String((json as { error: unknown }).error) : text;
+    const err = typeof json === 'object' && json !== null ? (json as { error?: unknown; field?: unknown }) : null;
+    const msg = err && 'error' in err ? `${String(err.error)}${typeof err.field === 'string' && !String(err.error).includes(err.field) ? ` (field: ${err.field})` : ''}` : text;
     throw new CliError(`${method} ${path} → HTTP ${res.status}: ${msg}`, 1);
   }
   return json;

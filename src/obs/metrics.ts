@@ -2,6 +2,7 @@
 // series is labelled only by bounded sets (venue, model, symbol, reason, state), so the
 // series count grows with venues × models, never with orders or time.
 import client from 'prom-client';
+import { LabelGuard, guardMetric } from './labelGuard.js';
 
 export type Registry = client.Registry;
 
@@ -9,7 +10,7 @@ export function createMetrics(opts: { collectProcess?: boolean } = {}) {
   const registry = new client.Registry();
   if (opts.collectProcess ?? true) client.collectDefaultMetrics({ register: registry, prefix: 'hmm_' });
   const r = [registry];
-  return {
+  const metrics = {
     registry,
     ordersSubmitted: new client.Counter({ name: 'hmm_orders_submitted_total', help: 'Orders that passed the risk rails and were sent to the venue', labelNames: ['venue', 'model'], registers: r }),
     ordersRejected: new client.Counter({ name: 'hmm_orders_rejected_total', help: 'Orders rejected by risk rails or venue, by reason code', labelNames: ['venue', 'reason'], registers: r }),
@@ -40,7 +41,33 @@ export function createMetrics(opts: { collectProcess?: boolean } = {}) {
     venueLatency: new client.Histogram({ name: 'hmm_venue_latency_seconds', help: 'Venue request latency', labelNames: ['venue', 'op'], buckets: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: r }),
     lastBarAge: new client.Gauge({ name: 'hmm_market_data_last_bar_timestamp_seconds', help: 'Time of the last market data bar per symbol', labelNames: ['symbol'], registers: r }),
     policyReloads: new client.Counter({ name: 'hmm_policy_reloads_total', help: 'Policy file reloads by result', labelNames: ['file', 'result'], registers: r }),
+    // Added for observability (issue 4): governance, regimes, per-model PnL, drawdown, engine reachability.
+    /** Incremented by the governance daemon for each action it takes (reduce_exposure, pause_trading, ...). */
+    governanceActions: new client.Counter({ name: 'hmm_governance_actions_total', help: 'Governance actions taken, by action', labelNames: ['action'], registers: r }),
+    /** governance.action events seen on the bus (from any publisher, including POST /bus/publish). */
+    governanceEvents: new client.Counter({ name: 'hmm_governance_events_total', help: 'governance.action events seen on the bus, by action', labelNames: ['action'], registers: r }),
+    alerts: new client.Counter({ name: 'hmm_alerts_total', help: 'alert events seen on the bus, by severity', labelNames: ['severity'], registers: r }),
+    regimePosterior: new client.Gauge({ name: 'hmm_regime_posterior', help: 'Filtered posterior probability of each HMM regime (state) per model', labelNames: ['model', 'state'], registers: r }),
+    regime: new client.Gauge({ name: 'hmm_model_regime', help: 'Most likely current regime (state index) per HMM model', labelNames: ['model'], registers: r }),
+    modelPnl: new client.Gauge({ name: 'hmm_model_pnl_usd', help: 'Net PnL per model from its own book (realized + unrealized - fees)', labelNames: ['model'], registers: r }),
+    modelExposure: new client.Gauge({ name: 'hmm_model_exposure_usd', help: 'Absolute position value held per model', labelNames: ['model'], registers: r }),
+    netExposure: new client.Gauge({ name: 'hmm_exposure_net_usd', help: 'Signed position value by symbol (long > 0, short < 0)', labelNames: ['venue', 'symbol'], registers: r }),
+    equityPeak: new client.Gauge({ name: 'hmm_equity_peak_usd', help: 'Highest equity seen since the process started, per venue and for the whole portfolio', labelNames: ['scope'], registers: r }),
+    drawdown: new client.Gauge({ name: 'hmm_drawdown_ratio', help: 'Drawdown from the equity peak as a fraction (0.05 = 5 %), per venue and for the whole portfolio', labelNames: ['scope'], registers: r }),
+    engineUp: new client.Gauge({ name: 'hmm_engine_up', help: '1 when the control plane reaches the engine (its /health answers)', labelNames: ['engine'], registers: r }),
+    collectorErrors: new client.Counter({ name: 'hmm_metrics_collector_errors_total', help: 'Metric refreshes that failed, by source', labelNames: ['source'], registers: r }),
+    labelOverflow: new client.Counter({ name: 'hmm_metric_label_overflow_total', help: 'Label values mapped to "other" because a label reached its cardinality cap', labelNames: ['metric', 'label'], registers: r }),
   };
+  // Every labelled metric goes through one guard: at most this many distinct values per label
+  // (unlisted labels: 256), so /metrics stays bounded whatever strings venues or publishers send.
+  const guard = new LabelGuard({
+    caps: { venue: 32, engine: 32, scope: 64, model: 128, symbol: 256, reason: 48, action: 32, kind: 16, op: 16, state: 16, severity: 8, topic: 64, outcome: 16, liquidity: 4, file: 16, result: 8, metric: 128, label: 16, source: 16 },
+    onOverflow: (metric, label) => metrics.labelOverflow.inc({ metric, label }),
+  });
+  // labelOverflow is left unguarded: its values are our own metric and label names (bounded by
+  // code), and guarding it would let an overflow report recurse into itself.
+  for (const m of Object.values(metrics)) if (m !== registry && m !== metrics.labelOverflow) guardMetric(m, guard);
+  return metrics;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -147,7 +147,7 @@ export function controlRoutes(ctx: OpsContext) {
       if (!isTopic(topic)) throw new HttpError(400, `unknown topic ${topic}`, [{ field: 'topic', message: 'unknown topic' }]);
       if (topic === 'metrics.update') {
         const bad = Object.entries(payload).filter(([, v]) => typeof v !== 'number' || !Number.isFinite(v));
-        if (bad.length > 0) throw new HttpError(400, 'metrics.update values must be finite numbers', bad.map(([k]) => ({ field: `payload.${k}`, message: 'must be a finite number' })));
+        if (bad.length > 0) throw new HttpError(400, `metrics.update values must be finite numbers: ${bad.map(([k]) => `payload.${k}`).join(', ')}`, bad.map(([k]) => ({ field: `payload.${k}`, message: 'must be a finite number' })));
       }
       // Only metrics/alert style topics may be injected from outside; orders and fills belong to engines.
       if (!['metrics.update', 'alert', 'governance.action'].includes(topic)) {

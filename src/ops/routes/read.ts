@@ -118,11 +118,11 @@ export function readRoutes(ctx: OpsContext) {
     app.get('/orders/recent', {
       schema: {
         summary: 'Most recent orders across engines',
-        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 } }, additionalProperties: false },
+        querystring: { type: 'object', properties: { limit: { type: 'string', pattern: '^([1-9][0-9]?|[1-4][0-9]{2}|500)$', description: '1 to 500 (default 50)' } }, additionalProperties: false },
         response: { 200: { type: 'object', properties: { orders: { type: 'array', items: anyObject } } }, 400: errorSchema },
       },
     }, async (req) => {
-      const { limit } = req.query as { limit: number };
+      const limit = Number((req.query as { limit?: string }).limit ?? 50);
       const all = (await Promise.all(ctx.engines().map((e) => e.recentOrders(limit)))).flat();
       all.sort((a, b) => b.updated_at - a.updated_at);
       return { orders: all.slice(0, limit) };
