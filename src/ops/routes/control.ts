@@ -1,5 +1,6 @@
 // Mutating routes (all need X-OPS-TOKEN): kill switch, strategy weights, external signals,
 // publishing onto the running stack's bus.
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { modelId, symbol as toSymbol } from '../../core/ids.js';
 import { isTopic, TOPICS } from '../../bus/topics.js';
@@ -118,7 +119,7 @@ export function controlRoutes(ctx: OpsContext) {
         strength: b.strength ?? 1, ts: Date.now(), reason: 'external',
       };
       try {
-        const result = await ctx.signalGate.run(() => ctx.router.route(signal, { quoteUsd: b.quote_usd, clientOrderId: b.client_order_id }));
+        const result = await ctx.signalGate.run(() => ctx.router.route(signal, { quoteUsd: b.quote_usd, clientOrderId: b.client_order_id ?? `ext-${randomUUID()}` }));
         const status = result.outcome === 'routed' || result.outcome === 'skipped' || result.outcome === 'shadow' ? 200
           : result.outcome === 'conflict' ? 409
           : result.reason === 'TRADING_DISABLED' ? 403 : 422;
