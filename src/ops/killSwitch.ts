@@ -75,9 +75,8 @@ export class KillSwitch {
       this.metrics?.tradingEnabled.set({ scope: 'global' }, enabled ? 1 : 0);
       if (previous !== enabled) {
         const line = `[RISK] Trading ${enabled ? 'RESUMED' : 'PAUSED (kill switch)'} by ${actor}: ${reason}`;
-        if (enabled) this.log.warn({ actor, canceled }, line);
-        else this.log.warn({ actor, canceled }, line);
-        this.bus.publish('alert', { severity: enabled ? 'INFO' : 'CRITICAL', title: enabled ? 'Trading resumed' : 'Trading paused', message: line, key: 'kill_switch', ts: Date.now() });
+        this.log.warn({ actor, canceled }, line);
+        this.bus.publish('alert', { severity: enabled ? 'INFO' : 'CRITICAL', title: enabled ? 'Trading resumed' : 'Trading paused', message: line, key: enabled ? 'kill_switch:resumed' : 'kill_switch:paused', ts: Date.now() });
       }
       this.bus.publish('trading.state', { tradingEnabled: enabled, actor, reason, ts: Date.now() });
       return { state: this.state, canceled };
