@@ -1,0 +1,94 @@
+// Owns what a stored HMM does not record about itself: the symbol it was trained on and where
+// its training bars came from. Kept as a sidecar (<registry>/<id>/v<N>.meta.json) so the
+// checksummed model format stays as it is; listHmmModelVersions only matches v<N>.json, so the
+// sidecar is never mistaken for a version. Also owns training on synthetic history, which both
+// `hmm train-hmm --bars` and the stack's first start use.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { symbol as toSymbol } from '../../core/ids.js';
+import type { Bar } from '../../core/marketData.js';
+import { SyntheticMarket } from '../../market/synthetic.js';
+import { writeJsonAtomic } from '../../util/atomicFile.js';
+import type { CovarianceType } from './gaussianHmm.js';
+import { trainHmmFromBars } from './hmmModel.js';
+import { saveHmmModel, type StoredHmmModel } from './modelStore.js';
+
+export interface HmmTrainingMeta {
+  readonly symbol: string;
+  readonly source: 'synthetic' | 'csv';
+  /** CSV path, or "seed=<n> interval_ms=<n>" for synthetic history. */
+  readonly detail: string;
+  readonly bars: number;
+  readonly fit_seconds: number;
+}
+
+export function trainingMetaPath(registryDir: string, id: string, version: number): string {
+  return join(registryDir, id, `v${version}.meta.json`);
+}
+
+export function writeTrainingMeta(registryDir: string, id: string, version: number, meta: HmmTrainingMeta): void {
+  writeJsonAtomic(trainingMetaPath(registryDir, id, version), meta);
+}
+
+/** The sidecar, or null when missing or unreadable (older models): callers fall back to a default symbol. */
+export function readTrainingMeta(registryDir: string, id: string, version: number): HmmTrainingMeta | null {
+  const path = trainingMetaPath(registryDir, id, version);
+  if (!existsSync(path)) return null;
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<HmmTrainingMeta>;
+    if (typeof v.symbol !== 'string') return null;
+    toSymbol(v.symbol);
+    return v as HmmTrainingMeta;
+  } catch {
+    return null;
+  }
+}
+
+export interface SyntheticTrainingOptions {
+  readonly id: string;
+  readonly symbol: string;
+  readonly bars: number;
+  readonly seed: number;
+  /** Bar interval of the history; should match the bars the model will trade on, because
+   *  volatility features scale with the interval. */
+  readonly intervalMs: number;
+  readonly k?: number;
+  readonly covarianceType?: CovarianceType;
+}
+
+export function syntheticHistory(symbolName: string, bars: number, seed: number, intervalMs: number): Bar[] {
+  const market = new SyntheticMarket({ seed, symbols: [symbolName], intervalMs, startTs: Date.UTC(2024, 0, 1) });
+  return market.generate(bars);
+}
+
+export interface TrainedAndSaved {
+  readonly model: StoredHmmModel;
+  readonly path: string;
+  readonly seconds: number;
+  readonly meta: HmmTrainingMeta;
+}
+
+/** Trains on the given bars of one symbol, saves as the next version with its sidecar. */
+export function trainAndSave(registryDir: string, bars: readonly Bar[], opts: {
+  id: string; symbol: string; source: HmmTrainingMeta['source']; detail: string; k?: number; covarianceType?: CovarianceType; seed?: number;
+}): TrainedAndSaved {
+  const own = bars.filter((b) => b.symbol === opts.symbol);
+  const t0 = performance.now();
+  const trained = trainHmmFromBars(own, {
+    id: opts.id, k: opts.k ?? 3, covarianceType: opts.covarianceType ?? 'diag',
+    ...(opts.seed !== undefined ? { fit: { seed: opts.seed } } : {}),
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const { path, model } = saveHmmModel(registryDir, trained);
+  const meta: HmmTrainingMeta = { symbol: opts.symbol, source: opts.source, detail: opts.detail, bars: own.length, fit_seconds: Math.round(seconds * 1000) / 1000 };
+  writeTrainingMeta(registryDir, model.id, model.version, meta);
+  return { model, path, seconds, meta };
+}
+
+export function trainOnSynthetic(registryDir: string, opts: SyntheticTrainingOptions): TrainedAndSaved {
+  const bars = syntheticHistory(opts.symbol, opts.bars, opts.seed, opts.intervalMs);
+  return trainAndSave(registryDir, bars, {
+    id: opts.id, symbol: opts.symbol, source: 'synthetic', detail: `seed=${opts.seed} interval_ms=${opts.intervalMs}`,
+    ...(opts.k !== undefined ? { k: opts.k } : {}), ...(opts.covarianceType !== undefined ? { covarianceType: opts.covarianceType } : {}),
+  });
+}
