@@ -33,6 +33,30 @@ export interface StackConfig {
   readonly ledgerSync: 'full' | 'normal';
   readonly logLevel: string;
   readonly opsApiToken: string | null;
+  /** Extra operator tokens valid at the same time (OPS_API_TOKENS, comma-separated): rotation. */
+  readonly opsApiTokens: readonly string[];
+  /** How long a token removed from .ops_token / .ops_tokens stays valid (OPS_TOKEN_GRACE_SEC). */
+  readonly opsTokenGraceSec: number;
+  /** Rails in depth (engine risk rails); 0 turns one off. */
+  readonly risk: {
+    readonly exposureCapSymbolUsd: Fixed;
+    readonly exposureCapTotalUsd: Fixed;
+    readonly equityFloorUsd: Fixed;
+    readonly maxDrawdownPct: number;
+    readonly lossStreakLimit: number;
+    readonly lossStreakCooldownSec: number;
+    readonly priceBandPct: number;
+    readonly maxOpenOrders: number;
+  };
+  /** Per-engine MIN_NOTIONAL_USDT overrides: ENGINE_<NAME>_MIN_NOTIONAL_USDT (e.g. ENGINE_SIM_MIN_NOTIONAL_USDT). */
+  readonly engineMinNotionalUsdt: Readonly<Record<string, Fixed>>;
+  /** Telegram alerts: disabled (with one log line) unless both token and chat id are set. */
+  readonly telegram: { readonly token: string | null; readonly chatId: string | null; readonly apiBase: string };
+}
+
+/** MIN_NOTIONAL_USDT for one engine: its ENGINE_<NAME>_MIN_NOTIONAL_USDT override, else the global one. */
+export function minNotionalFor(config: Pick<StackConfig, 'minNotionalUsdt' | 'engineMinNotionalUsdt'>, engineName: string): Fixed {
+  return config.engineMinNotionalUsdt[engineName] ?? config.minNotionalUsdt;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -88,6 +112,31 @@ export function loadConfig(env: Env = process.env): StackConfig {
   if (ledgerSync !== 'full' && ledgerSync !== 'normal') throw new ConfigError('LEDGER_SYNC', 'expected "full" or "normal"');
   const token = env.OPS_API_TOKEN;
   if (token !== undefined && token !== '' && token.length < 16) throw new ConfigError('OPS_API_TOKEN', 'must be at least 16 characters');
+  const extraTokens = str(env, 'OPS_API_TOKENS', '').split(',').map((t) => t.trim()).filter(Boolean);
+  extraTokens.forEach((t, i) => {
+    // Never echo a token: name its position instead.
+    if (t.length < 16) throw new ConfigError('OPS_API_TOKENS', `token #${i + 1} must be at least 16 characters`);
+  });
+  const engineMinNotional: Record<string, Fixed> = {};
+  for (const key of Object.keys(env)) {
+    const m = /^ENGINE_([A-Z0-9_]+)_MIN_NOTIONAL_USDT$/.exec(key);
+    if (m && env[key] !== undefined && env[key] !== '') engineMinNotional[`engine_${m[1]!.toLowerCase()}`] = money(env, key, '0');
+  }
+  const telegramToken = str(env, 'TELEGRAM_TOKEN', '') || null;
+  if (telegramToken !== null && !/^[0-9]{1,20}:[A-Za-z0-9_-]{10,200}$/.test(telegramToken)) {
+    throw new ConfigError('TELEGRAM_TOKEN', 'expected a Bot API token of the form <bot id>:<secret> (as BotFather gives it)');
+  }
+  const telegramChat = str(env, 'TELEGRAM_CHAT_ID', '') || null;
+  if (telegramChat !== null && !/^(-?[0-9]{1,20}|@[A-Za-z0-9_]{4,64})$/.test(telegramChat)) {
+    throw new ConfigError('TELEGRAM_CHAT_ID', `expected a numeric chat id or @channelname, got ${JSON.stringify(telegramChat)}`);
+  }
+  const telegramBase = str(env, 'TELEGRAM_API_BASE', 'https://api.telegram.org').replace(/\/+$/, '');
+  try {
+    const u = new URL(telegramBase);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('not http(s)');
+  } catch {
+    throw new ConfigError('TELEGRAM_API_BASE', `expected an http(s) URL, got ${JSON.stringify(telegramBase)}`);
+  }
   return {
     root: resolve(str(env, 'HMM_ROOT', process.cwd())),
     mode: 'paper',
@@ -114,5 +163,20 @@ export function loadConfig(env: Env = process.env): StackConfig {
     ledgerSync,
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     opsApiToken: token === undefined || token === '' ? null : token,
+    opsApiTokens: extraTokens,
+    opsTokenGraceSec: num(env, 'OPS_TOKEN_GRACE_SEC', 3600, { min: 0, max: 90 * 86_400 }),
+    risk: {
+      exposureCapSymbolUsd: money(env, 'EXPOSURE_CAP_SYMBOL_USD', '5000'),
+      exposureCapTotalUsd: money(env, 'EXPOSURE_CAP_TOTAL_USD', '10000'),
+      equityFloorUsd: money(env, 'EQUITY_FLOOR_USD', '0'),
+      maxDrawdownPct: num(env, 'MAX_DRAWDOWN_PCT', 25, { min: 0, max: 100 }),
+      // Opt-in (0 = off), like Freqtrade's StoplossGuard: a wall-clock cooldown misfires in the compressed demo market.
+      lossStreakLimit: num(env, 'LOSS_STREAK_LIMIT', 0, { min: 0, integer: true }),
+      lossStreakCooldownSec: num(env, 'LOSS_STREAK_COOLDOWN_SEC', 900, { min: 0, max: 30 * 86_400, integer: true }),
+      priceBandPct: num(env, 'PRICE_BAND_PCT', 5, { min: 0, max: 1000 }),
+      maxOpenOrders: num(env, 'MAX_OPEN_ORDERS', 50, { min: 0, integer: true }),
+    },
+    engineMinNotionalUsdt: engineMinNotional,
+    telegram: { token: telegramToken, chatId: telegramChat, apiBase: telegramBase },
   };
 }

@@ -77,6 +77,53 @@ program.command('export-pnl').description('write ops/exports/pnl_YYYY-MM-DD.csv 
     process.stdout.write(`wrote ${out.path} (${out.rows} rows)\n`);
   });
 
+program.command('backup').description('write a .tar.gz of the stack\'s state (consistent SQLite copies, safe while running) with a checksummed manifest')
+  .option('--out <file>', 'archive path (default <root>/backup_YYYYMMDD_HHMMSS.tar.gz)')
+  .action(async (o: { out?: string }) => {
+    const { backupCommand } = await import('./backup.js');
+    process.stdout.write(`${await backupCommand(globals().root, o.out)}\n`);
+  });
+
+program.command('restore').description('restore a backup into --root (the stack must be stopped); the next start reports state.recovered')
+  .argument('<file>', 'archive written by `hmm backup`')
+  .option('--verify-only', 'check the archive (checksums, SQLite integrity) without restoring')
+  .action(async (file: string, o: { verifyOnly?: boolean }) => {
+    const { restoreCommand } = await import('./backup.js');
+    process.stdout.write(`${await restoreCommand(globals().root, file, [globals().url], o.verifyOnly === true)}\n`);
+  });
+
+program.command('train-hmm').description('fit a Gaussian HMM and save it as the next version in ops/models/ (the stack runs it as a shadow model)')
+  .option('--csv <file>', 'bars CSV (ts,symbol,open,high,low,close,volume)')
+  .option('--bars <n>', 'synthetic history of N bars instead of a CSV')
+  .option('--seed <s>', 'seed of the synthetic history', '1')
+  .option('--interval-ms <ms>', 'bar interval of the synthetic history (default: MARKET_INTERVAL_MS or 1000, what the stack trades)')
+  .option('--symbol <symbol>', 'symbol to train on (default: BTCUSDT, or the first in the CSV)')
+  .option('--k <n>', 'number of regimes', '3')
+  .option('--covariance <type>', 'diag or full', 'diag')
+  .option('--id <id>', 'model id in ops/models', 'hmm_regime')
+  .action(async (o: Record<string, string | undefined>) => {
+    const { trainHmmCommand } = await import('./trainHmm.js');
+    process.stdout.write(`${await trainHmmCommand(globals().root, o)}\n`);
+  });
+
+program.command('backtest').description('run a model over bars through the live router, risk rails and sim venue; print the report, write report.json and equity.csv')
+  .option('--model <kind>', 'ma, hmm or ensemble', 'ma')
+  .option('--csv <file>', 'bars CSV (ts,symbol,open,high,low,close,volume)')
+  .option('--bars <n>', 'synthetic history of N steps instead of a CSV')
+  .option('--seed <s>', 'seed of the synthetic history', '1')
+  .option('--interval-ms <ms>', 'bar interval of the synthetic history', '60000')
+  .option('--symbol <symbols>', 'synthetic symbols, comma-separated', 'BTCUSDT')
+  .option('--out <dir>', 'output folder (default <root>/backtests/<model>-<time>)')
+  .option('--train-frac <f>', 'share of the bars an HMM is trained on before trading the rest', '0.3')
+  .option('--hmm-model <id[@version]>', 'use a stored HMM from ops/models instead of training one')
+  .option('--cash <usdt>', 'starting cash', '10000')
+  .option('--fast <n>', 'MA fast window')
+  .option('--slow <n>', 'MA slow window')
+  .action(async (o: Record<string, string | undefined>) => {
+    const { backtestCommand } = await import('./backtest.js');
+    process.stdout.write(`${await backtestCommand(globals().root, o)}\n`);
+  });
+
 const bus = program.command('bus').description('the event bus of the running stack');
 bus.command('publish').description('publish an event, e.g. `hmm bus publish metrics.update \'{"pnl_unrealized": -150}\'`')
   .argument('<topic>', 'topic name')

@@ -43,3 +43,14 @@ export async function opsRequest(base: string, method: 'GET' | 'POST', path: str
   }
   return json;
 }
+
+/** Publishes one event on a running stack's bus (POST /bus/publish), for one-line scripts:
+ *  npx tsx -e "import('./src/cli/opsClient.ts').then((c) => c.publishEvent('metrics.update', { pnl_unrealized: -150 }))"
+ *  OPS_URL and HMM_ROOT (or OPS_API_TOKEN) say where the stack and its token are. */
+export async function publishEvent(topic: string, payload: Record<string, unknown>, opts: { url?: string; root?: string } = {}): Promise<unknown> {
+  const url = opts.url ?? process.env.OPS_URL ?? 'http://127.0.0.1:8002';
+  const token = resolveToken(opts.root ?? process.env.HMM_ROOT ?? process.cwd());
+  const out = await opsRequest(url, 'POST', '/bus/publish', { topic, payload }, token);
+  process.stdout.write(JSON.stringify(out) + '\n');
+  return out;
+}

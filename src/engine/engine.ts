@@ -2,8 +2,9 @@
 // adapter → OMS → portfolio), the ledger it commits to before acknowledging, the audit log,
 // and the portfolio snapshot. Nothing else writes this venue's orders, fills or portfolio.
 import { createHash } from 'node:crypto';
+import { copyFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { type Fixed, fx, toDecimalString, div, floorToStep } from '../core/decimal.js';
+import { type Fixed, fx, toDecimalString, div, floorToStep, mul, abs, max as fmax, ZERO } from '../core/decimal.js';
 import { clientOrderId as toClientOrderId, type ClientOrderId, type ModelId, type Symbol, type VenueId } from '../core/ids.js';
 import {
   type Fill, type Order, type OrderIntent, type OrderSide, type OrderType, type TimeInForce,
@@ -16,8 +17,12 @@ import type { Metrics } from '../obs/metrics.js';
 import type { Venue, VenueEvent } from '../venues/venue.js';
 import { Ledger } from './ledger.js';
 import { OrderLog, type OrderLogLine } from './orderLog.js';
-import { type RiskLimits, OrderRateWindow, checkRiskRails } from './riskRails.js';
-import { PortfolioSnapshotWriter } from './snapshot.js';
+import { type RiskBook, type RiskLimits, type TradingState, LossStreak, OrderRateWindow, checkRiskRails, closingPnl, worstState } from './riskRails.js';
+import { PortfolioSnapshotWriter, assessSnapshot, readSnapshot } from './snapshot.js';
+import {
+  type ReconcileAction, type ReconcileOptions, type ReconcileReport, type ReconcileState, type ReconcileSummary, type ReconcileTrigger,
+  DEFAULT_RECONCILE_OPTIONS, ReconcileDaemon, decideOrder, describeReport, driftOf, gatherEvidence, reconcileMetrics, summarizeReport,
+} from './reconcile.js';
 import { EngineStatsCollector, type EngineStats } from './engineStats.js';
 import type { ModelPositionView } from './engineHandle.js';
 
@@ -34,6 +39,17 @@ export interface EngineOptions {
   readonly logger: Logger;
   readonly metrics: Metrics | null;
   readonly now?: () => number;
+  /** Reconciliation with the venue (reconcile.ts); the defaults suit a live venue. */
+  readonly reconcile?: Partial<ReconcileOptions>;
+  /** What the stack knows about the previous run (a crash, a restore from backup). */
+  readonly recoveryContext?: RecoveryContext;
+}
+
+export interface RecoveryContext {
+  /** The previous run's lock was left behind: it did not stop cleanly. */
+  readonly uncleanShutdown?: { readonly pid: number; readonly started_at: string } | null;
+  /** `hmm restore` put this state in place (its marker). */
+  readonly restoredFrom?: Readonly<Record<string, unknown>> | null;
 }
 
 /** An order request as it arrives at the engine, quantities already exact. */
@@ -86,15 +102,48 @@ export interface EngineHealth {
   readonly orders: number;
   readonly fills: number;
   readonly recovered: RecoveryReport;
+  /** The trading states this engine enforces (pushed by the control plane). */
+  readonly trading_states?: EngineTradingStates;
+  /** Cumulative venue request counts, for the governance daemon's error-rate rule. */
+  readonly venue_calls?: VenueCallStats;
+  readonly risk?: { readonly peak_equity: string; readonly loss_streak: number; readonly loss_cooldown_until: string | null };
 }
 
+/** The graded trading states that apply at one engine: global, its venue, and per model. */
+export interface EngineTradingStates {
+  readonly global: TradingState;
+  readonly venue: TradingState;
+  readonly models: Readonly<Record<string, TradingState>>;
+}
+
+export interface VenueCallStats {
+  readonly requests: number;
+  readonly errors: number;
+  readonly last_error: string | null;
+  readonly last_error_at: number | null;
+}
+
+/** What start-up recovered, for `/status` → state.recovered / state.recovery. */
 export interface RecoveryReport {
+  /** True when the engine restarted over an existing ledger (after a stop, a crash or a restore). */
   readonly recovered: boolean;
+  /** When this start recovered. */
   readonly at: string;
+  readonly source: 'fresh' | 'ledger' | 'backup';
+  readonly unclean_shutdown: { readonly pid: number; readonly started_at: string } | null;
+  readonly restored_from: Readonly<Record<string, unknown>> | null;
   readonly fills_replayed: number;
+  readonly fills: number;
   readonly orders: number;
   readonly open_orders: number;
   readonly positions: number;
+  /** Models with their own book rebuilt from the ledger. */
+  readonly models: number;
+  /** The snapshot found at start, judged against the ledger replay (rebuilt unless ok). */
+  readonly snapshot: { readonly status: string; readonly detail: string; readonly snapshot_seq: number | null; readonly ledger_seq: number; readonly rebuilt: boolean } | null;
+  readonly ledger_check: { readonly ok: boolean; readonly problems: readonly string[] };
+  /** The start-up reconciliation with the venue, once it ran. */
+  readonly reconciliation: ReconcileSummary | null;
 }
 
 const RESOLVED = Promise.resolve();
@@ -121,7 +170,30 @@ export class Engine {
   /** Each model's own book (zero cash): what it holds, for sizing exits and attributing PnL. */
   private readonly modelBooks = new Map<string, Portfolio>();
   private readonly counters = new EngineStatsCollector();
-  readonly recovery: RecoveryReport;
+  private readonly recoveryBase: Omit<RecoveryReport, 'reconciliation'>;
+  // Reconciliation state (reconcile.ts decides, reconcileOrder applies).
+  private readonly reconcileOpts: ReconcileOptions;
+  private reconcileChain: Promise<unknown> = Promise.resolve();
+  private reconcileRunning = false;
+  private reconcileDaemon: ReconcileDaemon | null = null;
+  /** Ids of venue events for orders the ledger did not know: the next pass looks them up. */
+  private readonly unknownOrderIds = new Set<ClientOrderId>();
+  /** Problems that could be a stale view of the venue: flagged only if seen twice in a row. */
+  private reconcileSuspects = new Set<string>();
+  private readonly alertedFlags = new Set<string>();
+  private startupReconcile: ReconcileReport | null = null;
+  private lastReconcile: ReconcileReport | null = null;
+  private lastReconcileOkAt: number | null = null;
+  private reconcilePasses = 0;
+  private readonly reconcileHistory: ReconcileReport[] = [];
+  private readonly reconcileTotals = { adopted: 0, accepted: 0, closed: 0, rejected_unsent: 0, fills_booked: 0, flagged: 0 };
+  private tradingStates: EngineTradingStates = { global: 'ACTIVE', venue: 'ACTIVE', models: {} };
+  /** Orders that passed the rails and await the venue's answer: they count as open for the
+   *  exposure caps, so concurrent orders cannot all pass the same headroom (check-and-reserve). */
+  private readonly pendingIntents = new Map<string, OrderIntent>();
+  private peakEquity: Fixed = ZERO;
+  private lossStreak = new LossStreak();
+  private venueCalls = { requests: 0, errors: 0, last_error: null as string | null, last_error_at: null as number | null };
 
   constructor(opts: EngineOptions) {
     this.name = opts.name;
@@ -139,19 +211,10 @@ export class Engine {
     const startingCash = this.ledger.startingCash(opts.startingCash);
     this.portfolio = replayFills(startingCash, this.ledger.fills());
     for (const f of this.ledger.fills()) this.bookForModel(f);
+    this.rebuildRiskMemory(startingCash);
     for (const o of this.ledger.openOrders()) this.openOrders.set(o.clientOrderId, o);
-    const counts = this.ledger.counts();
-    this.recovery = {
-      recovered: counts.orders > 0,
-      at: new Date(this.now()).toISOString(),
-      fills_replayed: this.portfolio.fillCount,
-      orders: counts.orders,
-      open_orders: this.openOrders.size,
-      positions: [...this.portfolio.positions.values()].filter((p) => p.qty !== 0n).length,
-    };
-    if (this.recovery.recovered) {
-      this.log.info({ engine: this.name, ...this.recovery }, `[RECON] ${this.name} recovered from the ledger: ${counts.orders} orders, ${this.portfolio.fillCount} fills, ${this.openOrders.size} open`);
-    }
+    this.reconcileOpts = { ...DEFAULT_RECONCILE_OPTIONS, ...opts.reconcile };
+    this.recoveryBase = this.recoverFromLedger(opts.snapshotPath, opts.recoveryContext ?? {});
     this.snapshot = opts.snapshotPath ? new PortfolioSnapshotWriter(opts.snapshotPath, () => this.snapshotDocument()) : null;
     this.venue.onEvent((e) => this.onVenueEvent(e));
     this.snapshot?.writeNow();
@@ -171,6 +234,86 @@ export class Engine {
 
   riskLimits(): RiskLimits {
     return this.limits;
+  }
+
+  /** Changes risk limits while running (engine API POST /risk/limits); the kill flag is not a limit. */
+  setRiskLimits(patch: Partial<Omit<RiskLimits, 'tradingEnabled'>>, actor: string): RiskLimits {
+    this.limits = { ...this.limits, ...patch, tradingEnabled: this.limits.tradingEnabled };
+    this.log.warn({ engine: this.name, actor, changed: Object.keys(patch) }, `[RISK] ${this.name} risk limits changed by ${actor}: ${Object.keys(patch).join(', ')}`);
+    return this.limits;
+  }
+
+  /** Applies the trading states the control plane decided; takes effect for the next order. */
+  setTradingStates(states: EngineTradingStates): void {
+    this.tradingStates = { global: states.global, venue: states.venue, models: { ...states.models } };
+  }
+
+  get currentTradingStates(): EngineTradingStates {
+    return this.tradingStates;
+  }
+
+  /** The state one order is judged under: the most restrictive of global, venue and its model. */
+  tradingStateFor(model: string | null): TradingState {
+    const s = this.tradingStates;
+    return worstState(s.global, s.venue, model === null ? undefined : s.models[model]);
+  }
+
+  /** The book the depth rails judge an order against (exact money, marks from the venue). */
+  private riskBook(symbol: Symbol, now: number): RiskBook {
+    let total = ZERO, symbolExposure = ZERO, marketValue = ZERO;
+    for (const p of this.portfolio.positions.values()) {
+      const value = mul(p.qty, this.venue.lastPrice(p.symbol) ?? p.avgPrice);
+      marketValue = (marketValue + value) as Fixed;
+      total = (total + abs(value)) as Fixed;
+      if (p.symbol === symbol) symbolExposure = abs(value);
+    }
+    let openBuy = ZERO, openSell = ZERO;
+    const count = (o: { symbol: Symbol; side: OrderSide; qty: Fixed }, filled: Fixed) => {
+      if (o.symbol !== symbol) return;
+      const remaining = (o.qty - filled) as Fixed;
+      if (o.side === 'BUY') openBuy = (openBuy + remaining) as Fixed;
+      else openSell = (openSell + remaining) as Fixed;
+    };
+    for (const o of this.openOrders.values()) count(o, o.filledQty);
+    for (const o of this.pendingIntents.values()) count(o, ZERO);
+    const equity = (this.portfolio.cash + marketValue) as Fixed;
+    this.peakEquity = fmax(this.peakEquity, equity);
+    return {
+      positionQty: this.portfolio.positions.get(symbol)?.qty ?? ZERO,
+      openBuyQty: openBuy,
+      openSellQty: openSell,
+      symbolExposureUsd: symbolExposure,
+      totalExposureUsd: total,
+      openOrders: this.openOrders.size + this.pendingIntents.size,
+      equityUsd: equity,
+      peakEquityUsd: this.peakEquity,
+      lossStreak: this.lossStreak.streak,
+      lossCooldownUntil: this.lossStreak.cooldownUntil,
+      now,
+    };
+  }
+
+  /** Peak equity starts at the starting cash; the loss streak is rebuilt from the ledger's fills. */
+  private rebuildRiskMemory(startingCash: Fixed): void {
+    this.peakEquity = fmax(startingCash, this.peakEquity);
+    this.lossStreak = new LossStreak();
+    let p = emptyPortfolio(startingCash);
+    for (const f of this.ledger.fills()) {
+      const before = p;
+      p = applyFill(p, f);
+      this.recordExit(f, before, p);
+    }
+  }
+
+  private recordExit(f: Fill, before: Portfolio, after: Portfolio): void {
+    const pnl = closingPnl(before.positions.get(f.symbol)?.qty ?? ZERO, after.positions.get(f.symbol)?.qty ?? ZERO, (after.realizedPnl - before.realizedPnl) as Fixed, f.fee);
+    if (pnl === null) return;
+    const tripped = this.lossStreak.record(pnl, f.ts, this.limits.lossStreakLimit, this.limits.lossStreakCooldownMs);
+    if (tripped && this.lossStreak.cooldownUntil !== null && this.lossStreak.cooldownUntil > this.now()) {
+      const until = new Date(this.lossStreak.cooldownUntil).toISOString();
+      this.log.warn({ engine: this.name, until }, `[RISK] ${this.name} ${this.limits.lossStreakLimit} losing exits in a row: new exposure paused until ${until}`);
+      this.bus.publish('alert', { severity: 'WARNING', title: 'Loss streak cooldown', message: `${this.name}: ${this.limits.lossStreakLimit} losing exits in a row; new exposure paused until ${until}`, key: `loss_streak:${this.name}`, ts: this.now() });
+    }
   }
 
   lastPrice(symbol: Symbol): Fixed | undefined {
@@ -261,20 +404,27 @@ export class Engine {
       instrument: this.instrument(req.symbol),
       lastPrice: this.lastPrice(req.symbol),
       ordersLastMinute: this.rateWindow.count(now),
+      tradingState: this.tradingStateFor(intent.model),
+      book: this.riskBook(req.symbol, now),
     });
     if (!decision.ok) {
       return this.bookRejection(order, hash, decision.reason, decision.message, intake, 'risk');
     }
     this.rateWindow.record(now);
+    this.pendingIntents.set(id, intent);
     this.ledger.insertOrder(order, hash);
     this.metrics?.ordersSubmitted.inc({ venue: this.name, model: order.model ?? 'manual' });
     this.counters.submitted++;
 
     let result;
+    this.venueCalls.requests++;
     try {
       result = await this.venue.submit(intent);
     } catch (err) {
       // The venue's answer is unknown; the order stays NEW for reconciliation to resolve.
+      this.pendingIntents.delete(id);
+      this.venueCalls = { ...this.venueCalls, errors: this.venueCalls.errors + 1, last_error: (err as Error).message, last_error_at: this.now() };
+      this.bus.publish('alert', { severity: 'WARNING', title: 'Venue error', message: `${this.name}: submit failed: ${(err as Error).message}`, key: `venue_error:${this.name}`, ts: this.now() });
       this.metrics?.venueErrors.inc({ venue: this.name, kind: 'submit' });
       this.log.error({ err, engine: this.name, clientOrderId: id }, `[RISK] ${this.name} venue submit failed for ${id}; order left for reconciliation`);
       throw err;
@@ -284,6 +434,7 @@ export class Engine {
     this.counters.routing(routingTimeMs);
 
     if (result.kind === 'rejected') {
+      this.pendingIntents.delete(id);
       const next = transition(order, 'REJECTED', result.ts, { rejectReason: `${result.code}: ${result.message}` });
       if (isTransitionError(next)) throw new Error(`OMS: ${next.from} → ${next.to}`);
       this.ledger.updateOrder(next);
@@ -302,6 +453,7 @@ export class Engine {
     });
     this.logOrder('order.accepted', accepted, { routing_time: routingTimeMs });
     this.publishOrderProgress(order, fills);
+    this.pendingIntents.delete(id);
     if (TERMINAL_STATUSES.has(order.status)) this.openOrders.delete(id);
     else this.openOrders.set(id, order);
     this.drainPending(id);
@@ -340,7 +492,9 @@ export class Engine {
         return order;
       }
       this.ledger.updateOrder(next);
+      const before = this.portfolio;
       this.portfolio = applyFill(this.portfolio, fill);
+      this.recordExit(fill, before, this.portfolio);
       this.bookForModel(fill);
       fills.push(fill);
       this.logOrder('trade.fill', next, { trade_id: fill.tradeId, fill_qty: toDecimalString(fill.qty), fill_price: toDecimalString(fill.price), fill_fee: toDecimalString(fill.fee) });
@@ -365,6 +519,8 @@ export class Engine {
     const order = this.openOrders.get(id) ?? this.ledger.getOrder(id)?.order;
     if (!order) {
       this.log.error({ engine: this.name, clientOrderId: id, type: e.type }, `[RECON] ${this.name} venue event for unknown order ${id}; flagged for reconciliation`);
+      this.unknownOrderIds.add(id);
+      this.reconcileDaemon?.kick();
       return;
     }
     let next = order;
@@ -407,6 +563,7 @@ export class Engine {
     const stored = this.openOrders.get(id) ?? this.ledger.getOrder(id)?.order;
     if (!stored) return { kind: 'not_found', message: `no order ${id}` };
     if (TERMINAL_STATUSES.has(stored.status)) return { kind: 'not_open', order: orderView(stored), message: `order ${id} is ${stored.status}` };
+    this.venueCalls.requests++;
     const res = await this.venue.cancel(stored.clientOrderId);
     if (res.kind === 'canceled') {
       this.onVenueEvent({ type: 'canceled', clientOrderId: stored.clientOrderId, ts: res.ts, reason: 'CANCELED_BY_USER' });
@@ -418,6 +575,9 @@ export class Engine {
   }
 
   async cancelAllOpen(actor: string): Promise<number> {
+    // Orders still awaiting the venue's answer would land in the book after this sweep and
+    // survive a kill with cancel_open; wait for them so the sweep sees every open order.
+    await Promise.allSettled([...this.inflight.values()]);
     let n = 0;
     for (const id of [...this.openOrders.keys()]) {
       const r = await this.cancel(id);
@@ -490,6 +650,13 @@ export class Engine {
     return {
       engine: 'ok', venue: this.name, trading_enabled: this.limits.tradingEnabled,
       open_orders: this.openOrders.size, orders: c.orders, fills: c.fills, recovered: this.recovery,
+      trading_states: this.tradingStates,
+      venue_calls: { ...this.venueCalls },
+      risk: {
+        peak_equity: toDecimalString(this.peakEquity),
+        loss_streak: this.lossStreak.streak,
+        loss_cooldown_until: this.lossStreak.cooldownUntil === null ? null : new Date(this.lossStreak.cooldownUntil).toISOString(),
+      },
     };
   }
 
@@ -499,8 +666,15 @@ export class Engine {
   }
 
   private afterChange(): void {
+    this.peakEquity = fmax(this.peakEquity, this.equityNow());
     this.snapshot?.schedule();
     this.updateGauges();
+  }
+
+  private equityNow(): Fixed {
+    let equity = this.portfolio.cash;
+    for (const p of this.portfolio.positions.values()) equity = (equity + mul(p.qty, this.venue.lastPrice(p.symbol) ?? p.avgPrice)) as Fixed;
+    return equity;
   }
 
   private updateGauges(): void {
@@ -571,7 +745,288 @@ export class Engine {
     return toClientOrderId(`${this.name}-${this.now().toString(36)}-${(++this.seq).toString(36)}`);
   }
 
+  // ---- recovery and reconciliation --------------------------------------------------------
+  // Start-up recovery judges the snapshot and the ledger; reconcile.ts decides what the venue's
+  // books mean for each order, and the methods below apply those decisions through the same
+  // ledger transactions and events as live order flow.
+
+  /** What start-up recovered; the start-up reconciliation is added once it has run. */
+  get recovery(): RecoveryReport {
+    return { ...this.recoveryBase, reconciliation: this.startupReconcile ? summarizeReport(this.startupReconcile) : null };
+  }
+
+  private recoverFromLedger(snapshotPath: string | null, ctx: RecoveryContext): Omit<RecoveryReport, 'reconciliation'> {
+    const counts = this.ledger.counts();
+    const recovered = this.ledger.existed;
+    const positions = [...this.portfolio.positions.values()].filter((p) => p.qty !== 0n);
+    const problems = recovered ? this.ledger.consistencyProblems() : [];
+    let snapshot: RecoveryReport['snapshot'] = null;
+    if (snapshotPath) {
+      const a = assessSnapshot(readSnapshot(snapshotPath), {
+        seq: this.portfolio.fillCount,
+        cash: toDecimalString(this.portfolio.cash),
+        positions: Object.fromEntries(positions.map((p) => [p.symbol, toDecimalString(p.qty)])),
+      });
+      snapshot = { ...a, rebuilt: a.status !== 'ok' };
+    }
+    const report: Omit<RecoveryReport, 'reconciliation'> = {
+      recovered,
+      at: new Date(this.now()).toISOString(),
+      source: ctx.restoredFrom ? 'backup' : recovered ? 'ledger' : 'fresh',
+      unclean_shutdown: ctx.uncleanShutdown ?? null,
+      restored_from: ctx.restoredFrom ?? null,
+      fills_replayed: this.portfolio.fillCount,
+      fills: counts.fills,
+      orders: counts.orders,
+      open_orders: this.openOrders.size,
+      positions: positions.length,
+      models: this.modelBooks.size,
+      snapshot,
+      ledger_check: { ok: problems.length === 0, problems: problems.slice(0, 20) },
+    };
+    const fields = { engine: this.name, recovery: report };
+    if (recovered) {
+      this.log.info(fields, `[RECON] ${this.name} recovered from the ledger${ctx.restoredFrom ? ' (restored from a backup)' : ''}: ${counts.orders} orders, ${counts.fills} fills, ${this.openOrders.size} open orders, ${positions.length} positions, ${this.modelBooks.size} model books`);
+    }
+    if (ctx.uncleanShutdown) {
+      this.log.warn(fields, `[RECON] ${this.name}: the previous run (pid ${ctx.uncleanShutdown.pid}, started ${ctx.uncleanShutdown.started_at}) did not stop cleanly; reconciling with the venue`);
+    }
+    for (const p of problems) this.log.error({ engine: this.name }, `[RECON] ${this.name} ledger inconsistency: ${p}`);
+    if (snapshot && snapshotPath) {
+      if (!recovered && snapshot.snapshot_seq !== null && snapshot.snapshot_seq > 0) {
+        // A snapshot with history beside a brand-new ledger: the ledger was lost or moved.
+        keepAside(snapshotPath);
+        this.log.error(fields, `[RECON] ${this.name}: ${snapshotPath} records ${snapshot.snapshot_seq} fills but the ledger is new; the ledger was lost or moved. The old snapshot is kept as ${snapshotPath}.rejected; restore the ledger from a backup (\`hmm restore FILE\`)`);
+      } else if (snapshot.status === 'corrupt' || snapshot.status === 'diverged') {
+        keepAside(snapshotPath);
+        this.log.error(fields, `[RECON] ${this.name}: snapshot ${snapshotPath} is ${snapshot.status} (${snapshot.detail}); kept as ${snapshotPath}.rejected and rebuilt from the ledger`);
+      } else if (snapshot.status === 'stale') {
+        this.log.warn(fields, `[RECON] ${this.name}: snapshot ${snapshotPath} is stale (${snapshot.detail}); rebuilt from the ledger`);
+      } else if (snapshot.status === 'missing' && recovered) {
+        this.log.warn(fields, `[RECON] ${this.name}: snapshot ${snapshotPath} is missing; rebuilt from the ledger`);
+      }
+    }
+    return report;
+  }
+
+  /**
+   * One reconciliation pass with the venue. Passes are serialised; each reads the venue first
+   * and then decides and applies synchronously, so no order event interleaves with a decision.
+   */
+  reconcile(trigger: ReconcileTrigger = 'manual'): Promise<ReconcileReport> {
+    const run = this.reconcileChain.then(() => this.reconcilePass(trigger));
+    this.reconcileChain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Starts the periodic reconciliation (after the start-up pass). */
+  startReconcileDaemon(): void {
+    if (this.reconcileDaemon) return;
+    this.reconcileDaemon = new ReconcileDaemon((t) => this.reconcile(t), this.reconcileOpts);
+    this.reconcileDaemon.start(this.lastReconcile);
+  }
+
+  reconcileState(): ReconcileState {
+    const last = this.lastReconcileOkAt;
+    return {
+      engine: this.name,
+      running: this.reconcileRunning,
+      passes: this.reconcilePasses,
+      interval_ms: this.reconcileOpts.intervalMs,
+      last: this.lastReconcile,
+      last_success_at: last === null ? null : new Date(last).toISOString(),
+      lag_sec: last === null ? null : Math.max(0, Math.round((this.now() - last) / 100) / 10),
+      startup: this.startupReconcile,
+      totals: { ...this.reconcileTotals },
+      history: [...this.reconcileHistory],
+    };
+  }
+
+  private localOrder(id: string): Order | undefined {
+    return this.openOrders.get(id) ?? this.ledger.getOrder(id)?.order;
+  }
+
+  private async reconcilePass(trigger: ReconcileTrigger): Promise<ReconcileReport> {
+    const started = this.now();
+    const t0 = performance.now();
+    this.reconcileRunning = true;
+    try {
+      const localOpen = [...this.openOrders.values()].filter((o) => !this.inflight.has(o.clientOrderId));
+      const gathered = await gatherEvidence(this.venue, localOpen, [...this.unknownOrderIds], (id) => this.localOrder(id));
+      const acc: ReconcileAccumulator = { adopted: [], accepted: [], closed: [], rejected_unsent: [], trade_ids: [], pending: [], flagged: [] };
+      let venueOpenIds: string[] = [];
+      const suspects = new Set<string>();
+      if (gathered.ok) {
+        venueOpenIds = gathered.venueOpen.map((o) => o.clientOrderId);
+        for (const e of gathered.evidence) {
+          if (this.inflight.has(e.clientOrderId)) continue; // being routed right now: not settled yet
+          const local = this.localOrder(e.clientOrderId);
+          const actions = decideOrder(local, e, {
+            now: this.now(),
+            newOrderGraceMs: this.reconcileOpts.newOrderGraceMs,
+            isBooked: (tradeId) => this.ledger.hasTrade(this.venueId, tradeId),
+          }).map((a): ReconcileAction => {
+            if (a.kind !== 'flag' || !a.transient) return a;
+            const key = `${a.clientOrderId}|${a.problem}`;
+            suspects.add(key);
+            return this.reconcileSuspects.has(key) ? a : { kind: 'pending', clientOrderId: a.clientOrderId, why: `${a.problem} (re-checking)` };
+          });
+          this.reconcileOrder(local, actions, acc);
+          if (!actions.some((a) => a.kind === 'pending')) this.unknownOrderIds.delete(e.clientOrderId);
+        }
+        this.reconcileSuspects = suspects;
+      }
+      const engineOpen = [...this.openOrders.values()].filter((o) => !this.inflight.has(o.clientOrderId) && o.createdAt <= started).map((o) => o.clientOrderId as string);
+      const venueSet = new Set(venueOpenIds);
+      const sameOpen = engineOpen.length === venueSet.size && engineOpen.every((id) => venueSet.has(id));
+      const base = {
+        engine: this.name, trigger, started_at: new Date(started).toISOString(), finished_at: new Date(this.now()).toISOString(),
+        duration_ms: Math.round((performance.now() - t0) * 1000) / 1000,
+        ok: gathered.ok, error: gathered.ok ? null : gathered.error,
+        checked: gathered.ok ? gathered.evidence.length : 0,
+        venue_open: venueOpenIds.length, engine_open: engineOpen.length,
+        adopted: acc.adopted, accepted: acc.accepted, closed: acc.closed, rejected_unsent: acc.rejected_unsent,
+        fills_booked: acc.trade_ids.length, trade_ids: acc.trade_ids, pending: acc.pending, flagged: acc.flagged,
+      };
+      const report: ReconcileReport = { ...base, drift: driftOf(base), in_sync: gathered.ok && sameOpen && acc.flagged.length === 0 && acc.pending.length === 0 };
+      this.afterReconcile(report);
+      return report;
+    } finally {
+      this.reconcileRunning = false;
+    }
+  }
+
+  /** Applies one order's actions in one ledger transaction, then publishes what changed. */
+  private reconcileOrder(local: Order | undefined, actions: readonly ReconcileAction[], acc: ReconcileAccumulator): void {
+    if (actions.length === 0) return;
+    let order = local;
+    const fills: Fill[] = [];
+    let rejected = false;
+    const now = this.now();
+    this.ledger.transaction(() => {
+      for (const a of actions) {
+        const id = a.clientOrderId;
+        if (a.kind === 'pending') {
+          acc.pending.push({ client_order_id: id, why: a.why });
+        } else if (a.kind === 'flag') {
+          acc.flagged.push({ client_order_id: id, problem: a.problem });
+        } else if (a.kind === 'adopt') {
+          const v = a.state;
+          order = {
+            clientOrderId: id, venue: this.venueId, model: null, symbol: v.symbol, side: v.side, type: v.type,
+            timeInForce: v.type === 'MARKET' ? 'IOC' : 'GTC', qty: v.qty, price: v.price, status: 'ACCEPTED',
+            filledQty: ZERO, filledNotional: ZERO, fees: ZERO, venueOrderId: v.venueOrderId, rejectReason: null, createdAt: now, updatedAt: now,
+          };
+          // Adopted orders never match a client's request hash: re-using the id is a conflict.
+          this.ledger.insertOrder(order, `adopted:${v.venueOrderId}`);
+          this.logOrder('order.adopted', order, { reason: 'RECONCILED_FROM_VENUE' });
+          acc.adopted.push(id);
+        } else if (order === undefined) {
+          acc.flagged.push({ client_order_id: id, problem: `cannot ${a.kind}: the order is not in the ledger` });
+        } else if (a.kind === 'accept') {
+          const next = transition(order, 'ACCEPTED', now, { venueOrderId: a.venueOrderId });
+          if (isTransitionError(next)) {
+            acc.flagged.push({ client_order_id: id, problem: `cannot accept: ${next.from} → ${next.to}` });
+            continue;
+          }
+          order = next;
+          this.ledger.updateOrder(next, 'RECONCILED');
+          this.logOrder('order.accepted', next, { reason: 'RECONCILED' });
+          acc.accepted.push(id);
+        } else if (a.kind === 'book_fills') {
+          for (const f of a.fills) {
+            const before = fills.length;
+            order = this.applyEvent(order, { type: 'fill', fill: f }, fills);
+            if (fills.length > before) acc.trade_ids.push(f.tradeId);
+          }
+        } else if (a.kind === 'close') {
+          const next = this.applyEvent(order, { type: a.to === 'CANCELED' ? 'canceled' : 'expired', clientOrderId: id, ts: now, reason: `RECONCILED: ${a.to} at the venue` }, fills);
+          if (next === order) acc.flagged.push({ client_order_id: id, problem: `cannot close ${order.status} as ${a.to}` });
+          else acc.closed.push({ client_order_id: id, status: a.to });
+          order = next;
+        } else if (a.kind === 'reject_unsent') {
+          const next = transition(order, 'REJECTED', now, { rejectReason: 'NOT_SENT: the venue never received it (stopped or failed before its acknowledgement)' });
+          if (isTransitionError(next)) {
+            acc.flagged.push({ client_order_id: id, problem: `cannot reject: ${next.from} → ${next.to}` });
+            continue;
+          }
+          order = next;
+          this.ledger.updateOrder(next);
+          this.logOrder('order.rejected', next, { reason: 'NOT_SENT', message: 'the venue never received it' });
+          acc.rejected_unsent.push(id);
+          rejected = true;
+        }
+      }
+    });
+    if (order === undefined || order === local) return;
+    if (TERMINAL_STATUSES.has(order.status)) this.openOrders.delete(order.clientOrderId);
+    else this.openOrders.set(order.clientOrderId, order);
+    if (rejected) {
+      this.metrics?.ordersRejected.inc({ venue: this.name, reason: 'NOT_SENT' });
+      this.counters.reject('NOT_SENT');
+    }
+    this.publishOrderProgress(order, fills);
+    this.afterChange();
+  }
+
+  private afterReconcile(r: ReconcileReport): void {
+    this.reconcilePasses++;
+    this.lastReconcile = r;
+    if (r.trigger === 'startup' && this.startupReconcile === null) this.startupReconcile = r;
+    this.reconcileHistory.unshift(r);
+    if (this.reconcileHistory.length > 20) this.reconcileHistory.length = 20;
+    const t = this.reconcileTotals;
+    t.adopted += r.adopted.length;
+    t.accepted += r.accepted.length;
+    t.closed += r.closed.length;
+    t.rejected_unsent += r.rejected_unsent.length;
+    t.fills_booked += r.fills_booked;
+    t.flagged += r.flagged.length;
+    if (r.ok) this.lastReconcileOkAt = this.now();
+
+    const m = this.metrics ? reconcileMetrics(this.metrics.registry) : null;
+    if (m) {
+      m.runs.inc({ venue: this.name, trigger: r.trigger, result: !r.ok ? 'venue_unavailable' : r.flagged.length ? 'flagged' : 'ok' });
+      for (const [kind, n] of [['adopted', r.adopted.length], ['accepted', r.accepted.length], ['closed', r.closed.length], ['rejected_unsent', r.rejected_unsent.length], ['fills_booked', r.fills_booked]] as const) {
+        if (n > 0) m.corrections.inc({ venue: this.name, kind }, n);
+      }
+      m.flagged.set({ venue: this.name }, r.flagged.length);
+      if (r.ok) m.lastSuccess.set({ venue: this.name }, this.now() / 1000);
+    }
+
+    const line = `[RECON] ${describeReport(r)}`;
+    const fields = { engine: this.name, reconcile: { trigger: r.trigger, drift: r.drift, in_sync: r.in_sync, adopted: r.adopted, accepted: r.accepted, closed: r.closed, rejected_unsent: r.rejected_unsent, trade_ids: r.trade_ids, pending: r.pending, flagged: r.flagged } };
+    if (!r.ok || r.flagged.length > 0) this.log.error(fields, line);
+    else if (r.drift > 0 || r.pending.length > 0) this.log.warn(fields, line);
+    else if (r.trigger === 'periodic') this.log.debug(fields, line);
+    else this.log.info(fields, line);
+
+    const ts = this.now();
+    if (!r.ok) {
+      this.bus.publish('alert', { severity: 'WARNING', title: 'Reconciliation cannot read the venue', message: `${this.name}: ${r.error}; nothing was changed, retrying`, key: `recon_unavailable:${this.name}`, ts });
+      return;
+    }
+    const fresh = r.flagged.filter((f) => !this.alertedFlags.has(`${f.client_order_id}|${f.problem}`));
+    this.alertedFlags.clear();
+    for (const f of r.flagged) this.alertedFlags.add(`${f.client_order_id}|${f.problem}`);
+    if (fresh.length > 0) {
+      this.bus.publish('alert', {
+        severity: 'CRITICAL', title: 'Reconciliation found what it cannot explain',
+        message: `${this.name}: ${fresh.map((f) => `${f.client_order_id}: ${f.problem}`).join('; ')}`, key: `recon_flagged:${this.name}`, ts,
+      });
+    } else if (r.drift > this.reconcileOpts.driftAlertThreshold) {
+      this.bus.publish('alert', {
+        severity: 'WARNING', title: 'Reconciliation corrected drift',
+        message: `${this.name} (${r.trigger}): imported ${r.adopted.length}, closed ${r.closed.length}, accepted ${r.accepted.length}, unsent ${r.rejected_unsent.length}, booked ${r.fills_booked} fills`,
+        key: `recon_drift:${this.name}`, ts,
+      });
+    }
+  }
+
   async close(): Promise<void> {
+    this.reconcileDaemon?.stop();
+    this.reconcileDaemon = null;
+    await this.reconcileChain;
     this.snapshot?.writeNow();
     this.snapshot?.stop();
     await RESOLVED;
@@ -621,4 +1076,21 @@ function orderEvent(venue: string, o: Order, reason: string | null) {
     status: o.status, qty: toDecimalString(o.qty), filledQty: toDecimalString(o.filledQty),
     price: o.price === null ? null : toDecimalString(o.price), reason, ts: o.updatedAt,
   };
+}
+
+interface ReconcileAccumulator {
+  readonly adopted: string[];
+  readonly accepted: string[];
+  readonly closed: { client_order_id: string; status: string }[];
+  readonly rejected_unsent: string[];
+  readonly trade_ids: string[];
+  readonly pending: { client_order_id: string; why: string }[];
+  readonly flagged: { client_order_id: string; problem: string }[];
+}
+
+/** Keeps a snapshot that disagrees with the ledger beside it (evidence), before it is rewritten. */
+function keepAside(path: string): void {
+  try {
+    copyFileSync(path, `${path}.rejected`);
+  } catch { /* unreadable or gone: nothing to keep */ }
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { fx, toDecimalString, type Fixed } from '../core/decimal.js';
 import { modelId, symbol as toSymbol } from '../core/ids.js';
 import type { Engine, SubmitOutcome } from './engine.js';
+import { STOPPED_REASONS, TRADING_STATES, type RiskLimits } from './riskRails.js';
 import type { Registry } from '../obs/metrics.js';
 import { HttpError, errorSchema } from '../ops/opsApi.js';
 import { LocalEngineHandle } from './engineHandle.js';
@@ -26,7 +27,7 @@ function toFixed(value: string | number | undefined, field: string): Fixed | nul
 export function statusForOutcome(o: SubmitOutcome): 200 | 201 | 403 | 409 | 422 | 429 {
   if (o.kind === 'accepted') return o.duplicate ? 200 : 201;
   if (o.kind === 'conflict') return 409;
-  if (o.reason === 'TRADING_DISABLED' || o.reason === 'SYMBOL_NOT_ALLOWED') return 403;
+  if (STOPPED_REASONS.has(o.reason)) return 403;
   if (o.reason === 'RATE_LIMIT') return 429;
   return 422;
 }
@@ -136,9 +137,115 @@ export function engineRoutes(engine: Engine, registry: Registry | null) {
       return { ok: true, trading_enabled: engine.tradingEnabled };
     });
 
+    const stateSchema = { type: 'string', enum: [...TRADING_STATES] } as const;
+    app.post('/trading/states', {
+      config: { auth: true },
+      schema: {
+        summary: 'Set the graded trading states this engine enforces (the control plane pushes them)',
+        security: [{ opsToken: [] }],
+        body: {
+          type: 'object', required: ['global', 'venue'], additionalProperties: false,
+          properties: { global: stateSchema, venue: stateSchema, models: { type: 'object', additionalProperties: stateSchema } },
+        },
+        response: { 200: anyObject, 400: errorSchema, 401: errorSchema },
+      },
+    }, async (req) => {
+      const b = req.body as { global: 'ACTIVE' | 'REDUCING' | 'HALTED'; venue: 'ACTIVE' | 'REDUCING' | 'HALTED'; models?: Record<string, 'ACTIVE' | 'REDUCING' | 'HALTED'> };
+      engine.setTradingStates({ global: b.global, venue: b.venue, models: b.models ?? {} });
+      return { ok: true, trading_states: engine.currentTradingStates };
+    });
+
+    app.get('/risk/limits', { schema: { summary: 'The risk limits this engine enforces', response: { 200: anyObject } } }, async () => riskLimitsView(engine.riskLimits()));
+
+    const moneyLimit = { anyOf: [{ type: 'string', pattern: '^[0-9]+(\\.[0-9]{1,8})?$' }, { type: 'number', minimum: 0, maximum: 1e12 }] } as const;
+    app.post('/risk/limits', {
+      config: { auth: true },
+      schema: {
+        summary: 'Change risk limits while running (market disruption: smaller sizes, tighter caps); 0 turns a depth rail off',
+        security: [{ opsToken: [] }],
+        body: {
+          type: 'object', additionalProperties: false, minProperties: 1,
+          properties: {
+            min_notional_usdt: moneyLimit, max_notional_usdt: moneyLimit,
+            exposure_cap_symbol_usd: moneyLimit, exposure_cap_total_usd: moneyLimit, equity_floor_usd: moneyLimit,
+            max_orders_per_min: { type: 'integer', minimum: 0, maximum: 100000 },
+            max_drawdown_pct: { type: 'number', minimum: 0, maximum: 100 },
+            loss_streak_limit: { type: 'integer', minimum: 0, maximum: 1000 },
+            loss_streak_cooldown_sec: { type: 'integer', minimum: 0, maximum: 30 * 86400 },
+            price_band_pct: { type: 'number', minimum: 0, maximum: 1000 },
+            max_open_orders: { type: 'integer', minimum: 0, maximum: 100000 },
+            reason: { type: 'string', maxLength: 200 },
+          },
+        },
+        response: { 200: anyObject, 400: errorSchema, 401: errorSchema },
+      },
+    }, async (req) => {
+      const b = req.body as Record<string, string | number | undefined>;
+      const money = (k: string): Fixed | undefined => {
+        const v = b[k];
+        if (v === undefined) return undefined;
+        try {
+          return fx(v);
+        } catch (err) {
+          throw new HttpError(400, `${k} ${(err as Error).message}`, [{ field: k, message: (err as Error).message }]);
+        }
+      };
+      const patch: { -readonly [K in keyof Omit<RiskLimits, 'tradingEnabled' | 'tradeSymbols'>]?: RiskLimits[K] } = {};
+      const set = <K extends keyof typeof patch>(k: K, v: (typeof patch)[K] | undefined) => { if (v !== undefined) patch[k] = v; };
+      set('minNotionalUsdt', money('min_notional_usdt'));
+      set('maxNotionalUsdt', money('max_notional_usdt'));
+      set('exposureCapSymbolUsd', money('exposure_cap_symbol_usd'));
+      set('exposureCapTotalUsd', money('exposure_cap_total_usd'));
+      set('equityFloorUsd', money('equity_floor_usd'));
+      set('maxOrdersPerMin', b.max_orders_per_min as number | undefined);
+      set('maxDrawdownPct', b.max_drawdown_pct as number | undefined);
+      set('lossStreakLimit', b.loss_streak_limit as number | undefined);
+      set('lossStreakCooldownMs', b.loss_streak_cooldown_sec === undefined ? undefined : (b.loss_streak_cooldown_sec as number) * 1000);
+      set('priceBandPct', b.price_band_pct as number | undefined);
+      set('maxOpenOrders', b.max_open_orders as number | undefined);
+      const current = engine.riskLimits();
+      const min = patch.minNotionalUsdt ?? current.minNotionalUsdt;
+      const max = patch.maxNotionalUsdt ?? current.maxNotionalUsdt;
+      if (max < min) throw new HttpError(400, 'max_notional_usdt must be ≥ min_notional_usdt', [{ field: patch.maxNotionalUsdt !== undefined ? 'max_notional_usdt' : 'min_notional_usdt', message: 'max must be ≥ min' }]);
+      if (Object.keys(patch).length === 0) throw new HttpError(400, 'name at least one limit to change', [{ field: 'body', message: 'no limit given' }]);
+      const limits = engine.setRiskLimits(patch, typeof b.reason === 'string' ? `engine_api (${b.reason})` : 'engine_api');
+      return { ok: true, limits: riskLimitsView(limits) };
+    });
+
+    // Reconciliation with the venue: run a pass now, or read what the passes found.
+    app.post('/reconcile/manual', {
+      config: { auth: true },
+      schema: { summary: `Reconcile ${engine.name}'s orders with its venue now`, security: [{ opsToken: [] }], response: { 200: anyObject, 401: errorSchema } },
+    }, async () => {
+      const r = await engine.reconcile('manual');
+      return { status: r.ok ? 'completed' : 'venue_unavailable', imported: r.adopted.length, closed: r.closed.length, report: r };
+    });
+    app.get('/reconcile/report', { schema: { summary: 'Reconciliation passes, totals and lag', response: { 200: anyObject } } }, async () => engine.reconcileState());
+
     if (registry) {
       app.get('/metrics', { schema: { summary: 'Prometheus metrics' } }, async (_req, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
     }
   };
 }
 
+
+/** Risk limits as JSON (exact decimals as strings, null when a depth rail is off). */
+export function riskLimitsView(l: RiskLimits) {
+  const m = (x: Fixed | null | undefined) => (x === undefined || x === null || x <= 0n ? null : toDecimalString(x));
+  const n = (x: number | null | undefined) => (x === undefined || x === null || x <= 0 ? null : x);
+  return {
+    trading_enabled: l.tradingEnabled,
+    trade_symbols: [...l.tradeSymbols],
+    min_notional_usdt: toDecimalString(l.minNotionalUsdt),
+    max_notional_usdt: toDecimalString(l.maxNotionalUsdt),
+    max_orders_per_min: l.maxOrdersPerMin,
+    exposure_cap_symbol_usd: m(l.exposureCapSymbolUsd),
+    exposure_cap_total_usd: m(l.exposureCapTotalUsd),
+    equity_floor_usd: m(l.equityFloorUsd),
+    max_drawdown_pct: n(l.maxDrawdownPct),
+    loss_streak_limit: n(l.lossStreakLimit),
+    loss_streak_cooldown_sec: l.lossStreakCooldownMs ? l.lossStreakCooldownMs / 1000 : null,
+    price_band_pct: n(l.priceBandPct),
+    max_open_orders: n(l.maxOpenOrders),
+  };
+}

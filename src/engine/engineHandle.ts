@@ -3,8 +3,9 @@
 // process is reached with an HTTP implementation of the same interface.
 import type { Valuation } from '../core/portfolio.js';
 import { toDecimalString } from '../core/decimal.js';
-import type { Engine, EngineHealth, OrderView, SubmitOrderRequest, SubmitOutcome, CancelOutcome } from './engine.js';
+import type { Engine, EngineHealth, EngineTradingStates, OrderView, SubmitOrderRequest, SubmitOutcome, CancelOutcome } from './engine.js';
 import type { EngineStats } from './engineStats.js';
+import type { ReconcileReport, ReconcileState } from './reconcile.js';
 
 export interface InstrumentView {
   readonly symbol: string;
@@ -37,12 +38,19 @@ export interface EngineHandle {
   health(): Promise<EngineHealth>;
   stats(): Promise<EngineStats>;
   setTradingEnabled(enabled: boolean, actor: string, reason: string): Promise<void>;
+  /** Applies graded trading states (global / this venue / per model); resolves once enforced. */
+  setTradingStates(states: EngineTradingStates): Promise<void>;
   /** Quantity the model holds in a symbol at this engine (for sizing exits), as a decimal string. */
   modelPositions(): Promise<ModelPositionView[]>;
   lastPrice(symbol: string): Promise<string | null>;
   /** The model's signed position in a symbol at this engine, as a decimal string. */
   modelQty(model: string, symbol: string): Promise<string>;
   instruments(): Promise<InstrumentView[]>;
+  /** Runs a reconciliation pass with the venue now (POST /reconcile/manual). Optional: an
+   *  engine that cannot reconcile is reported as such. */
+  reconcile?(): Promise<ReconcileReport>;
+  /** The last passes, totals and lag (GET /reconcile/report). */
+  reconcileReport?(): Promise<ReconcileState>;
 }
 
 export class LocalEngineHandle implements EngineHandle {
@@ -58,9 +66,12 @@ export class LocalEngineHandle implements EngineHandle {
   async health() { return this.engine.health(); }
   async stats() { return this.engine.stats(); }
   async setTradingEnabled(enabled: boolean, actor: string, reason: string) { this.engine.setTradingEnabled(enabled, actor, reason); }
+  async setTradingStates(states: EngineTradingStates) { this.engine.setTradingStates(states); }
   async modelPositions() { return this.engine.modelPositions(); }
   async lastPrice(symbol: string) { return this.engine.lastPriceString(symbol); }
   async modelQty(model: string, symbol: string) { return this.engine.modelQty(model, symbol); }
+  reconcile() { return this.engine.reconcile('manual'); }
+  async reconcileReport() { return this.engine.reconcileState(); }
   async instruments() {
     return [...this.engine.instruments().values()].map((i) => ({
       symbol: i.symbol, base: i.base, quote: i.quote, step_size: toDecimalString(i.stepSize), tick_size: toDecimalString(i.tickSize),

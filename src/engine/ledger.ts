@@ -4,7 +4,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { type Fixed, fromRaw } from '../core/decimal.js';
+import { type Fixed, fromRaw, toDecimalString } from '../core/decimal.js';
 import type { ClientOrderId, ModelId, Symbol, VenueId } from '../core/ids.js';
 import type { Fill, Liquidity, Order, OrderSide, OrderStatus, OrderType, TimeInForce } from '../core/order.js';
 
@@ -100,19 +100,48 @@ export interface StoredOrder {
 
 export type LedgerSync = 'full' | 'normal';
 
+export interface LedgerOpenOptions {
+  /** Open an existing ledger for reading only (exports, backups): no schema, no writes. */
+  readonly readonly?: boolean;
+}
+
+/** A ledger file that cannot be opened or read: names the file and what to do about it. */
+export class LedgerOpenError extends Error {
+  constructor(readonly path: string, cause: string) {
+    super(`ledger ${path} cannot be opened: ${cause}. Move it aside and restore the last backup (\`hmm restore FILE\`).`);
+  }
+}
+
+/** Highest sequence numbers of order events and fills: any commit moves one of them. */
+export interface LedgerHighWater {
+  readonly events: number;
+  readonly fills: number;
+}
+
 export class Ledger {
   readonly db: Database.Database;
+  /** Whether the ledger already held history when opened (a restart, not a first start). */
+  readonly existed: boolean;
   private readonly stmts;
 
-  constructor(readonly path: string, sync: LedgerSync = 'normal') {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode: a commit survives a process crash (SIGKILL); FULL also survives power loss.
-    this.db.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
-    this.db.pragma('foreign_keys = ON');
-    this.db.defaultSafeIntegers(true);
-    this.db.exec(SCHEMA);
+  constructor(readonly path: string, sync: LedgerSync = 'normal', opts: LedgerOpenOptions = {}) {
+    try {
+      if (opts.readonly) {
+        this.db = new Database(path, { readonly: true, fileMustExist: true });
+      } else {
+        if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+        this.db = new Database(path);
+        this.db.pragma('journal_mode = WAL');
+        // NORMAL in WAL mode: a commit survives a process crash (SIGKILL); FULL also survives power loss.
+        this.db.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
+        this.db.pragma('foreign_keys = ON');
+        this.db.exec(SCHEMA);
+      }
+      this.db.defaultSafeIntegers(true);
+      this.existed = this.db.prepare("SELECT 1 FROM meta WHERE key = 'starting_cash'").get() !== undefined;
+    } catch (err) {
+      throw new LedgerOpenError(path, (err as Error).message);
+    }
     this.stmts = {
       getMeta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
@@ -133,6 +162,15 @@ export class Ledger {
       fillsForOrder: this.db.prepare<[string], FillRow>('SELECT * FROM fills WHERE client_order_id = ? ORDER BY seq'),
       fillsBetween: this.db.prepare<[number, number], FillRow>('SELECT * FROM fills WHERE ts >= ? AND ts < ? ORDER BY seq'),
       fillsBefore: this.db.prepare<[number], FillRow>('SELECT * FROM fills WHERE ts < ? ORDER BY seq'),
+      highWater: this.db.prepare<[], { events: bigint; fills: bigint }>(
+        'SELECT (SELECT COALESCE(MAX(seq), 0) FROM order_events) AS events, (SELECT COALESCE(MAX(seq), 0) FROM fills) AS fills'),
+      hasTrade: this.db.prepare<[string, string], { one: bigint }>('SELECT 1 AS one FROM fills WHERE venue = ? AND trade_id = ?'),
+      fillMismatches: this.db.prepare<[], { client_order_id: string; filled_qty: bigint; fill_qty: bigint | null }>(`
+        SELECT o.client_order_id, o.filled_qty, f.q AS fill_qty FROM orders o
+        LEFT JOIN (SELECT client_order_id, SUM(qty) AS q FROM fills GROUP BY client_order_id) f ON f.client_order_id = o.client_order_id
+        WHERE o.filled_qty != COALESCE(f.q, 0)`),
+      orphanFills: this.db.prepare<[], { trade_id: string; client_order_id: string }>(
+        'SELECT trade_id, client_order_id FROM fills WHERE client_order_id NOT IN (SELECT client_order_id FROM orders)'),
       counts: this.db.prepare<[], { orders: bigint; fills: bigint; open: bigint }>(
         "SELECT (SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM fills) AS fills, (SELECT count(*) FROM orders WHERE status IN ('NEW','ACCEPTED','PARTIALLY_FILLED')) AS open"),
     };
@@ -144,6 +182,12 @@ export class Ledger {
     if (row) return fromRaw(row.value);
     this.stmts.setMeta.run('starting_cash', defaultCash.toString());
     return defaultCash;
+  }
+
+  /** The starting cash recorded at creation, without recording one (read-only use). */
+  storedStartingCash(): Fixed | null {
+    const row = this.stmts.getMeta.get('starting_cash');
+    return row ? fromRaw(row.value) : null;
   }
 
   transaction<T>(fn: () => T): T {
@@ -210,6 +254,36 @@ export class Ledger {
   counts(): { orders: number; fills: number; open: number } {
     const c = this.stmts.counts.get()!;
     return { orders: Number(c.orders), fills: Number(c.fills), open: Number(c.open) };
+  }
+
+  highWater(): LedgerHighWater {
+    const h = this.stmts.highWater.get()!;
+    return { events: Number(h.events), fills: Number(h.fills) };
+  }
+
+  /** Whether a venue trade id is already booked (fills are de-duplicated on it). */
+  hasTrade(venue: string, tradeId: string): boolean {
+    return this.stmts.hasTrade.get(venue, tradeId) !== undefined;
+  }
+
+  /**
+   * Cross-checks the ledger after a crash: every order's filled quantity equals the sum of its
+   * fills, and every fill belongs to an order. Both are written in one transaction, so a
+   * problem here means the file was damaged or edited, never an ordinary crash.
+   */
+  consistencyProblems(): string[] {
+    const problems: string[] = [];
+    for (const r of this.stmts.fillMismatches.all()) {
+      problems.push(`order ${r.client_order_id}: filled_qty ${toDecimalString(fromRaw(r.filled_qty))} but its fills sum to ${toDecimalString(fromRaw(r.fill_qty ?? 0n))}`);
+    }
+    for (const r of this.stmts.orphanFills.all()) problems.push(`fill ${r.trade_id} belongs to no order (${r.client_order_id})`);
+    return problems;
+  }
+
+  /** SQLite's own structural check ('ok' when sound). */
+  quickCheck(): string[] {
+    const rows = this.db.pragma('quick_check') as { quick_check: string }[];
+    return rows.map((r) => r.quick_check);
   }
 
   /** A consistent copy while running (SQLite's online backup API). */

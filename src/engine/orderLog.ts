@@ -1,7 +1,7 @@
 // engine/logs/orders.jsonl: the audit line per order event, appended synchronously so a
 // line is on disk (in the page cache) before the order is acknowledged, and never split.
-import { openSync, writeSync, closeSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+// Rotated by size and day and gzipped (util/rotatingFile.ts); the live name never changes.
+import { DEFAULT_ROTATION, RotatingFile, type RotatingFileOptions, type RotationPolicy } from '../util/rotatingFile.js';
 
 export interface OrderLogLine {
   readonly ts: string;
@@ -29,26 +29,30 @@ export interface OrderLogLine {
 }
 
 export class OrderLog {
-  private fd: number | null;
+  private file: RotatingFile | null;
 
-  constructor(readonly path: string | null) {
-    if (path) {
-      mkdirSync(dirname(path), { recursive: true });
-      this.fd = openSync(path, 'a');
-    } else {
-      this.fd = null;
-    }
+  /** A torn last line left by a crash is cut off at open and kept in orders.jsonl.torn
+   *  (reported through onEvent); the ledger, not this log, is the record of truth. */
+  constructor(readonly path: string | null, rotation: RotationPolicy = DEFAULT_ROTATION, opts: RotatingFileOptions = {}) {
+    this.file = path ? new RotatingFile(path, rotation, opts) : null;
   }
 
   append(line: OrderLogLine): void {
-    if (this.fd === null) return;
-    writeSync(this.fd, JSON.stringify(line) + '\n');
+    this.file?.write(JSON.stringify(line) + '\n');
+  }
+
+  /** Applies ops/policies.yaml `logs:` after a reload. */
+  setRotation(policy: RotationPolicy): void {
+    this.file?.setPolicy(policy);
+  }
+
+  /** Waits for background compression of rotated files. */
+  async settle(): Promise<void> {
+    await this.file?.settle();
   }
 
   close(): void {
-    if (this.fd !== null) {
-      closeSync(this.fd);
-      this.fd = null;
-    }
+    this.file?.close();
+    this.file = null;
   }
 }

@@ -37,6 +37,53 @@ export function readSnapshot(path: string): SnapshotRead {
   }
 }
 
+export type SnapshotStatus = 'ok' | 'missing' | 'stale' | 'corrupt' | 'diverged';
+
+/** What the ledger replay says the snapshot should hold. */
+export interface SnapshotExpectation {
+  readonly seq: number;
+  readonly cash: string;
+  /** Non-zero positions: symbol → quantity (decimal string). */
+  readonly positions: Readonly<Record<string, string>>;
+}
+
+export interface SnapshotAssessment {
+  readonly status: SnapshotStatus;
+  readonly detail: string;
+  readonly snapshot_seq: number | null;
+  readonly ledger_seq: number;
+}
+
+/**
+ * Compares the snapshot found at start with the ledger replay. `stale` is routine after a
+ * crash (the snapshot is written at most every 250 ms); `diverged` (same sequence, other
+ * numbers) and `corrupt` mean the file was damaged or edited. Either way the ledger wins.
+ */
+export function assessSnapshot(read: SnapshotRead, expected: SnapshotExpectation): SnapshotAssessment {
+  const ledger_seq = expected.seq;
+  if (read.kind === 'missing') return { status: 'missing', detail: 'no snapshot file', snapshot_seq: null, ledger_seq };
+  if (read.kind === 'corrupt') return { status: 'corrupt', detail: read.message, snapshot_seq: null, ledger_seq };
+  const body = read.body;
+  const seq = typeof body.seq === 'number' ? body.seq : null;
+  if (seq === null) return { status: 'corrupt', detail: 'no sequence number', snapshot_seq: null, ledger_seq };
+  if (seq !== expected.seq) {
+    return { status: 'stale', detail: `snapshot seq ${seq}, ledger has ${expected.seq} fills`, snapshot_seq: seq, ledger_seq };
+  }
+  const diffs: string[] = [];
+  if (body.cash !== expected.cash) diffs.push(`cash ${String(body.cash)} ≠ ${expected.cash}`);
+  const positions = new Map<string, string>();
+  if (Array.isArray(body.positions)) {
+    for (const p of body.positions as { symbol?: unknown; qty?: unknown }[]) positions.set(String(p.symbol), String(p.qty));
+  }
+  for (const sym of new Set([...positions.keys(), ...Object.keys(expected.positions)])) {
+    const a = positions.get(sym) ?? '0';
+    const b = expected.positions[sym] ?? '0';
+    if (a !== b) diffs.push(`${sym} qty ${a} ≠ ${b}`);
+  }
+  if (diffs.length > 0) return { status: 'diverged', detail: diffs.join('; '), snapshot_seq: seq, ledger_seq };
+  return { status: 'ok', detail: `matches the ledger at seq ${seq}`, snapshot_seq: seq, ledger_seq };
+}
+
 export class PortfolioSnapshotWriter {
   private timer: NodeJS.Timeout | null = null;
 

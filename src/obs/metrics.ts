@@ -8,7 +8,13 @@ export type Registry = client.Registry;
 
 export function createMetrics(opts: { collectProcess?: boolean } = {}) {
   const registry = new client.Registry();
-  if (opts.collectProcess ?? true) client.collectDefaultMetrics({ register: registry, prefix: 'hmm_' });
+  if (opts.collectProcess ?? true) {
+    client.collectDefaultMetrics({ register: registry, prefix: 'hmm_' });
+    // prom-client exports these three as gauges named *_total, which `promtool check metrics`
+    // flags (a _total suffix means a counter). The same counts stay exported by type
+    // (hmm_nodejs_active_handles{type}, ...), so dropping the totals loses nothing.
+    for (const name of ['hmm_nodejs_active_handles_total', 'hmm_nodejs_active_requests_total', 'hmm_nodejs_active_resources_total']) registry.removeSingleMetric(name);
+  }
   const r = [registry];
   const metrics = {
     registry,
@@ -44,6 +50,11 @@ export function createMetrics(opts: { collectProcess?: boolean } = {}) {
     // Added for observability (issue 4): governance, regimes, per-model PnL, drawdown, engine reachability.
     /** Incremented by the governance daemon for each action it takes (reduce_exposure, pause_trading, ...). */
     governanceActions: new client.Counter({ name: 'hmm_governance_actions_total', help: 'Governance actions taken, by action', labelNames: ['action'], registers: r }),
+    // Governance, trading states, alert delivery and audit (issue 5).
+    exposureMultiplier: new client.Gauge({ name: 'hmm_exposure_multiplier', help: 'Governance exposure multiplier applied to new orders (1 = full size)', registers: r }),
+    tradingState: new client.Gauge({ name: 'hmm_trading_state', help: 'Graded trading state: 0 ACTIVE, 1 REDUCING, 2 HALTED', labelNames: ['scope', 'target'], registers: r }),
+    alertDeliveries: new client.Counter({ name: 'hmm_alert_deliveries_total', help: 'Alert messages by channel and result (sent, failed, dropped, coalesced)', labelNames: ['channel', 'result'], registers: r }),
+    auditEntries: new client.Counter({ name: 'hmm_audit_entries_total', help: 'Control actions written to ops/logs/audit.jsonl, by result', labelNames: ['result'], registers: r }),
     /** governance.action events seen on the bus (from any publisher, including POST /bus/publish). */
     governanceEvents: new client.Counter({ name: 'hmm_governance_events_total', help: 'governance.action events seen on the bus, by action', labelNames: ['action'], registers: r }),
     alerts: new client.Counter({ name: 'hmm_alerts_total', help: 'alert events seen on the bus, by severity', labelNames: ['severity'], registers: r }),

@@ -1,6 +1,7 @@
 // Daily PnL export: ops/exports/pnl_YYYY-MM-DD.csv computed from each engine's ledger
-// (never from in-memory state), so it can run with the stack up or down and re-running it
-// gives the same file. Positions are marked at the last fill price at or before the close.
+// (never from in-memory state, and read-only), so it can run with the stack up or down and
+// re-running it gives the same file. Positions are marked at the last fill price at or
+// before the close.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Fixed, fx, mul, toDecimalString } from '../core/decimal.js';
@@ -23,35 +24,44 @@ export function parseDay(date: string | undefined, now = Date.now()): { day: str
   return { day, start, end: start + DAY_MS };
 }
 
-interface Book { before: Portfolio; after: Portfolio; trades: number }
+interface Book { book: Portfolio; realized: Fixed; fees: Fixed; trades: number }
 
-/** Rows for one engine's ledger fills: per model and symbol, plus the venue's equity at close. */
+/**
+ * Rows for one engine's ledger fills: per model and symbol, plus the venue's equity at close.
+ * Fills are replayed in ledger order (the order the engine's own portfolio uses, so the
+ * numbers agree with it to the unit), and each fill's realized PnL and fee count on the day
+ * of its trade time, even when reconciliation booked it later.
+ */
 export function pnlRows(venue: string, startingCash: Fixed, fills: Iterable<Fill>, day: { day: string; start: number; end: number }): string[] {
   const books = new Map<string, Book>();
-  const marks = new Map<string, Fixed>();
+  const marks = new Map<string, { ts: number; price: Fixed }>();
   let account = emptyPortfolio(startingCash);
   for (const f of fills) {
     if (f.ts >= day.end) continue;
-    marks.set(f.symbol, f.price);
+    const mark = marks.get(f.symbol);
+    if (!mark || f.ts >= mark.ts) marks.set(f.symbol, { ts: f.ts, price: f.price });
     account = applyFill(account, f);
     const key = `${f.model ?? 'manual'}\u0000${f.symbol}`;
-    const b = books.get(key) ?? { before: emptyPortfolio(fx(0)), after: emptyPortfolio(fx(0)), trades: 0 };
-    b.after = applyFill(b.after, f);
-    if (f.ts < day.start) b.before = b.after;
-    else b.trades++;
+    const b = books.get(key) ?? { book: emptyPortfolio(fx(0)), realized: fx(0), fees: fx(0), trades: 0 };
+    const before = b.book;
+    b.book = applyFill(b.book, f);
+    if (f.ts >= day.start) {
+      b.trades++;
+      b.realized = (b.realized + b.book.realizedPnl - before.realizedPnl) as Fixed;
+      b.fees = (b.fees + f.fee) as Fixed;
+    }
     books.set(key, b);
   }
-  const equity = valuePortfolio(account, (s: Symbol) => marks.get(s)).equity;
+  const markOf = (s: Symbol) => marks.get(s)?.price;
+  const equity = valuePortfolio(account, markOf).equity;
   const rows: string[] = [];
   for (const [key, b] of [...books.entries()].sort(([a], [c]) => a.localeCompare(c))) {
     const [model, symbol] = key.split('\u0000') as [string, Symbol];
-    const pos = b.after.positions.get(symbol);
-    const mark = marks.get(symbol);
+    const pos = b.book.positions.get(symbol);
+    const mark = markOf(symbol);
     if (b.trades === 0 && (!pos || pos.qty === 0n)) continue;
     const unrealized = pos && mark !== undefined ? mul(pos.qty, (mark - pos.avgPrice) as Fixed) : fx(0);
-    const realized = (b.after.realizedPnl - b.before.realizedPnl) as Fixed;
-    const fees = (b.after.fees - b.before.fees) as Fixed;
-    rows.push([day.day, venue, model, symbol, toDecimalString(realized), toDecimalString(unrealized), toDecimalString(fees), b.trades, equity.toFixed(2)].join(','));
+    rows.push([day.day, venue, model, symbol, toDecimalString(b.realized), toDecimalString(unrealized), toDecimalString(b.fees), b.trades, equity.toFixed(2)].join(','));
   }
   return rows;
 }
@@ -65,9 +75,10 @@ export function exportPnlCsv(paths: StackPaths, date?: string): { path: string; 
   } catch { /* no engine has run yet: an empty export */ }
   for (const file of ledgers) {
     const venue = file.replace(/\.ledger\.sqlite$/, '');
-    const ledger = new Ledger(join(paths.engineStateDir, file));
+    // Read-only: an export never writes to a ledger, running stack or not.
+    const ledger = new Ledger(join(paths.engineStateDir, file), 'normal', { readonly: true });
     try {
-      rows.push(...pnlRows(venue, ledger.startingCash(fx(0)), ledger.fills(), day));
+      rows.push(...pnlRows(venue, ledger.storedStartingCash() ?? fx(0), ledger.fills(), day));
     } finally {
       ledger.close();
     }

@@ -2,6 +2,10 @@
 // Validated key by key; an unknown key is refused so a typo never silently does nothing.
 import { parse as parseYaml } from 'yaml';
 import { ValidationError } from './watchedFile.js';
+import { DEFAULT_LOGS_POLICY, type LogsPolicy, parseLogsPolicy } from './logsPolicy.js';
+import { DEFAULT_GOVERNANCE_POLICY, type GovernancePolicy, parseGovernancePolicy } from './governance/policy.js';
+import { DEFAULT_ALERTING_POLICY, type AlertingPolicy, parseAlertingPolicy } from './alerts/policy.js';
+import { DEFAULT_CANARY_POLICY, type CanaryPolicy, parseCanaryPolicy } from './canaryManager.js';
 
 export interface Policies {
   readonly max_concurrent_signals: number;
@@ -11,10 +15,14 @@ export interface Policies {
   readonly allocation_history_limit: number;
   readonly dashboard_refresh_sec: number;
   /** Sections owned by later subsystems (governance rules, canary rules, alerting, log rotation). */
-  readonly governance: Record<string, unknown>;
-  readonly canary: Record<string, unknown>;
-  readonly alerting: Record<string, unknown>;
-  readonly logs: Record<string, unknown>;
+  /** Governance daemon rules (governance/policy.ts). */
+  readonly governance: GovernancePolicy;
+  /** Promotion and rollback rules (canaryManager.ts). */
+  readonly canary: CanaryPolicy;
+  /** Alert delivery: severity filter, de-duplication, rate, digest (alerts/policy.ts). */
+  readonly alerting: AlertingPolicy;
+  /** Log rotation and retention (logsPolicy.ts). */
+  readonly logs: LogsPolicy;
 }
 
 export const DEFAULT_POLICIES: Policies = {
@@ -24,10 +32,10 @@ export const DEFAULT_POLICIES: Policies = {
   metrics_retention_hours: 24,
   allocation_history_limit: 100,
   dashboard_refresh_sec: 10,
-  governance: {},
-  canary: {},
-  alerting: {},
-  logs: {},
+  governance: DEFAULT_GOVERNANCE_POLICY,
+  canary: DEFAULT_CANARY_POLICY,
+  alerting: DEFAULT_ALERTING_POLICY,
+  logs: DEFAULT_LOGS_POLICY,
 };
 
 const INTEGER_KEYS: Record<string, [number, number]> = {
@@ -57,6 +65,14 @@ export function parsePolicies(text: string): Policies {
         throw new ValidationError(`${key} must be an integer in [${range[0]}, ${range[1]}], got ${JSON.stringify(value)}`);
       }
       out[key] = value;
+    } else if (key === 'canary') {
+      out[key] = parseCanaryPolicy(value);
+    } else if (key === 'logs') {
+      out[key] = parseLogsPolicy(value);
+    } else if (key === 'governance') {
+      out[key] = parseGovernancePolicy(value);
+    } else if (key === 'alerting') {
+      out[key] = parseAlertingPolicy(value);
     } else if (SECTION_KEYS.includes(key)) {
       if (value !== null && (typeof value !== 'object' || Array.isArray(value))) throw new ValidationError(`${key} must be a mapping`);
       out[key] = value ?? {};

@@ -9,6 +9,8 @@ import type { OpsContext } from '../context.js';
 import { ValidationError } from '../watchedFile.js';
 import { validateWeights } from '../strategyWeights.js';
 import { SignalQueueFull } from '../signalGate.js';
+import { STOPPED_REASONS } from '../../engine/riskRails.js';
+import { actorOf } from './governance.js';
 
 const auth = { auth: true };
 const routeResult = { type: 'object', additionalProperties: true, properties: { outcome: { type: 'string' }, model: { type: 'string' }, reason: { type: ['string', 'null'] } } } as const;
@@ -46,7 +48,7 @@ export function controlRoutes(ctx: OpsContext) {
       },
     }, async (req) => {
       const body = req.body as { enabled: boolean; cancel_open?: boolean; reason?: string };
-      const { state, canceled } = await ctx.killSwitch.set(body.enabled, 'ops_api', body.reason ?? (body.enabled ? 'resume via POST /kill' : 'kill via POST /kill'), { cancelOpen: body.cancel_open === true });
+      const { state, canceled } = await ctx.killSwitch.set(body.enabled, actorOf(req), body.reason ?? (body.enabled ? 'resume via POST /kill' : 'kill via POST /kill'), { cancelOpen: body.cancel_open === true });
       return { ok: true, state, canceled_orders: canceled };
     });
 
@@ -122,7 +124,7 @@ export function controlRoutes(ctx: OpsContext) {
         const result = await ctx.signalGate.run(() => ctx.router.route(signal, { quoteUsd: b.quote_usd, clientOrderId: b.client_order_id ?? `ext-${randomUUID()}` }));
         const status = result.outcome === 'routed' || result.outcome === 'skipped' || result.outcome === 'shadow' ? 200
           : result.outcome === 'conflict' ? 409
-          : result.reason === 'TRADING_DISABLED' ? 403 : 422;
+          : result.reason !== null && STOPPED_REASONS.has(result.reason) ? 403 : 422;
         return reply.code(status).send({ ...result, signal: { ...signal } });
       } catch (err) {
         if (err instanceof SignalQueueFull) throw new HttpError(429, err.message);

@@ -1,14 +1,19 @@
 // Read-only routes: health, readiness, status, aggregates, strategy status, orders, metrics.
 import type { FastifyInstance } from 'fastify';
 import type { OpsContext } from '../context.js';
-import { stageOf } from '../context.js';
 import { aggregateExposure, aggregateMetrics, aggregatePortfolio } from '../aggregate.js';
-import { buildLeaderboard } from '../leaderboard.js';
+import { buildLeaderboard, modelStage } from '../leaderboard.js';
 import { errorSchema } from '../opsApi.js';
 
 const anyObject = { type: 'object', additionalProperties: true } as const;
 
-export function readRoutes(ctx: OpsContext) {
+/** What /status shows beyond the context: graded trading states and the governance multiplier. */
+export interface StatusExtras {
+  readonly tradingStates?: () => unknown;
+  readonly exposureMultiplier?: () => number;
+}
+
+export function readRoutes(ctx: OpsContext, extras: StatusExtras = {}) {
   return async (app: FastifyInstance) => {
     app.get('/health', { schema: { summary: 'Liveness', response: { 200: { type: 'object', properties: { ops: { type: 'string' } } } } } }, async () => ({ ops: 'ok' }));
     app.get('/healthz', { schema: { summary: 'Liveness', response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }));
@@ -45,7 +50,10 @@ export function readRoutes(ctx: OpsContext) {
                   mode: { type: 'string' },
                   trading_enabled: { type: 'boolean' },
                   trading_state: anyObject,
+                  trading_states: { type: ['object', 'null'], additionalProperties: true },
+                  exposure_multiplier: { type: ['number', 'null'] },
                   recovered: { type: 'boolean' },
+                  recovered_at: { type: ['string', 'null'] },
                   recovery: anyObject,
                   engines: anyObject,
                   uptime_sec: { type: 'number' },
@@ -63,11 +71,14 @@ export function readRoutes(ctx: OpsContext) {
       const engines: Record<string, unknown> = {};
       const recovery: Record<string, unknown> = {};
       let recovered = false;
+      let recoveredAt: string | null = null;
       for (const e of ctx.engines()) {
         const h = await e.health();
         engines[e.name] = h;
         recovery[e.name] = h.recovered;
         recovered ||= h.recovered.recovered;
+        // When: the latest engine recovery (what: state.recovery.<engine>).
+        if (h.recovered.recovered && (recoveredAt === null || h.recovered.at > recoveredAt)) recoveredAt = h.recovered.at;
       }
       const p = await aggregatePortfolio(ctx.engines(), ctx.baselineEquity);
       const last = ctx.lastBarTs();
@@ -77,7 +88,10 @@ export function readRoutes(ctx: OpsContext) {
           mode: ctx.config.mode,
           trading_enabled: ctx.killSwitch.enabled,
           trading_state: ctx.killSwitch.current,
+          trading_states: extras.tradingStates?.() ?? null,
+          exposure_multiplier: extras.exposureMultiplier?.() ?? null,
           recovered,
+          recovered_at: recoveredAt,
           recovery,
           engines,
           uptime_sec: Math.round((Date.now() - ctx.startedAt) / 1000),
@@ -103,16 +117,17 @@ export function readRoutes(ctx: OpsContext) {
 
     app.get('/strategy/status', {
       schema: {
-        summary: 'Models, weights, quotas and the leaderboard (best first)',
-        response: { 200: { type: 'object', properties: { weights: anyObject, models: { type: 'array', items: anyObject }, leaderboard: { type: 'array', items: anyObject }, ts: { type: 'string' } } } },
+        summary: 'Models, stages, weights, quotas and the leaderboard (best score first: leaderboard[0] is the leader)',
+        response: { 200: { type: 'object', properties: { weights: anyObject, models: { type: 'array', items: anyObject }, leaderboard: { type: 'array', items: anyObject }, leader: { type: ['string', 'null'] }, ts: { type: 'string' } } } },
       },
     }, async () => {
       const weights = ctx.weights.current.weights;
       const models = ctx.models().map((m) => ({
-        id: m.id, kind: m.kind, symbols: m.symbols, weight: weights[m.id] ?? 0, stage: stageOf(weights[m.id] ?? 0),
+        id: m.id, kind: m.kind, symbols: m.symbols, weight: weights[m.id] ?? 0, stage: modelStage(ctx, m.id),
         capital_quota_usd: ctx.allocator.quota(m.id), diagnostics: m.diagnostics,
       }));
-      return { weights, models, leaderboard: await buildLeaderboard(ctx), ts: new Date().toISOString() };
+      const leaderboard = await buildLeaderboard(ctx);
+      return { weights, models, leaderboard, leader: leaderboard[0]?.model ?? null, ts: new Date().toISOString() };
     });
 
     app.get('/orders/recent', {

@@ -1,0 +1,310 @@
+// The event bus across processes: Redis Streams. Engines, ops replicas and the CLI each hold
+// a RedisBus on the same stream and see each other's events. This module owns the stream's
+// wire format, the reader loop and the publish path; delivery to subscribers is the same
+// in-process dispatch as InProcessBus (a subscriber's exception reaches nobody else).
+//
+// Decisions:
+//   - One stream for all topics (`<prefix>events`), so a consumer sees one publisher's events
+//     in the order they were published across topics (an order's fill before its FILLED
+//     update); bounded with XADD MAXLEN ~ (trimmed by whole stream nodes: the length may run
+//     up to one node, 100 entries by default, past the bound).
+//   - XREAD from the last id seen, not consumer groups: every process needs every event (a
+//     group would split them between replicas of a role like a work queue). After a dropped
+//     connection the reader resumes from that id, so events published meanwhile are replayed;
+//     events trimmed away meanwhile are detected (max-deleted-entry-id) and logged as a gap.
+//   - publish() stays synchronous (the Bus contract): local subscribers get the event at once,
+//     the XADD goes out fire-and-forget; while Redis is unreachable the client queues it
+//     (bounded by maxPendingPublishes, failures counted). Each entry names its publisher, and
+//     a process skips its own events when they come back from the stream.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from '../obs/logger.js';
+import { type AnyBusHandler, type Bus, type BusHandler, type BusStats, InProcessBus } from './bus.js';
+import { type BusTopics, type Topic, isTopic } from './topics.js';
+import { compareStreamIds } from './streamIds.js';
+
+export interface RedisBusOptions {
+  /** redis://[user:pass@]host:port[/db] */
+  readonly url: string;
+  /** Key prefix; the stream is `<prefix>events`. Default 'hmm:bus:'. */
+  readonly prefix?: string;
+  /** Names this process in every entry it writes; default host:pid:random. */
+  readonly processId?: string;
+  /** Approximate bound on the stream's length; default 10000. */
+  readonly maxLen?: number;
+  /** Longest a blocking read waits before looping (and noticing close); default 1000. */
+  readonly blockMs?: number;
+  /** Entries per read; default 256. */
+  readonly batch?: number;
+  /** Publishes in flight (queued while Redis is unreachable) before new ones are dropped; default 10000. */
+  readonly maxPendingPublishes?: number;
+  /** Where reading starts: 'tail' (only new events, default) or a stream id ('0-0' = all retained). */
+  readonly startFrom?: 'tail' | string;
+  /** Connecting at start gives up after this long; default 5000. */
+  readonly connectTimeoutMs?: number;
+  readonly logger?: Logger;
+  readonly onHandlerError?: (topic: Topic, err: unknown) => void;
+  /** Extra ioredis options (both connections). */
+  readonly redisOptions?: RedisOptions;
+}
+
+export interface RedisBusStats extends BusStats {
+  readonly processId: string;
+  readonly stream: string;
+  readonly received: number;
+  readonly skippedOwn: number;
+  readonly decodeErrors: number;
+  readonly publishErrors: number;
+  readonly dropped: number;
+  readonly pendingPublishes: number;
+  readonly reconnects: number;
+  readonly gaps: number;
+  readonly lastId: string;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class RedisBus implements Bus {
+  readonly processId: string;
+  readonly stream: string;
+  private readonly local: InProcessBus;
+  private readonly publisher: Redis;
+  private readonly reader: Redis;
+  private readonly log: Logger | null;
+  private readonly maxLen: number;
+  private readonly blockMs: number;
+  private readonly batch: number;
+  private readonly maxPending: number;
+  private lastId = '0-0';
+  private closing = false;
+  private loop: Promise<void> | null = null;
+  private published = 0;
+  private received = 0;
+  private skippedOwn = 0;
+  private decodeErrors = 0;
+  private publishErrors = 0;
+  private dropped = 0;
+  private pending = 0;
+  private reconnects = 0;
+  private gaps = 0;
+  private readerWasReady = false;
+  /** The id read up to when the connection dropped: the gap check compares against it (the
+   *  re-sent XREAD may already have moved lastId past what was trimmed). */
+  private gapCheckFrom: string | null = null;
+  private lastGapCheckAt = 0;
+  private reportedTrimmedUpTo = '0-0';
+  private lastWarnAt = 0;
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  /** Connects both connections, fixes where reading starts, and starts the reader. */
+  static async connect(opts: RedisBusOptions): Promise<RedisBus> {
+    const bus = new RedisBus(opts);
+    try {
+      await bus.open(opts.startFrom ?? 'tail', opts.connectTimeoutMs ?? 5_000);
+    } catch (err) {
+      bus.publisher.disconnect();
+      bus.reader.disconnect();
+      throw new Error(`[BUS] cannot reach Redis at ${redactUrl(opts.url)}: ${(err as Error).message}`);
+    }
+    return bus;
+  }
+
+  private constructor(opts: RedisBusOptions) {
+    this.processId = opts.processId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.stream = `${opts.prefix ?? 'hmm:bus:'}events`;
+    this.log = opts.logger ?? null;
+    this.maxLen = opts.maxLen ?? 10_000;
+    this.blockMs = opts.blockMs ?? 1_000;
+    this.batch = opts.batch ?? 256;
+    this.maxPending = opts.maxPendingPublishes ?? 10_000;
+    const onError = opts.onHandlerError ?? ((topic: Topic, err: unknown) => this.log?.error({ err, topic }, `[BUS] a ${topic} subscriber failed: ${(err as Error).message}`));
+    this.local = new InProcessBus(onError);
+    const common: RedisOptions = { lazyConnect: true, enableReadyCheck: true, ...opts.redisOptions };
+    this.publisher = new Redis(opts.url, { ...common, connectionName: `hmm-bus-pub:${this.processId}` });
+    // The reader blocks in XREAD: never give up on a command because of a reconnect.
+    this.reader = new Redis(opts.url, { ...common, maxRetriesPerRequest: null, connectionName: `hmm-bus-read:${this.processId}` });
+    // ioredis reports connection errors as events; the loop and publish path count them.
+    this.publisher.on('error', (err: Error) => this.warn(`[BUS] Redis publisher: ${err.message}`));
+    this.reader.on('error', (err: Error) => this.warn(`[BUS] Redis reader: ${err.message}`));
+    this.reader.on('ready', () => {
+      if (this.readerWasReady) {
+        this.reconnects++;
+        this.gapCheckFrom = this.lastId;
+        this.log?.warn({ stream: this.stream, lastId: this.lastId }, `[BUS] reconnected to Redis; resuming ${this.stream} after ${this.lastId}`);
+      }
+      this.readerWasReady = true;
+    });
+  }
+
+  private async open(startFrom: string, timeoutMs: number): Promise<void> {
+    const connect = Promise.all([this.publisher.connect(), this.reader.connect()]);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([connect, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    // Where the stream stands now: its last id (reading 'tail' starts there) and what was
+    // trimmed before we came (not a gap of ours).
+    const info = await this.streamInfo();
+    this.reportedTrimmedUpTo = info.maxDeleted ?? '0-0';
+    this.lastId = startFrom === 'tail' ? info.lastGenerated ?? '0-0' : startFrom;
+    this.loop = this.readLoop();
+  }
+
+  publish<T extends Topic>(topic: T, payload: BusTopics[T]): void {
+    this.published++;
+    this.local.publish(topic, payload);
+    if (this.closing) return;
+    let json: string;
+    try {
+      json = JSON.stringify(payload);
+    } catch (err) {
+      this.publishErrors++;
+      this.warn(`[BUS] ${topic} event not sent to Redis: not JSON (${(err as Error).message})`);
+      return;
+    }
+    if (this.pending >= this.maxPending) {
+      this.dropped++;
+      this.warn(`[BUS] ${this.pending} events waiting for Redis; dropping new ones from the stream (local subscribers still get them)`);
+      return;
+    }
+    this.pending++;
+    const p = this.publisher
+      .xadd(this.stream, 'MAXLEN', '~', String(this.maxLen), '*', 't', topic, 'o', this.processId, 'p', json)
+      .catch((err: Error) => {
+        this.publishErrors++;
+        this.warn(`[BUS] ${topic} event not written to Redis: ${err.message}`);
+      })
+      .finally(() => {
+        this.pending--;
+        this.inflight.delete(p);
+      });
+    this.inflight.add(p);
+  }
+
+  subscribe<T extends Topic>(topic: T, handler: BusHandler<T>): () => void {
+    return this.local.subscribe(topic, handler);
+  }
+
+  subscribeAll(handler: AnyBusHandler): () => void {
+    return this.local.subscribeAll(handler);
+  }
+
+  stats(): RedisBusStats {
+    const l = this.local.stats();
+    return {
+      published: this.published, delivered: l.delivered, failed: l.failed, byTopic: l.byTopic,
+      processId: this.processId, stream: this.stream, received: this.received, skippedOwn: this.skippedOwn,
+      decodeErrors: this.decodeErrors, publishErrors: this.publishErrors, dropped: this.dropped, pendingPublishes: this.pending,
+      reconnects: this.reconnects, gaps: this.gaps, lastId: this.lastId,
+    };
+  }
+
+  /** Stops reading, lets queued publishes finish (up to 2 s), and closes both connections. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.reader.disconnect(); // interrupts the blocking XREAD
+    await this.loop?.catch(() => undefined);
+    const flushed = Promise.allSettled([...this.inflight]);
+    await Promise.race([flushed, sleep(2_000)]);
+    await this.publisher.quit().catch(() => this.publisher.disconnect());
+    await this.local.close();
+  }
+
+  private async readLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.closing) {
+      try {
+        // After a reconnect, and every 10 s (a reader that falls behind the bound loses events too).
+        if (this.gapCheckFrom !== null || Date.now() - this.lastGapCheckAt >= 10_000) await this.detectGap();
+        const res = (await this.reader.xread('COUNT', this.batch, 'BLOCK', this.blockMs, 'STREAMS', this.stream, this.lastId)) as
+          | [string, [string, string[]][]][]
+          | null;
+        failures = 0;
+        if (res === null) continue;
+        for (const [, entries] of res) for (const [id, fields] of entries) this.deliver(id, fields);
+      } catch (err) {
+        if (this.closing) break;
+        failures++;
+        this.warn(`[BUS] reading ${this.stream} failed: ${(err as Error).message}; retrying`);
+        await sleep(Math.min(2_000, 50 * 2 ** Math.min(failures, 6)));
+      }
+    }
+  }
+
+  private deliver(id: string, fields: string[]): void {
+    this.lastId = id;
+    const f: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+    if (f['o'] === this.processId) {
+      this.skippedOwn++;
+      return;
+    }
+    const topic = f['t'];
+    if (topic === undefined || !isTopic(topic) || f['p'] === undefined) {
+      this.decodeErrors++;
+      return;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(f['p']);
+    } catch {
+      this.decodeErrors++;
+      return;
+    }
+    this.received++;
+    this.local.publish(topic, payload as BusTopics[typeof topic]);
+  }
+
+  /** Were entries we had not read yet trimmed away (Redis 7's max-deleted-entry-id)? */
+  private async detectGap(): Promise<void> {
+    const from = this.gapCheckFrom ?? this.lastId;
+    this.gapCheckFrom = null;
+    this.lastGapCheckAt = Date.now();
+    const { maxDeleted } = await this.streamInfo();
+    if (typeof maxDeleted === 'string' && compareStreamIds(maxDeleted, from) > 0 && compareStreamIds(maxDeleted, this.reportedTrimmedUpTo) > 0) {
+      this.gaps++;
+      this.reportedTrimmedUpTo = maxDeleted;
+      this.log?.error({ stream: this.stream, lastId: from, maxDeleted }, `[BUS] events after ${from} were trimmed from ${this.stream} before this process read them (up to ${maxDeleted}); they are lost to it — raise the bus maxLen if this recurs`);
+    }
+  }
+
+  private async streamInfo(): Promise<{ lastGenerated: string | null; maxDeleted: string | null }> {
+    let info: unknown[];
+    try {
+      info = (await this.reader.xinfo('STREAM', this.stream)) as unknown[];
+    } catch {
+      return { lastGenerated: null, maxDeleted: null }; // no stream yet
+    }
+    const at = (name: string): string | null => {
+      const i = info.indexOf(name);
+      const v = i >= 0 ? info[i + 1] : undefined;
+      return typeof v === 'string' ? v : null;
+    };
+    return { lastGenerated: at('last-generated-id'), maxDeleted: at('max-deleted-entry-id') };
+  }
+
+  private warn(message: string): void {
+    const now = Date.now();
+    if (now - this.lastWarnAt < 10_000) return;
+    this.lastWarnAt = now;
+    this.log?.warn({ stream: this.stream }, message);
+  }
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = 'REDACTED';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
