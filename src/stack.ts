@@ -111,6 +111,18 @@ function ensureOperatorFiles(paths: StackPaths): void {
 }
 
 export async function startStack(opts: StartOptions = {}): Promise<Stack> {
+  const started: { lockedRoot: string | null } = { lockedRoot: null };
+  try {
+    return await assembleStack(opts, started);
+  } catch (err) {
+    // A start-up that fails after taking the root's lock gives it back, so the next start is
+    // not mistaken for the recovery from a crash.
+    if (started.lockedRoot) releaseLock(started.lockedRoot);
+    throw err;
+  }
+}
+
+async function assembleStack(opts: StartOptions, started: { lockedRoot: string | null }): Promise<Stack> {
   const config = loadConfig(opts.env ?? process.env);
   const paths = stackPaths(config.root);
   ensureOperatorFiles(paths);
@@ -154,6 +166,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
   const engineName = 'engine_sim';
   // One stack per root (two would write one ledger); a lock left by a dead run = a crash.
   const previousRun = acquireLock(config.root);
+  started.lockedRoot = config.root;
   const restoredFrom = readRestoreMarker(paths.engineStateDir);
   let venue: SimVenue;
   try {
@@ -171,9 +184,6 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     // A damaged venue book must name its file (SQLite's own message does not).
     throw new Error(`sim venue books ${paths.simVenueState(engineName)} cannot be opened: ${(err as Error).message}. Move the file aside and restore the last backup (\`hmm restore FILE\`)`);
   }
-  const lastHistory = history.slice(-symbols.length);
-  for (const bar of lastHistory) venue.onBar(bar);
-
   let engines: EngineHandle[] = [];
   const killSwitch = new KillSwitch(paths.opsState, () => engines, bus, log, metrics, config.tradingEnabled);
   const tradingStates = new TradingStates(join(config.root, 'ops/trading_states.json'), () => engines, bus, log, metrics);
@@ -228,6 +238,9 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     metrics,
   });
   engines = [new LocalEngineHandle(engine)];
+  // The venue learns prices only now that the engine listens: resting orders a previous run
+  // left may fill on these bars, and those fills must reach the ledger.
+  for (const bar of history.slice(-symbols.length)) venue.onBar(bar);
   // Latched trading states (REDUCING / HALTED) apply before the engine routes anything.
   await tradingStates.pushAll();
   const governance = new GovernanceDaemon({
@@ -245,7 +258,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
   // and their ensemble in shadow).
   const registry = new StrategyRegistry(paths.strategyRegistry, log, () => policies.current.canary.history_limit);
   const runtime = new StrategyRuntime(bus, log);
-  const fleet = new ModelFleet({ registry, runtime, modelsDir: paths.modelsDir, symbols, intervalMs: config.marketIntervalMs, seed: config.marketSeed, log });
+  const fleet = new ModelFleet({ registry, runtime, modelsDir: paths.modelsDir, symbols, intervalMs: config.barIntervalMs, seed: config.marketSeed, log });
   fleet.bootstrap();
   fleet.buildAll();
   runtime.warmup(history);

@@ -15,18 +15,29 @@ export interface TradingStateFile {
   readonly reason: string;
 }
 
-export function readTradingState(path: string): TradingStateFile | null {
+export type TradingStateRead =
+  | { readonly kind: 'ok'; readonly state: TradingStateFile }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'unreadable'; readonly message: string };
+
+/** Reads ops/state.json. A file that exists but cannot be understood is reported as such:
+ *  the caller must fail safe (trading off), never read it as "no decision". */
+export function readTradingStateFile(path: string): TradingStateRead {
+  let text: string;
   try {
-    const doc = JSON.parse(readFileSync(path, 'utf8')) as Partial<TradingStateFile>;
-    if (typeof doc.trading_enabled !== 'boolean') return null;
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? { kind: 'missing' } : { kind: 'unreadable', message: (err as Error).message };
+  }
+  try {
+    const doc = JSON.parse(text) as Partial<TradingStateFile>;
+    if (typeof doc.trading_enabled !== 'boolean') return { kind: 'unreadable', message: 'trading_enabled is not true or false' };
     return {
-      trading_enabled: doc.trading_enabled,
-      updated_at: String(doc.updated_at ?? ''),
-      actor: String(doc.actor ?? 'unknown'),
-      reason: String(doc.reason ?? ''),
+      kind: 'ok',
+      state: { trading_enabled: doc.trading_enabled, updated_at: String(doc.updated_at ?? ''), actor: String(doc.actor ?? 'unknown'), reason: String(doc.reason ?? '') },
     };
-  } catch {
-    return null;
+  } catch (err) {
+    return { kind: 'unreadable', message: `not valid JSON: ${(err as Error).message}` };
   }
 }
 
@@ -42,13 +53,20 @@ export class KillSwitch {
     private readonly metrics: Metrics | null,
     envOverride: boolean | null,
   ) {
-    const persisted = readTradingState(path);
+    const read = readTradingStateFile(path);
+    const persisted = read.kind === 'ok' ? read.state : null;
     // An explicit TRADING_ENABLED=false at start always wins (safe); otherwise the last
-    // operator decision persists across restarts.
-    const enabled = envOverride === false ? false : (persisted?.trading_enabled ?? envOverride ?? true);
+    // operator decision persists across restarts. A damaged state file means we do not know
+    // that decision: trading stays off until an operator resumes it.
+    const damaged = read.kind === 'unreadable';
+    if (damaged) log.error({ file: path }, `[RISK] ${path} is unreadable (${read.message}): trading stays PAUSED until an operator resumes it`);
+    const enabled = envOverride === false || damaged ? false : (persisted?.trading_enabled ?? envOverride ?? true);
     this.state = persisted && persisted.trading_enabled === enabled
       ? persisted
-      : { trading_enabled: enabled, updated_at: new Date().toISOString(), actor: 'startup', reason: envOverride === false ? 'TRADING_ENABLED=false' : 'default' };
+      : {
+          trading_enabled: enabled, updated_at: new Date().toISOString(), actor: 'startup',
+          reason: damaged ? 'state file unreadable at start' : envOverride === false ? 'TRADING_ENABLED=false' : 'default',
+        };
     writeJsonAtomic(path, this.state);
     this.metrics?.tradingEnabled.set({ scope: 'global' }, enabled ? 1 : 0);
   }

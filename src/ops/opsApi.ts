@@ -50,8 +50,8 @@ export interface OpsServerOptions {
 
 export async function createOpsServer(opts: OpsServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: opts.log.child({ component: 'http' }),
-    disableRequestLogging: true,
+    // Per-request lines are info level; at warn the HTTP layer logs only what went wrong.
+    loggerInstance: opts.log.child({ component: 'http' }, { level: 'warn' }),
     bodyLimit: 1_048_576,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
   });

@@ -4,7 +4,7 @@
 // persists, and graded trading states are pushed to the engine before set() resolves.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fx } from '../../src/core/decimal.js';
@@ -134,4 +134,21 @@ test('trading states are enforced by the engine once set() resolves, persisted, 
   assert.equal(reloaded.viewFor('engine_sim').venue, 'HALTED');
   assert.equal(reloaded.viewFor('engine_sim').global, 'REDUCING');
   await s.close();
+});
+
+test('a damaged ops/state.json fails safe: trading stays paused until an operator resumes', async () => {
+  for (const content of ['{"trading_enabled": fal', '{"trading_enabled": "yes"}', '']) {
+    const dir = mkdtempSync(join(tmpdir(), 'hmm-kill-state-'));
+    dirs.push(dir);
+    const path = join(dir, 'state.json');
+    writeFileSync(path, content);
+    const ks = new KillSwitch(path, () => [], new InProcessBus(), silentLogger(), null, null);
+    assert.equal(ks.enabled, false, JSON.stringify(content));
+    assert.equal(JSON.parse(readFileSync(path, 'utf8')).trading_enabled, false);
+    await ks.set(true, 'operator', 'checked the damage');
+    assert.equal(new KillSwitch(path, () => [], new InProcessBus(), silentLogger(), null, null).enabled, true);
+  }
+  const fresh = mkdtempSync(join(tmpdir(), 'hmm-kill-state-'));
+  dirs.push(fresh);
+  assert.equal(new KillSwitch(join(fresh, 'state.json'), () => [], new InProcessBus(), silentLogger(), null, null).enabled, true, 'no file = default on');
 });
