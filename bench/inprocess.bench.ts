@@ -30,7 +30,7 @@ function build(dir: string, venueOnDisk: boolean, withMetrics: boolean) {
     ...(venueOnDisk ? { statePath: join(dir, 'venue.sqlite') } : {}),
   });
   venue.onBar({ symbol: BTC, ts: 1, open: 60000, high: 60000, low: 60000, close: 60000, volume: 1e6 });
-  const ledger = new Ledger(join(dir, 'ledger.sqlite'));
+  const ledger = new Ledger(join(dir, 'ledger.sqlite'), 'normal', { backgroundCheckpoints: true });
   const orderLog = new OrderLog(join(dir, 'orders.jsonl'));
   const bus = new InProcessBus();
   const engine = new Engine({
@@ -38,7 +38,7 @@ function build(dir: string, venueOnDisk: boolean, withMetrics: boolean) {
     limits: { tradeSymbols: new Set(['BTCUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('1000000'), maxOrdersPerMin: 1e9 },
     tradingEnabled: true, bus, logger: silentLogger(), metrics: withMetrics ? createMetrics({ collectProcess: false }) : null,
   });
-  return { engine, bus, close: async () => { await engine.close(); await venue.close(); ledger.close(); orderLog.close(); } };
+  return { engine, bus, close: async () => { await engine.close(); await venue.close(); await ledger.closeAsync(); orderLog.close(); } };
 }
 
 function quantiles(xs: Float64Array): { p50: number; p99: number; p999: number; max: number } {

@@ -54,7 +54,9 @@ const kill = (p: ChildProcess) => new Promise<void>((resolve) => {
 const root = mkdtempSync(join(tmpdir(), 'hmm-bench-http-'));
 const opsPort = await freePort();
 const noopPort = await freePort();
-const stack = spawn(process.execPath, [join(repo, 'bin/hmm.mjs'), 'up'], {
+// BENCH_PROFILE_DIR=dir writes a CPU profile of the stack process (node --cpu-prof).
+const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+const stack = spawn(process.execPath, [...profile, join(repo, 'bin/hmm.mjs'), 'up'], {
   cwd: root,
   env: {
     ...process.env, HMM_ROOT: root, OPS_PORT: String(opsPort), ENGINE_PORT: '0', OPS_API_TOKEN: TOKEN, LOG_LEVEL: 'warn',

@@ -201,7 +201,7 @@ async function assembleStack(opts: StartOptions, started: { lockedRoot: string |
     },
   });
   alerts.start();
-  const ledger = new Ledger(paths.ledger(engineName), config.ledgerSync);
+  const ledger = new Ledger(paths.ledger(engineName), config.ledgerSync, { backgroundCheckpoints: true });
   const orderLog = new OrderLog(paths.orderLog, rotationOf(policies.current.logs), { onEvent: (e) => logRotationEvent(log, e) });
   policies.onChange((p) => {
     opsLogFile.setPolicy(rotationOf(p.logs));
@@ -427,7 +427,7 @@ async function assembleStack(opts: StartOptions, started: { lockedRoot: string |
       await Promise.all([policies.close(), capitalPolicy.close(), weights.close()]);
       await engine.close();
       await venue.close();
-      ledger.close();
+      await ledger.closeAsync();
       await orderLog.settle();
       orderLog.close();
       await alerts.stop();

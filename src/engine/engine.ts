@@ -206,6 +206,14 @@ export class Engine {
     this.metrics = opts.metrics;
     this.now = opts.now ?? Date.now;
     this.limits = { ...opts.limits, tradingEnabled: opts.tradingEnabled };
+    // If the ledger cannot commit, what we hold in memory is no longer on record: stop
+    // trading at once; a restart recovers from what was committed.
+    this.ledger.onCommitFailure = (err) => {
+      this.limits = { ...this.limits, tradingEnabled: false };
+      this.metrics?.tradingEnabled.set({ scope: this.name }, 0);
+      this.log.fatal({ err, engine: this.name }, `[RISK] ${this.name} ledger commit failed (${err.message}): trading DISABLED; restart to recover from the ledger`);
+      this.bus.publish('alert', { severity: 'CRITICAL', title: 'Ledger commit failed', message: `${this.name}: ${err.message}; trading disabled`, key: `ledger:${this.name}`, ts: this.now() });
+    };
 
     // Recovery: the portfolio is whatever the ledger's fills say, never the snapshot.
     const startingCash = this.ledger.startingCash(opts.startingCash);
@@ -230,6 +238,12 @@ export class Engine {
     this.limits = { ...this.limits, tradingEnabled: enabled };
     this.log.warn({ engine: this.name, actor, reason }, `[RISK] ${this.name} trading ${enabled ? 'ENABLED' : 'DISABLED'} by ${actor}: ${reason}`);
     this.metrics?.tradingEnabled.set({ scope: this.name }, enabled ? 1 : 0);
+  }
+
+  /** Resolves once every submission in flight has its answer (after a kill: nothing is
+   *  acknowledged later than the kill switch's own answer). */
+  async quiesce(): Promise<void> {
+    await Promise.allSettled([...this.inflight.values()]);
   }
 
   riskLimits(): RiskLimits {
@@ -408,13 +422,31 @@ export class Engine {
       book: this.riskBook(req.symbol, now),
     });
     if (!decision.ok) {
-      return this.bookRejection(order, hash, decision.reason, decision.message, intake, 'risk');
+      const rejected = this.bookRejection(order, hash, decision.reason, decision.message, intake, 'risk');
+      await this.ledger.durable();
+      return rejected;
     }
     this.rateWindow.record(now);
     this.pendingIntents.set(id, intent);
     this.ledger.insertOrder(order, hash);
     this.metrics?.ordersSubmitted.inc({ venue: this.name, model: order.model ?? 'manual' });
     this.counters.submitted++;
+    // The order is on record before the venue hears of it: a crash from here on leaves a NEW
+    // order that reconciliation resolves with the venue by client order id.
+    await this.ledger.durable();
+    // A kill or HALT may have landed while the record was committing: it wins, so nothing
+    // is accepted after the kill switch answers.
+    const haltedBy = !this.limits.tradingEnabled ? 'TRADING_DISABLED' : this.tradingStateFor(intent.model) === 'HALTED' ? 'TRADING_HALTED' : null;
+    if (haltedBy !== null) {
+      this.pendingIntents.delete(id);
+      const next = transition(order, 'REJECTED', this.now(), { rejectReason: `${haltedBy}: trading stopped while the order was being recorded` });
+      if (isTransitionError(next)) throw new Error(`OMS: ${next.from} → ${next.to}`);
+      this.ledger.updateOrder(next);
+      this.logOrder('order.rejected', next, { routing_time: performance.now() - intake, reason: haltedBy, message: 'trading stopped while the order was being recorded' });
+      this.afterRejection(next, haltedBy, 'trading stopped while the order was being recorded');
+      await this.ledger.durable();
+      return { kind: 'rejected', reason: haltedBy, message: 'trading stopped while the order was being recorded', order: orderView(next), duplicate: false, routingTimeMs: performance.now() - intake };
+    }
 
     let result;
     this.venueCalls.requests++;
@@ -440,6 +472,7 @@ export class Engine {
       this.ledger.updateOrder(next);
       this.logOrder('order.rejected', next, { routing_time: routingTimeMs, reason: result.code, message: result.message });
       this.afterRejection(next, result.code, result.message);
+      await this.ledger.durable();
       return { kind: 'rejected', reason: result.code, message: result.message, order: orderView(next), duplicate: false, routingTimeMs };
     }
 
@@ -458,6 +491,7 @@ export class Engine {
     else this.openOrders.set(id, order);
     this.drainPending(id);
     this.afterChange();
+    await this.ledger.durable();
     return { kind: 'accepted', order: orderView(order), duplicate: false, routingTimeMs };
   }
 
@@ -568,6 +602,7 @@ export class Engine {
     if (res.kind === 'canceled') {
       this.onVenueEvent({ type: 'canceled', clientOrderId: stored.clientOrderId, ts: res.ts, reason: 'CANCELED_BY_USER' });
     }
+    await this.ledger.durable();
     const current = this.openOrders.get(id) ?? this.ledger.getOrder(id)?.order ?? stored;
     if (current.status === 'CANCELED') return { kind: 'canceled', order: orderView(current) };
     if (res.kind === 'not_found') return { kind: 'not_found', message: res.message };

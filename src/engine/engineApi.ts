@@ -134,6 +134,7 @@ export function engineRoutes(engine: Engine, registry: Registry | null) {
     }, async (req) => {
       const b = req.body as { enabled: boolean; actor?: string; reason?: string };
       engine.setTradingEnabled(b.enabled, b.actor ?? 'engine_api', b.reason ?? 'POST /trading');
+      if (!b.enabled) await engine.quiesce();
       return { ok: true, trading_enabled: engine.tradingEnabled };
     });
 

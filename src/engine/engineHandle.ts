@@ -65,7 +65,10 @@ export class LocalEngineHandle implements EngineHandle {
   async valuation() { return this.engine.valuation(); }
   async health() { return this.engine.health(); }
   async stats() { return this.engine.stats(); }
-  async setTradingEnabled(enabled: boolean, actor: string, reason: string) { this.engine.setTradingEnabled(enabled, actor, reason); }
+  async setTradingEnabled(enabled: boolean, actor: string, reason: string) {
+    this.engine.setTradingEnabled(enabled, actor, reason);
+    if (!enabled) await this.engine.quiesce();
+  }
   async setTradingStates(states: EngineTradingStates) { this.engine.setTradingStates(states); }
   async modelPositions() { return this.engine.modelPositions(); }
   async lastPrice(symbol: string) { return this.engine.lastPriceString(symbol); }

@@ -2,6 +2,7 @@
 // truth: the in-memory portfolio and `engine/state/portfolio.json` are derived from it.
 // Amounts are stored as the raw fixed-point integers of core/decimal, so a replay is exact.
 import Database from 'better-sqlite3';
+import { WalCheckpointer } from './walCheckpointer.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Fixed, fromRaw, toDecimalString } from '../core/decimal.js';
@@ -103,6 +104,11 @@ export type LedgerSync = 'full' | 'normal';
 export interface LedgerOpenOptions {
   /** Open an existing ledger for reading only (exports, backups): no schema, no writes. */
   readonly readonly?: boolean;
+  /** Group commit (default on for file ledgers): see Ledger.durable(). */
+  readonly groupCommit?: boolean;
+  /** WAL checkpoints in a worker thread instead of inside commits (long-lived engine ledgers;
+   *  close with closeAsync()). */
+  readonly backgroundCheckpoints?: boolean;
 }
 
 /** A ledger file that cannot be opened or read: names the file and what to do about it. */
@@ -123,6 +129,17 @@ export class Ledger {
   /** Whether the ledger already held history when opened (a restart, not a first start). */
   readonly existed: boolean;
   private readonly stmts;
+  private readonly checkpointer: WalCheckpointer | null = null;
+  /** Group commit: writes made within one turn of the event loop share one transaction,
+   *  committed at the end of that turn; callers await durable() before acknowledging. */
+  private readonly groupCommit: boolean;
+  private batchOpen = false;
+  private batchWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  private batchStmts: { begin: Database.Statement; commit: Database.Statement; rollback: Database.Statement } | null = null;
+  /** Called when a group commit fails (disk full, I/O error): the engine stops trading. */
+  onCommitFailure: (err: Error) => void = () => {};
+  /** One reusable transaction runner: better-sqlite3 nests it as a savepoint when already inside one. */
+  private readonly tx: (fn: () => unknown) => unknown;
 
   constructor(readonly path: string, sync: LedgerSync = 'normal', opts: LedgerOpenOptions = {}) {
     try {
@@ -136,12 +153,20 @@ export class Ledger {
         this.db.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
         this.db.pragma('foreign_keys = ON');
         this.db.exec(SCHEMA);
+        if (path !== ':memory:' && opts.backgroundCheckpoints) {
+          // Checkpoints run in a worker (walCheckpointer.ts), not inside an order's commit.
+          this.db.pragma('wal_autocheckpoint = 0');
+          this.checkpointer = new WalCheckpointer(path, 250, (m) => process.emitWarning(`ledger checkpoint: ${m}`));
+        }
       }
       this.db.defaultSafeIntegers(true);
       this.existed = this.db.prepare("SELECT 1 FROM meta WHERE key = 'starting_cash'").get() !== undefined;
     } catch (err) {
       throw new LedgerOpenError(path, (err as Error).message);
     }
+    this.tx = this.db.transaction((fn: () => unknown) => fn());
+    this.groupCommit = !opts.readonly && path !== ':memory:' && opts.groupCommit !== false;
+    if (this.groupCommit) this.batchStmts = { begin: this.db.prepare('BEGIN'), commit: this.db.prepare('COMMIT'), rollback: this.db.prepare('ROLLBACK') };
     this.stmts = {
       getMeta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
@@ -180,7 +205,7 @@ export class Ledger {
   startingCash(defaultCash: Fixed): Fixed {
     const row = this.stmts.getMeta.get('starting_cash');
     if (row) return fromRaw(row.value);
-    this.stmts.setMeta.run('starting_cash', defaultCash.toString());
+    this.transaction(() => this.stmts.setMeta.run('starting_cash', defaultCash.toString()));
     return defaultCash;
   }
 
@@ -190,22 +215,61 @@ export class Ledger {
     return row ? fromRaw(row.value) : null;
   }
 
+  /** Runs fn atomically (a savepoint inside the current group commit). */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    this.joinBatch();
+    return this.tx(fn) as T;
   }
 
+  private joinBatch(): void {
+    if (!this.batchStmts || this.batchOpen) return;
+    this.batchStmts.begin.run();
+    this.batchOpen = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Commits the open group now (also called at the end of each event-loop turn). */
+  flush(): void {
+    if (!this.batchOpen || !this.batchStmts) return;
+    const waiters = this.batchWaiters;
+    this.batchWaiters = [];
+    this.batchOpen = false;
+    try {
+      this.batchStmts.commit.run();
+    } catch (err) {
+      try { this.batchStmts.rollback.run(); } catch { /* the failed COMMIT may have rolled back already */ }
+      for (const w of waiters) w.reject(err as Error);
+      this.onCommitFailure(err as Error);
+      return;
+    }
+    for (const w of waiters) w.resolve();
+  }
+
+  /** Resolves once every write made so far is committed. */
+  durable(): Promise<void> {
+    if (!this.batchOpen) return Promise.resolve();
+    return new Promise((resolve, reject) => this.batchWaiters.push({ resolve, reject }));
+  }
+
+  /** The order and its first event in one commit. */
   insertOrder(order: Order, requestHash: string): void {
-    this.stmts.insertOrder.run({ ...orderParams(order), request_hash: requestHash, created_at: order.createdAt });
-    this.stmts.insertEvent.run(order.clientOrderId, order.status, order.rejectReason, order.updatedAt);
+    this.transaction(() => {
+      this.stmts.insertOrder.run({ ...orderParams(order), request_hash: requestHash, created_at: order.createdAt });
+      this.stmts.insertEvent.run(order.clientOrderId, order.status, order.rejectReason, order.updatedAt);
+    });
   }
 
+  /** The new state and its event in one commit (or within the caller's transaction). */
   updateOrder(order: Order, eventReason: string | null = null): void {
-    this.stmts.updateOrder.run(orderParams(order));
-    this.stmts.insertEvent.run(order.clientOrderId, order.status, eventReason ?? order.rejectReason, order.updatedAt);
+    this.transaction(() => {
+      this.stmts.updateOrder.run(orderParams(order));
+      this.stmts.insertEvent.run(order.clientOrderId, order.status, eventReason ?? order.rejectReason, order.updatedAt);
+    });
   }
 
   /** Records a fill; returns false when the venue trade id was already booked (a duplicate). */
   insertFill(fill: Fill): boolean {
+    this.joinBatch();
     const info = this.stmts.insertFill.run({
       venue: fill.venue,
       trade_id: fill.tradeId,
@@ -288,10 +352,20 @@ export class Ledger {
 
   /** A consistent copy while running (SQLite's online backup API). */
   async backupTo(path: string): Promise<void> {
+    this.flush(); // the copy holds committed history only
     await this.db.backup(path);
   }
 
+  /** Stops the checkpointer (one last checkpoint) before closing the engine's connection. */
+  async closeAsync(): Promise<void> {
+    this.flush();
+    await this.checkpointer?.stop();
+    this.close();
+  }
+
   close(): void {
+    if (this.db.open) this.flush();
+    void this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
 }

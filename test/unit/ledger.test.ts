@@ -81,6 +81,11 @@ test('read-only open: reads while a writer is open, never writes', withDir((dir)
   w.startingCash(fx('1000'));
   w.insertOrder(order('a', '1'), 'h');
   w.insertFill(fill('t1', 'a', '1'));
+  // Group commit: other connections see the writes once this turn's batch is committed.
+  const before = new Ledger(p, 'normal', { readonly: true });
+  assert.equal([...before.fills()].length, 0);
+  before.close();
+  w.flush();
   const r = new Ledger(p, 'normal', { readonly: true });
   assert.equal(r.storedStartingCash(), fx('1000'));
   assert.equal([...r.fills()].length, 1);
