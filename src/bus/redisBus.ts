@@ -4,14 +4,14 @@
 // in-process dispatch as InProcessBus (a subscriber's exception reaches nobody else).
 //
 // Decisions:
-//   - One stream for all topics (`<prefix>events`), so a consumer sees one publisher's events
+//   - One stream for all topics (`<prefix>bus:events`), so a consumer sees one publisher's events
 //     in the order they were published across topics (an order's fill before its FILLED
 //     update); bounded with XADD MAXLEN ~ (trimmed by whole stream nodes: the length may run
 //     up to one node, 100 entries by default, past the bound).
 //   - XREAD from the last id seen, not consumer groups: every process needs every event (a
 //     group would split them between replicas of a role like a work queue). After a dropped
 //     connection the reader resumes from that id, so events published meanwhile are replayed;
-//     events trimmed away meanwhile are detected (max-deleted-entry-id) and logged as a gap.
+//     events trimmed away before it read them are counted (Redis 7 entries-added) and logged.
 //   - publish() stays synchronous (the Bus contract): local subscribers get the event at once,
 //     the XADD goes out fire-and-forget; while Redis is unreachable the client queues it
 //     (bounded by maxPendingPublishes, failures counted). Each entry names its publisher, and
@@ -22,12 +22,11 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../obs/logger.js';
 import { type AnyBusHandler, type Bus, type BusHandler, type BusStats, InProcessBus } from './bus.js';
 import { type BusTopics, type Topic, isTopic } from './topics.js';
-import { compareStreamIds } from './streamIds.js';
 
 export interface RedisBusOptions {
   /** redis://[user:pass@]host:port[/db] */
   readonly url: string;
-  /** Key prefix; the stream is `<prefix>events`. Default 'hmm:bus:'. */
+  /** Stack key prefix (shared with the leader lease); the stream is `<prefix>bus:events`. Default 'hmm:'. */
   readonly prefix?: string;
   /** Names this process in every entry it writes; default host:pid:random. */
   readonly processId?: string;
@@ -60,6 +59,8 @@ export interface RedisBusStats extends BusStats {
   readonly pendingPublishes: number;
   readonly reconnects: number;
   readonly gaps: number;
+  /** Events trimmed from the stream before this process read them. */
+  readonly lost: number;
   readonly lastId: string;
 }
 
@@ -88,12 +89,16 @@ export class RedisBus implements Bus {
   private pending = 0;
   private reconnects = 0;
   private gaps = 0;
+  private lost = 0;
   private readerWasReady = false;
-  /** The id read up to when the connection dropped: the gap check compares against it (the
-   *  re-sent XREAD may already have moved lastId past what was trimmed). */
-  private gapCheckFrom: string | null = null;
+  /** How many entries the stream had ever received up to the one we read last (Redis 7
+   *  entries-added numbering); null when reading started at an arbitrary id. */
+  private position: number | null = null;
+  /** The position when the connection dropped: the gap check compares against it (the
+   *  re-sent XREAD may already have moved past what was trimmed). */
+  private gapCheckFrom: number | null = null;
   private lastGapCheckAt = 0;
-  private reportedTrimmedUpTo = '0-0';
+  private reportedTrimmed = 0;
   private lastWarnAt = 0;
   private readonly inflight = new Set<Promise<unknown>>();
 
@@ -112,7 +117,7 @@ export class RedisBus implements Bus {
 
   private constructor(opts: RedisBusOptions) {
     this.processId = opts.processId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    this.stream = `${opts.prefix ?? 'hmm:bus:'}events`;
+    this.stream = `${opts.prefix ?? 'hmm:'}bus:events`;
     this.log = opts.logger ?? null;
     this.maxLen = opts.maxLen ?? 10_000;
     this.blockMs = opts.blockMs ?? 1_000;
@@ -130,7 +135,7 @@ export class RedisBus implements Bus {
     this.reader.on('ready', () => {
       if (this.readerWasReady) {
         this.reconnects++;
-        this.gapCheckFrom = this.lastId;
+        this.gapCheckFrom = this.position;
         this.log?.warn({ stream: this.stream, lastId: this.lastId }, `[BUS] reconnected to Redis; resuming ${this.stream} after ${this.lastId}`);
       }
       this.readerWasReady = true;
@@ -148,11 +153,17 @@ export class RedisBus implements Bus {
     } finally {
       clearTimeout(timer);
     }
-    // Where the stream stands now: its last id (reading 'tail' starts there) and what was
-    // trimmed before we came (not a gap of ours).
+    // Where the stream stands now: its last id (reading 'tail' starts there) and how many
+    // entries it ever had (so the gap check can tell trimmed-before-read from trimmed-after).
     const info = await this.streamInfo();
-    this.reportedTrimmedUpTo = info.maxDeleted ?? '0-0';
-    this.lastId = startFrom === 'tail' ? info.lastGenerated ?? '0-0' : startFrom;
+    this.reportedTrimmed = info.trimmed ?? 0;
+    if (startFrom === 'tail') {
+      this.lastId = info.lastGenerated ?? '0-0';
+      this.position = info.entriesAdded ?? 0;
+    } else {
+      this.lastId = startFrom;
+      this.position = startFrom === '0-0' ? info.trimmed ?? 0 : null;
+    }
     this.loop = this.readLoop();
   }
 
@@ -201,7 +212,7 @@ export class RedisBus implements Bus {
       published: this.published, delivered: l.delivered, failed: l.failed, byTopic: l.byTopic,
       processId: this.processId, stream: this.stream, received: this.received, skippedOwn: this.skippedOwn,
       decodeErrors: this.decodeErrors, publishErrors: this.publishErrors, dropped: this.dropped, pendingPublishes: this.pending,
-      reconnects: this.reconnects, gaps: this.gaps, lastId: this.lastId,
+      reconnects: this.reconnects, gaps: this.gaps, lost: this.lost, lastId: this.lastId,
     };
   }
 
@@ -222,7 +233,7 @@ export class RedisBus implements Bus {
     while (!this.closing) {
       try {
         // After a reconnect, and every 10 s (a reader that falls behind the bound loses events too).
-        if (this.gapCheckFrom !== null || Date.now() - this.lastGapCheckAt >= 10_000) await this.detectGap();
+        if (this.gapCheckFrom !== null || Date.now() - this.lastGapCheckAt >= 10_000) await this.detectGap().catch(() => undefined);
         const res = (await this.reader.xread('COUNT', this.batch, 'BLOCK', this.blockMs, 'STREAMS', this.stream, this.lastId)) as
           | [string, [string, string[]][]][]
           | null;
@@ -240,6 +251,7 @@ export class RedisBus implements Bus {
 
   private deliver(id: string, fields: string[]): void {
     this.lastId = id;
+    if (this.position !== null) this.position++;
     const f: Record<string, string> = {};
     for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
     if (f['o'] === this.processId) {
@@ -262,32 +274,42 @@ export class RedisBus implements Bus {
     this.local.publish(topic, payload as BusTopics[typeof topic]);
   }
 
-  /** Were entries we had not read yet trimmed away (Redis 7's max-deleted-entry-id)? */
+  /** Were entries we had not read yet trimmed away? Trimmed = entries-added − length (Redis 7);
+   *  more trimmed than we had read means the difference never reached us. */
   private async detectGap(): Promise<void> {
-    const from = this.gapCheckFrom ?? this.lastId;
+    const from = this.gapCheckFrom ?? this.position;
     this.gapCheckFrom = null;
     this.lastGapCheckAt = Date.now();
-    const { maxDeleted } = await this.streamInfo();
-    if (typeof maxDeleted === 'string' && compareStreamIds(maxDeleted, from) > 0 && compareStreamIds(maxDeleted, this.reportedTrimmedUpTo) > 0) {
-      this.gaps++;
-      this.reportedTrimmedUpTo = maxDeleted;
-      this.log?.error({ stream: this.stream, lastId: from, maxDeleted }, `[BUS] events after ${from} were trimmed from ${this.stream} before this process read them (up to ${maxDeleted}); they are lost to it — raise the bus maxLen if this recurs`);
-    }
+    if (from === null) return;
+    const { trimmed } = await this.streamInfo();
+    if (trimmed === null || trimmed <= from || trimmed <= this.reportedTrimmed) return;
+    const lost = trimmed - Math.max(from, this.reportedTrimmed);
+    this.gaps++;
+    this.lost += lost;
+    this.reportedTrimmed = trimmed;
+    this.log?.error({ stream: this.stream, lost }, `[BUS] ${lost} events were trimmed from ${this.stream} before this process read them; they are lost to it — raise the bus maxLen if this recurs`);
   }
 
-  private async streamInfo(): Promise<{ lastGenerated: string | null; maxDeleted: string | null }> {
+  private async streamInfo(): Promise<{ lastGenerated: string | null; entriesAdded: number | null; trimmed: number | null }> {
     let info: unknown[];
     try {
       info = (await this.reader.xinfo('STREAM', this.stream)) as unknown[];
     } catch {
-      return { lastGenerated: null, maxDeleted: null }; // no stream yet
+      return { lastGenerated: null, entriesAdded: null, trimmed: null }; // no stream yet
     }
-    const at = (name: string): string | null => {
+    const at = (name: string): unknown => {
       const i = info.indexOf(name);
-      const v = i >= 0 ? info[i + 1] : undefined;
-      return typeof v === 'string' ? v : null;
+      return i >= 0 ? info[i + 1] : undefined;
     };
-    return { lastGenerated: at('last-generated-id'), maxDeleted: at('max-deleted-entry-id') };
+    const lastGenerated = at('last-generated-id');
+    const added = at('entries-added');
+    const length = at('length');
+    const entriesAdded = typeof added === 'number' ? added : null; // Redis < 7: unknown
+    return {
+      lastGenerated: typeof lastGenerated === 'string' ? lastGenerated : null,
+      entriesAdded,
+      trimmed: entriesAdded !== null && typeof length === 'number' ? entriesAdded - length : null,
+    };
   }
 
   private warn(message: string): void {

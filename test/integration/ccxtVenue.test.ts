@@ -8,7 +8,7 @@ import { fx, mul, toDecimalString, floorToStep, type Fixed } from '../../src/cor
 import { clientOrderId, symbol } from '../../src/core/ids.js';
 import type { VenueEvent, VenueOrderRequest } from '../../src/venues/venue.js';
 import { CcxtVenue, SubmitOutcomeUnknownError, VenueRequestError, type CcxtVenueOptions } from '../../src/venues/ccxt/ccxtVenue.js';
-import { Secret } from '../../src/venues/ccxt/ccxtConfig.js';
+import { Secret, loadCcxtVenueConfig } from '../../src/venues/ccxt/ccxtConfig.js';
 import { FakeBinance, type FakeBinanceOptions } from '../support/fakeBinance.js';
 
 const KEY = 'hmmTestKey0123456789abcdefABCDEF';
@@ -223,6 +223,22 @@ test('reads ride out 5xx with retries and a 429 by waiting its Retry-After', asy
   assert.equal(venue.status().gate.rateLimitHits, 1);
 });
 
+test('a 429 on a submit (not processed) waits out Retry-After and sends it again: one order', async () => {
+  const { fake, venue } = await setup({}, { maxGateWaitMs: 3000 });
+  fake.inject({ method: 'POST', path: '/order' }, { kind: 'status', status: 429, retryAfterSec: 1 });
+  const r = await venue.submit(order('429-1'));
+  assert.equal(r.kind, 'accepted');
+  const posts = fake.requests.filter((q) => q.method === 'POST' && q.path === '/order');
+  assert.deepEqual(posts.map((q) => q.status), [429, 200]);
+  assert.ok(posts[1]!.at - posts[0]!.at >= 950);
+  assert.equal(fake.orders.filter((o) => o.clientOrderId === '429-1').length, 1);
+  // A Retry-After longer than the adapter may wait: refused without sending.
+  fake.inject({ method: 'POST', path: '/order' }, { kind: 'status', status: 429, retryAfterSec: 30 });
+  const r2 = await venue.submit(order('429-2'));
+  assert.equal(r2.kind === 'rejected' && r2.code, 'VENUE_RATE_LIMITED');
+  assert.equal(fake.countRequests('POST', '/order'), 3);
+});
+
 test('a 418 ban stops every request to the venue until it lifts', async () => {
   const { fake, venue } = await setup({}, { maxGateWaitMs: 200 });
   fake.ban(900);
@@ -305,4 +321,25 @@ test('a wrong secret is refused by the venue (-1022) and stops start-up', async 
 test('sellable quantity is the free base balance rounded down to the step', async () => {
   const { venue } = await setup({ balances: { USDT: '1000', BTC: '0.0123456' } });
   assert.equal(venue.sellableQty(BTC), floorToStep(fx('0.0123456'), fx('0.00001')));
+});
+
+test('configured from the environment (CCXT_API_BASE), with ccxt\'s own throttle, the background poll hands over fills by itself', async () => {
+  const fake = new FakeBinance({ apiKey: KEY, apiSecret: SECRET });
+  const base = await fake.start();
+  const cfg = loadCcxtVenueConfig('binance', { BINANCE_API_KEY: KEY, BINANCE_API_SECRET: SECRET, CCXT_API_BASE: base, CCXT_POLL_MS: '100', TRADE_SYMBOLS: 'BTCUSDT' });
+  const venue = await CcxtVenue.fromConfig(cfg, logger);
+  cleanups.push(async () => {
+    await venue.close();
+    await fake.stop();
+  });
+  const events: VenueEvent[] = [];
+  venue.onEvent((e) => events.push(e));
+  const r = await venue.submit(order('env-1', { type: 'LIMIT', price: fx('59000'), timeInForce: 'GTC' }));
+  assert.equal(r.kind, 'accepted');
+  fake.setPrice('BTCUSDT', '58500');
+  const end = Date.now() + 10_000;
+  while (fillsOf(events).length === 0 && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
+  assert.equal(fillsOf(events).length, 1);
+  assert.equal(toDecimalString(venue.lastPrice(BTC)!), '58500');
+  assert.equal(fake.requests.find((q) => q.path === '/order' && q.method === 'POST')!.params['recvWindow'], '5000');
 });

@@ -24,7 +24,7 @@ import type { Fill, OrderSide } from '../../core/order.js';
 import type { Logger } from '../../obs/logger.js';
 import type { Venue, VenueCancelResult, VenueEvent, VenueOrderRequest, VenueOrderState, VenueSubmitResult } from '../venue.js';
 import { type ErrorClass, classifyError, scrubMessage } from './ccxtErrors.js';
-import type { CcxtCredentials } from './ccxtConfig.js';
+import type { CcxtCredentials, CcxtVenueConfig } from './ccxtConfig.js';
 import {
   type FillConversion, type MarketLike, type OrderLike, type TradeLike,
   TICK_SIZE, fillFromTrade, instrumentFromMarket, orderStateFrom, ourSymbolOf, roundedFixed,
@@ -215,6 +215,15 @@ export class CcxtVenue implements Venue {
   private lastError: string | null = null;
   private lastPollErrorLogAt = 0;
 
+  /** The venue as configured from the environment (loadCcxtVenueConfig). */
+  static fromConfig(cfg: CcxtVenueConfig, logger: Logger): Promise<CcxtVenue> {
+    return CcxtVenue.start({
+      exchangeId: cfg.exchangeId, symbols: cfg.symbols, credentials: cfg.credentials, apiBase: cfg.apiBase, sandbox: cfg.sandbox,
+      recvWindowMs: cfg.recvWindowMs, timeoutMs: cfg.timeoutMs, pollIntervalMs: cfg.pollIntervalMs, staleAfterMs: cfg.staleAfterMs,
+      exchangeOptions: cfg.exchangeOptions, logger,
+    });
+  }
+
   /** Creates the venue and loads what it needs before the engine may use it. */
   static async start(opts: CcxtVenueOptions): Promise<CcxtVenue> {
     const v = new CcxtVenue(opts);
@@ -334,7 +343,6 @@ export class CcxtVenue implements Venue {
   }
 
   async submit(req: VenueOrderRequest): Promise<VenueSubmitResult> {
-    const ts = this.now();
     const reject = (code: string, message: string): VenueSubmitResult => ({ kind: 'rejected', code, message, ts: this.now() });
     if (this.closed) return reject('VENUE_CLOSED', 'venue is closed');
     const m = this.markets.get(req.symbol);
@@ -382,15 +390,18 @@ export class CcxtVenue implements Venue {
         // passed, an order that is not at the venue can no longer be placed.
         const placementDeadline = this.venueNow() + this.recvWindowMs;
         this.requests++;
+        let o: OrderLike;
         try {
-          const o = await this.exchange.createOrder(m.ccxtSymbol, req.type.toLowerCase(), req.side.toLowerCase(), Number(amountText), priceArg, params);
-          return await this.acceptedFrom(t, o as OrderLike, 'response');
+          o = (await this.exchange.createOrder(m.ccxtSymbol, req.type.toLowerCase(), req.side.toLowerCase(), Number(amountText), priceArg, params)) as OrderLike;
         } catch (err) {
           const c = classifyError(err);
           this.noteError('submit', c);
           // Not processed: the gate decides whether to wait or give up; a venue that keeps
           // refusing without a 429 (an order-rate code) gets a few tries, not a loop.
-          if (c.kind === 'rate_limited' && ++rateLimited <= 3) continue;
+          if (c.kind === 'rate_limited' && ++rateLimited <= 3) {
+            if (this.gate.waitMs() === 0) await sleep(250 * rateLimited);
+            continue;
+          }
           if (c.kind === 'rate_limited') return this.rejectTracked(t, 'VENUE_RATE_LIMITED', c.message);
           if (c.kind === 'clock' && !clockRetried) {
             clockRetried = true;
@@ -407,6 +418,8 @@ export class CcxtVenue implements Venue {
           if (c.kind === 'not_found') return this.rejectTracked(t, 'VENUE_REJECTED', c.message);
           return await this.resolveUnknown(t, req, placementDeadline, c.message);
         }
+        // Accepted: anything failing from here on is ours, and the order stands (outer catch).
+        return await this.acceptedFrom(t, o, 'response');
       }
     } catch (err) {
       if (err instanceof SubmitOutcomeUnknownError) throw err;
@@ -806,7 +819,8 @@ export class CcxtVenue implements Venue {
           continue;
         }
         if ((c.kind === 'unknown_outcome' || c.kind === 'rate_limited') && attempt < this.readRetries) {
-          if (c.kind === 'unknown_outcome') await sleep(Math.min(2_000, 100 * 2 ** attempt));
+          // A 429 closed the gate (passGate waits it out); otherwise back off here.
+          if (this.gate.waitMs() === 0) await sleep(Math.min(2_000, (c.kind === 'rate_limited' ? 250 : 100) * 2 ** attempt));
           continue;
         }
         const code = c.kind === 'rejected' ? c.reason : c.kind.toUpperCase();

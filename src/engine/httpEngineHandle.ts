@@ -1,0 +1,254 @@
+// How the control plane reaches an engine in another process: the EngineHandle interface over
+// the engine's HTTP API (engineApi.ts). `hmm ops` lists its engines in HMM_ENGINES
+// ("engine_sim=http://engine_sim:8101,engine_binance=http://engine_binance:8101") and talks
+// to each through one of these, exactly as the embedded stack talks to LocalEngineHandle.
+//
+// Submits carry a client order id (one is made here when the caller gave none), so a submit
+// whose HTTP answer was lost is retried once with the same id and the engine replays its
+// outcome instead of placing a second order. Reads are retried once on a connection error;
+// nothing else is retried. An engine that cannot be reached raises EngineUnreachableError; an
+// engine that lacks a route this handle needs raises EngineRouteMissingError naming it.
+import { randomBytes } from 'node:crypto';
+import type { Valuation } from '../core/portfolio.js';
+import { toDecimalString } from '../core/decimal.js';
+import type { CancelOutcome, EngineHealth, EngineTradingStates, OrderView, SubmitOrderRequest, SubmitOutcome } from './engine.js';
+import type { EngineHandle, InstrumentView, ModelPositionView } from './engineHandle.js';
+import type { EngineStats } from './engineStats.js';
+import type { ReconcileReport, ReconcileState } from './reconcile.js';
+
+/** Environment key listing the engines `hmm ops` reaches over HTTP. */
+export const ENGINE_ENDPOINTS_ENV = 'HMM_ENGINES';
+
+export interface EngineEndpoint {
+  readonly name: string;
+  readonly url: string;
+}
+
+/** "name=url,name=url" → endpoints; a RangeError names the bad entry. */
+export function parseEngineEndpoints(text: string): EngineEndpoint[] {
+  const out: EngineEndpoint[] = [];
+  for (const raw of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9._-]{1,64})=(.+)$/.exec(raw);
+    if (!m) throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: expected NAME=URL, got ${JSON.stringify(raw)}`);
+    let u: URL;
+    try {
+      u = new URL(m[2]!);
+    } catch {
+      throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: ${m[1]} has an invalid URL ${JSON.stringify(m[2])}`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: ${m[1]} must use http(s)`);
+    if (out.some((e) => e.name === m[1])) throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: ${m[1]} is listed twice`);
+    out.push({ name: m[1]!, url: m[2]!.replace(/\/+$/, '') });
+  }
+  return out;
+}
+
+export class EngineUnreachableError extends Error {
+  constructor(readonly engine: string, readonly url: string, cause: string) {
+    super(`engine ${engine} at ${url} is unreachable: ${cause}`);
+    this.name = 'EngineUnreachableError';
+  }
+}
+
+export class EngineHttpError extends Error {
+  constructor(readonly engine: string, readonly status: number, readonly route: string, message: string) {
+    super(`engine ${engine} ${route}: HTTP ${status}: ${message}`);
+    this.name = 'EngineHttpError';
+  }
+}
+
+export class EngineRouteMissingError extends Error {
+  constructor(readonly engine: string, readonly route: string) {
+    super(`engine ${engine} has no route ${route}; this engine API predates the HTTP handle's needs`);
+    this.name = 'EngineRouteMissingError';
+  }
+}
+
+export interface HttpEngineHandleOptions {
+  readonly name: string;
+  /** e.g. http://engine_binance:8101 */
+  readonly url: string;
+  /** Operator token for mutating routes (X-OPS-TOKEN). */
+  readonly token: string | null;
+  /** Per request; default 5000. Submits and reconciliation get 6×. */
+  readonly timeoutMs?: number;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+export class HttpEngineHandle implements EngineHandle {
+  readonly name: string;
+  private readonly base: string;
+  private readonly token: string | null;
+  private readonly timeoutMs: number;
+
+  constructor(opts: HttpEngineHandleOptions) {
+    this.name = opts.name;
+    this.base = opts.url.replace(/\/+$/, '');
+    this.token = opts.token;
+    this.timeoutMs = opts.timeoutMs ?? 5_000;
+  }
+
+  async submit(req: SubmitOrderRequest): Promise<SubmitOutcome> {
+    const id = req.clientOrderId ?? `${this.name}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+    const body: Record<string, unknown> = {
+      client_order_id: id, symbol: req.symbol, side: req.side, type: req.type, quantity: toDecimalString(req.qty),
+    };
+    if (req.price !== null && req.type === 'LIMIT') body['price'] = toDecimalString(req.price);
+    if (req.timeInForce !== undefined) body['time_in_force'] = req.timeInForce;
+    if (req.model) body['model'] = req.model;
+    // Safe to repeat: the same client order id makes the engine replay, not re-place.
+    const a = await this.call('POST', '/orders', body, { retry: true, timeoutMs: this.timeoutMs * 6 });
+    const order = a.body['order'] as OrderView;
+    const routingTimeMs = Number(a.body['routing_time_ms'] ?? 0);
+    if (a.status === 200 || a.status === 201) return { kind: 'accepted', order, duplicate: a.body['duplicate'] === true, routingTimeMs };
+    if (a.status === 409) return { kind: 'conflict', message: String(a.body['error'] ?? 'conflict'), order };
+    if (a.status === 403 || a.status === 422 || a.status === 429) {
+      return { kind: 'rejected', reason: String(a.body['error']), message: String(a.body['message'] ?? ''), order, duplicate: a.body['duplicate'] === true, routingTimeMs };
+    }
+    throw this.httpError(a, 'POST /orders');
+  }
+
+  async cancel(clientOrderId: string): Promise<CancelOutcome> {
+    const path = `/orders/${encodeURIComponent(clientOrderId)}`;
+    const a = await this.call('DELETE', path, undefined, { retry: true });
+    if (a.status === 200) return { kind: 'canceled', order: a.body['order'] as OrderView };
+    if (a.status === 404) return { kind: 'not_found', message: String(a.body['error'] ?? `no order ${clientOrderId}`) };
+    if (a.status === 409) {
+      const order = await this.getOrder(clientOrderId);
+      if (order === undefined) return { kind: 'not_found', message: String(a.body['error']) };
+      return { kind: 'not_open', order, message: String(a.body['error'] ?? `order ${clientOrderId} is ${order.status}`) };
+    }
+    throw this.httpError(a, `DELETE ${path}`);
+  }
+
+  async cancelAllOpen(actor: string): Promise<number> {
+    const a = await this.call('POST', '/orders/cancel-all', { actor }, { retry: true, timeoutMs: this.timeoutMs * 6 });
+    if (a.status === 200) return Number(a.body['canceled'] ?? 0);
+    if (a.status !== 404 || !isMissingRoute(a)) throw this.httpError(a, 'POST /orders/cancel-all');
+    // An engine without the sweep route: cancel what it lists as open, one by one. (Its own
+    // sweep also waits for orders still being routed; this cannot.)
+    let n = 0;
+    for (const o of await this.openOrders()) if ((await this.cancel(o.client_order_id)).kind === 'canceled') n++;
+    return n;
+  }
+
+  async getOrder(clientOrderId: string): Promise<OrderView | undefined> {
+    const path = `/orders/${encodeURIComponent(clientOrderId)}`;
+    const a = await this.call('GET', path, undefined, { retry: true });
+    if (a.status === 404) return undefined;
+    return this.ok(a, `GET ${path}`)['order'] as OrderView;
+  }
+
+  async openOrders(): Promise<OrderView[]> {
+    return this.ok(await this.call('GET', '/orders'), 'GET /orders')['orders'] as OrderView[];
+  }
+
+  async recentOrders(limit: number): Promise<OrderView[]> {
+    // Not /orders/recent: that would be read as the order with client id "recent".
+    const path = `/history/orders?limit=${Math.max(1, Math.floor(limit))}`;
+    return this.ok(await this.call('GET', path, undefined, { retry: true }), `GET ${path}`, '/history/orders')['orders'] as OrderView[];
+  }
+
+  async valuation(): Promise<Valuation> {
+    const b = this.ok(await this.call('GET', '/portfolio'), 'GET /portfolio');
+    const { cash, equity, exposure, realizedPnl, unrealizedPnl, fees, positions } = b as unknown as Valuation;
+    return { cash, equity, exposure, realizedPnl, unrealizedPnl, fees, positions };
+  }
+
+  async health(): Promise<EngineHealth> {
+    return this.ok(await this.call('GET', '/health'), 'GET /health') as unknown as EngineHealth;
+  }
+
+  async stats(): Promise<EngineStats> {
+    return this.ok(await this.call('GET', '/stats'), 'GET /stats') as unknown as EngineStats;
+  }
+
+  async setTradingEnabled(enabled: boolean, actor: string, reason: string): Promise<void> {
+    this.ok(await this.call('POST', '/trading', { enabled, actor: actor.slice(0, 64), reason: reason.slice(0, 200) }, { retry: true }), 'POST /trading');
+  }
+
+  async setTradingStates(states: EngineTradingStates): Promise<void> {
+    this.ok(await this.call('POST', '/trading/states', { global: states.global, venue: states.venue, models: states.models }, { retry: true }), 'POST /trading/states');
+  }
+
+  async modelPositions(): Promise<ModelPositionView[]> {
+    return this.ok(await this.call('GET', '/models/positions', undefined, { retry: true }), 'GET /models/positions', '/models/positions')['positions'] as ModelPositionView[];
+  }
+
+  async lastPrice(symbol: string): Promise<string | null> {
+    const path = `/prices/${encodeURIComponent(symbol)}`;
+    const a = await this.call('GET', path, undefined, { retry: true });
+    if (a.status === 404 && !isMissingRoute(a)) return null; // unknown symbol
+    const price = this.ok(a, `GET ${path}`, '/prices/:symbol')['price'];
+    return typeof price === 'string' ? price : null;
+  }
+
+  async modelQty(model: string, symbol: string): Promise<string> {
+    const p = (await this.modelPositions()).find((x) => x.model === model && x.symbol === symbol);
+    return p?.qty ?? '0';
+  }
+
+  async instruments(): Promise<InstrumentView[]> {
+    return this.ok(await this.call('GET', '/instruments'), 'GET /instruments')['instruments'] as InstrumentView[];
+  }
+
+  async reconcile(): Promise<ReconcileReport> {
+    return this.ok(await this.call('POST', '/reconcile/manual', undefined, { timeoutMs: this.timeoutMs * 6 }), 'POST /reconcile/manual')['report'] as ReconcileReport;
+  }
+
+  async reconcileReport(): Promise<ReconcileState> {
+    return this.ok(await this.call('GET', '/reconcile/report'), 'GET /reconcile/report') as unknown as ReconcileState;
+  }
+
+  // ---- transport ------------------------------------------------------------------------
+
+  private ok(a: Answer, route: string, needed?: string): Record<string, unknown> {
+    if (a.status >= 200 && a.status < 300) return a.body;
+    if (a.status === 404 && needed !== undefined && isMissingRoute(a)) throw new EngineRouteMissingError(this.name, route);
+    throw this.httpError(a, route);
+  }
+
+  private httpError(a: Answer, route: string): EngineHttpError {
+    return new EngineHttpError(this.name, a.status, route, String(a.body['error'] ?? 'unexpected answer'));
+  }
+
+  private async call(method: string, path: string, body?: unknown, opts: { retry?: boolean; timeoutMs?: number } = {}): Promise<Answer> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token) headers['x-ops-token'] = this.token;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const attempts = opts.retry ? 2 : 1;
+    let lastErr: Error | null = null;
+    for (let i = 0; i < attempts; i++) {
+      let res: Response;
+      try {
+        res = await fetch(`${this.base}${path}`, {
+          method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs),
+        });
+      } catch (err) {
+        lastErr = err as Error;
+        continue;
+      }
+      const text = await res.text();
+      let parsed: Record<string, unknown> = {};
+      try {
+        parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+      } catch {
+        parsed = { error: text.slice(0, 200) };
+      }
+      if (res.status === 401) throw new EngineHttpError(this.name, 401, `${method} ${path}`, 'operator token refused (X-OPS-TOKEN)');
+      if (res.status >= 500) throw new EngineHttpError(this.name, res.status, `${method} ${path}`, String(parsed['error'] ?? 'server error'));
+      return { status: res.status, body: parsed };
+    }
+    const cause = lastErr?.name === 'TimeoutError' ? `no answer within ${opts.timeoutMs ?? this.timeoutMs} ms` : (lastErr as { cause?: { code?: string } } | null)?.cause?.code ?? lastErr?.message ?? 'unknown';
+    throw new EngineUnreachableError(this.name, this.base, cause);
+  }
+}
+
+/** Fastify's not-found handler in opsApi answers "no route METHOD URL": a missing route, not a missing thing. */
+function isMissingRoute(a: Answer): boolean {
+  return typeof a.body['error'] === 'string' && a.body['error'].startsWith('no route ');
+}
