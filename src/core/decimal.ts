@@ -17,7 +17,9 @@ export function fx(value: string | number | bigint): Fixed {
   if (typeof value === 'bigint') return (value * SCALE) as Fixed;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new RangeError(`not a finite number: ${value}`);
-    // toFixed keeps 8 places exactly as a decimal string, avoiding binary drift.
+    // Below 2^53 / 1e8 the scaled double is an exact integer after rounding: the fast path
+    // for market data (prices on every bar). Larger values go through their decimal string.
+    if (value < 90_000_000 && value > -90_000_000) return BigInt(Math.round(value * 1e8)) as Fixed;
     return parseDecimal(value.toFixed(SCALE_DIGITS));
   }
   return parseDecimal(value);

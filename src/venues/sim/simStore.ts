@@ -92,6 +92,8 @@ export class SimStateStore {
   private readonly putMeta: Database.Statement;
   private fillSeq = 0;
   private readonly saveTx: (c: SimChanges) => void;
+  private readonly getOrderStmt: Database.Statement;
+  private readonly getFillsStmt: Database.Statement;
 
   constructor(path: string) {
     mkdirSync(dirname(path), { recursive: true });
@@ -109,6 +111,8 @@ export class SimStateStore {
     this.putBalance = this.db.prepare('INSERT OR REPLACE INTO sim_balances VALUES (?, ?, ?)');
     this.putMarket = this.db.prepare('INSERT OR REPLACE INTO sim_markets VALUES (?, ?, ?, ?)');
     this.putMeta = this.db.prepare('INSERT OR REPLACE INTO sim_meta VALUES (?, ?)');
+    this.getOrderStmt = this.db.prepare('SELECT * FROM sim_orders WHERE client_order_id = ?');
+    this.getFillsStmt = this.db.prepare('SELECT * FROM sim_fills WHERE client_order_id = ? ORDER BY seq');
     const maxSeq = this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM sim_fills').get() as { m: bigint };
     this.fillSeq = Number(maxSeq.m);
     this.saveTx = this.db.transaction((c: SimChanges) => {
@@ -131,36 +135,24 @@ export class SimStateStore {
     });
   }
 
+  /** Open orders and their fills: what the venue keeps in memory. Closed orders stay on disk
+   *  (findOrder / findFills), as an exchange's history does. */
   load(): SimSnapshot {
-    const orders = (this.db.prepare('SELECT * FROM sim_orders ORDER BY seq').all() as OrderRow[]).map((r): SimOrder => ({
-      clientOrderId: r.client_order_id as ClientOrderId,
-      venueOrderId: r.venue_order_id,
-      symbol: r.symbol as Symbol,
-      side: r.side as OrderSide,
-      type: r.type as OrderType,
-      qty: fromRaw(r.qty),
-      price: r.price === null ? null : fromRaw(r.price),
-      timeInForce: r.time_in_force as TimeInForce,
-      seq: Number(r.seq),
-      createdAt: Number(r.created_at),
-      filledQty: fromRaw(r.filled_qty),
-      status: r.status as SimOrderStatus,
-      locked: fromRaw(r.locked),
-      updatedAt: Number(r.updated_at),
-    }));
-    const fills = (this.db.prepare('SELECT * FROM sim_fills ORDER BY seq').all() as FillRow[]).map((r): Fill => ({
-      tradeId: r.trade_id,
-      clientOrderId: r.client_order_id as ClientOrderId,
-      venue: r.venue as VenueId,
-      symbol: r.symbol as Symbol,
-      side: r.side as OrderSide,
-      qty: fromRaw(r.qty),
-      price: fromRaw(r.price),
-      fee: fromRaw(r.fee),
-      liquidity: r.liquidity as Liquidity,
-      model: null,
-      ts: Number(r.ts),
-    }));
+    const orders = (this.db.prepare("SELECT * FROM sim_orders WHERE status = 'OPEN' ORDER BY seq").all() as OrderRow[]).map(rowToSimOrder);
+    const fills = (this.db.prepare("SELECT * FROM sim_fills WHERE client_order_id IN (SELECT client_order_id FROM sim_orders WHERE status = 'OPEN') ORDER BY seq").all() as FillRow[]).map(rowToSimFill);
+    return { orders, fills, ...this.loadAccount() };
+  }
+
+  findOrder(clientOrderId: string): SimOrder | undefined {
+    const row = this.getOrderStmt.get(clientOrderId) as OrderRow | undefined;
+    return row === undefined ? undefined : rowToSimOrder(row);
+  }
+
+  findFills(clientOrderId: string): Fill[] {
+    return (this.getFillsStmt.all(clientOrderId) as FillRow[]).map(rowToSimFill);
+  }
+
+  private loadAccount(): Omit<SimSnapshot, 'orders' | 'fills'> {
     const balances = new Map<string, AssetBalance>();
     for (const r of this.db.prepare('SELECT * FROM sim_balances').all() as { asset: string; free: bigint; locked: bigint }[]) {
       balances.set(r.asset, { free: fromRaw(r.free), locked: fromRaw(r.locked) });
@@ -170,7 +162,7 @@ export class SimStateStore {
     );
     const meta = new Map<string, bigint>();
     for (const r of this.db.prepare('SELECT * FROM sim_meta').all() as { key: string; value: bigint }[]) meta.set(r.key, r.value);
-    return { orders, fills, balances, markets, meta };
+    return { balances, markets, meta };
   }
 
   /** Everything one venue operation changed, in one transaction. */
@@ -181,4 +173,39 @@ export class SimStateStore {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+function rowToSimOrder(r: OrderRow): SimOrder {
+  return {
+    clientOrderId: r.client_order_id as ClientOrderId,
+    venueOrderId: r.venue_order_id,
+    symbol: r.symbol as Symbol,
+    side: r.side as OrderSide,
+    type: r.type as OrderType,
+    qty: fromRaw(r.qty),
+    price: r.price === null ? null : fromRaw(r.price),
+    timeInForce: r.time_in_force as TimeInForce,
+    seq: Number(r.seq),
+    createdAt: Number(r.created_at),
+    filledQty: fromRaw(r.filled_qty),
+    status: r.status as SimOrderStatus,
+    locked: fromRaw(r.locked),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function rowToSimFill(r: FillRow): Fill {
+  return {
+    tradeId: r.trade_id,
+    clientOrderId: r.client_order_id as ClientOrderId,
+    venue: r.venue as VenueId,
+    symbol: r.symbol as Symbol,
+    side: r.side as OrderSide,
+    qty: fromRaw(r.qty),
+    price: fromRaw(r.price),
+    fee: fromRaw(r.fee),
+    liquidity: r.liquidity as Liquidity,
+    model: null,
+    ts: Number(r.ts),
+  };
 }

@@ -212,12 +212,18 @@ export class SimVenue implements Venue {
   }
 
   fetchOrder(clientOrderId: ClientOrderId): Promise<VenueOrderState | null> {
-    const o = this.orders.get(clientOrderId);
+    const o = this.findOrder(clientOrderId);
     return Promise.resolve(o === undefined ? null : toState(o));
   }
 
   fetchFills(clientOrderId: ClientOrderId): Promise<Fill[]> {
-    return Promise.resolve([...(this.fills.get(clientOrderId) ?? [])]);
+    const inMemory = this.fills.get(clientOrderId);
+    return Promise.resolve(inMemory !== undefined ? [...inMemory] : (this.store?.findFills(clientOrderId) ?? []));
+  }
+
+  /** Open orders live in memory; closed ones (with a store) are read back from disk. */
+  private findOrder(clientOrderId: ClientOrderId): SimOrder | undefined {
+    return this.orders.get(clientOrderId) ?? this.store?.findOrder(clientOrderId);
   }
 
   close(): Promise<void> {
@@ -235,7 +241,7 @@ export class SimVenue implements Venue {
     if (this.closed) return reject({ code: 'VENUE_CLOSED', message: 'venue is closed' }, ts);
     const m = this.markets.get(req.symbol);
     if (m === undefined) return reject({ code: 'UNKNOWN_SYMBOL', message: `unknown symbol ${req.symbol}` }, ts);
-    if (this.orders.has(req.clientOrderId)) {
+    if (this.findOrder(req.clientOrderId) !== undefined) {
       return reject({ code: 'DUPLICATE_CLIENT_ORDER_ID', message: `client order id ${req.clientOrderId} already used` }, ts);
     }
     const invalid = validateOrder(m.inst, req, m.last);
@@ -296,7 +302,7 @@ export class SimVenue implements Venue {
   }
 
   cancelNow(clientOrderId: ClientOrderId): VenueCancelResult {
-    const o = this.orders.get(clientOrderId);
+    const o = this.findOrder(clientOrderId);
     if (o === undefined) return { kind: 'not_found', message: `no order ${clientOrderId}` };
     if (o.status !== 'OPEN') return { kind: 'already_closed', message: `order ${clientOrderId} is ${o.status}` };
     const ts = this.now();
@@ -484,6 +490,13 @@ export class SimVenue implements Venue {
         [META_CLOCK, BigInt(this.clockTs)],
       ],
     });
+    // A closed order is history, kept on disk only, so memory stays flat however long the
+    // venue runs (an open order stays in memory: the book matches against it).
+    for (const o of this.dirtyOrders) {
+      if (o.status === 'OPEN') continue;
+      this.orders.delete(o.clientOrderId);
+      this.fills.delete(o.clientOrderId);
+    }
     this.dirtyOrders.clear();
     this.dirtyAssets.clear();
     this.dirtyMarkets.clear();
