@@ -1,10 +1,14 @@
 // The engine's HTTP API (one engine, one venue): submit, get, cancel and list orders,
 // portfolio, health, metrics, and the trading flag the control plane sets. Mutating routes
-// need the operator token; bodies are validated by schema and errors name the field.
+// need the operator token; bodies are validated by schema and errors name the field. It
+// carries everything HttpEngineHandle needs, so a control plane in another process reaches
+// this engine exactly as the embedded one reaches it in-process.
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { fx, toDecimalString, type Fixed } from '../core/decimal.js';
 import { modelId, symbol as toSymbol } from '../core/ids.js';
-import type { Engine, SubmitOutcome } from './engine.js';
+import type { Bar } from '../core/marketData.js';
+import type { Engine, OrderView, SubmitOutcome } from './engine.js';
 import { STOPPED_REASONS, TRADING_STATES, type RiskLimits } from './riskRails.js';
 import type { Registry } from '../obs/metrics.js';
 import { HttpError, errorSchema } from '../ops/opsApi.js';
@@ -32,11 +36,29 @@ export function statusForOutcome(o: SubmitOutcome): 200 | 201 | 403 | 409 | 422 
   return 422;
 }
 
-export function engineRoutes(engine: Engine, registry: Registry | null) {
+/** Why this process refuses new orders before they reach the engine (e.g. the bus is down). */
+export interface AdmissionRefusal {
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface EngineRouteOptions {
+  /** Checked before every new order (not before a replay of a known client order id): a
+   *  refusal answers 403 with the reason, and nothing is booked (the venue never hears of it). */
+  readonly admission?: () => AdmissionRefusal | null;
+  /** Told of each order refused by admission (the process writes its orders.jsonl line). */
+  readonly onRefused?: (order: OrderView, refusal: AdmissionRefusal) => void;
+  /** Recent bars of this engine's market data (GET /bars, the control plane's warm-up). */
+  readonly recentBars?: (limit: number) => readonly Bar[];
+  /** Extra fields for GET /health (e.g. the bus connection). */
+  readonly healthExtra?: () => Record<string, unknown>;
+}
+
+export function engineRoutes(engine: Engine, registry: Registry | null, opts: EngineRouteOptions = {}) {
   const handle = new LocalEngineHandle(engine);
   return async (app: FastifyInstance) => {
     app.post('/orders', {
-      config: { auth: true },
+      config: { auth: true, audit: 'refusals' },
       schema: {
         summary: `Submit an order to ${engine.name}`,
         security: [{ opsToken: [] }],
@@ -74,8 +96,22 @@ export function engineRoutes(engine: Engine, registry: Registry | null) {
         if (qty <= 0n) throw new HttpError(422, 'quote_usd is below one quantity step', [{ field: 'quote_usd', message: 'below one step' }]);
       }
       const headerKey = req.headers['x-idempotency-key'];
+      const clientOrderId = b.client_order_id ?? (typeof headerKey === 'string' ? headerKey : undefined);
+      // A retry of a known id is a replay (nothing new is placed): only new orders are refused.
+      const refusal = opts.admission?.() ?? null;
+      if (refusal !== null && (clientOrderId === undefined || engine.getOrder(clientOrderId) === undefined)) {
+        const now = Date.now();
+        const order: OrderView = {
+          client_order_id: clientOrderId ?? `${engine.name}-refused-${randomBytes(4).toString('hex')}`, venue: engine.venueId, model: b.model ?? null,
+          symbol, side: b.side.toUpperCase() as 'BUY' | 'SELL', type, time_in_force: b.time_in_force ?? (type === 'MARKET' ? 'IOC' : 'GTC'),
+          qty: toDecimalString(qty), price: price === null ? null : toDecimalString(price), status: 'REJECTED', filled_qty: '0', avg_price: null, fees: '0',
+          venue_order_id: null, reject_reason: `${refusal.reason}: ${refusal.message}`, created_at: now, updated_at: now,
+        };
+        opts.onRefused?.(order, refusal);
+        return reply.code(403).send({ status: 'rejected', error: refusal.reason, message: refusal.message, order, duplicate: false, routing_time_ms: 0 });
+      }
       const out = await engine.submit({
-        clientOrderId: b.client_order_id ?? (typeof headerKey === 'string' ? headerKey : undefined),
+        clientOrderId,
         symbol, side: b.side.toUpperCase() as 'BUY' | 'SELL', type, qty, price, timeInForce: b.time_in_force,
         model: b.model === undefined ? null : modelId(b.model),
       });
@@ -114,12 +150,58 @@ export function engineRoutes(engine: Engine, registry: Registry | null) {
       schema: { summary: 'Open orders', response: { 200: { type: 'object', properties: { orders: { type: 'array', items: anyObject } } } } },
     }, async () => ({ orders: engine.listOpenOrders() }));
 
+    app.post('/orders/cancel-all', {
+      config: { auth: true },
+      schema: {
+        summary: 'Cancel every open order (waits for orders still being routed, so none survives the sweep)',
+        security: [{ opsToken: [] }],
+        body: { type: 'object', additionalProperties: false, properties: { actor: { type: 'string', minLength: 1, maxLength: 64 } } },
+        response: { 200: { type: 'object', properties: { canceled: { type: 'integer' } } }, 400: errorSchema, 401: errorSchema },
+      },
+    }, async (req) => {
+      const b = (req.body ?? {}) as { actor?: string };
+      return { canceled: await engine.cancelAllOpen(b.actor ?? 'engine_api') };
+    });
+
+    // Not /orders/recent: that path is the order whose client id is "recent".
+    app.get('/history/orders', {
+      schema: {
+        summary: 'Most recent orders from the ledger, newest first',
+        querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^([1-9][0-9]{0,2}|1000)$', description: '1 to 1000 (default 50)' } } },
+        response: { 200: { type: 'object', properties: { orders: { type: 'array', items: anyObject } } }, 400: errorSchema },
+      },
+    }, async (req) => ({ orders: engine.recentOrders(Number((req.query as { limit?: string }).limit ?? 50)) }));
+
+    app.get('/models/positions', {
+      schema: { summary: 'Each model\'s own positions at this engine (for sizing exits and attributing PnL)', response: { 200: { type: 'object', properties: { positions: { type: 'array', items: anyObject } } } } },
+    }, async () => ({ positions: engine.modelPositions() }));
+
+    app.get('/prices/:symbol', {
+      schema: {
+        summary: 'The venue\'s last price for one symbol (null before the first market data)',
+        params: { type: 'object', properties: { symbol: { type: 'string', pattern: '^[A-Za-z0-9]{2,20}$' } } },
+        response: { 200: { type: 'object', properties: { symbol: { type: 'string' }, price: { type: ['string', 'null'] } } }, 400: errorSchema, 404: errorSchema },
+      },
+    }, async (req, reply) => {
+      const sym = (req.params as { symbol: string }).symbol.toUpperCase();
+      if (!engine.instruments().has(toSymbol(sym))) return reply.code(404).send({ error: `${engine.name} does not trade ${sym}` });
+      return { symbol: sym, price: engine.lastPriceString(sym) };
+    });
+
+    app.get('/bars', {
+      schema: {
+        summary: 'Recent bars of this engine\'s market data, oldest first (the control plane warms its models with them)',
+        querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^([1-9][0-9]{0,3}|10000)$', description: '1 to 10000 (default 500)' } } },
+        response: { 200: { type: 'object', properties: { bars: { type: 'array', items: anyObject } } }, 400: errorSchema },
+      },
+    }, async (req) => ({ bars: opts.recentBars?.(Number((req.query as { limit?: string }).limit ?? 500)) ?? [] }));
+
     app.get('/portfolio', { schema: { summary: 'Cash, positions, PnL and equity', response: { 200: anyObject } } }, async () => {
       const v = engine.valuation();
       return { venue: engine.name, ...v, ts: new Date().toISOString() };
     });
 
-    app.get('/health', { schema: { summary: 'Engine health', response: { 200: anyObject } } }, async () => engine.health());
+    app.get('/health', { schema: { summary: 'Engine health', response: { 200: anyObject } } }, async () => ({ ...engine.health(), ...opts.healthExtra?.() }));
     app.get('/stats', { schema: { summary: 'Order counters and routing latency', response: { 200: anyObject } } }, async () => engine.stats());
     app.get('/instruments', { schema: { summary: 'Instruments and their trading rules', response: { 200: anyObject } } }, async () => ({ instruments: await handle.instruments() }));
 

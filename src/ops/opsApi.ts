@@ -11,6 +11,9 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Route changes state: requires X-OPS-TOKEN. */
     auth?: boolean;
+    /** Data-plane routes (orders, signals: thousands a second) audit only refused tokens;
+     *  control actions (kill, weights, states, ...) audit every call. */
+    audit?: 'all' | 'refusals';
   }
 }
 
@@ -86,6 +89,7 @@ export async function createOpsServer(opts: OpsServerOptions): Promise<FastifyIn
     const audit = opts.onControlAction;
     app.addHook('onResponse', async (req, reply) => {
       if (!req.routeOptions.config.auth) return;
+      if (req.routeOptions.config.audit === 'refusals' && reply.statusCode !== 401) return;
       const presented = req.headers['x-ops-token'];
       const value = Array.isArray(presented) ? presented[0] : presented;
       audit({ route: req.routeOptions.url ?? req.url, method: req.method, fingerprint: value ? opts.token.fingerprint(value) : null, status: reply.statusCode, body: req.body });

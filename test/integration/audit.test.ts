@@ -52,6 +52,7 @@ test('control actions on the Ops API and the engine API are audited with fingerp
   assert.equal((await call(stack.opsUrl, 'POST', '/kill', { enabled: true, reason: 'drill over' }, token)).status, 200);
   assert.equal((await call(stack.opsUrl, 'POST', '/strategy/weights', { weights: { ma_crossover_v1: 2 } }, token)).status, 400);
   assert.equal((await call(stack.engineUrl!, 'POST', '/orders', { client_order_id: 'audited-1', symbol: 'BTCUSDT', side: 'BUY', quote_usd: 20 }, token)).status, 201);
+  assert.equal((await call(stack.engineUrl!, 'POST', '/orders', { client_order_id: 'forged-1', symbol: 'BTCUSDT', side: 'BUY', quote_usd: 20 }, 'forged-token-0123456789')).status, 401);
 
   const lines = auditLines();
   const kill = lines.find((l) => l.action === 'trading.kill')!;
@@ -62,8 +63,10 @@ test('control actions on the Ops API and the engine API are audited with fingerp
   assert.deepEqual([denied.action, denied.status, denied.token_fp, denied.body], ['trading.kill_switch', 401, tokenFingerprint('not-the-token-0123456789'), null]);
   assert.ok(lines.some((l) => l.action === 'trading.resume' && l.result === 'ok'));
   assert.ok(lines.some((l) => l.action === 'weights.set' && l.result === 'rejected' && l.status === 400));
-  const order = lines.find((l) => l.action === 'order.submit' && l.body.client_order_id === 'audited-1')!;
-  assert.deepEqual([order.server, order.status, order.token_fp], ['engine_sim', 201, fp]);
+  // Orders are data plane (thousands a second): only refused tokens are audited there.
+  assert.ok(!lines.some((l) => l.action === 'order.submit' && l.body?.client_order_id === 'audited-1'));
+  const forged = lines.find((l) => l.action === 'order.submit' && l.result === 'denied')!;
+  assert.deepEqual([forged.server, forged.status, forged.token_fp], ['engine_sim', 401, tokenFingerprint('forged-token-0123456789')]);
   const file = readFileSync(join(root, 'ops/logs/audit.jsonl'), 'utf8');
   assert.ok(!file.includes(token), 'the token itself is never written');
   assert.ok(!readFileSync(join(root, 'ops/logs/ops.log'), 'utf8').includes(token));

@@ -91,7 +91,7 @@ export function controlRoutes(ctx: OpsContext) {
     });
 
     app.post('/strategy/signal', {
-      config: auth,
+      config: { auth: true, audit: 'refusals' },
       schema: {
         summary: 'Route an external signal; without a model it goes to a live model chosen by weight',
         security,
