@@ -41,6 +41,12 @@ async function waitHttp(url: string, timeoutMs = 30_000): Promise<void> {
   throw new Error(`${url} did not come up`);
 }
 
+/** user + system CPU seconds of a process (all its threads), from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function run(opts: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => autocannon(opts, (err, res) => (err ? reject(err) : resolve(res))));
 }
@@ -84,7 +90,9 @@ try {
 
   const noopRes = await run({ url: `http://127.0.0.1:${noopPort}/noop`, method: 'POST', headers, body: '{}', connections, duration: seconds });
   const before = JSON.parse(readFileSync(join(root, 'engine/state/portfolio.json'), 'utf8')) as { seq: number };
+  const cpuBefore = cpuSeconds(stack.pid!);
   const sigRes = await run({ url: `http://127.0.0.1:${opsPort}/strategy/signal`, method: 'POST', headers, requests: [{ body: body('BUY') }, { body: body('SELL') }], connections, duration: seconds });
+  const cpuUsed = cpuSeconds(stack.pid!) - cpuBefore;
   await new Promise((r) => setTimeout(r, 400));
   const after = JSON.parse(readFileSync(join(root, 'engine/state/portfolio.json'), 'utf8')) as { seq: number };
   const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/aggregate/metrics`)).json() as { venues: { engine_sim: { orders_submitted: number; orders_rejected: number; rejected_by_reason: Record<string, number> } } };
@@ -93,6 +101,7 @@ try {
   console.log(`signal-http: ${seconds}s, ${connections} connections, 2 cores shared with the load generator`);
   console.log(`  no-op Fastify route : ${noopRes.requests.average.toFixed(0)} req/s  p50 ${noopRes.latency.p50} ms  p99 ${noopRes.latency.p99} ms`);
   console.log(`  POST /strategy/signal: ${sigRes.requests.average.toFixed(0)} signals/s  p50 ${sigRes.latency.p50} ms  p99 ${sigRes.latency.p99} ms  non-2xx ${sigRes.non2xx}  errors ${sigRes.errors}`);
+  console.log(`  stack process CPU  : ${(cpuUsed / seconds * 100).toFixed(0)}% of one core, ${(cpuUsed * 1e6 / (sigRes.requests.average * seconds)).toFixed(0)} µs CPU per signal`);
   console.log(`  ratio signal/no-op  : ${(sigRes.requests.average / noopRes.requests.average).toFixed(3)}`);
   console.log(`  fills booked        : ${after.seq - before.seq} during the run; engine totals ${JSON.stringify(metrics.venues.engine_sim.orders_submitted)} submitted, ${metrics.venues.engine_sim.orders_rejected} rejected ${JSON.stringify(metrics.venues.engine_sim.rejected_by_reason)}`);
   console.log(`  vs runbook scale-out threshold (500 signals/min): ${(perMin / 500).toFixed(0)}× (${perMin.toFixed(0)} signals/min)`);
