@@ -146,7 +146,6 @@ export interface RecoveryReport {
   readonly reconciliation: ReconcileSummary | null;
 }
 
-const RESOLVED = Promise.resolve();
 
 export class Engine {
   readonly name: string;
@@ -453,8 +452,14 @@ export class Engine {
     try {
       result = await this.venue.submit(intent);
     } catch (err) {
-      // The venue's answer is unknown; the order stays NEW for reconciliation to resolve.
+      // The venue's answer is unknown; the order stays NEW (open: it may be resting at the
+      // venue, so it keeps counting against the caps) and is queued for reconciliation now,
+      // which settles it by client order id once this submission has returned, instead of at
+      // the next periodic pass, minutes away.
       this.pendingIntents.delete(id);
+      this.openOrders.set(id, order);
+      this.unknownOrderIds.add(id);
+      this.reconcileDaemon?.kick();
       this.venueCalls = { ...this.venueCalls, errors: this.venueCalls.errors + 1, last_error: (err as Error).message, last_error_at: this.now() };
       this.bus.publish('alert', { severity: 'WARNING', title: 'Venue error', message: `${this.name}: submit failed: ${(err as Error).message}`, key: `venue_error:${this.name}`, ts: this.now() });
       this.metrics?.venueErrors.inc({ venue: this.name, kind: 'submit' });
@@ -1062,9 +1067,9 @@ export class Engine {
     this.reconcileDaemon?.stop();
     this.reconcileDaemon = null;
     await this.reconcileChain;
+    await this.ledger.durable();
     this.snapshot?.writeNow();
     this.snapshot?.stop();
-    await RESOLVED;
   }
 }
 
