@@ -134,6 +134,8 @@ export class Ledger {
    *  committed at the end of that turn; callers await durable() before acknowledging. */
   private readonly groupCommit: boolean;
   private batchOpen = false;
+  private txDepth = 0;
+  private readonly pendingRows = new Map<string, Order>();
   private batchWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private batchStmts: { begin: Database.Statement; commit: Database.Statement; rollback: Database.Statement } | null = null;
   /** Called when a group commit fails (disk full, I/O error): the engine stops trading. */
@@ -215,10 +217,27 @@ export class Ledger {
     return row ? fromRaw(row.value) : null;
   }
 
-  /** Runs fn atomically (a savepoint inside the current group commit). */
+  /** Runs fn atomically (a savepoint inside the current group commit). An order updated
+   *  several times within fn (accepted, then each fill) gets one row write at the end, while
+   *  every status change still gets its event row. */
   transaction<T>(fn: () => T): T {
     this.joinBatch();
-    return this.tx(fn) as T;
+    return this.tx(() => {
+      this.txDepth++;
+      try {
+        const result = fn();
+        if (this.txDepth === 1) this.writePendingRows();
+        return result;
+      } finally {
+        this.txDepth--;
+        if (this.txDepth === 0) this.pendingRows.clear();
+      }
+    }) as T;
+  }
+
+  private writePendingRows(): void {
+    for (const o of this.pendingRows.values()) this.stmts.updateOrder.run(orderParams(o));
+    this.pendingRows.clear();
   }
 
   private joinBatch(): void {
@@ -259,12 +278,15 @@ export class Ledger {
     });
   }
 
-  /** The new state and its event in one commit (or within the caller's transaction). */
+  /** The new state and its event, atomically (the row is written when the enclosing
+   *  transaction ends). */
   updateOrder(order: Order, eventReason: string | null = null): void {
-    this.transaction(() => {
-      this.stmts.updateOrder.run(orderParams(order));
-      this.stmts.insertEvent.run(order.clientOrderId, order.status, eventReason ?? order.rejectReason, order.updatedAt);
-    });
+    if (this.txDepth === 0) {
+      this.transaction(() => this.updateOrder(order, eventReason));
+      return;
+    }
+    this.pendingRows.set(order.clientOrderId, order);
+    this.stmts.insertEvent.run(order.clientOrderId, order.status, eventReason ?? order.rejectReason, order.updatedAt);
   }
 
   /** Records a fill; returns false when the venue trade id was already booked (a duplicate). */
@@ -288,7 +310,8 @@ export class Ledger {
 
   getOrder(id: string): StoredOrder | undefined {
     const row = this.stmts.getOrder.get(id);
-    return row ? { order: rowToOrder(row), requestHash: row.request_hash } : undefined;
+    if (!row) return undefined;
+    return { order: this.pendingRows.get(id) ?? rowToOrder(row), requestHash: row.request_hash };
   }
 
   openOrders(): Order[] {
