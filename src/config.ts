@@ -3,6 +3,7 @@
 // trading on the sim venue, APIs bound to 127.0.0.1.
 import { resolve } from 'node:path';
 import { type Fixed, fx } from './core/decimal.js';
+import { type EngineEndpoint, parseEngineEndpoints } from './engine/httpEngineHandle.js';
 
 export class ConfigError extends Error {
   constructor(readonly key: string, problem: string) {
@@ -52,7 +53,47 @@ export interface StackConfig {
   readonly engineMinNotionalUsdt: Readonly<Record<string, Fixed>>;
   /** Telegram alerts: disabled (with one log line) unless both token and chat id are set. */
   readonly telegram: { readonly token: string | null; readonly chatId: string | null; readonly apiBase: string };
+  /** Where bars come from: the seeded synthetic market (offline default) or a venue's public
+   *  OHLCV (MARKET_DATA=binance: a dry run on live data, the sim venue still executing). */
+  readonly marketData: MarketDataConfig;
+  /** Distributed deployment (see src/app/): the shared Redis (bus, leader lease, replicated ops
+   *  state; details in bus/redisConfig.ts), the engines `hmm ops` reaches, and this engine's identity. */
+  readonly distributed: DistributedConfig;
 }
+
+export type MarketDataSource = 'synthetic' | 'binance';
+
+export interface MarketDataConfig {
+  readonly source: MarketDataSource;
+  /** ccxt timeframe of venue bars (MARKET_TIMEFRAME, default 1m). */
+  readonly timeframe: string;
+  readonly timeframeMs: number;
+  /** How often the venue's OHLCV is polled (MARKET_POLL_MS, default 5000). */
+  readonly pollMs: number;
+}
+
+export type EngineVenueKind = 'sim' | 'binance';
+
+export interface DistributedConfig {
+  /** REDIS_URL (validated again with its companions by loadRedisConfig); null = one process. */
+  readonly redisUrl: string | null;
+  /** HMM_ENGINES: the engines `hmm ops` reaches over HTTP. */
+  readonly engines: readonly EngineEndpoint[];
+  /** ENGINE_VENUE (sim | binance; `hmm engine --venue` sets it). */
+  readonly engineVenue: EngineVenueKind;
+  /** ENGINE_NAME; default engine_<venue>. */
+  readonly engineName: string;
+  /** HMM_ENGINES_WAIT_SEC: how long `hmm ops` waits at start for every engine to answer. */
+  readonly enginesWaitSec: number;
+  /** OPS_REPLICA_ID: this ops replica's name in the leader lease; default host:pid:random. */
+  readonly replicaId: string | null;
+}
+
+/** ccxt timeframes the venue feed accepts, in milliseconds. */
+export const TIMEFRAME_MS: Readonly<Record<string, number>> = {
+  '1s': 1_000, '1m': 60_000, '3m': 180_000, '5m': 300_000, '15m': 900_000, '30m': 1_800_000,
+  '1h': 3_600_000, '2h': 7_200_000, '4h': 14_400_000, '1d': 86_400_000,
+};
 
 /** MIN_NOTIONAL_USDT for one engine: its ENGINE_<NAME>_MIN_NOTIONAL_USDT override, else the global one. */
 export function minNotionalFor(config: Pick<StackConfig, 'minNotionalUsdt' | 'engineMinNotionalUsdt'>, engineName: string): Fixed {
@@ -178,5 +219,38 @@ export function loadConfig(env: Env = process.env): StackConfig {
     },
     engineMinNotionalUsdt: engineMinNotional,
     telegram: { token: telegramToken, chatId: telegramChat, apiBase: telegramBase },
+    marketData: marketDataConfig(env),
+    distributed: distributedConfig(env),
+  };
+}
+
+function marketDataConfig(env: Env): MarketDataConfig {
+  const source = str(env, 'MARKET_DATA', 'synthetic');
+  if (source !== 'synthetic' && source !== 'binance') throw new ConfigError('MARKET_DATA', `expected "synthetic" or "binance", got ${JSON.stringify(source)}`);
+  const timeframe = str(env, 'MARKET_TIMEFRAME', '1m');
+  const timeframeMs = TIMEFRAME_MS[timeframe];
+  if (timeframeMs === undefined) throw new ConfigError('MARKET_TIMEFRAME', `expected one of ${Object.keys(TIMEFRAME_MS).join(', ')}, got ${JSON.stringify(timeframe)}`);
+  return { source, timeframe, timeframeMs, pollMs: num(env, 'MARKET_POLL_MS', 5_000, { min: 100, max: 3_600_000, integer: true }) };
+}
+
+function distributedConfig(env: Env): DistributedConfig {
+  const redisUrl = str(env, 'REDIS_URL', '') || null;
+  if (redisUrl !== null && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) throw new ConfigError('REDIS_URL', 'expected redis://host:port[/db]');
+  let engines: EngineEndpoint[];
+  try {
+    engines = parseEngineEndpoints(str(env, 'HMM_ENGINES', ''));
+  } catch (err) {
+    throw new ConfigError('HMM_ENGINES', (err as Error).message.replace(/^HMM_ENGINES: /, ''));
+  }
+  const venue = str(env, 'ENGINE_VENUE', 'sim');
+  if (venue !== 'sim' && venue !== 'binance') throw new ConfigError('ENGINE_VENUE', `expected "sim" or "binance", got ${JSON.stringify(venue)}`);
+  const engineName = str(env, 'ENGINE_NAME', `engine_${venue}`);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(engineName)) throw new ConfigError('ENGINE_NAME', 'letters, digits and ._- only, at most 64');
+  const replicaId = str(env, 'OPS_REPLICA_ID', '') || null;
+  if (replicaId !== null && !/^[A-Za-z0-9._:-]{1,64}$/.test(replicaId)) throw new ConfigError('OPS_REPLICA_ID', 'letters, digits and ._:- only, at most 64');
+  return {
+    redisUrl, engines, engineVenue: venue, engineName,
+    enginesWaitSec: num(env, 'HMM_ENGINES_WAIT_SEC', 60, { min: 0, max: 3_600, integer: true }),
+    replicaId,
   };
 }

@@ -1,6 +1,7 @@
-// The `hmm` command: runs the stack (`hmm up`, what `npm start` runs) and carries out the
-// runbook's routine tasks against a running stack through the Ops API. Errors print one
-// clear line and exit non-zero.
+// The `hmm` command: runs the stack (`hmm up`, what `npm start` runs), or its parts as separate
+// processes (`hmm engine --venue sim|binance`, `hmm ops`), and carries out the runbook's
+// routine tasks against a running stack through the Ops API. Errors print one clear line and
+// exit non-zero.
 import { Command, InvalidArgumentError } from 'commander';
 import { opsRequest, resolveToken, CliError } from './opsClient.js';
 import { exportPnl } from './exportPnl.js';
@@ -35,6 +36,40 @@ program.command('up').description('run the whole stack in this process (paper mo
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 });
+
+/** Stops a long-running command cleanly on SIGINT/SIGTERM (second signal: no second stop). */
+function stopOnSignals(stop: () => Promise<void>, log: { info: (msg: string) => void }): void {
+  let stopping = false;
+  const shutdown = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`[OPS] ${sig} received: stopping`);
+    stop().then(() => process.exit(0), (err: Error) => {
+      process.stderr.write(`error while stopping: ${err.message}\n`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+program.command('engine').description('run one engine in this process: its ledger, venue and engine API (ENGINE_PORT); with REDIS_URL its events go on the shared bus')
+  .requiredOption('--venue <venue>', 'sim (paper, synthetic or MARKET_DATA=binance bars) or binance (live through ccxt: BINANCE_API_KEY/_SECRET or their _FILE, CCXT_API_BASE, CCXT_SANDBOX)')
+  .option('--name <name>', 'engine name (default engine_<venue>); HMM_ENGINES names it so')
+  .action(async (o: { venue: string; name?: string }) => {
+    if (o.venue !== 'sim' && o.venue !== 'binance') throw new CliError(`--venue must be sim or binance, got "${o.venue}"`);
+    const { startEngineProcess } = await import('../app/engineProcess.js');
+    const env = { ...process.env, HMM_ROOT: globals().root, ENGINE_VENUE: o.venue, ...(o.name ? { ENGINE_NAME: o.name } : {}) };
+    const engine = await startEngineProcess({ env });
+    stopOnSignals(() => engine.stop(), engine.log);
+  });
+
+program.command('ops').description('run the control plane (Ops API on OPS_PORT, router, allocator, governance, canary, dashboard) against the engines in HMM_ENGINES; replicas share state and elect a leader through REDIS_URL')
+  .action(async () => {
+    const { startOpsProcess } = await import('../app/opsProcess.js');
+    const ops = await startOpsProcess({ env: { ...process.env, HMM_ROOT: globals().root } });
+    stopOnSignals(() => ops.stop(), ops.log);
+  });
 
 program.command('status').description('GET /status').action(async () => {
   print(await opsRequest(globals().url, 'GET', '/status'));
@@ -125,10 +160,11 @@ program.command('backtest').description('run a model over bars through the live 
   });
 
 const bus = program.command('bus').description('the event bus of the running stack');
-bus.command('publish').description('publish an event, e.g. `hmm bus publish metrics.update \'{"pnl_unrealized": -150}\'`')
+bus.command('publish').description('publish an event, e.g. `hmm bus publish metrics.update \'{"pnl_unrealized": -150}\'` (straight onto the shared Redis bus when REDIS_URL is set, else through the Ops API)')
   .argument('<topic>', 'topic name')
   .argument('<json>', 'payload as a JSON object')
-  .action(async (topic: string, json: string) => {
+  .option('--via <path>', 'redis or ops (default: redis when REDIS_URL is set)')
+  .action(async (topic: string, json: string, o: { via?: string }) => {
     let payload: unknown;
     try {
       payload = JSON.parse(json);
@@ -136,6 +172,13 @@ bus.command('publish').description('publish an event, e.g. `hmm bus publish metr
       throw new CliError(`payload is not valid JSON: ${(err as Error).message}`);
     }
     if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw new CliError('payload must be a JSON object');
+    const via = o.via ?? (process.env.REDIS_URL ? 'redis' : 'ops');
+    if (via !== 'redis' && via !== 'ops') throw new CliError(`--via must be redis or ops, got "${via}"`);
+    if (via === 'redis') {
+      const { publishToRedis } = await import('./busPublish.js');
+      print(await publishToRedis(topic, payload as Record<string, unknown>, process.env));
+      return;
+    }
     const token = resolveToken(globals().root);
     print(await opsRequest(globals().url, 'POST', '/bus/publish', { topic, payload }, token));
   });

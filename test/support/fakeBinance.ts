@@ -2,7 +2,7 @@
 // over real HTTP on an ephemeral loopback port, speaking enough of the real wire protocol for
 // ccxt's binance class: the public endpoints it reads at start (ping, time, exchangeInfo with
 // the real PRICE_FILTER / LOT_SIZE / NOTIONAL filter shapes, ticker/price, bookTicker, depth,
-// 24hr), and the signed ones (order POST/GET/DELETE, openOrders, myTrades, account) with the
+// 24hr, klines for the venue market-data feed), and the signed ones (order POST/GET/DELETE, openOrders, myTrades, account) with the
 // checks Binance makes: X-MBX-APIKEY, HMAC-SHA256 over the query string + body, timestamp
 // within recvWindow of the server clock (which can be skewed). Errors carry Binance's real
 // codes and messages (-1013 filter failure, -2010 insufficient balance / duplicate order,
@@ -311,6 +311,8 @@ export class FakeBinance {
         });
       case 'GET /ticker/24hr':
         return this.perSymbol(p, (s) => this.ticker24(s));
+      case 'GET /klines':
+        return this.klines(p);
       case 'GET /depth': {
         const s = this.symbolOf(p);
         const px = fmt(this.prices.get(s.symbol)!);
@@ -405,6 +407,43 @@ export class FakeBinance {
         allowedSelfTradePreventionModes: ['EXPIRE_TAKER', 'EXPIRE_MAKER', 'EXPIRE_BOTH'],
       })),
     };
+  }
+
+  /** Binance's kline intervals, in milliseconds (the ones tests use). */
+  static readonly KLINE_MS: Readonly<Record<string, number>> = { '1s': 1_000, '1m': 60_000, '3m': 180_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '1d': 86_400_000 };
+
+  /**
+   * The close of the kline opening at bucket `k` (open time / interval): the symbol's current
+   * price moved by a slow wave, so moving-average models see trends turn. Replace it to script
+   * a price path.
+   */
+  klineClose: (symbol: string, k: number, price: number) => number = (_s, k, price) => price * (1 + 0.004 * Math.sin(k / 6));
+
+  /** GET /api/v3/klines: [openTime, open, high, low, close, volume, closeTime, quoteVolume,
+   *  trades, takerBase, takerQuote, ignore], oldest first, the last one still forming. */
+  private klines(p: Record<string, string>): unknown {
+    const s = this.symbolOf(p);
+    const interval = p['interval'];
+    const ms = interval === undefined ? undefined : FakeBinance.KLINE_MS[interval];
+    if (ms === undefined) throw new BinanceError(400, -1120, 'Invalid interval.');
+    const limit = p['limit'] === undefined ? 500 : Number(p['limit']);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new BinanceError(400, -1100, "Illegal characters found in parameter 'limit'; legal range is '1-1000'.");
+    const now = this.serverTime();
+    const last = Math.floor(Math.min(now, p['endTime'] === undefined ? now : Number(p['endTime'])) / ms);
+    const first = p['startTime'] === undefined ? last - limit + 1 : Math.max(Math.ceil(Number(p['startTime']) / ms), last - 100_000);
+    const price = Number(toDecimalString(this.prices.get(s.symbol)!));
+    const tick = Number(s.tickSize);
+    const round = (x: number) => (Math.round(x / tick) * tick).toFixed(8);
+    const rows: unknown[] = [];
+    for (let k = first; k <= last && rows.length < limit; k++) {
+      const open = this.klineClose(s.symbol, k - 1, price);
+      const close = this.klineClose(s.symbol, k, price);
+      const high = Math.max(open, close) * 1.0005;
+      const low = Math.min(open, close) * 0.9995;
+      const volume = 10 + (k % 7);
+      rows.push([k * ms, round(open), round(high), round(low), round(close), volume.toFixed(8), (k + 1) * ms - 1, (volume * close).toFixed(8), 100, (volume / 2).toFixed(8), ((volume / 2) * close).toFixed(8), '0']);
+    }
+    return rows;
   }
 
   private ticker24(s: string): unknown {

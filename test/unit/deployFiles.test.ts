@@ -61,7 +61,7 @@ test('the Dockerfile: slim Node 20, native build deps, npm ci, non-root, 0.0.0.0
   for (const must of ['node_modules', '.git', 'secrets', '.env', '.ops_token', '*.sqlite']) assert.ok(ignore.includes(must), `.dockerignore keeps out ${must}`);
 });
 
-test('the stack compose file: the four services, ports, volumes, network and commands', (t) => {
+test('the stack compose file: the four services, ports, volumes, network and commands', () => {
   for (const name of ['hmm_ops', 'engine_sim', 'engine_binance', 'redis']) assert.ok(stack.services[name], `service ${name}`);
   assert.ok(ourServices.length === 3 && ourServices.every(([, s]) => s.build === '.'), 'our services build from the Dockerfile here');
   assert.ok(existsSync(join(root, 'Dockerfile')));
@@ -98,14 +98,19 @@ test('the stack compose file: the four services, ports, volumes, network and com
   assert.equal(bin['BINANCE_API_SECRET'], undefined);
   assert.match(bin['BINANCE_API_KEY_FILE']!, /^\/run\/secrets\//);
 
-  // The planned CLI commands: asserted once src/cli/main.ts declares them.
-  const cli = read('src/cli/main.ts');
-  const declared = (c: string) => new RegExp(`\\.command\\('${c}'\\)`).test(cli);
-  if (declared('engine') && declared('ops')) {
-    assert.match(cli, /--venue/, 'hmm engine takes --venue');
-  } else {
-    t.todo('`hmm engine --venue` and `hmm ops` are not in src/cli/main.ts yet (the compose file uses them)');
+  // The commands the compose file runs are the CLI's: `hmm engine --venue <v>` for each venue a
+  // service names, and `hmm ops` (which needs HMM_ENGINES, set above).
+  const help = (args: string[]) => spawnSync(process.execPath, [join(root, 'bin/hmm.mjs'), ...args, '--help'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  const engineHelp = help(['engine']);
+  assert.equal(engineHelp.status, 0, engineHelp.stderr);
+  assert.match(engineHelp.stdout, /--venue <venue>/);
+  for (const e of ['engine_sim', 'engine_binance']) {
+    const venue = stack.services[e]!.command![2]!;
+    assert.match(engineHelp.stdout, new RegExp(`\\b${venue}\\b`), `hmm engine documents --venue ${venue}`);
   }
+  const opsHelp = help(['ops']);
+  assert.equal(opsHelp.status, 0, opsHelp.stderr);
+  assert.match(opsHelp.stdout, /HMM_ENGINES/);
 });
 
 test('the observability stack joins the same network and scrapes services that exist on the right ports', () => {

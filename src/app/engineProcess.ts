@@ -1,0 +1,254 @@
+// `hmm engine --venue sim|binance`: one engine in its own process — its ledger, venue books,
+// snapshot and audit log under HMM_ROOT (ledger and venue files named after the engine), its
+// HTTP API on ENGINE_PORT (what `hmm ops` reaches through HttpEngineHandle), its venue's market
+// data, and its events on the bus (the shared Redis bus when REDIS_URL is set).
+//
+// Fail-safe on the bus: with REDIS_URL set, an engine whose Redis is unreachable refuses new
+// orders (BUS_UNAVAILABLE, HTTP 403) — its fills and rejections could not reach the control
+// plane's governance and collectors — and takes them again as soon as Redis answers. Cancels
+// and reads keep working. An engine starting while the cluster's kill switch is off starts
+// with trading disabled (the kill decision is read from Redis before the first order).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import client from 'prom-client';
+import { ConfigError, loadConfig, type StackConfig } from '../config.js';
+import { toDecimalString } from '../core/decimal.js';
+import { symbol as toSymbol } from '../core/ids.js';
+import type { Bar } from '../core/marketData.js';
+import type { Bus } from '../bus/bus.js';
+import { loadRedisConfig } from '../bus/redisConfig.js';
+import type { RedisBus } from '../bus/redisBus.js';
+import type { Engine } from '../engine/engine.js';
+import { engineRoutes, type AdmissionRefusal } from '../engine/engineApi.js';
+import { createLogger, type Logger } from '../obs/logger.js';
+import { createMetrics, type Metrics } from '../obs/metrics.js';
+import { OpsTokenRing } from '../ops/auth.js';
+import { AuditLog } from '../ops/audit.js';
+import { clearRestoreMarker, readRestoreMarker } from '../ops/backup.js';
+import { logRotationEvent, rotationOf } from '../ops/logsPolicy.js';
+import { createOpsServer } from '../ops/opsApi.js';
+import { stackPaths, type StackPaths } from '../ops/paths.js';
+import { DEFAULT_POLICIES, parsePolicies, type Policies } from '../ops/policies.js';
+import { acquireLock, releaseLock, updateLock } from '../ops/stackLock.js';
+import { WatchedFile } from '../ops/watchedFile.js';
+import { RotatingFile } from '../util/rotatingFile.js';
+import { loadCcxtVenueConfig } from '../venues/ccxt/ccxtConfig.js';
+import { CcxtVenue } from '../venues/ccxt/ccxtVenue.js';
+import { DEFAULT_SIM_INSTRUMENTS, type SimVenue } from '../venues/sim/simVenue.js';
+import type { Venue } from '../venues/venue.js';
+import { buildEngine, openSimVenue } from './engineParts.js';
+import { type MarketSource, RecentBars, openMarketSource, venueSource } from './marketSource.js';
+import { readClusterKill } from './opsReplication.js';
+import { RedisReachability, openBus } from './processBus.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface EngineProcessOptions {
+  readonly env?: Env;
+  /** Log to stdout as well as engine/logs/<name>.log (default true). */
+  readonly stdout?: boolean;
+}
+
+export interface EngineProcess {
+  readonly config: StackConfig;
+  readonly paths: StackPaths;
+  readonly name: string;
+  readonly engine: Engine;
+  readonly venue: Venue;
+  readonly bus: Bus;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly server: FastifyInstance;
+  readonly url: string;
+  readonly market: MarketSource;
+  /** Redis reachability (null without REDIS_URL). */
+  readonly busWatch: RedisReachability | null;
+  stop(): Promise<void>;
+}
+
+export const BUS_UNAVAILABLE = 'BUS_UNAVAILABLE';
+
+export async function startEngineProcess(opts: EngineProcessOptions = {}): Promise<EngineProcess> {
+  const env = opts.env ?? process.env;
+  const config = loadConfig(env);
+  const redis = loadRedisConfig(env);
+  const kind = config.distributed.engineVenue;
+  const name = config.distributed.engineName;
+  const paths = stackPaths(config.root);
+  mkdirSync(join(config.root, 'engine/logs'), { recursive: true });
+  const logFile = new RotatingFile(join(config.root, 'engine/logs', `${name}.log`), undefined, { onEvent: (e) => logRotationEvent(log, e) });
+  const log = createLogger({ file: logFile, level: config.logLevel, stdout: opts.stdout ?? true });
+  const metrics = createMetrics();
+  // One engine per root: two would write one snapshot and one orders.jsonl.
+  const previousRun = acquireLock(config.root);
+  // Undone last-made-first: the feed, the API, the engine and its ledger, then the venue, the bus.
+  const cleanup: (() => Promise<void> | void)[] = [];
+  try {
+    const bus = await openBus(redis, name, log, metrics);
+    cleanup.push(() => bus.close());
+    const token = new OpsTokenRing({
+      envTokens: [...(config.opsApiToken ? [config.opsApiToken] : []), ...config.opsApiTokens],
+      tokenFile: paths.tokenFile, tokensFile: join(config.root, '.ops_tokens'), graceFile: join(config.root, 'engine/state/token_grace.json'),
+      graceMs: config.opsTokenGraceSec * 1000, log,
+    });
+    if (token.created) log.warn(`[AUTH] created ${paths.tokenFile} (mode 0600): give the control plane this token (OPS_API_TOKEN) or it cannot drive ${name}`);
+    const audit = new AuditLog(join(config.root, 'engine/logs/audit.jsonl'), log, metrics);
+    // Only the log rotation is read from ops/policies.yaml here (when the root has one).
+    const policies = new WatchedFile<Policies>(paths.policies, config.root, parsePolicies, () => DEFAULT_POLICIES, log, metrics);
+    cleanup.push(() => policies.close());
+    logFile.setPolicy(rotationOf(policies.current.logs));
+
+    // The venue, and the market data that goes with it.
+    const symbols = config.tradeSymbols.map(toSymbol);
+    let venue: Venue;
+    let sim: SimVenue | null = null;
+    let market: MarketSource;
+    if (kind === 'sim') {
+      const instruments = DEFAULT_SIM_INSTRUMENTS.filter((i) => config.tradeSymbols.includes(i.symbol));
+      const missing = config.tradeSymbols.filter((s) => !instruments.some((i) => i.symbol === s));
+      if (missing.length > 0) throw new ConfigError('TRADE_SYMBOLS', `the sim venue lists ${DEFAULT_SIM_INSTRUMENTS.map((i) => i.symbol).join(', ')}; not ${missing.join(', ')}`);
+      market = await openMarketSource({ config, env, symbols, log });
+      cleanup.push(() => market.close());
+      sim = openSimVenue(config, paths, name, instruments);
+      venue = sim;
+    } else {
+      const ccxtVenue = await CcxtVenue.fromConfig(loadCcxtVenueConfig('binance', env), log);
+      venue = ccxtVenue;
+      cleanup.push(() => ccxtVenue.close());
+      if (config.marketData.source === 'synthetic') log.info(`[MARKET] ${name}: bars come from the venue itself (MARKET_DATA=synthetic applies to sim engines)`);
+      // The venue's own ccxt instance: one request throttle for orders and bars.
+      market = await venueSource({ config, env, exchangeId: 'binance', symbols, log, exchange: ccxtVenue.exchange });
+      cleanup.push(() => market.close());
+    }
+    if (sim) cleanup.push(() => sim!.close());
+
+    // The cluster's kill decision applies before the first order: an engine (re)starting while
+    // trading is paused must not trade. Redis unreadable at start = fail safe, disabled.
+    let tradingEnabled = config.tradingEnabled ?? true;
+    let enabledBecause = config.tradingEnabled === null ? 'default' : 'TRADING_ENABLED';
+    if (redis !== null && config.tradingEnabled !== false) {
+      try {
+        const kill = await readClusterKill(redis.url, redis.prefix);
+        if (kill !== null) {
+          tradingEnabled = kill.enabled;
+          enabledBecause = `the cluster's kill switch (${kill.actor}: ${kill.reason})`;
+        }
+      } catch (err) {
+        tradingEnabled = false;
+        enabledBecause = `the cluster's kill switch could not be read (${(err as Error).message})`;
+      }
+    }
+
+    const restoredFrom = readRestoreMarker(paths.engineStateDir);
+    const parts = buildEngine({
+      config, paths, name, venue, bus, log, metrics, tradingEnabled,
+      recoveryContext: { uncleanShutdown: previousRun ? { pid: previousRun.pid, started_at: previousRun.started_at } : null, restoredFrom },
+      rotation: rotationOf(policies.current.logs),
+    });
+    const { engine, ledger, orderLog } = parts;
+    policies.onChange((p) => {
+      logFile.setPolicy(rotationOf(p.logs));
+      orderLog.setRotation(rotationOf(p.logs));
+    });
+    cleanup.push(async () => {
+      await engine.close();
+      await ledger.closeAsync();
+      await orderLog.settle();
+      orderLog.close();
+    });
+
+    const recent = new RecentBars(Math.max(500, config.warmupBars) * symbols.length);
+    recent.push(...market.history);
+    // The venue learns prices only now that the engine listens (resting orders of a previous
+    // run may fill on these bars, and those fills must reach the ledger).
+    if (sim) for (const bar of market.history.slice(-symbols.length)) sim.onBar(bar);
+    await engine.reconcile('startup');
+    if (restoredFrom) clearRestoreMarker(paths.engineStateDir);
+
+    // The bus's health decides whether new orders are taken (Redis only).
+    let busWatch: RedisReachability | null = null;
+    const busUp = new client.Gauge({ name: 'hmm_engine_bus_up', help: '1 while this engine reaches the shared Redis bus (new orders are refused at 0)', labelNames: ['venue'], registers: [metrics.registry] });
+    busUp.set({ venue: name }, 1);
+    if (redis !== null) {
+      const watch = new RedisReachability({ url: redis.url, log, name, onChange: (s) => busUp.set({ venue: name }, s.up ? 1 : 0) });
+      busWatch = watch;
+      await watch.start();
+      cleanup.push(() => watch.stop());
+      // The control plane pushes its kill switch over HTTP before it answers; the bus event
+      // reaches an engine the push could not (restarting, briefly unreachable).
+      bus.subscribe('trading.state', (p) => engine.setTradingEnabled(p.tradingEnabled, p.actor, `${p.reason} (bus)`));
+    }
+    const admission = (): AdmissionRefusal | null => busWatch === null || busWatch.up
+      ? null
+      : { reason: BUS_UNAVAILABLE, message: `the event bus (Redis) is unreachable since ${new Date(busWatch.current.since).toISOString()}: new orders are refused until it returns` };
+
+    const server = await createOpsServer({ log, token, onControlAction: audit.hook(name) });
+    await server.register(engineRoutes(engine, metrics.registry, {
+      admission,
+      onRefused: (o, r) => {
+        metrics.ordersRejected.inc({ venue: name, reason: r.reason });
+        orderLog.append({
+          ts: new Date(o.created_at).toISOString(), event: 'order.rejected', venue: name, client_order_id: o.client_order_id, model: o.model, symbol: o.symbol,
+          side: o.side, type: o.type, status: 'REJECTED', qty: o.qty, price: o.price, filled_qty: '0', avg_price: null, fees: '0', reason: r.reason, message: r.message,
+        });
+        log.warn({ engine: name, clientOrderId: o.client_order_id, reason: r.reason }, `[RISK] ${name} refused ${o.side} ${o.qty} ${o.symbol}: ${r.reason} (${r.message})`);
+      },
+      recentBars: (n) => recent.last(n),
+      healthExtra: () => ({
+        bus: busWatch === null ? { kind: 'in-process', up: true } : { kind: 'redis', stream: (bus as RedisBus).stream, ...busWatch.current, since: new Date(busWatch.current.since).toISOString() },
+        market_data: market.description,
+      }),
+    }));
+    await server.listen({ host: config.engineHost, port: config.enginePort });
+    cleanup.push(() => server.close());
+    const addr = server.server.address();
+    const url = typeof addr === 'object' && addr ? `http://${config.engineHost}:${addr.port}` : `http://${config.engineHost}:${config.enginePort}`;
+    updateLock(config.root, { ops_url: null, engine_url: url });
+    engine.startReconcileDaemon();
+
+    market.start((bars: readonly Bar[]) => {
+      if (sim) for (const bar of bars) sim.onBar(bar);
+      engine.onMarketData();
+      recent.push(...bars);
+      for (const bar of bars) {
+        metrics.lastBarAge.set({ symbol: bar.symbol }, Date.now() / 1000);
+        bus.publish('market.bar', bar);
+      }
+    });
+    cleanup.push(() => market.close());
+
+    log.info({ engine: name, url, venue: venue.id, root: config.root }, `[ENGINE] ${name} up: API ${url}, venue ${venue.id}, market data ${market.description}, bus ${redis ? 'Redis' : 'in-process'}, starting cash ${toDecimalString(config.startingCashUsd)}, trading ${tradingEnabled ? 'ENABLED' : 'DISABLED'} (${enabledBecause})`);
+
+    let stopped = false;
+    return {
+      config, paths, name, engine, venue, bus, log, metrics, server, url, market, busWatch,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await runCleanup(cleanup, log);
+        log.info(`[ENGINE] ${name} stopped`);
+        log.flush();
+        await logFile.settle();
+        logFile.close();
+        releaseLock(config.root);
+      },
+    };
+  } catch (err) {
+    await runCleanup(cleanup, log);
+    releaseLock(config.root);
+    log.flush();
+    logFile.close();
+    throw err;
+  }
+}
+
+async function runCleanup(steps: (() => Promise<void> | void)[], log: Logger): Promise<void> {
+  for (const step of steps.splice(0).reverse()) {
+    try {
+      await step();
+    } catch (err) {
+      log.error({ err }, `[ENGINE] stopping: ${(err as Error).message}`);
+    }
+  }
+}

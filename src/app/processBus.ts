@@ -1,0 +1,150 @@
+// The bus a process runs on, and whether it can trust it: the in-process bus when REDIS_URL is
+// unset (one process, `hmm up`), the Redis Streams bus shared by every engine, ops replica and
+// the CLI when it is set. RedisReachability watches the Redis connection for an engine, which
+// fails safe on it: an engine whose events cannot reach the control plane (fills, rejections,
+// the governance daemon's inputs) takes no new orders until Redis answers again.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { InProcessBus, type Bus } from '../bus/bus.js';
+import { RedisBus, redactUrl } from '../bus/redisBus.js';
+import type { RedisDeploymentConfig } from '../bus/redisConfig.js';
+import type { Logger } from '../obs/logger.js';
+import type { Metrics } from '../obs/metrics.js';
+
+/** "<role>:<host>:<pid>:<random>": who wrote an entry on the shared stream. */
+export function processIdFor(role: string): string {
+  return `${role}:${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+}
+
+export async function openBus(redis: RedisDeploymentConfig | null, role: string, log: Logger, metrics: Metrics | null): Promise<Bus> {
+  const bus: Bus = redis === null
+    ? new InProcessBus((topic, err) => log.error({ err, topic }, `[BUS] a ${topic} subscriber failed: ${(err as Error).message}`))
+    : await RedisBus.connect({ url: redis.url, prefix: redis.prefix, maxLen: redis.busMaxLen, processId: processIdFor(role), logger: log });
+  if (metrics) bus.subscribeAll((_p, topic) => metrics.busEvents.inc({ topic }));
+  if (redis !== null) log.info({ stream: (bus as RedisBus).stream }, `[BUS] ${role} on the shared Redis bus ${redactUrl(redis.url)} (stream ${(bus as RedisBus).stream})`);
+  return bus;
+}
+
+export interface ReachabilityState {
+  readonly up: boolean;
+  /** Epoch ms of the last change (or of the start). */
+  readonly since: number;
+  readonly last_error: string | null;
+}
+
+export interface RedisReachabilityOptions {
+  readonly url: string;
+  /** Between two checks; default 500. */
+  readonly intervalMs?: number;
+  /** A PING not answered within this is a failure; default 1000. */
+  readonly timeoutMs?: number;
+  /** Consecutive failures before Redis counts as down; default 2 (one lost PING is noise). */
+  readonly failuresToDown?: number;
+  readonly log: Logger;
+  /** Whose view this is, for log lines. */
+  readonly name: string;
+  readonly onChange?: (s: ReachabilityState) => void;
+}
+
+/**
+ * Whether Redis answers, from a dedicated connection: PING every intervalMs, down after
+ * failuresToDown misses or at once when the connection drops, up at the first answer after.
+ */
+export class RedisReachability {
+  private readonly redis: Redis;
+  private readonly intervalMs: number;
+  private readonly timeoutMs: number;
+  private readonly failuresToDown: number;
+  private state: ReachabilityState;
+  private failures = 0;
+  private first = true;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+
+  constructor(private readonly opts: RedisReachabilityOptions) {
+    this.intervalMs = opts.intervalMs ?? 500;
+    this.timeoutMs = opts.timeoutMs ?? 1_000;
+    this.failuresToDown = opts.failuresToDown ?? 2;
+    this.state = { up: false, since: Date.now(), last_error: 'not checked yet' };
+    // No offline queue: a PING either goes out now or fails now; the client reconnects by itself.
+    this.redis = new Redis(opts.url, {
+      lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: this.timeoutMs,
+      retryStrategy: (times) => Math.min(1_000, 100 * times), connectionName: `hmm-watch:${opts.name}`,
+    });
+    this.redis.on('error', () => undefined); // reported through failed checks
+    this.redis.on('close', () => {
+      if (this.running) this.mark(false, 'connection closed');
+    });
+  }
+
+  get current(): ReachabilityState {
+    return this.state;
+  }
+
+  get up(): boolean {
+    return this.state.up;
+  }
+
+  /** Connects and checks once, so `up` is meaningful when this resolves. */
+  async start(): Promise<void> {
+    this.running = true;
+    await this.redis.connect().catch(() => undefined);
+    await this.check();
+    this.schedule();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.redis.disconnect();
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      void this.check().finally(() => this.schedule());
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  private async check(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.redis.ping(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no PONG within ${this.timeoutMs} ms`)), this.timeoutMs);
+        }),
+      ]);
+      this.failures = 0;
+      this.mark(true, null);
+    } catch (err) {
+      this.failures++;
+      if (this.failures >= this.failuresToDown || this.first) this.mark(false, (err as Error).message);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private mark(up: boolean, error: string | null): void {
+    if (!this.running) return;
+    if (this.first) {
+      // The first answer sets the state; only a Redis missing at start is worth a line.
+      this.first = false;
+      this.state = { up, since: Date.now(), last_error: error };
+      if (!up) this.opts.log.error({ redis: redactUrl(this.opts.url), error }, `[BUS] ${this.opts.name}: Redis unreachable at start (${error}); new orders are REFUSED (BUS_UNAVAILABLE) until it answers`);
+      this.opts.onChange?.(this.state);
+      return;
+    }
+    if (this.state.up === up) {
+      if (!up) this.state = { ...this.state, last_error: error };
+      return;
+    }
+    this.state = { up, since: Date.now(), last_error: error };
+    if (up) this.opts.log.warn({ redis: redactUrl(this.opts.url) }, `[BUS] ${this.opts.name}: Redis reachable again; new orders accepted`);
+    else this.opts.log.error({ redis: redactUrl(this.opts.url), error }, `[BUS] ${this.opts.name}: Redis unreachable (${error}); new orders are REFUSED (BUS_UNAVAILABLE) until it returns`);
+    this.opts.onChange?.(this.state);
+  }
+}
