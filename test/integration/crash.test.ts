@@ -91,7 +91,7 @@ test('damaged files after a crash: truncated snapshot and torn JSONL lines are r
     assert.ok(existsSync(join(root, 'ops/logs/ops.log.torn')));
     // Orders keep flowing into the repaired log.
     const r = await fetch(`${p.engineUrl}/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-ops-token': TOKEN }, body: JSON.stringify({ client_order_id: 'after-repair', symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quote_usd: '50' }) });
-    assert.equal(r.status, 201);
+    assert.equal(r.status, 201, `the repaired stack refused an order: ${await r.text()}`);
     await waitInSync(p);
     assert.equal(await p.stop(), 0);
     const ops = readFileSync(join(root, 'ops/logs/ops.log'), 'utf8');

@@ -89,7 +89,8 @@ test('POST /kill under concurrent order flow: every order sent after the kill re
   assert.equal(status.engines.engine_sim.trading_enabled, false);
   const audit = readFileSync(join(root, 'ops/logs/audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string; server: string; body: { cancel_open?: boolean } });
   assert.ok(audit.some((e) => e.server === 'ops' && e.action === 'trading.kill' && e.body.cancel_open === true));
-  assert.ok(audit.filter((e) => e.server === 'engine_sim' && e.action === 'order.submit').length >= sent.length);
+  // Orders are data plane: with a valid token they are not audited, however many there are.
+  assert.equal(audit.filter((e) => e.server === 'engine_sim' && e.action === 'order.submit').length, 0);
 });
 
 test('the kill survives a restart; then the runbook\'s gradual resume through weights', async () => {

@@ -121,7 +121,7 @@ export function controlRoutes(ctx: OpsContext) {
         strength: b.strength ?? 1, ts: Date.now(), reason: 'external',
       };
       try {
-        const result = await ctx.signalGate.run(() => ctx.router.route(signal, { quoteUsd: b.quote_usd, clientOrderId: b.client_order_id ?? `ext-${randomUUID()}` }));
+        const result = await ctx.signalGate.run(() => ctx.router.route(signal, { quoteUsd: b.quote_usd, clientOrderId: b.client_order_id ?? `ext-${randomUUID().replaceAll('-', '').slice(0, 24)}` }));
         const status = result.outcome === 'routed' || result.outcome === 'skipped' || result.outcome === 'shadow' ? 200
           : result.outcome === 'conflict' ? 409
           : result.reason !== null && STOPPED_REASONS.has(result.reason) ? 403 : 422;

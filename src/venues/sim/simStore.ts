@@ -93,7 +93,6 @@ export class SimStateStore {
   private fillSeq = 0;
   private readonly saveTx: (c: SimChanges) => void;
   private readonly getOrderStmt: Database.Statement;
-  private batchOpen = false;
   private readonly getFillsStmt: Database.Statement;
 
   constructor(path: string) {
@@ -166,28 +165,15 @@ export class SimStateStore {
     return { balances, markets, meta };
   }
 
-  /** Everything one venue operation changed, atomically (a savepoint). Operations within one
-   *  turn of the event loop share one commit at the end of the turn, as the ledger's do. */
+  /** Everything one venue operation changed, committed before the operation returns: like
+   *  an exchange, the venue never acknowledges what it has not made durable (so a crash can
+   *  leave the venue ahead of the engine, for reconciliation to book, never behind it). */
   save(changes: SimChanges): void {
-    if (!this.batchOpen) {
-      this.db.prepare('BEGIN').run();
-      this.batchOpen = true;
-      setImmediate(() => this.commit());
-    }
     this.saveTx(changes);
   }
 
-  private commit(): void {
-    if (!this.batchOpen) return;
-    this.batchOpen = false;
-    this.db.prepare('COMMIT').run();
-  }
-
   close(): void {
-    if (this.db.open) {
-      this.commit();
-      this.db.close();
-    }
+    if (this.db.open) this.db.close();
   }
 }
 
