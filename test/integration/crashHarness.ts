@@ -7,7 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
-import { createServer } from 'node:net';
+import { freePort } from '../support/freePort.js';
+export { freePort };
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type Fixed, fromRaw, fx, toDecimalString } from '../../src/core/decimal.js';
@@ -19,17 +20,6 @@ import { stackPaths } from '../../src/ops/paths.js';
 export const REPO = join(import.meta.dirname, '../..');
 export const TOKEN = 'crash-token-0123456789abcdef';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** A small seeded generator, so a failing run can be replayed from its seed. */
 export function rng(seed: number): () => number {

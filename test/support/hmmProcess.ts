@@ -2,23 +2,13 @@
 // throw-away redis-server, on ports found by binding port 0, each killed by its own pid. Output
 // is kept so a failing test can show what the process said.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './freePort.js';
+export { freePort };
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const REPO = join(import.meta.dirname, '../..');
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Child {
   readonly label: string;
