@@ -80,15 +80,28 @@ export class KillSwitch {
   }
 
   /** Sets the flag everywhere; resolves once every engine has applied it. Calls are serialised. */
-  set(enabled: boolean, actor: string, reason: string, opts: { cancelOpen?: boolean } = {}): Promise<{ state: TradingStateFile; canceled: number }> {
+  set(enabled: boolean, actor: string, reason: string, opts: { cancelOpen?: boolean } = {}): Promise<{ state: TradingStateFile; canceled: number; unreachable: string[] }> {
     const run = async () => {
       const previous = this.state.trading_enabled;
       this.state = { trading_enabled: enabled, updated_at: new Date().toISOString(), actor, reason };
       writeJsonAtomic(this.path, this.state);
-      await Promise.all(this.engines().map((e) => e.setTradingEnabled(enabled, actor, reason)));
+      // Every engine that answers applies the flag before we return; one that does not is
+      // named (it learns the persisted decision from the bus or at its next start) rather
+      // than failing the kill for all the others.
+      const engines = this.engines();
+      const results = await Promise.allSettled(engines.map((e) => e.setTradingEnabled(enabled, actor, reason)));
+      const unreachable = engines.filter((_, i) => results[i]!.status === 'rejected').map((e) => e.name);
+      if (unreachable.length > 0) {
+        const line = `[RISK] kill switch (${enabled ? 'resume' : 'pause'}) did not reach ${unreachable.join(', ')}`;
+        this.log.error({ unreachable }, line);
+        this.bus.publish('alert', { severity: 'CRITICAL', title: 'Kill switch incomplete', message: line, key: 'kill_switch:unreachable', ts: Date.now() });
+      }
       let canceled = 0;
       if (!enabled && opts.cancelOpen) {
-        for (const e of this.engines()) canceled += await e.cancelAllOpen(actor);
+        for (const e of engines) {
+          if (unreachable.includes(e.name)) continue;
+          canceled += await e.cancelAllOpen(actor).catch(() => 0);
+        }
       }
       this.metrics?.tradingEnabled.set({ scope: 'global' }, enabled ? 1 : 0);
       if (previous !== enabled) {
@@ -97,7 +110,7 @@ export class KillSwitch {
         this.bus.publish('alert', { severity: enabled ? 'INFO' : 'CRITICAL', title: enabled ? 'Trading resumed' : 'Trading paused', message: line, key: enabled ? 'kill_switch:resumed' : 'kill_switch:paused', ts: Date.now() });
       }
       this.bus.publish('trading.state', { tradingEnabled: enabled, actor, reason, ts: Date.now() });
-      return { state: this.state, canceled };
+      return { state: this.state, canceled, unreachable };
     };
     const p = this.chain.then(run, run);
     this.chain = p.catch(() => undefined);

@@ -40,6 +40,7 @@ export function controlRoutes(ctx: OpsContext) {
               ok: { type: 'boolean' },
               state: { type: 'object', properties: { trading_enabled: { type: 'boolean' }, updated_at: { type: 'string' }, actor: { type: 'string' }, reason: { type: 'string' } } },
               canceled_orders: { type: 'integer' },
+              unreachable_engines: { type: 'array', items: { type: 'string' }, description: 'engines that did not answer (they apply the persisted flag when they come back)' },
             },
           },
           400: errorSchema,
@@ -48,8 +49,8 @@ export function controlRoutes(ctx: OpsContext) {
       },
     }, async (req) => {
       const body = req.body as { enabled: boolean; cancel_open?: boolean; reason?: string };
-      const { state, canceled } = await ctx.killSwitch.set(body.enabled, actorOf(req), body.reason ?? (body.enabled ? 'resume via POST /kill' : 'kill via POST /kill'), { cancelOpen: body.cancel_open === true });
-      return { ok: true, state, canceled_orders: canceled };
+      const { state, canceled, unreachable } = await ctx.killSwitch.set(body.enabled, actorOf(req), body.reason ?? (body.enabled ? 'resume via POST /kill' : 'kill via POST /kill'), { cancelOpen: body.cancel_open === true });
+      return { ok: unreachable.length === 0, state, canceled_orders: canceled, unreachable_engines: unreachable };
     });
 
     app.get('/strategy/weights', {

@@ -73,7 +73,14 @@ export function readRoutes(ctx: OpsContext, extras: StatusExtras = {}) {
       let recovered = false;
       let recoveredAt: string | null = null;
       for (const e of ctx.engines()) {
-        const h = await e.health();
+        let h;
+        try {
+          h = await e.health();
+        } catch (err) {
+          // One engine down must not hide the others' status.
+          engines[e.name] = { engine: 'unreachable', error: (err as Error).message };
+          continue;
+        }
         engines[e.name] = h;
         recovery[e.name] = h.recovered;
         recovered ||= h.recovered.recovered;
