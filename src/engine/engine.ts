@@ -15,6 +15,7 @@ import type { Bus } from '../bus/bus.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { Venue, VenueEvent } from '../venues/venue.js';
+import type { Instrument } from '../core/instrument.js';
 import { Ledger } from './ledger.js';
 import { OrderLog, type OrderLogLine } from './orderLog.js';
 import { type RiskBook, type RiskLimits, type TradingState, LossStreak, OrderRateWindow, checkRiskRails, closingPnl, worstState } from './riskRails.js';
@@ -337,8 +338,13 @@ export class Engine {
     return this.venue.instruments().get(symbol);
   }
 
-  instruments() {
-    return this.venue.instruments();
+  /** What this engine trades: the venue's instruments, narrowed to TRADE_SYMBOLS when set
+   *  (the router sends a symbol to the engine that trades it). */
+  instruments(): ReadonlyMap<Symbol, Instrument> {
+    const all = this.venue.instruments();
+    const allowed = this.limits.tradeSymbols;
+    if (allowed.size === 0) return all;
+    return new Map([...all].filter(([s]) => allowed.has(s)));
   }
 
   /** Converts a quote amount (USDT) into a quantity the venue accepts, rounded down to the step. */
