@@ -10,34 +10,17 @@ import { emptyPerformanceState, metricsOf, type PerformanceMetrics } from '../st
 import { stageOf, type ModelStage, type OpsContext } from './context.js';
 import type { ModelReport, ScoreMetric } from './strategyTracker.js';
 
-export interface LeaderboardRow {
+/** One row: the tracker's book figures and lifetime performance (PerformanceMetrics, less the
+ *  win/loss counts), plus rank, stage and sizing. Types are reused, not restated. */
+export interface LeaderboardRow
+  extends Pick<ModelReport, 'model' | 'source' | 'score' | 'pnl' | 'live_pnl' | 'shadow_pnl' | 'realized_pnl' | 'unrealized_pnl' | 'fees' | 'exposure_usd'>,
+    Omit<PerformanceMetrics, 'wins' | 'losses'> {
   readonly rank: number;
-  readonly model: string;
   readonly kind: string;
   readonly stage: ModelStage;
-  /** Which book the figures come from: 'live' (engine) or 'shadow' (paper). */
-  readonly source: 'live' | 'shadow';
   readonly weight: number;
   readonly capital_quota_usd: number;
-  readonly score: number;
   readonly score_metric: ScoreMetric;
-  readonly pnl: number;
-  readonly live_pnl: number;
-  readonly shadow_pnl: number;
-  readonly realized_pnl: number;
-  readonly unrealized_pnl: number;
-  readonly fees: number;
-  readonly exposure_usd: number;
-  readonly return_pct: number;
-  readonly sharpe: number;
-  readonly sortino: number;
-  readonly max_drawdown_pct: number;
-  readonly drawdown_pct: number;
-  readonly win_rate: number | null;
-  readonly trades: number;
-  readonly exposure_time_pct: number;
-  readonly samples: number;
-  readonly hours: number;
   /** The same figures since the model's last stage change (what the canary rule judges). */
   readonly window: PerformanceMetrics;
   readonly stage_since: string | null;
