@@ -134,6 +134,8 @@ export interface RecoveryReport {
   readonly unclean_shutdown: { readonly pid: number; readonly started_at: string } | null;
   readonly restored_from: Readonly<Record<string, unknown>> | null;
   readonly fills_replayed: number;
+  /** Orders found only in the intent journal (sent, or about to be, when the process died). */
+  readonly journal_recovered: number;
   readonly fills: number;
   readonly orders: number;
   readonly open_orders: number;
@@ -433,26 +435,14 @@ export class Engine {
     }
     this.rateWindow.record(now);
     this.pendingIntents.set(id, intent);
-    this.ledger.insertOrder(order, hash);
+    this.ledger.recordIntent(order, hash);
     this.metrics?.ordersSubmitted.inc({ venue: this.name, model: order.model ?? 'manual' });
     this.counters.submitted++;
-    // The order is on record before the venue hears of it: a crash from here on leaves a NEW
-    // order that reconciliation resolves with the venue by client order id.
-    await this.ledger.durable();
-    // A kill or HALT may have landed while the record was committing: it wins, so nothing
-    // is accepted after the kill switch answers.
-    const haltedBy = !this.limits.tradingEnabled ? 'TRADING_DISABLED' : this.tradingStateFor(intent.model) === 'HALTED' ? 'TRADING_HALTED' : null;
-    if (haltedBy !== null) {
-      this.pendingIntents.delete(id);
-      const next = transition(order, 'REJECTED', this.now(), { rejectReason: `${haltedBy}: trading stopped while the order was being recorded` });
-      if (isTransitionError(next)) throw new Error(`OMS: ${next.from} → ${next.to}`);
-      this.ledger.updateOrder(next);
-      this.logOrder('order.rejected', next, { routing_time: performance.now() - intake, reason: haltedBy, message: 'trading stopped while the order was being recorded' });
-      this.afterRejection(next, haltedBy, 'trading stopped while the order was being recorded');
-      await this.ledger.durable();
-      return { kind: 'rejected', reason: haltedBy, message: 'trading stopped while the order was being recorded', order: orderView(next), duplicate: false, routingTimeMs: performance.now() - intake };
-    }
-
+    // The order is on record before the venue hears of it (the ledger's intent journal; its row
+    // commits with the acknowledgement): a crash from here on leaves a NEW order that
+    // reconciliation resolves with the venue by client order id. Nothing awaits between the
+    // risk rails and the venue call, so a kill or HALT cannot land in between: an order
+    // either reached the venue before the kill switch answered, or it is refused.
     let result;
     this.venueCalls.requests++;
     try {
@@ -463,6 +453,7 @@ export class Engine {
       // which settles it by client order id once this submission has returned, instead of at
       // the next periodic pass, minutes away.
       this.pendingIntents.delete(id);
+      this.ledger.insertOrder(order, hash);
       this.openOrders.set(id, order);
       this.unknownOrderIds.add(id);
       this.reconcileDaemon?.kick();
@@ -480,18 +471,23 @@ export class Engine {
       this.pendingIntents.delete(id);
       const next = transition(order, 'REJECTED', result.ts, { rejectReason: `${result.code}: ${result.message}` });
       if (isTransitionError(next)) throw new Error(`OMS: ${next.from} → ${next.to}`);
-      this.ledger.updateOrder(next);
+      this.ledger.transaction(() => {
+        this.ledger.insertOrder(order, hash);
+        this.ledger.updateOrder(next);
+      });
       this.logOrder('order.rejected', next, { routing_time: routingTimeMs, reason: result.code, message: result.message });
       this.afterRejection(next, result.code, result.message);
       await this.ledger.durable();
       return { kind: 'rejected', reason: result.code, message: result.message, order: orderView(next), duplicate: false, routingTimeMs };
     }
 
+    const submitted = order;
     const accepted = transition(order, 'ACCEPTED', result.ts, { venueOrderId: result.venueOrderId });
     if (isTransitionError(accepted)) throw new Error(`OMS: ${accepted.from} → ${accepted.to}`);
     order = accepted;
     const fills: Fill[] = [];
     this.ledger.transaction(() => {
+      this.ledger.insertOrder(submitted, hash);
       this.ledger.updateOrder(order);
       for (const e of result.events) order = this.applyEvent(order, e, fills);
     });
@@ -530,12 +526,19 @@ export class Engine {
   private applyEvent(order: Order, e: VenueEvent, fills: Fill[]): Order {
     if (e.type === 'fill') {
       const fill: Fill = { ...e.fill, venue: this.venueId, model: order.model };
-      if (!this.ledger.insertFill(fill)) return order; // duplicate trade id: already booked
-      const next = applyFillToOrder(order, fill);
+      if (this.ledger.hasTrade(this.venueId, fill.tradeId)) return order; // already booked
+      // A fill is the venue's word that it accepted the order: one still NEW here (recovered
+      // from the intent journal after a crash, its acknowledgement lost) is accepted first.
+      const base = order.status === 'NEW' ? transition(order, 'ACCEPTED', fill.ts) : order;
+      const next = isTransitionError(base) ? base : applyFillToOrder(base, fill);
       if (isTransitionError(next)) {
+        // Not booked: the ledger's fills and its order rows must agree; reconciliation decides.
         this.log.error({ engine: this.name, fill: fill.tradeId }, `[RECON] fill ${fill.tradeId} does not fit order ${order.clientOrderId} (${next.from} → ${next.to}); flagged`);
+        this.unknownOrderIds.add(order.clientOrderId);
         return order;
       }
+      if (base !== order) this.ledger.updateOrder(base as Order, 'FILL_BEFORE_ACK');
+      this.ledger.insertFill(fill);
       this.ledger.updateOrder(next);
       const before = this.portfolio;
       this.portfolio = applyFill(this.portfolio, fill);
@@ -822,6 +825,7 @@ export class Engine {
       unclean_shutdown: ctx.uncleanShutdown ?? null,
       restored_from: ctx.restoredFrom ?? null,
       fills_replayed: this.portfolio.fillCount,
+      journal_recovered: this.ledger.journalRecovered.length,
       fills: counts.fills,
       orders: counts.orders,
       open_orders: this.openOrders.size,
@@ -838,6 +842,10 @@ export class Engine {
       this.log.warn(fields, `[RECON] ${this.name}: the previous run (pid ${ctx.uncleanShutdown.pid}, started ${ctx.uncleanShutdown.started_at}) did not stop cleanly; reconciling with the venue`);
     }
     for (const p of problems) this.log.error({ engine: this.name }, `[RECON] ${this.name} ledger inconsistency: ${p}`);
+    const journaled = this.ledger.journalRecovered;
+    if (journaled.length > 0) {
+      this.log.warn({ engine: this.name, orders: journaled.slice(0, 20) }, `[RECON] ${this.name}: ${journaled.length} order(s) were journaled but not yet committed when the process stopped; recorded as NEW for reconciliation with the venue`);
+    }
     if (snapshot && snapshotPath) {
       if (!recovered && snapshot.snapshot_seq !== null && snapshot.snapshot_seq > 0) {
         // A snapshot with history beside a brand-new ledger: the ledger was lost or moved.

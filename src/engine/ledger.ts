@@ -3,12 +3,16 @@
 // Amounts are stored as the raw fixed-point integers of core/decimal, so a replay is exact.
 import Database from 'better-sqlite3';
 import { WalCheckpointer } from './walCheckpointer.js';
-import { mkdirSync } from 'node:fs';
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Fixed, fromRaw, toDecimalString } from '../core/decimal.js';
 import type { ClientOrderId, ModelId, Symbol, VenueId } from '../core/ids.js';
 import type { Fill, Liquidity, Order, OrderSide, OrderStatus, OrderType, TimeInForce } from '../core/order.js';
 
+// Each page a commit touches costs a write on these disks, so the schema keeps them few: seq
+// columns are plain rowids (rows are never deleted, so they only grow; AUTOINCREMENT would
+// also write sqlite_sequence on every commit), and order_events carries no index, since
+// nothing reads it by order (an index there cost a page per commit; older ledgers drop it).
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (
@@ -33,15 +37,15 @@ CREATE TABLE IF NOT EXISTS orders (
 );
 CREATE INDEX IF NOT EXISTS orders_open ON orders(status) WHERE status IN ('NEW','ACCEPTED','PARTIALLY_FILLED');
 CREATE TABLE IF NOT EXISTS order_events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq INTEGER PRIMARY KEY,
   client_order_id TEXT NOT NULL,
   status TEXT NOT NULL,
   reason TEXT,
   ts INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS order_events_order ON order_events(client_order_id);
+DROP INDEX IF EXISTS order_events_order;
 CREATE TABLE IF NOT EXISTS fills (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq INTEGER PRIMARY KEY,
   venue TEXT NOT NULL,
   trade_id TEXT NOT NULL,
   client_order_id TEXT NOT NULL,
@@ -79,6 +83,11 @@ interface OrderRow {
   updated_at: bigint;
 }
 
+interface PendingRow {
+  readonly order: Order;
+  readonly insert: { readonly requestHash: string } | null;
+}
+
 interface FillRow {
   seq: bigint;
   venue: string;
@@ -111,6 +120,76 @@ export interface LedgerOpenOptions {
   readonly backgroundCheckpoints?: boolean;
 }
 
+/** The intent journal is emptied after a commit once it holds more than this. */
+const JOURNAL_TRUNCATE_BYTES = 1 << 20;
+
+/**
+ * The intent journal (`<ledger>-intents`): one line per order, appended before the order goes to
+ * the venue, so an order is on record before the venue hears of it without waiting for a
+ * SQLite commit (about 30 µs on these disks). The ledger row follows in the next group commit;
+ * once that commit is done the journal holds nothing the ledger lacks and is emptied from time
+ * to time. A line survives a process crash as a WAL commit does (both sit in the OS page
+ * cache); with sync 'full' each line is also flushed to the disk. At start-up, a journaled
+ * order missing from the ledger is recorded as NEW, and reconciliation settles it with the
+ * venue by its client order id, as for any order a crash left NEW.
+ */
+class IntentJournal {
+  private readonly fd: number;
+  private bytes = 0;
+
+  constructor(readonly path: string, private readonly fullSync: boolean) {
+    this.fd = openSync(path, 'a+');
+  }
+
+  /** The journal's lines as written (a torn last line is dropped: its order was never sent). */
+  read(): IntentLine[] {
+    const out: IntentLine[] = [];
+    for (const line of readFileSync(this.path, 'utf8').split('\n')) {
+      if (line === '') continue;
+      try {
+        out.push(JSON.parse(line) as IntentLine);
+      } catch {
+        // torn write at the crash: appendSync had not returned, so the venue never saw it
+      }
+    }
+    return out;
+  }
+
+  append(o: Order, requestHash: string): void {
+    const line: IntentLine = {
+      id: o.clientOrderId, venue: o.venue, model: o.model, symbol: o.symbol, side: o.side, type: o.type, tif: o.timeInForce,
+      qty: o.qty.toString(), price: o.price === null ? null : o.price.toString(), hash: requestHash, ts: o.createdAt,
+    };
+    this.bytes += writeSync(this.fd, `${JSON.stringify(line)}\n`);
+    if (this.fullSync) fdatasyncSync(this.fd);
+  }
+
+  /** Called once everything journaled so far is committed to the ledger. */
+  committed(force = false): void {
+    if (this.bytes === 0 || (!force && this.bytes < JOURNAL_TRUNCATE_BYTES)) return;
+    ftruncateSync(this.fd, 0);
+    this.bytes = 0;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+interface IntentLine {
+  readonly id: string;
+  readonly venue: string;
+  readonly model: string | null;
+  readonly symbol: string;
+  readonly side: string;
+  readonly type: string;
+  readonly tif: string;
+  readonly qty: string;
+  readonly price: string | null;
+  readonly hash: string;
+  readonly ts: number;
+}
+
 /** A ledger file that cannot be opened or read: names the file and what to do about it. */
 export class LedgerOpenError extends Error {
   constructor(readonly path: string, cause: string) {
@@ -135,9 +214,14 @@ export class Ledger {
   private readonly groupCommit: boolean;
   private batchOpen = false;
   private txDepth = 0;
-  private readonly pendingRows = new Map<string, Order>();
+  /** Order rows written when the outermost transaction ends (one write per order, whatever
+   *  happened to it inside); `insert` is set for an order whose row does not exist yet. */
+  private readonly pendingRows = new Map<string, PendingRow>();
   private batchWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private batchStmts: { begin: Database.Statement; commit: Database.Statement; rollback: Database.Statement } | null = null;
+  private readonly journal: IntentJournal | null = null;
+  /** Orders found in the intent journal but not in the ledger at open, recorded as NEW. */
+  readonly journalRecovered: readonly ClientOrderId[] = [];
   /** Called when a group commit fails (disk full, I/O error): the engine stops trading. */
   onCommitFailure: (err: Error) => void = () => {};
   /** One reusable transaction runner: better-sqlite3 nests it as a savepoint when already inside one. */
@@ -168,7 +252,6 @@ export class Ledger {
     }
     this.tx = this.db.transaction((fn: () => unknown) => fn());
     this.groupCommit = !opts.readonly && path !== ':memory:' && opts.groupCommit !== false;
-    if (this.groupCommit) this.batchStmts = { begin: this.db.prepare('BEGIN'), commit: this.db.prepare('COMMIT'), rollback: this.db.prepare('ROLLBACK') };
     this.stmts = {
       getMeta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
@@ -201,6 +284,28 @@ export class Ledger {
       counts: this.db.prepare<[], { orders: bigint; fills: bigint; open: bigint }>(
         "SELECT (SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM fills) AS fills, (SELECT count(*) FROM orders WHERE status IN ('NEW','ACCEPTED','PARTIALLY_FILLED')) AS open"),
     };
+    if (this.groupCommit) {
+      this.journal = new IntentJournal(`${path}-intents`, sync === 'full');
+      this.journalRecovered = this.recoverJournal(this.journal);
+      this.batchStmts = { begin: this.db.prepare('BEGIN'), commit: this.db.prepare('COMMIT'), rollback: this.db.prepare('ROLLBACK') };
+    }
+  }
+
+  /** Records as NEW every journaled order the ledger lacks (the crash came before its commit). */
+  private recoverJournal(journal: IntentJournal): ClientOrderId[] {
+    const missing = journal.read().filter((l) => this.stmts.getOrder.get(l.id) === undefined);
+    this.tx(() => {
+      for (const l of missing) {
+        this.stmts.insertOrder.run({
+          client_order_id: l.id, venue: l.venue, model: l.model, symbol: l.symbol, side: l.side, type: l.type, tif: l.tif,
+          qty: BigInt(l.qty), price: l.price === null ? null : BigInt(l.price), status: 'NEW', filled_qty: 0n, filled_notional: 0n,
+          fees: 0n, venue_order_id: null, reject_reason: null, request_hash: l.hash, created_at: l.ts, updated_at: l.ts,
+        });
+        this.stmts.insertEvent.run(l.id, 'NEW', 'recovered from the intent journal', l.ts);
+      }
+    });
+    journal.committed(true);
+    return missing.map((l) => l.id as ClientOrderId);
   }
 
   /** Starting cash is fixed when the ledger is created; later config changes cannot rewrite history. */
@@ -236,7 +341,10 @@ export class Ledger {
   }
 
   private writePendingRows(): void {
-    for (const o of this.pendingRows.values()) this.stmts.updateOrder.run(orderParams(o));
+    for (const { order, insert } of this.pendingRows.values()) {
+      if (insert === null) this.stmts.updateOrder.run(orderParams(order));
+      else this.stmts.insertOrder.run({ ...orderParams(order), request_hash: insert.requestHash, created_at: order.createdAt });
+    }
     this.pendingRows.clear();
   }
 
@@ -261,6 +369,7 @@ export class Ledger {
       this.onCommitFailure(err as Error);
       return;
     }
+    this.journal?.committed();
     for (const w of waiters) w.resolve();
   }
 
@@ -270,12 +379,21 @@ export class Ledger {
     return new Promise((resolve, reject) => this.batchWaiters.push({ resolve, reject }));
   }
 
-  /** The order and its first event in one commit. */
+  /** Puts an order about to go to the venue on record without waiting for a commit (the
+   *  intent journal); insertOrder() writes its row once the venue has answered. */
+  recordIntent(order: Order, requestHash: string): void {
+    this.journal?.append(order, requestHash);
+  }
+
+  /** The order and its first event, atomically (inside a transaction, the row is written when
+   *  the outermost transaction ends, with the state the order has by then). */
   insertOrder(order: Order, requestHash: string): void {
-    this.transaction(() => {
-      this.stmts.insertOrder.run({ ...orderParams(order), request_hash: requestHash, created_at: order.createdAt });
-      this.stmts.insertEvent.run(order.clientOrderId, order.status, order.rejectReason, order.updatedAt);
-    });
+    if (this.txDepth === 0) {
+      this.transaction(() => this.insertOrder(order, requestHash));
+      return;
+    }
+    this.pendingRows.set(order.clientOrderId, { order, insert: { requestHash } });
+    this.stmts.insertEvent.run(order.clientOrderId, order.status, order.rejectReason, order.updatedAt);
   }
 
   /** The new state and its event, atomically (the row is written when the enclosing
@@ -285,7 +403,7 @@ export class Ledger {
       this.transaction(() => this.updateOrder(order, eventReason));
       return;
     }
-    this.pendingRows.set(order.clientOrderId, order);
+    this.pendingRows.set(order.clientOrderId, { order, insert: this.pendingRows.get(order.clientOrderId)?.insert ?? null });
     this.stmts.insertEvent.run(order.clientOrderId, order.status, eventReason ?? order.rejectReason, order.updatedAt);
   }
 
@@ -309,9 +427,11 @@ export class Ledger {
   }
 
   getOrder(id: string): StoredOrder | undefined {
+    const pending = this.pendingRows.get(id);
+    if (pending?.insert) return { order: pending.order, requestHash: pending.insert.requestHash };
     const row = this.stmts.getOrder.get(id);
     if (!row) return undefined;
-    return { order: this.pendingRows.get(id) ?? rowToOrder(row), requestHash: row.request_hash };
+    return { order: pending?.order ?? rowToOrder(row), requestHash: row.request_hash };
   }
 
   openOrders(): Order[] {
@@ -387,7 +507,13 @@ export class Ledger {
   }
 
   close(): void {
-    if (this.db.open) this.flush();
+    if (this.db.open) {
+      this.flush();
+      if (!this.batchOpen && this.journal !== null) {
+        this.journal.committed(true);
+        this.journal.close();
+      }
+    }
     void this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }

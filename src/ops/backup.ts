@@ -84,9 +84,10 @@ export function defaultBackupName(now = new Date()): string {
   return `backup_${iso.slice(0, 10).replace(/-/g, '')}_${iso.slice(11, 19).replace(/:/g, '')}.tar.gz`;
 }
 
-/** Live SQLite side files and temp files are never archived: the consistent copies replace them. */
+/** Live SQLite side files, the ledger's intent journal (it describes the live ledger, not the
+ *  copy) and temp files are never archived: the consistent copies replace them. */
 function skipInStateDir(name: string): boolean {
-  return /-(wal|shm|journal)$/.test(name) || name.endsWith('.tmp') || name === RESTORE_MARKER || name.startsWith('.');
+  return /-(wal|shm|journal|intents)$/.test(name) || name.endsWith('.tmp') || name === RESTORE_MARKER || name.startsWith('.');
 }
 
 function walk(dir: string, rel: string, out: string[]): void {

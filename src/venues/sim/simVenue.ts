@@ -130,6 +130,11 @@ export class SimVenue implements Venue {
   private readonly dirtyAssets = new Set<string>();
   private readonly dirtyMarkets = new Set<MarketState>();
   private newFills: Fill[] = [];
+  /** Group commit (with a store): operations answered through submit()/cancel() within one
+   *  event-loop turn share one commit at the end of the turn, and none is answered before it. */
+  private commitScheduled = false;
+  private commitWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  private readonly savedMeta = new Map<string, bigint>();
 
   constructor(opts: SimVenueOptions) {
     this.id = venueId(opts.id);
@@ -195,13 +200,24 @@ export class SimVenue implements Venue {
   }
 
   submit(req: VenueOrderRequest): Promise<VenueSubmitResult> {
-    if (this.latencyMs > 0) return delay(this.latencyMs).then(() => this.submitNow(req));
-    return Promise.resolve(this.submitNow(req));
+    if (this.latencyMs > 0) return delay(this.latencyMs).then(() => this.committed(this.submitCore(req)));
+    return this.committed(this.submitCore(req));
   }
 
   cancel(clientOrderId: ClientOrderId): Promise<VenueCancelResult> {
-    if (this.latencyMs > 0) return delay(this.latencyMs).then(() => this.cancelNow(clientOrderId));
-    return Promise.resolve(this.cancelNow(clientOrderId));
+    if (this.latencyMs > 0) return delay(this.latencyMs).then(() => this.committed(this.cancelCore(clientOrderId)));
+    return this.committed(this.cancelCore(clientOrderId));
+  }
+
+  /** Resolves with the answer once what produced it is on disk (at once without a store). */
+  private committed<T>(answer: T): Promise<T> {
+    if (this.store === null) return Promise.resolve(answer);
+    return new Promise<void>((resolve, reject) => {
+      this.commitWaiters.push({ resolve, reject });
+      if (this.commitScheduled) return;
+      this.commitScheduled = true;
+      setImmediate(() => this.flush());
+    }).then(() => answer);
   }
 
   fetchOpenOrders(): Promise<VenueOrderState[]> {
@@ -228,15 +244,31 @@ export class SimVenue implements Venue {
 
   close(): Promise<void> {
     this.closed = true;
+    if (this.store !== null) this.flush();
     this.store?.close();
     return Promise.resolve();
   }
 
   /**
-   * The synchronous core of submit (backtests call it directly). Fills and expiry that
-   * happen within the submission are returned in `events`, never sent to the listener.
+   * The synchronous form of submit (backtests call it directly), committed before it returns.
+   * Fills and expiry that happen within the submission are returned in `events`, never sent
+   * to the listener.
    */
   submitNow(req: VenueOrderRequest): VenueSubmitResult {
+    const result = this.submitCore(req);
+    if (this.store !== null) this.flush();
+    return result;
+  }
+
+  /** The synchronous form of cancel, committed before it returns. */
+  cancelNow(clientOrderId: ClientOrderId): VenueCancelResult {
+    const result = this.cancelCore(clientOrderId);
+    if (this.store !== null) this.flush();
+    return result;
+  }
+
+  /** Matching and booking; the caller commits (now, or at the end of the turn). */
+  private submitCore(req: VenueOrderRequest): VenueSubmitResult {
     const ts = this.now();
     if (this.closed) return reject({ code: 'VENUE_CLOSED', message: 'venue is closed' }, ts);
     const m = this.markets.get(req.symbol);
@@ -297,17 +329,15 @@ export class SimVenue implements Venue {
         this.rest(order, m);
       }
     }
-    if (this.store !== null) this.flush();
     return { kind: 'accepted', venueOrderId: order.venueOrderId, ts, events };
   }
 
-  cancelNow(clientOrderId: ClientOrderId): VenueCancelResult {
+  private cancelCore(clientOrderId: ClientOrderId): VenueCancelResult {
     const o = this.findOrder(clientOrderId);
     if (o === undefined) return { kind: 'not_found', message: `no order ${clientOrderId}` };
     if (o.status !== 'OPEN') return { kind: 'already_closed', message: `order ${clientOrderId} is ${o.status}` };
     const ts = this.now();
     this.closeResting(o, 'CANCELED', ts);
-    if (this.store !== null) this.flush();
     return { kind: 'canceled', ts };
   }
 
@@ -472,24 +502,31 @@ export class SimVenue implements Venue {
     this.dirtyAssets.add(m.inst.quote);
   }
 
+  /** Commits everything changed since the last commit, then answers whoever waits for it. */
   private flush(): void {
     const store = this.store!;
+    const waiters = this.commitWaiters;
+    this.commitWaiters = [];
+    this.commitScheduled = false;
     const balances: [string, AssetBalance][] = [];
     for (const a of this.dirtyAssets) balances.push([a, this.balanceMap.get(a)!]);
     const markets: MarketRow[] = [];
     for (const m of this.dirtyMarkets) if (m.last !== undefined) markets.push({ symbol: m.inst.symbol, last: m.last, levelQty: m.levelQty, ts: m.ts });
-    store.save({
-      orders: this.dirtyOrders,
-      fills: this.newFills,
-      balances,
-      markets,
-      meta: [
-        [META_ORDER_SEQ, BigInt(this.orderSeq)],
-        [META_TRADE_SEQ, BigInt(this.tradeSeq)],
-        [META_BARS, BigInt(this.barsSeen)],
-        [META_CLOCK, BigInt(this.clockTs)],
-      ],
-    });
+    const meta: [string, bigint][] = [];
+    for (const [key, value] of [[META_ORDER_SEQ, this.orderSeq], [META_TRADE_SEQ, this.tradeSeq], [META_BARS, this.barsSeen], [META_CLOCK, this.clockTs]] as const) {
+      const v = BigInt(value);
+      if (this.savedMeta.get(key) !== v) meta.push([key, v]);
+    }
+    try {
+      store.save({ orders: this.dirtyOrders, fills: this.newFills, balances, markets, meta });
+    } catch (err) {
+      // Nothing of this turn is acknowledged: the engine treats it as an unknown outcome and
+      // reconciles by client order id.
+      for (const w of waiters) w.reject(err as Error);
+      if (waiters.length === 0) throw err;
+      return;
+    }
+    for (const [k, v] of meta) this.savedMeta.set(k, v);
     // A closed order is history, kept on disk only, so memory stays flat however long the
     // venue runs (an open order stays in memory: the book matches against it).
     for (const o of this.dirtyOrders) {
@@ -501,6 +538,7 @@ export class SimVenue implements Venue {
     this.dirtyAssets.clear();
     this.dirtyMarkets.clear();
     this.newFills = [];
+    for (const w of waiters) w.resolve();
   }
 
   private resume(orders: SimOrder[], fills: Fill[], balances: Map<string, AssetBalance>, markets: MarketRow[], meta: Map<string, bigint>): void {
@@ -508,6 +546,7 @@ export class SimVenue implements Venue {
     this.tradeSeq = Number(meta.get(META_TRADE_SEQ) ?? 0n);
     this.barsSeen = Number(meta.get(META_BARS) ?? 0n);
     this.clockTs = Number(meta.get(META_CLOCK) ?? 0n);
+    for (const [k, v] of meta) this.savedMeta.set(k, v);
     for (const [a, b] of balances) this.balanceMap.set(a, b);
     for (const row of markets) {
       const m = this.markets.get(row.symbol);
