@@ -210,6 +210,7 @@ export class Engine {
     this.limits = { ...opts.limits, tradingEnabled: opts.tradingEnabled };
     // If the ledger cannot commit, what we hold in memory is no longer on record: stop
     // trading at once; a restart recovers from what was committed.
+    this.ledger.beforeCommit = () => this.orderLog.flush();
     this.ledger.onCommitFailure = (err) => {
       this.limits = { ...this.limits, tradingEnabled: false };
       this.metrics?.tradingEnabled.set({ scope: this.name }, 0);
@@ -526,19 +527,19 @@ export class Engine {
   private applyEvent(order: Order, e: VenueEvent, fills: Fill[]): Order {
     if (e.type === 'fill') {
       const fill: Fill = { ...e.fill, venue: this.venueId, model: order.model };
-      if (this.ledger.hasTrade(this.venueId, fill.tradeId)) return order; // already booked
       // A fill is the venue's word that it accepted the order: one still NEW here (recovered
       // from the intent journal after a crash, its acknowledgement lost) is accepted first.
       const base = order.status === 'NEW' ? transition(order, 'ACCEPTED', fill.ts) : order;
       const next = isTransitionError(base) ? base : applyFillToOrder(base, fill);
       if (isTransitionError(next)) {
+        if (this.ledger.hasTrade(this.venueId, fill.tradeId)) return order; // already booked
         // Not booked: the ledger's fills and its order rows must agree; reconciliation decides.
         this.log.error({ engine: this.name, fill: fill.tradeId }, `[RECON] fill ${fill.tradeId} does not fit order ${order.clientOrderId} (${next.from} → ${next.to}); flagged`);
         this.unknownOrderIds.add(order.clientOrderId);
         return order;
       }
+      if (!this.ledger.insertFill(fill)) return order; // duplicate trade id: already booked
       if (base !== order) this.ledger.updateOrder(base as Order, 'FILL_BEFORE_ACK');
-      this.ledger.insertFill(fill);
       this.ledger.updateOrder(next);
       const before = this.portfolio;
       this.portfolio = applyFill(this.portfolio, fill);

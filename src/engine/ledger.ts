@@ -222,6 +222,8 @@ export class Ledger {
   private readonly journal: IntentJournal | null = null;
   /** Orders found in the intent journal but not in the ledger at open, recorded as NEW. */
   readonly journalRecovered: readonly ClientOrderId[] = [];
+  /** Called just before each group commit (the engine writes the turn's order-log lines). */
+  beforeCommit: () => void = () => {};
   /** Called when a group commit fails (disk full, I/O error): the engine stops trading. */
   onCommitFailure: (err: Error) => void = () => {};
   /** One reusable transaction runner: better-sqlite3 nests it as a savepoint when already inside one. */
@@ -362,6 +364,7 @@ export class Ledger {
     this.batchWaiters = [];
     this.batchOpen = false;
     try {
+      this.beforeCommit();
       this.batchStmts.commit.run();
     } catch (err) {
       try { this.batchStmts.rollback.run(); } catch { /* the failed COMMIT may have rolled back already */ }

@@ -20,7 +20,8 @@ const MAX_VALUE_LENGTH = 64;
 
 /** Admits label values per (metric, label) up to a cap. */
 export class LabelGuard {
-  private readonly seen = new Map<string, Set<string>>();
+  /** metric → label → admitted values (nested maps: no key string built per call). */
+  private readonly seen = new Map<string, Map<string, Set<string>>>();
   private readonly caps: Readonly<Record<string, number>>;
   private readonly defaultCap: number;
 
@@ -31,12 +32,17 @@ export class LabelGuard {
 
   value(metric: string, label: string, raw: string | number): string {
     // Long strings are truncated rather than refused: the prefix still tells an operator what it was.
-    const v = String(raw).slice(0, MAX_VALUE_LENGTH);
-    const key = `${metric}\u0000${label}`;
-    let set = this.seen.get(key);
-    if (!set) {
+    const str = typeof raw === 'string' ? raw : String(raw);
+    const v = str.length > MAX_VALUE_LENGTH ? str.slice(0, MAX_VALUE_LENGTH) : str;
+    let byLabel = this.seen.get(metric);
+    if (byLabel === undefined) {
+      byLabel = new Map();
+      this.seen.set(metric, byLabel);
+    }
+    let set = byLabel.get(label);
+    if (set === undefined) {
       set = new Set();
-      this.seen.set(key, set);
+      byLabel.set(label, set);
     }
     if (set.has(v)) return v;
     if (set.size >= (this.caps[label] ?? this.defaultCap)) {
@@ -49,7 +55,7 @@ export class LabelGuard {
 
   labels(metric: string, labels: LabelValues): LabelValues {
     const out: LabelValues = {};
-    for (const [k, v] of Object.entries(labels)) out[k] = this.value(metric, k, v);
+    for (const k in labels) out[k] = this.value(metric, k, labels[k]!);
     return out;
   }
 }

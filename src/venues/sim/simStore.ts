@@ -93,6 +93,7 @@ export class SimStateStore {
   private fillSeq = 0;
   private readonly saveTx: (c: SimChanges) => void;
   private readonly getOrderStmt: Database.Statement;
+  private readonly hasOrderStmt: Database.Statement;
   private readonly getFillsStmt: Database.Statement;
 
   constructor(path: string) {
@@ -112,6 +113,7 @@ export class SimStateStore {
     this.putMarket = this.db.prepare('INSERT OR REPLACE INTO sim_markets VALUES (?, ?, ?, ?)');
     this.putMeta = this.db.prepare('INSERT OR REPLACE INTO sim_meta VALUES (?, ?)');
     this.getOrderStmt = this.db.prepare('SELECT * FROM sim_orders WHERE client_order_id = ?');
+    this.hasOrderStmt = this.db.prepare('SELECT 1 FROM sim_orders WHERE client_order_id = ?').pluck();
     this.getFillsStmt = this.db.prepare('SELECT * FROM sim_fills WHERE client_order_id = ? ORDER BY seq');
     const maxSeq = this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM sim_fills').get() as { m: bigint };
     this.fillSeq = Number(maxSeq.m);
@@ -146,6 +148,11 @@ export class SimStateStore {
   findOrder(clientOrderId: string): SimOrder | undefined {
     const row = this.getOrderStmt.get(clientOrderId) as OrderRow | undefined;
     return row === undefined ? undefined : rowToSimOrder(row);
+  }
+
+  /** Whether the client order id was ever used (one index probe, no row read). */
+  hasOrder(clientOrderId: string): boolean {
+    return this.hasOrderStmt.get(clientOrderId) !== undefined;
   }
 
   findFills(clientOrderId: string): Fill[] {

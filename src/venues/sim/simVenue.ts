@@ -273,7 +273,7 @@ export class SimVenue implements Venue {
     if (this.closed) return reject({ code: 'VENUE_CLOSED', message: 'venue is closed' }, ts);
     const m = this.markets.get(req.symbol);
     if (m === undefined) return reject({ code: 'UNKNOWN_SYMBOL', message: `unknown symbol ${req.symbol}` }, ts);
-    if (this.findOrder(req.clientOrderId) !== undefined) {
+    if (this.orders.has(req.clientOrderId) || this.store?.hasOrder(req.clientOrderId) === true) {
       return reject({ code: 'DUPLICATE_CLIENT_ORDER_ID', message: `client order id ${req.clientOrderId} already used` }, ts);
     }
     const invalid = validateOrder(m.inst, req, m.last);
