@@ -1,7 +1,7 @@
 // The execution engine for one venue: the order router (idempotency → risk rails → venue
 // adapter → OMS → portfolio), the ledger it commits to before acknowledging, the audit log,
 // and the portfolio snapshot. Nothing else writes this venue's orders, fills or portfolio.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { copyFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { type Fixed, fx, toDecimalString, div, floorToStep, mul, abs, max as fmax, ZERO } from '../core/decimal.js';
@@ -229,8 +229,12 @@ export class Engine {
     this.snapshot = opts.snapshotPath ? new PortfolioSnapshotWriter(opts.snapshotPath, () => this.snapshotDocument()) : null;
     this.venue.onEvent((e) => this.onVenueEvent(e));
     this.snapshot?.writeNow();
+    this.metrics?.accountRefreshers.add(this.refreshGauges);
     this.updateGauges();
   }
+
+  /** Sets the account gauges when they are read (registered with the metrics). */
+  private readonly refreshGauges = (): void => this.updateGauges();
 
   get tradingEnabled(): boolean {
     return this.limits.tradingEnabled;
@@ -718,7 +722,6 @@ export class Engine {
   private afterChange(): void {
     this.peakEquity = fmax(this.peakEquity, this.equityNow());
     this.snapshot?.schedule();
-    this.updateGauges();
   }
 
   private equityNow(): Fixed {
@@ -1079,6 +1082,7 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    this.metrics?.accountRefreshers.delete(this.refreshGauges);
     this.reconcileDaemon?.stop();
     this.reconcileDaemon = null;
     await this.reconcileChain;
@@ -1093,10 +1097,9 @@ function conflict(order: Order): SubmitOutcome {
 }
 
 function requestHash(r: SubmitOrderRequest): string {
-  return createHash('sha256')
-    .update([r.symbol, r.side, r.type, r.qty.toString(), r.type === 'MARKET' ? '' : (r.price ?? '').toString(), r.timeInForce ?? '', r.model ?? ''].join('|'))
-    .digest('hex')
-    .slice(0, 32);
+  // crypto.hash: the one-shot form, without a Hash object per order.
+  const price = r.type === 'MARKET' || r.price === null ? '' : r.price.toString();
+  return hash('sha256', `${r.symbol}|${r.side}|${r.type}|${r.qty.toString()}|${price}|${r.timeInForce ?? ''}|${r.model ?? ''}`, 'hex').slice(0, 32);
 }
 
 function avgPrice(o: Order): string | null {

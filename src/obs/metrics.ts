@@ -8,6 +8,17 @@ export type Registry = client.Registry;
 
 export function createMetrics(opts: { collectProcess?: boolean } = {}) {
   const registry = new client.Registry();
+  // Account gauges (equity, cash, PnL, exposure, open orders) are computed when they are read
+  // (a scrape, or registry.metrics()), not after every order: their owners register here.
+  const refreshers = new Set<() => void>();
+  let refreshing = false;
+  const refresh = function refreshAccountGauges(): void {
+    if (refreshing) return;
+    refreshing = true; // one refresh serves every gauge read in the same tick
+    queueMicrotask(() => { refreshing = false; });
+    for (const fn of refreshers) fn();
+  };
+  const onRead = { collect: refresh };
   if (opts.collectProcess ?? true) {
     client.collectDefaultMetrics({ register: registry, prefix: 'hmm_' });
     // prom-client exports these three as gauges named *_total, which `promtool check metrics`
@@ -30,13 +41,15 @@ export function createMetrics(opts: { collectProcess?: boolean } = {}) {
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: r,
     }),
-    equity: new client.Gauge({ name: 'hmm_equity_usd', help: 'Account equity (cash + marked positions)', labelNames: ['venue'], registers: r }),
-    cash: new client.Gauge({ name: 'hmm_cash_usd', help: 'Cash balance in quote currency', labelNames: ['venue'], registers: r }),
-    realizedPnl: new client.Gauge({ name: 'hmm_pnl_realized_usd', help: 'Realized PnL (gross of fees)', labelNames: ['venue'], registers: r }),
-    unrealizedPnl: new client.Gauge({ name: 'hmm_pnl_unrealized_usd', help: 'Unrealized PnL at last price', labelNames: ['venue'], registers: r }),
-    feesPaid: new client.Gauge({ name: 'hmm_fees_usd', help: 'Fees paid', labelNames: ['venue'], registers: r }),
-    exposure: new client.Gauge({ name: 'hmm_exposure_usd', help: 'Absolute position value by symbol', labelNames: ['venue', 'symbol'], registers: r }),
-    openOrders: new client.Gauge({ name: 'hmm_open_orders', help: 'Open orders at the engine', labelNames: ['venue'], registers: r }),
+    /** Owners of the account gauges register a function that sets them; it runs on read. */
+    accountRefreshers: refreshers,
+    equity: new client.Gauge({ name: 'hmm_equity_usd', help: 'Account equity (cash + marked positions)', labelNames: ['venue'], registers: r, ...onRead }),
+    cash: new client.Gauge({ name: 'hmm_cash_usd', help: 'Cash balance in quote currency', labelNames: ['venue'], registers: r, ...onRead }),
+    realizedPnl: new client.Gauge({ name: 'hmm_pnl_realized_usd', help: 'Realized PnL (gross of fees)', labelNames: ['venue'], registers: r, ...onRead }),
+    unrealizedPnl: new client.Gauge({ name: 'hmm_pnl_unrealized_usd', help: 'Unrealized PnL at last price', labelNames: ['venue'], registers: r, ...onRead }),
+    feesPaid: new client.Gauge({ name: 'hmm_fees_usd', help: 'Fees paid', labelNames: ['venue'], registers: r, ...onRead }),
+    exposure: new client.Gauge({ name: 'hmm_exposure_usd', help: 'Absolute position value by symbol', labelNames: ['venue', 'symbol'], registers: r, ...onRead }),
+    openOrders: new client.Gauge({ name: 'hmm_open_orders', help: 'Open orders at the engine', labelNames: ['venue'], registers: r, ...onRead }),
     tradingEnabled: new client.Gauge({ name: 'hmm_trading_enabled', help: '1 when trading is enabled (kill switch off)', labelNames: ['scope'], registers: r }),
     modelWeight: new client.Gauge({ name: 'hmm_model_weight', help: 'Strategy router weight per model', labelNames: ['model'], registers: r }),
     capitalQuota: new client.Gauge({ name: 'hmm_capital_quota_usd', help: 'Capital quota per model', labelNames: ['model'], registers: r }),
@@ -77,7 +90,7 @@ export function createMetrics(opts: { collectProcess?: boolean } = {}) {
   });
   // labelOverflow is left unguarded: its values are our own metric and label names (bounded by
   // code), and guarding it would let an overflow report recurse into itself.
-  for (const m of Object.values(metrics)) if (m !== registry && m !== metrics.labelOverflow) guardMetric(m, guard);
+  for (const m of Object.values(metrics)) if (m !== registry && m !== metrics.labelOverflow && m !== refreshers) guardMetric(m, guard);
   return metrics;
 }
 
