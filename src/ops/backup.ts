@@ -141,11 +141,13 @@ async function backupDb(db: Database.Database, dest: string): Promise<void> {
 }
 
 /**
- * Copies every SQLite file as one consistent set. The engine books an order in its ledger
- * before the venue sees it and books fills after the venue made them. So: pin a read
- * snapshot of each ledger, then of the venue books, then check (on another connection) that
- * no ledger commit happened since; the copies then show the venue at most ahead on orders
- * the ledger already knows, which is exactly what reconciliation settles after a restore.
+ * Copies every SQLite file as one consistent set. The engine journals an order before the
+ * venue sees it, commits its row with the venue's answer, and books fills after the venue made
+ * them. So: pin a read snapshot of each ledger, then of the venue books, then check (on another
+ * connection) that no ledger commit happened since; the copies then show the venue at most
+ * ahead of the ledger (orders it acknowledged whose rows were not committed yet, and fills),
+ * which is exactly what reconciliation settles after a restore (it adopts such orders by
+ * client order id and books the fills).
  * Pinning and checking are synchronous (microseconds); a ledger commit in that window (only
  * possible from another process) is detected and the set is pinned again. The copies are
  * then made with SQLite's online backup API from the pinned snapshots, so the stack's
