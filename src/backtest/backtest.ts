@@ -8,20 +8,21 @@ import { type Fixed, fx, toNumber } from '../core/decimal.js';
 import { modelId, type Symbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
 import type { Fill } from '../core/order.js';
-import { type Portfolio, applyFill, emptyPortfolio } from '../core/portfolio.js';
+import { applyFill, emptyPortfolio } from '../core/portfolio.js';
 import { InProcessBus } from '../bus/bus.js';
 import { Engine } from '../engine/engine.js';
 import { LocalEngineHandle } from '../engine/engineHandle.js';
 import { Ledger } from '../engine/ledger.js';
 import { OrderLog } from '../engine/orderLog.js';
 import { silentLogger } from '../obs/logger.js';
-import { planAllocation } from '../ops/allocator.js';
+import { SingleModelAllocation } from '../ops/allocator.js';
 import { DEFAULT_CAPITAL_POLICY, type CapitalPolicy } from '../ops/capitalPolicy.js';
 import { StrategyRouter } from '../ops/strategyRouter.js';
 import type { Signal } from '../core/signal.js';
 import type { Model } from '../strategy/model.js';
 import { PerformanceAccumulator, type PerformanceMetrics } from '../strategy/performance.js';
 import { SimVenue } from '../venues/sim/simVenue.js';
+import { FloatBook, type SymbolMark } from './floatBook.js';
 
 export interface BacktestOptions {
   readonly model: Model;
@@ -77,7 +78,20 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
   const started = performance.now();
   const model = opts.model;
   const cash = opts.startingCash ?? '10000';
-  let clock = 0;
+  // What moves on every time step lives on this object, not in `let`s the closures below
+  // capture: V8 boxes a captured double afresh on every write (an allocation per bar each),
+  // an object's number field is updated in place.
+  const at = {
+    /** Backtest time: the current step's timestamp (engine clock, venue clock, rate limits). */
+    clock: 0,
+    /** The benchmark symbol's latest close (NaN before its first bar). */
+    lastClose: NaN,
+    quota: 0,
+    quotaChangedAt: 0,
+    nextAllocation: -Infinity,
+    /** Equity at the previous step's close, for the step's return. */
+    prevEquity: toNumber(fx(cash)),
+  };
   const bus = new InProcessBus();
   const log = silentLogger();
   const venue = new SimVenue({
@@ -95,42 +109,20 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
   const engine = new Engine({
     name: 'engine_backtest', venue, ledger, orderLog, snapshotPath: null, startingCash: fx(cash),
     limits: { tradeSymbols: new Set(model.symbols), minNotionalUsdt: minNotional, maxNotionalUsdt: maxNotional, maxOrdersPerMin: opts.limits?.maxOrdersPerMin ?? 60 },
-    tradingEnabled: true, bus, logger: log, metrics: null, now: () => clock,
+    tradingEnabled: true, bus, logger: log, metrics: null, now: () => at.clock,
   });
   const handle = new LocalEngineHandle(engine);
   const policy = opts.capitalPolicy ?? DEFAULT_CAPITAL_POLICY;
   const weight = opts.weight ?? 1;
   const id = model.id as string;
-  let quota = 0;
-  let quotaChangedAt = 0;
-  let nextAllocation = -Infinity;
+  const allocation = new SingleModelAllocation(id, policy);
   const router = new StrategyRouter({
-    engines: () => [handle], weight: () => weight, quota: () => quota, liveModels: () => [id],
+    engines: () => [handle], weight: () => weight, quota: () => at.quota, liveModels: () => [id],
     minNotionalUsd: minNotional, maxNotionalUsd: maxNotional, log, metrics: null,
   });
   await router.indexEngines();
 
-  // Equity per step from a float mirror of cash and positions, refreshed only after fills:
-  // marking every bar through the exact valuation would dominate a run of a million bars.
-  let cashNum = toNumber(fx(cash));
-  const qty = new Map<string, number>();
-  const last = new Map<string, number>();
-  const refresh = (p: Portfolio) => {
-    cashNum = toNumber(p.cash);
-    for (const pos of p.positions.values()) qty.set(pos.symbol, toNumber(pos.qty));
-  };
-  const equityNow = (): { equity: number; exposure: number } => {
-    let value = 0;
-    let exposure = 0;
-    for (const [s, q] of qty) {
-      if (q === 0) continue;
-      const v = q * (last.get(s) ?? 0);
-      value += v;
-      exposure += Math.abs(v);
-    }
-    return { equity: cashNum + value, exposure };
-  };
-
+  const book = new FloatBook(toNumber(fx(cash)), model.symbols);
   const perf = new PerformanceAccumulator();
   let mirror = emptyPortfolio(fx(0));
   bus.subscribe('trade.fill', (f) => {
@@ -154,54 +146,45 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
   let orders = 0;
   let rejected = 0;
   let firstTs: number | null = null;
-  let stepTs: number | null = null;
-  let prevEquity = toNumber(fx(cash));
   let firstClose: number | null = null;
-  let lastClose: number | null = null;
   const benchSymbol = model.symbols[0];
-  const subscribed = new Set<string>(model.symbols);
-
-  const closeStep = () => {
-    if (stepTs === null) return;
-    steps++;
-    const { equity, exposure } = equityNow();
-    perf.addSample(steps === 1 ? null : equity / prevEquity - 1, exposure > 1e-9, stepTs);
-    prevEquity = equity;
-    if (keepCurve) curve.push({ ts: stepTs, equity, exposure });
-  };
 
   // One time step at a time, as the live feed delivers it: every symbol's bar reaches the
   // venue first, then the model sees them (so an order never fills at a stale price). The
-  // step is synchronous unless the model signals: most bars never touch a promise.
+  // step is synchronous unless the model signals: most bars never touch a promise. The
+  // step's bars and their marks are step[0 .. stepLen): the arrays are reused, never
+  // truncated (setting an array's length is a runtime call).
   const step: Bar[] = [];
+  const stepMarks: SymbolMark[] = [];
+  let stepLen = 0;
   const pending: Signal[] = [];
   const stepBars = (): void => {
     const ts = step[0]!.ts;
-    clock = ts;
-    for (const bar of step) {
+    at.clock = ts;
+    for (let i = 0; i < stepLen; i++) {
+      const bar = step[i]!;
       bars++;
       venue.onBar(bar);
-      last.set(bar.symbol, bar.close);
+      stepMarks[i]!.last = bar.close;
       if (bar.symbol === benchSymbol) {
         if (firstClose === null) firstClose = bar.close;
-        lastClose = bar.close;
+        at.lastClose = bar.close;
       }
     }
     engine.onMarketData();
-    if (ts >= nextAllocation) {
+    book.mark();
+    if (ts >= at.nextAllocation) {
       // The allocator's own decision function, on backtest time.
-      const plan = planAllocation({ equityUsd: equityNow().equity, models: [id], previous: quota > 0 ? { [id]: quota } : {}, lastChangeAt: { [id]: quotaChangedAt }, now: ts }, policy);
-      const q = plan.quotas[id] ?? 0;
-      if (q !== quota) quotaChangedAt = ts;
-      quota = q;
-      nextAllocation = ts + policy.refresh_sec * 1000;
+      const q = allocation.plan(book.equity, at.quota > 0 ? at.quota : undefined, at.quotaChangedAt, ts).quotas[id] ?? 0;
+      if (q !== at.quota) at.quotaChangedAt = ts;
+      at.quota = q;
+      at.nextAllocation = ts + policy.refresh_sec * 1000;
     }
-    for (const bar of step) {
-      if (!subscribed.has(bar.symbol)) continue;
-      const signal = model.onBar(bar);
+    for (let i = 0; i < stepLen; i++) {
+      if (!stepMarks[i]!.traded) continue;
+      const signal = model.onBar(step[i]!);
       if (signal !== null) pending.push(signal);
     }
-    stepTs = ts;
     if (firstTs === null) firstTs = ts;
   };
   const routePending = async (): Promise<void> => {
@@ -210,7 +193,8 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
       const r = await router.route(signal);
       if (r.outcome === 'routed') {
         orders++;
-        refresh(engine.portfolioState());
+        book.copy(engine.portfolioState());
+        book.mark();
       } else if (r.outcome === 'rejected') {
         rejected++;
         rejections[r.reason ?? 'UNKNOWN'] = (rejections[r.reason ?? 'UNKNOWN'] ?? 0) + 1;
@@ -218,17 +202,45 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     }
     pending.length = 0;
   };
+  const closeStep = (): void => {
+    steps++;
+    perf.addSample(steps === 1 ? null : book.equity / at.prevEquity - 1, book.exposure > 1e-9, at.clock);
+    at.prevEquity = book.equity;
+    if (keepCurve) curve.push({ ts: at.clock, equity: book.equity, exposure: book.exposure });
+  };
+  const addBar = (bar: Bar): void => {
+    step[stepLen] = bar;
+    stepMarks[stepLen] = book.symbol(bar.symbol);
+    stepLen++;
+  };
 
-  for (const bar of opts.bars) {
-    if (step.length > 0 && bar.ts !== step[0]!.ts) {
-      stepBars();
-      if (pending.length > 0) await routePending();
-      closeStep();
-      step.length = 0;
+  // An array (every caller's case) is walked by index: iterating it would allocate a
+  // result object per bar.
+  const input = opts.bars;
+  if (Array.isArray(input)) {
+    const list = input as readonly Bar[];
+    for (let i = 0; i < list.length; i++) {
+      const bar = list[i]!;
+      if (stepLen > 0 && bar.ts !== step[0]!.ts) {
+        stepBars();
+        if (pending.length > 0) await routePending();
+        closeStep();
+        stepLen = 0;
+      }
+      addBar(bar);
     }
-    step.push(bar);
+  } else {
+    for (const bar of input) {
+      if (stepLen > 0 && bar.ts !== step[0]!.ts) {
+        stepBars();
+        if (pending.length > 0) await routePending();
+        closeStep();
+        stepLen = 0;
+      }
+      addBar(bar);
+    }
   }
-  if (step.length > 0) {
+  if (stepLen > 0) {
     stepBars();
     if (pending.length > 0) await routePending();
     closeStep();
@@ -240,13 +252,13 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
   const startEquity = toNumber(fx(cash));
   const report: BacktestReport = {
     model: id, kind: model.kind, symbols: [...model.symbols], bars, steps,
-    from: firstTs === null ? null : new Date(firstTs).toISOString(), to: stepTs === null ? null : new Date(stepTs).toISOString(),
+    from: firstTs === null ? null : new Date(firstTs).toISOString(), to: firstTs === null ? null : new Date(at.clock).toISOString(),
     ...metrics,
     // The exact figure from the engine's valuation (the curve's last point is the float mirror).
     return_pct: Math.round(((v.equity - startEquity) / startEquity) * 100 * 1e4) / 1e4,
     starting_equity: startEquity, final_equity: Math.round(v.equity * 100) / 100, pnl: Math.round((v.equity - startEquity) * 100) / 100,
     fees: Math.round(v.fees * 100) / 100, signals, orders, rejected, rejections,
-    buy_and_hold_return_pct: firstClose !== null && lastClose !== null ? Math.round((lastClose / firstClose - 1) * 100 * 1e4) / 1e4 : null,
+    buy_and_hold_return_pct: firstClose !== null ? Math.round((at.lastClose / firstClose - 1) * 100 * 1e4) / 1e4 : null,
     elapsed_sec: Math.round(elapsed * 1000) / 1000, bars_per_sec: elapsed > 0 ? Math.round(bars / elapsed) : 0,
   };
   await engine.close();

@@ -25,7 +25,49 @@ export function fx(value: string | number | bigint): Fixed {
   return parseDecimal(value);
 }
 
+// 10^0 … 10^8, to scale a parsed fraction up to 8 places.
+const POW10 = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
+
 function parseDecimal(text: string): Fixed {
+  return parseShortDecimal(text) ?? parseAnyDecimal(text);
+}
+
+/**
+ * The common case without a regex or string slicing: an optional sign, 1 to 7 integer
+ * digits, and optionally a point with 1 to 8 fraction digits, nothing else. Its scaled value
+ * has at most 15 digits, below 2^53, so it accumulates exactly in a double. Anything else
+ * (long numbers, whitespace, more than 8 places, malformed text) returns null and takes the
+ * general path, which also words the errors.
+ */
+function parseShortDecimal(text: string): Fixed | null {
+  const len = text.length;
+  let i = 0;
+  const first = text.charCodeAt(0);
+  if (first === 45 /* - */ || first === 43 /* + */) i = 1;
+  const intStart = i;
+  let n = 0;
+  for (; i < len; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    n = n * 10 + (c - 48);
+  }
+  if (i === intStart || i - intStart > 7) return null;
+  let places = 0;
+  if (i < len) {
+    if (text.charCodeAt(i) !== 46 /* . */) return null;
+    for (i++; i < len; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) return null;
+      n = n * 10 + (c - 48);
+      places++;
+    }
+    if (places === 0 || places > SCALE_DIGITS) return null;
+  }
+  const scaled = BigInt(n * POW10[SCALE_DIGITS - places]!);
+  return (first === 45 ? -scaled : scaled) as Fixed;
+}
+
+function parseAnyDecimal(text: string): Fixed {
   const m = DECIMAL_RE.exec(text.trim());
   if (!m) throw new RangeError(`not a decimal number: ${JSON.stringify(text)}`);
   const [, sign, int, frac = ''] = m;
@@ -45,13 +87,32 @@ export function toNumber(a: Fixed): number {
   return Number(a) / 1e8;
 }
 
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
 export function toDecimalString(a: Fixed): string {
+  // Up to 2^53 (90 million units) the scaled integer is exact as a double: place the point in
+  // its digits rather than divide bigints. Every price, quantity and fee the ledger writes.
+  if (a <= MAX_EXACT && a >= -MAX_EXACT) return placePoint(Number(a));
   const neg = a < 0n;
   const abs = neg ? -a : a;
   const int = abs / SCALE;
   let frac = (abs % SCALE).toString().padStart(SCALE_DIGITS, '0').replace(/0+$/, '');
   if (frac.length > 0) frac = '.' + frac;
   return (neg ? '-' : '') + int.toString() + frac;
+}
+
+/** Prints an exact scaled integer (|scaled| < 2^53) as a decimal, trailing zeros dropped. */
+function placePoint(scaled: number): string {
+  const neg = scaled < 0;
+  const digits = String(neg ? -scaled : scaled);
+  const intLen = digits.length - SCALE_DIGITS;
+  let end = digits.length;
+  const fracStart = intLen > 0 ? intLen : 0;
+  while (end > fracStart && digits.charCodeAt(end - 1) === 48 /* 0 */) end--;
+  let out: string;
+  if (intLen > 0) out = end > intLen ? digits.slice(0, intLen) + '.' + digits.slice(intLen, end) : digits.slice(0, intLen);
+  else out = end > 0 ? '0.' + '0'.repeat(-intLen) + digits.slice(0, end) : '0';
+  return neg ? '-' + out : out;
 }
 
 export const add = (a: Fixed, b: Fixed): Fixed => (a + b) as Fixed;
@@ -66,10 +127,11 @@ export type Rounding = 'down' | 'up' | 'half-even';
 /** Integer division with an explicit rounding mode (down = toward zero). */
 function divRound(n: bigint, d: bigint, mode: Rounding): bigint {
   const q = n / d;
+  // Bigint division truncates toward zero, which is 'down': no remainder needed.
+  if (mode === 'down') return q;
   const r = n % d;
   if (r === 0n) return q;
   const positive = (n < 0n) === (d < 0n);
-  if (mode === 'down') return q;
   if (mode === 'up') return positive ? q + 1n : q - 1n;
   const twice = 2n * (r < 0n ? -r : r);
   const dd = d < 0n ? -d : d;
@@ -101,6 +163,8 @@ export function floorToStep(a: Fixed, step: Fixed): Fixed {
 
 export function roundToStep(a: Fixed, step: Fixed, mode: Rounding = 'half-even'): Fixed {
   if (step <= 0n) return a;
+  // Already on the step (a bar's price on the tick): a itself, without dividing.
+  if (a % step === 0n) return a;
   return (divRound(a, step, mode) * step) as Fixed;
 }
 

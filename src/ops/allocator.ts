@@ -42,13 +42,27 @@ export interface AllocationPlan {
 /** Share weights from performance: exp(strength × clip(metric)); neutral (1) until a model
  *  has tilt_min_samples samples. */
 export function tiltWeights(models: readonly string[], perf: Readonly<Record<string, ModelPerformance>>, policy: CapitalPolicy): number[] {
-  return models.map((m) => {
-    const p = perf[m];
-    if (!p || p.samples < policy.tilt_min_samples || policy.tilt_strength === 0) return 1;
+  const out = new Array<number>(models.length);
+  for (let i = 0; i < models.length; i++) {
+    const p = perf[models[i]!];
+    if (!p || p.samples < policy.tilt_min_samples || policy.tilt_strength === 0) {
+      out[i] = 1;
+      continue;
+    }
     const raw = policy.tilt_metric === 'sharpe' ? p.sharpe : p.return_pct;
     const z = Math.max(-policy.tilt_clip, Math.min(policy.tilt_clip, Number.isFinite(raw) ? raw : 0));
-    return Math.exp(policy.tilt_strength * z);
-  });
+    out[i] = Math.exp(policy.tilt_strength * z);
+  }
+  return out;
+}
+
+// Plain loops rather than map/reduce/forEach here and below: a backtest plans on every bar,
+// and each callback is a closure allocated per call. Sums run left to right from 0, as the
+// reduce they replace did, so every figure is bit for bit the same.
+function sum(xs: readonly number[]): number {
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) s += xs[i]!;
+  return s;
 }
 
 /**
@@ -60,8 +74,11 @@ export function waterFill(total: number, w: readonly number[], floor: readonly n
   const n = w.length;
   const out = new Array<number>(n).fill(0);
   if (n === 0 || total <= 0) return out;
-  const floorSum = floor.reduce((a, b) => a + b, 0);
-  if (floorSum >= total) return floor.map((f) => (floorSum > 0 ? (f * total) / floorSum : total / n));
+  const floorSum = sum(floor);
+  if (floorSum >= total) {
+    for (let i = 0; i < n; i++) out[i] = floorSum > 0 ? (floor[i]! * total) / floorSum : total / n;
+    return out;
+  }
   const pinned = new Array<boolean>(n).fill(false);
   for (let round = 0; round <= n; round++) {
     let rest = total;
@@ -87,39 +104,55 @@ export function waterFill(total: number, w: readonly number[], floor: readonly n
   return out;
 }
 
+/** When freeze_until ends (epoch ms); -Infinity without a freeze. */
+function freezeEnd(policy: CapitalPolicy): number {
+  return policy.freeze_until === null ? -Infinity : Date.parse(policy.freeze_until);
+}
+
+/** Whether a quota last changed at `lastChangeAt` is still in its cooldown at `now`. */
+function coolingAt(policy: CapitalPolicy, lastChangeAt: number | undefined, now: number): boolean {
+  return now - (lastChangeAt ?? 0) < policy.cooldown_sec * 1000;
+}
+
 export function planAllocation(input: AllocationInput, policy: CapitalPolicy): AllocationPlan {
   const { models, equityUsd, previous, lastChangeAt, now } = input;
   const deployable = Math.max(0, Number.isFinite(equityUsd) ? equityUsd : 0) * policy.max_deployable_frac;
-  const frozen = policy.freeze_until !== null && Date.parse(policy.freeze_until) > now;
+  const frozen = freezeEnd(policy) > now;
   const quotas: Record<string, number> = {};
   const targets: Record<string, number> = {};
   const reasons: Record<string, AllocationReason> = {};
-  if (models.length === 0) return { quotas, targets, reasons, deployable, frozen };
+  const n = models.length;
+  if (n === 0) return { quotas, targets, reasons, deployable, frozen };
 
-  const bounds = models.map((m) => limitsFor(policy, m));
-  const floors = bounds.map((b) => b.floor);
-  const caps = bounds.map((b) => b.cap);
-  const floorsFit = floors.reduce((a, b) => a + b, 0) <= deployable;
+  const floors = new Array<number>(n);
+  const caps = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const b = limitsFor(policy, models[i]!);
+    floors[i] = b.floor;
+    caps[i] = b.cap;
+  }
+  const floorsFit = sum(floors) <= deployable;
   const t = waterFill(deployable, tiltWeights(models, input.performance ?? {}, policy), floors, caps);
-  models.forEach((m, i) => { targets[m] = t[i]!; });
+  for (let i = 0; i < n; i++) targets[models[i]!] = t[i]!;
 
-  models.forEach((m, i) => {
+  for (let i = 0; i < n; i++) {
+    const m = models[i]!;
     const prev = previous[m];
     const target = t[i]!;
     if (prev === undefined) {
       quotas[m] = target;
       reasons[m] = 'new';
-      return;
+      continue;
     }
     if (frozen) {
       quotas[m] = prev;
       reasons[m] = 'frozen';
-      return;
+      continue;
     }
-    if (now - (lastChangeAt[m] ?? 0) < policy.cooldown_sec * 1000) {
+    if (coolingAt(policy, lastChangeAt[m], now)) {
       quotas[m] = prev;
       reasons[m] = 'cooldown';
-      return;
+      continue;
     }
     const step = Math.max(prev * policy.max_step_pct, 1);
     let q = Math.min(prev + step, Math.max(prev - step, target));
@@ -128,32 +161,91 @@ export function planAllocation(input: AllocationInput, policy: CapitalPolicy): A
     if (floorsFit && q < floors[i]!) { q = floors[i]!; reasons[m] = 'floor'; }
     if (q > caps[i]!) { q = caps[i]!; reasons[m] = 'cap'; }
     quotas[m] = q;
-  });
+  }
 
   // The ceiling: if the quotas do not fit in what may be deployed (equity fell, a new model
   // joined), cut what lies above each floor in proportion; if even the floors do not fit,
   // scale everything. Frozen quotas are cut too: the ceiling is risk, the freeze is churn.
-  const total = models.reduce((a, m) => a + quotas[m]!, 0);
+  let total = 0;
+  for (let i = 0; i < n; i++) total += quotas[models[i]!]!;
   if (total > deployable) {
-    const excess = models.map((m, i) => Math.max(0, quotas[m]! - (floorsFit ? floors[i]! : 0)));
-    const excessSum = excess.reduce((a, b) => a + b, 0);
+    const excess = new Array<number>(n);
+    for (let i = 0; i < n; i++) excess[i] = Math.max(0, quotas[models[i]!]! - (floorsFit ? floors[i]! : 0));
+    const excessSum = sum(excess);
     const cut = total - deployable;
-    models.forEach((m, i) => {
+    for (let i = 0; i < n; i++) {
+      const m = models[i]!;
       quotas[m] = floorsFit && excessSum >= cut ? quotas[m]! - (excess[i]! * cut) / excessSum : (quotas[m]! * deployable) / total;
       reasons[m] = 'scaled_to_deployable';
-    });
+    }
   }
   for (const m of models) quotas[m] = Math.max(0, Math.floor(quotas[m]! * 100 + 1e-6) / 100);
   // Rounding to the cent may not push the total over the ceiling.
-  let sum = models.reduce((a, m) => a + quotas[m]!, 0);
+  let rounded = 0;
+  for (let i = 0; i < n; i++) rounded += quotas[models[i]!]!;
   for (const m of models) {
-    if (sum <= deployable + 1e-9) break;
-    const over = Math.ceil((sum - deployable) * 100 - 1e-9) / 100;
+    if (rounded <= deployable + 1e-9) break;
+    const over = Math.ceil((rounded - deployable) * 100 - 1e-9) / 100;
     const take = Math.min(quotas[m]!, over);
     quotas[m] = Math.round((quotas[m]! - take) * 100) / 100;
-    sum -= take;
+    rounded -= take;
   }
   return { quotas, targets, reasons, deployable, frozen };
+}
+
+/**
+ * planAllocation for one model under a fixed policy and no performance tilt (a backtest,
+ * which asks on every bar), answering a repeated question from memory. For such an input the
+ * plan is a function of four things only: the equity, the previous quota, and the time
+ * through two flags — frozen at `now` and in cooldown at `now` (see planAllocation; keep
+ * this key in step with it). When all four equal the last call's, the last plan is the
+ * answer; anything else recomputes. Between fills a flat book's equity does not move, so
+ * most bars are answered here. The plan returned is shared between calls: read it only.
+ */
+export class SingleModelAllocation {
+  private readonly models: readonly string[];
+  private readonly frozenUntil: number;
+  // planAllocation's input records, reused (it keeps none of its input): a literal with a
+  // computed key ({ [model]: q }) is built by a slow runtime path on every call.
+  private readonly noPrevious: Record<string, number> = {};
+  private readonly previousQuota: Record<string, number> = {};
+  private readonly changedAt: Record<string, number> = {};
+  private last: AllocationPlan | null = null;
+  private lastEquity = NaN;
+  private lastPrevious: number | undefined = undefined;
+  private lastFrozen = false;
+  private lastCooling = false;
+
+  constructor(readonly model: string, readonly policy: CapitalPolicy) {
+    this.models = [model];
+    this.frozenUntil = freezeEnd(policy);
+  }
+
+  /** `previous` undefined: the model has no quota yet. */
+  plan(equityUsd: number, previous: number | undefined, lastChangeAt: number, now: number): AllocationPlan {
+    // Kept small so the compiler inlines it into the caller's loop: the numbers then need no
+    // boxing for the call, and a repeated question allocates nothing.
+    const frozen = this.frozenUntil > now;
+    const cooling = coolingAt(this.policy, lastChangeAt, now);
+    if (this.last !== null && equityUsd === this.lastEquity && previous === this.lastPrevious && frozen === this.lastFrozen && cooling === this.lastCooling) {
+      return this.last;
+    }
+    return this.replan(equityUsd, previous, lastChangeAt, now, frozen, cooling);
+  }
+
+  private replan(equityUsd: number, previous: number | undefined, lastChangeAt: number, now: number, frozen: boolean, cooling: boolean): AllocationPlan {
+    if (previous !== undefined) this.previousQuota[this.model] = previous;
+    this.changedAt[this.model] = lastChangeAt;
+    this.last = planAllocation({
+      equityUsd, models: this.models, previous: previous === undefined ? this.noPrevious : this.previousQuota,
+      lastChangeAt: this.changedAt, now,
+    }, this.policy);
+    this.lastEquity = equityUsd;
+    this.lastPrevious = previous;
+    this.lastFrozen = frozen;
+    this.lastCooling = cooling;
+    return this.last;
+  }
 }
 
 /** Equal shares of deployable equity (tilted by performance when given), clamped to each

@@ -7,7 +7,7 @@ import { modelId, symbol as toSymbol, type ModelId } from '../core/ids.js';
 import { Rng } from '../core/random.js';
 import type { Signal } from '../core/signal.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
-import type { OrderView } from '../engine/engine.js';
+import type { OrderView, SubmitOutcome } from '../engine/engine.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 
@@ -70,30 +70,26 @@ export class StrategyRouter {
     const model = signal.model;
     const weight = this.deps.weight(model);
     const quota = this.deps.quota(model);
-    const base = { model, weight, capital_quota_usd: quota, order: null, routing_time_ms: null, duplicate: false };
-    const done = (r: RouteResult): RouteResult => {
-      this.deps.metrics?.signals.inc({ model, outcome: r.outcome });
-      return r;
-    };
+    const base: RouteBase = { model, weight, quota };
     if (signal.action === 'HOLD' && signal.targetExposure === undefined) {
-      return done({ ...base, outcome: 'skipped', engine: null, reason: 'HOLD', message: 'signal holds', notional_usd: 0 });
+      return this.counted(routeResult(base, 'skipped', null, 'HOLD', 'signal holds', 0));
     }
     if (weight <= 0) {
-      return done({ ...base, outcome: 'shadow', engine: null, reason: 'SHADOW', message: 'model weight is 0: tracked in shadow, not traded', notional_usd: 0 });
+      return this.counted(routeResult(base, 'shadow', null, 'SHADOW', 'model weight is 0: tracked in shadow, not traded', 0));
     }
     const route = this.engineBySymbol.get(signal.symbol);
-    if (!route) return done({ ...base, outcome: 'rejected', engine: null, reason: 'NO_ENGINE', message: `no engine lists ${signal.symbol}`, notional_usd: 0 });
+    if (!route) return this.counted(routeResult(base, 'rejected', null, 'NO_ENGINE', `no engine lists ${signal.symbol}`, 0));
     const engine = route.engine;
     const pxText = await engine.lastPrice(signal.symbol);
-    if (pxText === null) return done({ ...base, outcome: 'rejected', engine: engine.name, reason: 'NO_MARKET_DATA', message: `no price for ${signal.symbol} yet`, notional_usd: 0 });
+    if (pxText === null) return this.counted(routeResult(base, 'rejected', engine.name, 'NO_MARKET_DATA', `no price for ${signal.symbol} yet`, 0));
     const px = fx(pxText);
     const held = fx(await engine.modelQty(model, signal.symbol));
 
     const sizing = sizeOrder(signal, { weight, quotaUsd: quota, price: px, held, quoteUsd: opts.quoteUsd, maxNotional: this.deps.maxNotionalUsd, stepSize: route.step });
     if (sizing.qty <= 0n || mul(sizing.qty, px) < this.deps.minNotionalUsd) {
-      return done({ ...base, outcome: 'skipped', engine: engine.name, reason: 'BELOW_MIN_NOTIONAL', message: 'order would be below MIN_NOTIONAL_USDT (already at target)', notional_usd: toNumber(mul(sizing.qty, px)) });
+      return this.counted(routeResult(base, 'skipped', engine.name, 'BELOW_MIN_NOTIONAL', 'order would be below MIN_NOTIONAL_USDT (already at target)', toNumber(mul(sizing.qty, px))));
     }
-    const out = await engine.submit({
+    const submitted = engine.submit({
       clientOrderId: opts.clientOrderId ?? `${model}-${signal.symbol}-${signal.ts}`,
       symbol: toSymbol(signal.symbol),
       side: sizing.side,
@@ -101,22 +97,47 @@ export class StrategyRouter {
       qty: sizing.qty,
       price: null,
       model: modelId(model) as ModelId,
-    }).then(
-      (o) => o,
-      (err: Error) => ({ kind: 'error' as const, message: err.message }),
-    );
-    const notional = toNumber(mul(sizing.qty, px));
-    if (out.kind === 'error') {
-      return done({ ...base, outcome: 'rejected', engine: engine.name, reason: 'ENGINE_ERROR', message: out.message, notional_usd: notional });
+    });
+    let out: SubmitOutcome;
+    try {
+      out = await submitted;
+    } catch (err) {
+      return this.counted(routeResult(base, 'rejected', engine.name, 'ENGINE_ERROR', (err as Error).message, toNumber(mul(sizing.qty, px))));
     }
+    const notional = toNumber(mul(sizing.qty, px));
     if (out.kind === 'conflict') {
-      return done({ ...base, outcome: 'conflict', engine: engine.name, reason: 'IDEMPOTENCY_CONFLICT', message: out.message, order: out.order, notional_usd: notional });
+      return this.counted(routeResult(base, 'conflict', engine.name, 'IDEMPOTENCY_CONFLICT', out.message, notional, out.order));
     }
     if (out.kind === 'rejected') {
-      return done({ ...base, outcome: 'rejected', engine: engine.name, reason: out.reason, message: out.message, order: out.order, routing_time_ms: out.routingTimeMs, duplicate: out.duplicate, notional_usd: notional });
+      return this.counted(routeResult(base, 'rejected', engine.name, out.reason, out.message, notional, out.order, out.routingTimeMs, out.duplicate));
     }
-    return done({ ...base, outcome: 'routed', engine: engine.name, reason: null, message: null, order: out.order, routing_time_ms: out.routingTimeMs, duplicate: out.duplicate, notional_usd: notional });
+    return this.counted(routeResult(base, 'routed', engine.name, null, null, notional, out.order, out.routingTimeMs, out.duplicate));
   }
+
+  private counted(r: RouteResult): RouteResult {
+    this.deps.metrics?.signals.inc({ model: r.model, outcome: r.outcome });
+    return r;
+  }
+}
+
+/** What every result of one route() call shares. */
+interface RouteBase {
+  readonly model: string;
+  readonly weight: number;
+  readonly quota: number;
+}
+
+/** A RouteResult written out key by key (in the order clients have always seen), not spread
+ *  from a shared base: in V8 an object spread followed by more keys takes a slow path that
+ *  cost microseconds per signal, more than the sizing itself. */
+function routeResult(
+  b: RouteBase, outcome: RouteOutcome, engine: string | null, reason: string | null, message: string | null, notional: number,
+  order: OrderView | null = null, routingTimeMs: number | null = null, duplicate = false,
+): RouteResult {
+  return {
+    model: b.model, weight: b.weight, capital_quota_usd: b.quota, order, routing_time_ms: routingTimeMs, duplicate,
+    outcome, engine, reason, message, notional_usd: notional,
+  };
 }
 
 export interface SizingInput {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { planAllocation, allocateCapital, waterFill, type ModelPerformance } from '../../src/ops/allocator.js';
+import { planAllocation, allocateCapital, waterFill, SingleModelAllocation, type ModelPerformance } from '../../src/ops/allocator.js';
 import { DEFAULT_CAPITAL_POLICY, parseCapitalPolicy, type CapitalPolicy } from '../../src/ops/capitalPolicy.js';
 
 const NOW = Date.UTC(2025, 0, 1);
@@ -131,4 +131,41 @@ test('capital_policy.json is validated key by key', () => {
   assert.throws(() => parseCapitalPolicy('{"freeze": true}'), /unknown key "freeze"/);
   assert.throws(() => parseCapitalPolicy('{"freeze_until": "soon"}'), /freeze_until/);
   assert.equal(parseCapitalPolicy('{"freeze_until": "2030-01-01T00:00:00Z"}').freeze_until, '2030-01-01T00:00:00Z');
+});
+
+test('the remembered single-model plan is the plan: any run of equities, quotas and times, through freeze and cooldown', () => {
+  const stepArb = fc.record({
+    // Repeats are what the memory answers: a flat book's equity stays put between fills.
+    equity: fc.oneof(fc.constant(null), fc.constant(null), fc.double({ min: -100, max: 100_000, noNaN: true })),
+    dtSec: fc.oneof(fc.constantFrom(0, 60, 300), fc.integer({ min: 0, max: 900 })),
+  });
+  fc.assert(fc.property(policyArb, fc.constantFrom(0, 120, 600), fc.oneof(fc.constant(0), fc.integer({ min: -3600, max: 7200 })), fc.array(stepArb, { minLength: 1, maxLength: 60 }),
+    (base, cooldown, freezeInSec, steps) => {
+      const policy: CapitalPolicy = { ...base, cooldown_sec: cooldown, freeze_until: freezeInSec === 0 ? null : new Date(NOW + freezeInSec * 1000).toISOString() };
+      const memo = new SingleModelAllocation('m', policy);
+      let quota = 0;
+      let changedAt = 0;
+      let equity = 10_000;
+      let now = NOW;
+      for (const s of steps) {
+        if (s.equity !== null) equity = s.equity;
+        now += s.dtSec * 1000;
+        const previous = quota > 0 ? quota : undefined;
+        const want = planAllocation({ equityUsd: equity, models: ['m'], previous: previous === undefined ? {} : { m: previous }, lastChangeAt: { m: changedAt }, now }, policy);
+        assert.deepEqual(memo.plan(equity, previous, changedAt, now), want);
+        const q = want.quotas.m ?? 0;
+        if (q !== quota) changedAt = now;
+        quota = q;
+      }
+    }), { numRuns: 500 });
+});
+
+test('a plan made during a cooldown is not the answer once the cooldown is over, at the same equity', () => {
+  const policy: CapitalPolicy = { ...DEFAULT_CAPITAL_POLICY, cooldown_sec: 120 };
+  const memo = new SingleModelAllocation('m', policy);
+  assert.equal(memo.plan(10_000, undefined, 0, NOW).quotas.m, 8000); // new
+  assert.equal(memo.plan(12_000, 8000, NOW, NOW + 60_000).reasons.m, 'cooldown');
+  const after = memo.plan(12_000, 8000, NOW, NOW + 300_000);
+  assert.equal(after.reasons.m, 'target');
+  assert.equal(after.quotas.m, 9600);
 });

@@ -71,7 +71,7 @@ export class EnsembleModel implements Model {
   onBar(bar: Bar): Signal | null {
     const stances = this.stances.get(bar.symbol);
     if (stances === undefined) return null;
-    const reasons: string[] = [];
+    let reasons: string[] | null = null; // made on the first member's signal: most bars have none
     for (let i = 0; i < this.members.length; i++) {
       const m = this.members[i]!.model;
       if (!m.symbols.includes(bar.symbol)) continue;
@@ -80,7 +80,7 @@ export class EnsembleModel implements Model {
       const stance = stanceOf(s);
       if (stance !== undefined) {
         stances[i] = stance;
-        reasons.push(`${m.id} ${s.action}`);
+        (reasons ??= []).push(`${m.id} ${s.action}`);
       }
     }
     let voted = 0;
@@ -106,7 +106,7 @@ export class EnsembleModel implements Model {
       strength: Math.abs(clean),
       targetExposure: clean,
       ts: bar.ts,
-      reason: `vote ${(clean * 100).toFixed(0)}% long with ${(voted / total * 100).toFixed(0)}% of the weight voting${reasons.length ? ` (${reasons.join(', ')})` : ''}`,
+      reason: `vote ${(clean * 100).toFixed(0)}% long with ${(voted / total * 100).toFixed(0)}% of the weight voting${reasons !== null ? ` (${reasons.join(', ')})` : ''}`,
     };
   }
 

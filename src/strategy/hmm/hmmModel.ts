@@ -76,17 +76,16 @@ export class HmmModel implements Model {
     this.regime = decision.regime;
     if (this.filtered < this.stored.policy.minBarsWarmup || decision.action === this.action) return null;
     this.action = decision.action;
-    const pct = (p: number): string => (p * 100).toFixed(1);
+    const reason = decision.action === 'HOLD'
+      ? `regime ${decision.regime} of ${this.hmm.k}: no regime above ${pct(this.stored.policy.exitThreshold)}%`
+      : `regime ${decision.regime} of ${this.hmm.k} at ${pct(decision.confidence)}% posterior`;
+    // Two literals rather than a conditional spread: a HOLD carries no target exposure.
+    if (decision.targetExposure === undefined) {
+      return { model: this.id, symbol: bar.symbol, action: decision.action, strength: decision.confidence, ts: bar.ts, reason };
+    }
     return {
-      model: this.id,
-      symbol: bar.symbol,
-      action: decision.action,
-      strength: decision.confidence,
-      ...(decision.targetExposure !== undefined ? { targetExposure: decision.targetExposure } : {}),
-      ts: bar.ts,
-      reason: decision.action === 'HOLD'
-        ? `regime ${decision.regime} of ${this.hmm.k}: no regime above ${pct(this.stored.policy.exitThreshold)}%`
-        : `regime ${decision.regime} of ${this.hmm.k} at ${pct(decision.confidence)}% posterior`,
+      model: this.id, symbol: bar.symbol, action: decision.action, strength: decision.confidence,
+      targetExposure: decision.targetExposure, ts: bar.ts, reason,
     };
   }
 
@@ -102,6 +101,11 @@ export class HmmModel implements Model {
     out['bars_rejected'] = this.rejected;
     return out;
   }
+}
+
+/** A posterior as a percentage with one decimal, for signal reasons. */
+function pct(p: number): string {
+  return (p * 100).toFixed(1);
 }
 
 export interface TrainHmmOptions {

@@ -68,13 +68,19 @@ export function decideRegimeAction(
   if (k < 2) return { action: 'HOLD', confidence: 0, targetExposure: undefined, regime };
   const pBull = posterior[order[k - 1]!]!;
   const pBear = posterior[order[0]!]!;
-  const buy = (): RegimeDecision => ({ action: 'BUY', confidence: pBull, targetExposure: config.maxExposure * pBull, regime });
-  const sell = (): RegimeDecision => ({
-    action: 'SELL', confidence: pBear, targetExposure: config.shortOnBearish ? -config.maxExposure * pBear : 0, regime,
-  });
-  if (pBull >= config.enterThreshold && pBull >= pBear) return buy();
-  if (pBear >= config.enterThreshold) return sell();
-  if (previous === 'BUY' && pBull >= config.exitThreshold) return buy();
-  if (previous === 'SELL' && pBear >= config.exitThreshold) return sell();
+  if (pBull >= config.enterThreshold && pBull >= pBear) return buyDecision(pBull, config, regime);
+  if (pBear >= config.enterThreshold) return sellDecision(pBear, config, regime);
+  if (previous === 'BUY' && pBull >= config.exitThreshold) return buyDecision(pBull, config, regime);
+  if (previous === 'SELL' && pBear >= config.exitThreshold) return sellDecision(pBear, config, regime);
   return { action: 'HOLD', confidence: 0, targetExposure: undefined, regime };
+}
+
+// Module functions rather than closures inside decideRegimeAction: it runs on every bar, and
+// a closure made per call is an allocation per bar (more under tsx, which names each one).
+function buyDecision(pBull: number, config: PolicyConfig, regime: number): RegimeDecision {
+  return { action: 'BUY', confidence: pBull, targetExposure: config.maxExposure * pBull, regime };
+}
+
+function sellDecision(pBear: number, config: PolicyConfig, regime: number): RegimeDecision {
+  return { action: 'SELL', confidence: pBear, targetExposure: config.shortOnBearish ? -config.maxExposure * pBear : 0, regime };
 }
