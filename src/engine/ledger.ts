@@ -346,7 +346,7 @@ export class Ledger {
   private writePendingRows(): void {
     for (const { order, insert } of this.pendingRows.values()) {
       if (insert === null) this.stmts.updateOrder.run(orderParams(order));
-      else this.stmts.insertOrder.run({ ...orderParams(order), request_hash: insert.requestHash, created_at: order.createdAt });
+      else this.stmts.insertOrder.run(insertParams(order, insert.requestHash));
     }
     this.pendingRows.clear();
   }
@@ -510,6 +510,30 @@ export class Ledger {
     void this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
+}
+
+/** The insert's named parameters, written out (a spread followed by new keys is slow in V8). */
+function insertParams(o: Order, requestHash: string) {
+  return {
+    client_order_id: o.clientOrderId,
+    venue: o.venue,
+    model: o.model,
+    symbol: o.symbol,
+    side: o.side,
+    type: o.type,
+    tif: o.timeInForce,
+    qty: o.qty,
+    price: o.price,
+    status: o.status,
+    filled_qty: o.filledQty,
+    filled_notional: o.filledNotional,
+    fees: o.fees,
+    venue_order_id: o.venueOrderId,
+    reject_reason: o.rejectReason,
+    request_hash: requestHash,
+    created_at: o.createdAt,
+    updated_at: o.updatedAt,
+  };
 }
 
 function orderParams(o: Order) {

@@ -78,7 +78,10 @@ interface MarketState {
   readonly inst: Instrument;
   readonly fixedLevelQty: Fixed | null;
   last: Fixed | undefined;
-  levelQty: Fixed;
+  /** Depth per level; null until first needed after a bar (computed from `barVolume` then:
+   *  most bars see no order, and the conversion allocated on every one). */
+  levelQty: Fixed | null;
+  barVolume: number;
   consumedAsks: Fixed;
   consumedBids: Fixed;
   ts: number;
@@ -157,7 +160,7 @@ export class SimVenue implements Venue {
     for (const inst of insts) {
       const fixedRaw = opts.book?.fixedLevelQty?.[inst.symbol];
       const fixedLevelQty = fixedRaw === undefined ? null : floorToStep(toFixed(`book.fixedLevelQty.${inst.symbol}`, fixedRaw), inst.stepSize);
-      this.markets.set(inst.symbol, { inst, fixedLevelQty, last: undefined, levelQty: fixedLevelQty ?? ZERO, consumedAsks: ZERO, consumedBids: ZERO, ts: 0, resting: [] });
+      this.markets.set(inst.symbol, { inst, fixedLevelQty, last: undefined, levelQty: fixedLevelQty ?? ZERO, barVolume: 0, consumedAsks: ZERO, consumedBids: ZERO, ts: 0, resting: [] });
       for (const asset of [inst.base, inst.quote]) if (!this.balanceMap.has(asset)) this.balanceMap.set(asset, { free: ZERO, locked: ZERO });
     }
 
@@ -352,7 +355,8 @@ export class SimVenue implements Venue {
     if (bar.ts > this.clockTs) this.clockTs = bar.ts;
     this.barsSeen++;
     m.last = conformPrice(m.inst, fx(bar.close));
-    m.levelQty = m.fixedLevelQty ?? volumeShareQty(bar.volume, this.volumeShare / this.levels, m.inst.stepSize);
+    m.levelQty = m.fixedLevelQty;
+    m.barVolume = bar.volume;
     m.consumedAsks = ZERO;
     m.consumedBids = ZERO;
     m.ts = bar.ts;
@@ -387,6 +391,11 @@ export class SimVenue implements Venue {
     return this.nowFn !== null ? this.nowFn() : this.clockTs;
   }
 
+  private levelQty(m: MarketState): Fixed {
+    if (m.levelQty === null) m.levelQty = volumeShareQty(m.barVolume, this.volumeShare / this.levels, m.inst.stepSize);
+    return m.levelQty;
+  }
+
   private bookSide(m: MarketState, side: OrderSide): BookSide {
     const jitter = this.jitterBps > 0 ? this.rng.next() * this.jitterBps : 0;
     return {
@@ -395,7 +404,7 @@ export class SimVenue implements Venue {
       slippageBps: this.slippageBps + jitter,
       levelSpacingBps: this.levelSpacingBps,
       levels: this.levels,
-      levelQty: m.levelQty,
+      levelQty: this.levelQty(m),
       consumed: side === 'BUY' ? m.consumedAsks : m.consumedBids,
     };
   }
@@ -511,7 +520,7 @@ export class SimVenue implements Venue {
     const balances: [string, AssetBalance][] = [];
     for (const a of this.dirtyAssets) balances.push([a, this.balanceMap.get(a)!]);
     const markets: MarketRow[] = [];
-    for (const m of this.dirtyMarkets) if (m.last !== undefined) markets.push({ symbol: m.inst.symbol, last: m.last, levelQty: m.levelQty, ts: m.ts });
+    for (const m of this.dirtyMarkets) if (m.last !== undefined) markets.push({ symbol: m.inst.symbol, last: m.last, levelQty: this.levelQty(m), ts: m.ts });
     const meta: [string, bigint][] = [];
     for (const [key, value] of [[META_ORDER_SEQ, this.orderSeq], [META_TRADE_SEQ, this.tradeSeq], [META_BARS, this.barsSeen], [META_CLOCK, this.clockTs]] as const) {
       const v = BigInt(value);
