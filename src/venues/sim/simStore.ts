@@ -3,6 +3,7 @@
 // something to reconcile against. Amounts are stored as raw scaled integers (Fixed).
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
+import { WalCheckpointer } from '../../engine/walCheckpointer.js';
 import { dirname } from 'node:path';
 import { type Fixed, fromRaw } from '../../core/decimal.js';
 import type { ClientOrderId, Symbol, VenueId } from '../../core/ids.js';
@@ -94,6 +95,7 @@ export class SimStateStore {
   private readonly saveTx: (c: SimChanges) => void;
   private readonly getOrderStmt: Database.Statement;
   private readonly hasOrderStmt: Database.Statement;
+  private readonly checkpointer: WalCheckpointer;
   private readonly getFillsStmt: Database.Statement;
 
   constructor(path: string) {
@@ -103,6 +105,10 @@ export class SimStateStore {
     // NORMAL under WAL loses at most the last transactions on power loss, never consistency;
     // the sim is not worth an fsync per order.
     this.db.pragma('synchronous = NORMAL');
+    // Checkpoints in a worker, as for the ledger: inside a commit they stalled the venue's
+    // answers (and the engine's thread with them) for milliseconds every thousand pages.
+    this.db.pragma('wal_autocheckpoint = 0');
+    this.checkpointer = new WalCheckpointer(path, 250, (m) => process.emitWarning(`sim venue checkpoint: ${m}`));
     this.db.defaultSafeIntegers(true);
     this.db.exec(SCHEMA);
     // Positional parameters: these run for every order, and binding by name costs more.
@@ -174,8 +180,10 @@ export class SimStateStore {
     this.saveTx(changes);
   }
 
-  close(): void {
+  /** Closes the connection; the checkpointer runs a last checkpoint and stops. */
+  async close(): Promise<void> {
     if (this.db.open) this.db.close();
+    await this.checkpointer.stop();
   }
 }
 

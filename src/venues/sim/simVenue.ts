@@ -245,11 +245,10 @@ export class SimVenue implements Venue {
     return this.orders.get(clientOrderId) ?? this.store?.findOrder(clientOrderId);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.closed = true;
     if (this.store !== null) this.flush();
-    this.store?.close();
-    return Promise.resolve();
+    await this.store?.close();
   }
 
   /**
