@@ -368,7 +368,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   };
   const context: OpsContext = {
     config, paths, bus, log, metrics, engines: () => engines, killSwitch, weights, allocator, policies, capitalPolicy,
-    router, signalGate, models: modelInfos, startedAt: o.startedAt, lastBarTs: () => lastBarTs, baselineEquity: () => baselineEquity,
+    router, signalGate, models: modelInfos, hasModel: (id) => runtime.get(id) !== undefined, startedAt: o.startedAt, lastBarTs: () => lastBarTs, baselineEquity: () => baselineEquity,
   };
 
   const ops = await createOpsServer({ log, token, onControlAction: audit.hook('ops') });

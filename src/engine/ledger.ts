@@ -257,13 +257,12 @@ export class Ledger {
     this.stmts = {
       getMeta: this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-      insertOrder: this.db.prepare(`INSERT INTO orders (client_order_id, venue, model, symbol, side, type, tif, qty, price, status,
+      // The order path's statements bind by position (binding by name costs more per statement).
+      insertOrderAt: this.db.prepare(`INSERT INTO orders (client_order_id, venue, model, symbol, side, type, tif, qty, price, status,
         filled_qty, filled_notional, fees, venue_order_id, reject_reason, request_hash, created_at, updated_at)
-        VALUES (@client_order_id, @venue, @model, @symbol, @side, @type, @tif, @qty, @price, @status,
-        @filled_qty, @filled_notional, @fees, @venue_order_id, @reject_reason, @request_hash, @created_at, @updated_at)`),
-      updateOrder: this.db.prepare(`UPDATE orders SET status = @status, filled_qty = @filled_qty, filled_notional = @filled_notional,
-        fees = @fees, venue_order_id = @venue_order_id, reject_reason = @reject_reason, updated_at = @updated_at
-        WHERE client_order_id = @client_order_id`),
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      updateOrder: this.db.prepare(`UPDATE orders SET status = ?, filled_qty = ?, filled_notional = ?, fees = ?, venue_order_id = ?,
+        reject_reason = ?, updated_at = ? WHERE client_order_id = ?`),
       insertEvent: this.db.prepare('INSERT INTO order_events (client_order_id, status, reason, ts) VALUES (?, ?, ?, ?)'),
       // Positional parameters on the order path (binding by name costs more per statement).
       insertFill: this.db.prepare(`INSERT OR IGNORE INTO fills (venue, trade_id, client_order_id, model, symbol, side, qty, price, fee, liquidity, ts)
@@ -299,11 +298,8 @@ export class Ledger {
     const missing = journal.read().filter((l) => this.stmts.getOrder.get(l.id) === undefined);
     this.tx(() => {
       for (const l of missing) {
-        this.stmts.insertOrder.run({
-          client_order_id: l.id, venue: l.venue, model: l.model, symbol: l.symbol, side: l.side, type: l.type, tif: l.tif,
-          qty: BigInt(l.qty), price: l.price === null ? null : BigInt(l.price), status: 'NEW', filled_qty: 0n, filled_notional: 0n,
-          fees: 0n, venue_order_id: null, reject_reason: null, request_hash: l.hash, created_at: l.ts, updated_at: l.ts,
-        });
+        this.stmts.insertOrderAt.run(l.id, l.venue, l.model, l.symbol, l.side, l.type, l.tif, BigInt(l.qty), l.price === null ? null : BigInt(l.price),
+          'NEW', 0n, 0n, 0n, null, null, l.hash, l.ts, l.ts);
         this.stmts.insertEvent.run(l.id, 'NEW', 'recovered from the intent journal', l.ts);
       }
     });
@@ -345,8 +341,14 @@ export class Ledger {
 
   private writePendingRows(): void {
     for (const { order, insert } of this.pendingRows.values()) {
-      if (insert === null) this.stmts.updateOrder.run(orderParams(order));
-      else this.stmts.insertOrder.run(insertParams(order, insert.requestHash));
+      if (insert === null) {
+        this.stmts.updateOrder.run(order.status, order.filledQty, order.filledNotional, order.fees, order.venueOrderId, order.rejectReason,
+          order.updatedAt, order.clientOrderId);
+      } else {
+        const o = order;
+        this.stmts.insertOrderAt.run(o.clientOrderId, o.venue, o.model, o.symbol, o.side, o.type, o.timeInForce, o.qty, o.price, o.status,
+          o.filledQty, o.filledNotional, o.fees, o.venueOrderId, o.rejectReason, insert.requestHash, o.createdAt, o.updatedAt);
+      }
     }
     this.pendingRows.clear();
   }
@@ -510,51 +512,6 @@ export class Ledger {
     void this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
-}
-
-/** The insert's named parameters, written out (a spread followed by new keys is slow in V8). */
-function insertParams(o: Order, requestHash: string) {
-  return {
-    client_order_id: o.clientOrderId,
-    venue: o.venue,
-    model: o.model,
-    symbol: o.symbol,
-    side: o.side,
-    type: o.type,
-    tif: o.timeInForce,
-    qty: o.qty,
-    price: o.price,
-    status: o.status,
-    filled_qty: o.filledQty,
-    filled_notional: o.filledNotional,
-    fees: o.fees,
-    venue_order_id: o.venueOrderId,
-    reject_reason: o.rejectReason,
-    request_hash: requestHash,
-    created_at: o.createdAt,
-    updated_at: o.updatedAt,
-  };
-}
-
-function orderParams(o: Order) {
-  return {
-    client_order_id: o.clientOrderId,
-    venue: o.venue,
-    model: o.model,
-    symbol: o.symbol,
-    side: o.side,
-    type: o.type,
-    tif: o.timeInForce,
-    qty: o.qty,
-    price: o.price,
-    status: o.status,
-    filled_qty: o.filledQty,
-    filled_notional: o.filledNotional,
-    fees: o.fees,
-    venue_order_id: o.venueOrderId,
-    reject_reason: o.rejectReason,
-    updated_at: o.updatedAt,
-  };
 }
 
 function rowToOrder(r: OrderRow): Order {

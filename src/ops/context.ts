@@ -38,6 +38,8 @@ export interface OpsContext {
   readonly router: StrategyRouter;
   readonly signalGate: SignalGate;
   readonly models: () => readonly ModelInfo[];
+  /** Whether a model runs here (without building every model's diagnostics, as models() does). */
+  readonly hasModel: (id: string) => boolean;
   readonly startedAt: number;
   readonly lastBarTs: () => number | null;
   readonly baselineEquity: (engine: string) => number;

@@ -113,10 +113,9 @@ export function controlRoutes(ctx: OpsContext) {
       },
     }, async (req, reply) => {
       const b = req.body as { symbol: string; side: string; model?: string; strength?: number; quote_usd?: number; client_order_id?: string };
-      if (b.model !== undefined) {
-        // Only a named model needs the list (building it asks every model for diagnostics).
-        const known = new Set(ctx.models().map((m) => m.id));
-        if (!known.has(b.model)) throw new HttpError(400, `unknown model "${b.model}"`, [{ field: 'model', message: `unknown model (known: ${[...known].join(', ')})` }]);
+      if (b.model !== undefined && !ctx.hasModel(b.model)) {
+        const known = ctx.models().map((m) => m.id);
+        throw new HttpError(400, `unknown model "${b.model}"`, [{ field: 'model', message: `unknown model (known: ${known.join(', ')})` }]);
       }
       const model = b.model ?? ctx.router.pickModelByWeight();
       if (model === null) throw new HttpError(409, 'no live model (every weight is 0): nothing to route to');
