@@ -4,6 +4,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { WalCheckpointer } from '../../engine/walCheckpointer.js';
+import { BloomFilter } from '../../util/bloomFilter.js';
 import { dirname } from 'node:path';
 import { type Fixed, fromRaw } from '../../core/decimal.js';
 import type { ClientOrderId, Symbol, VenueId } from '../../core/ids.js';
@@ -96,6 +97,8 @@ export class SimStateStore {
   private readonly getOrderStmt: Database.Statement;
   private readonly hasOrderStmt: Database.Statement;
   private readonly checkpointer: WalCheckpointer;
+  /** Every client order id on disk, so a new id (the usual case) skips the index probe. */
+  private readonly knownIds: BloomFilter;
   private readonly getFillsStmt: Database.Statement;
 
   constructor(path: string) {
@@ -121,11 +124,15 @@ export class SimStateStore {
     this.putMeta = this.db.prepare('INSERT OR REPLACE INTO sim_meta VALUES (?, ?)');
     this.getOrderStmt = this.db.prepare('SELECT * FROM sim_orders WHERE client_order_id = ?');
     this.hasOrderStmt = this.db.prepare('SELECT 1 FROM sim_orders WHERE client_order_id = ?').pluck();
+    const count = Number(this.db.prepare('SELECT count(*) FROM sim_orders').pluck().get() as bigint);
+    this.knownIds = new BloomFilter(Math.max(1_000_000, count * 2));
+    for (const id of this.db.prepare('SELECT client_order_id FROM sim_orders').pluck().iterate() as IterableIterator<string>) this.knownIds.add(id);
     this.getFillsStmt = this.db.prepare('SELECT * FROM sim_fills WHERE client_order_id = ? ORDER BY seq');
     const maxSeq = this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM sim_fills').get() as { m: bigint };
     this.fillSeq = Number(maxSeq.m);
     this.saveTx = this.db.transaction((c: SimChanges) => {
       for (const o of c.orders) {
+        this.knownIds.add(o.clientOrderId);
         this.putOrder.run(o.clientOrderId, o.venueOrderId, o.symbol, o.side, o.type, o.qty, o.price, o.timeInForce, o.seq, o.createdAt,
           o.filledQty, o.status, o.locked, o.updatedAt);
       }
@@ -153,7 +160,7 @@ export class SimStateStore {
 
   /** Whether the client order id was ever used (one index probe, no row read). */
   hasOrder(clientOrderId: string): boolean {
-    return this.hasOrderStmt.get(clientOrderId) !== undefined;
+    return this.knownIds.mightContain(clientOrderId) && this.hasOrderStmt.get(clientOrderId) !== undefined;
   }
 
   findFills(clientOrderId: string): Fill[] {
