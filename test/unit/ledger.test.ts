@@ -3,7 +3,7 @@
 // with a message naming it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -127,4 +127,36 @@ test('property: a ledger reopened after any sequence of fills replays to the sam
       assert.equal(replayed.realizedPnl, live.realizedPnl);
     },
   ), { numRuns: 25 });
+}));
+
+test('intent journal: an order journaled but never committed is recorded NEW at the next open; committed ones are not repeated, across wraps of the ring', withDir(async (dir) => {
+  const p = join(dir, 'l.sqlite');
+  const a = new Ledger(p, 'normal');
+  a.startingCash(fx('1000'));
+  const fresh = (id: string): Order => ({ ...order(id), status: 'NEW', venueOrderId: null, model: 'ma' as Order['model'] });
+  // Well over the 1 MB ring: every 50 intents the rows commit, so the journal wraps several times.
+  for (let i = 0; i < 12_000; i++) {
+    const o = fresh(`o${i}`);
+    a.recordIntent(o, `h${i}`);
+    a.insertOrder(o, `h${i}`);
+    if (i % 50 === 49) await a.durable();
+  }
+  await a.durable();
+  assert.ok(statSync(`${p}-intents`).size < 1.2 * 1024 * 1024, 'the journal is a ring of fixed size, not a growing file');
+  // The process dies after these two reached the venue, before their rows committed.
+  a.recordIntent(fresh('lost-1'), 'hl1');
+  a.recordIntent(fresh('lost-2'), 'hl2');
+  // (No close: a second open over the same files is what a restart after SIGKILL sees.)
+  const b = new Ledger(p, 'normal');
+  assert.deepEqual([...b.journalRecovered].sort(), ['lost-1', 'lost-2']);
+  const lost = b.getOrder('lost-1');
+  assert.equal(lost?.order.status, 'NEW');
+  assert.equal(lost?.order.model, 'ma');
+  assert.equal(lost?.requestHash, 'hl1');
+  assert.equal(b.counts().orders, 12_002);
+  b.close();
+  const c = new Ledger(p, 'normal');
+  assert.deepEqual(c.journalRecovered, [], 'recovered once, not again');
+  c.close();
+  a.close();
 }));
