@@ -33,8 +33,6 @@ import { DEFAULT_POLICIES, parsePolicies, type Policies } from '../ops/policies.
 import { acquireLock, releaseLock, updateLock } from '../ops/stackLock.js';
 import { WatchedFile } from '../ops/watchedFile.js';
 import { RotatingFile } from '../util/rotatingFile.js';
-import { loadCcxtVenueConfig } from '../venues/ccxt/ccxtConfig.js';
-import { CcxtVenue } from '../venues/ccxt/ccxtVenue.js';
 import { DEFAULT_SIM_INSTRUMENTS, type SimVenue } from '../venues/sim/simVenue.js';
 import type { Venue } from '../venues/venue.js';
 import { buildEngine, openSimVenue } from './engineParts.js';
@@ -113,6 +111,9 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
       sim = openSimVenue(config, paths, name, instruments);
       venue = sim;
     } else {
+      // Loaded only for a live venue's engine (ccxt is about 75 MB resident).
+      const { loadCcxtVenueConfig } = await import('../venues/ccxt/ccxtConfig.js');
+      const { CcxtVenue } = await import('../venues/ccxt/ccxtVenue.js');
       const ccxtVenue = await CcxtVenue.fromConfig(loadCcxtVenueConfig('binance', env), log);
       venue = ccxtVenue;
       cleanup.push(() => ccxtVenue.close());
