@@ -104,7 +104,9 @@ export class PortfolioSnapshotWriter {
 
   writeNow(): void {
     const body = this.build();
-    writeJsonAtomic(this.path, { ...body, checksum: checksumOf(body) });
+    // No fsync: the snapshot is derived from the ledger and checked (seq, checksum) at start,
+    // where a stale or damaged one is rebuilt; the fsyncs stalled the engine every 250 ms.
+    writeJsonAtomic(this.path, { ...body, checksum: checksumOf(body) }, undefined, { fsync: false });
   }
 
   stop(): void {
