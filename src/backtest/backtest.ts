@@ -214,31 +214,18 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     stepLen++;
   };
 
-  // An array (every caller's case) is walked by index: iterating it would allocate a
-  // result object per bar.
-  const input = opts.bars;
-  if (Array.isArray(input)) {
-    const list = input as readonly Bar[];
-    for (let i = 0; i < list.length; i++) {
-      const bar = list[i]!;
-      if (stepLen > 0 && bar.ts !== step[0]!.ts) {
-        stepBars();
-        if (pending.length > 0) await routePending();
-        closeStep();
-        stepLen = 0;
-      }
-      addBar(bar);
+  // Walked by index (every caller passes an array; any other iterable is copied into one):
+  // iterating would allocate a result object per bar.
+  const list: readonly Bar[] = Array.isArray(opts.bars) ? (opts.bars as readonly Bar[]) : Array.from(opts.bars);
+  for (let i = 0; i < list.length; i++) {
+    const bar = list[i]!;
+    if (stepLen > 0 && bar.ts !== step[0]!.ts) {
+      stepBars();
+      if (pending.length > 0) await routePending();
+      closeStep();
+      stepLen = 0;
     }
-  } else {
-    for (const bar of input) {
-      if (stepLen > 0 && bar.ts !== step[0]!.ts) {
-        stepBars();
-        if (pending.length > 0) await routePending();
-        closeStep();
-        stepLen = 0;
-      }
-      addBar(bar);
-    }
+    addBar(bar);
   }
   if (stepLen > 0) {
     stepBars();
