@@ -3,6 +3,7 @@
 // Amounts are stored as the raw fixed-point integers of core/decimal, so a replay is exact.
 import Database from 'better-sqlite3';
 import { WalCheckpointer } from './walCheckpointer.js';
+import { BloomFilter } from '../util/bloomFilter.js';
 import { closeSync, existsSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Fixed, fromRaw, toDecimalString } from '../core/decimal.js';
@@ -234,6 +235,9 @@ export class Ledger {
   private batchWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private batchStmts: { begin: Database.Statement; commit: Database.Statement; rollback: Database.Statement } | null = null;
   private readonly journal: IntentJournal | null = null;
+  /** Every client order id in the ledger: the idempotency check of a new id (the usual case)
+   *  is answered without reading the index. */
+  private readonly knownIds: BloomFilter | null = null;
   /** Orders found in the intent journal but not in the ledger at open, recorded as NEW. */
   readonly journalRecovered: readonly ClientOrderId[] = [];
   /** Called just before each group commit (the engine writes the turn's order-log lines). */
@@ -263,6 +267,11 @@ export class Ledger {
       }
       this.db.defaultSafeIntegers(true);
       this.existed = this.db.prepare("SELECT 1 FROM meta WHERE key = 'starting_cash'").get() !== undefined;
+      if (!opts.readonly) {
+        const count = Number(this.db.prepare('SELECT count(*) FROM orders').pluck().get() as bigint);
+        this.knownIds = new BloomFilter(Math.max(1_000_000, count * 2));
+        for (const id of this.db.prepare('SELECT client_order_id FROM orders').pluck().iterate() as IterableIterator<string>) this.knownIds.add(id);
+      }
     } catch (err) {
       throw new LedgerOpenError(path, (err as Error).message);
     }
@@ -312,6 +321,7 @@ export class Ledger {
     const missing = journal.read().filter((l) => this.stmts.getOrder.get(l.id) === undefined);
     this.tx(() => {
       for (const l of missing) {
+        this.knownIds?.add(l.id);
         this.stmts.insertOrderAt.run(l.id, l.venue, l.model, l.symbol, l.side, l.type, l.tif, BigInt(l.qty), l.price === null ? null : BigInt(l.price),
           'NEW', 0n, 0n, 0n, null, null, l.hash, l.ts, l.ts);
         this.stmts.insertEvent.run(l.id, 'NEW', 'recovered from the intent journal', l.ts);
@@ -360,6 +370,7 @@ export class Ledger {
           order.updatedAt, order.clientOrderId);
       } else {
         const o = order;
+        this.knownIds?.add(o.clientOrderId);
         this.stmts.insertOrderAt.run(o.clientOrderId, o.venue, o.model, o.symbol, o.side, o.type, o.timeInForce, o.qty, o.price, o.status,
           o.filledQty, o.filledNotional, o.fees, o.venueOrderId, o.rejectReason, insert.requestHash, o.createdAt, o.updatedAt);
       }
@@ -438,6 +449,7 @@ export class Ledger {
   getOrder(id: string): StoredOrder | undefined {
     const pending = this.pendingRows.get(id);
     if (pending?.insert) return { order: pending.order, requestHash: pending.insert.requestHash };
+    if (this.knownIds !== null && !this.knownIds.mightContain(id)) return undefined;
     const row = this.stmts.getOrder.get(id);
     if (!row) return undefined;
     return { order: pending?.order ?? rowToOrder(row), requestHash: row.request_hash };
