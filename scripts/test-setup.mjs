@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Installs what the test suite needs from the machine and is not an npm dependency:
-// Prometheus + promtool (observability tests run the real tools) and Chromium (the browser
-// test drives the dashboard). Debian packages via apt-get, only when missing, so a machine
+// Prometheus + promtool (observability tests run the real tools), Chromium (the browser
+// test drives the dashboard) and docker-compose v1 (the compose files are checked with
+// `config -q`; there is no Docker engine here to run them). Debian packages via apt-get, only when missing, so a machine
 // that has them pays a few stat() calls. scripts/test.mjs runs this before `npm test`.
 // Exit codes: 0 ready, 1 an install failed (the message says which package and why).
 import { existsSync } from 'node:fs';
@@ -18,6 +19,7 @@ function present(tool) {
 const NEEDS = [
   { pkg: 'prometheus', tools: ['prometheus', 'promtool'], why: 'test/integration/observability*.test.ts run promtool and a real Prometheus' },
   { pkg: 'chromium', tools: ['/usr/bin/chromium'], why: 'test/browser/*.test.ts drive the dashboard in headless Chromium' },
+  { pkg: 'docker-compose', tools: ['docker-compose'], why: 'test/unit/deployFiles.test.ts checks both compose files with `docker-compose config -q`' },
 ];
 
 const missing = NEEDS.filter((n) => n.tools.some((t) => !present(t)));
