@@ -219,7 +219,8 @@ export class SimVenue implements Venue {
       this.commitWaiters.push({ resolve, reject });
       if (this.commitScheduled) return;
       this.commitScheduled = true;
-      setImmediate(() => this.flush());
+      // (A synchronous flush in between, onBar or close, may already have answered them.)
+      setImmediate(() => { if (this.commitScheduled) this.flush(); });
     }).then(() => answer);
   }
 
