@@ -4,7 +4,7 @@
 import Database from 'better-sqlite3';
 import { WalCheckpointer } from './walCheckpointer.js';
 import { BloomFilter } from '../util/bloomFilter.js';
-import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Fixed, fromRaw, toDecimalString } from '../core/decimal.js';
 import type { ClientOrderId, ModelId, Symbol, VenueId } from '../core/ids.js';
@@ -121,15 +121,16 @@ export interface LedgerOpenOptions {
   readonly backgroundCheckpoints?: boolean;
 }
 
-/** The intent journal is emptied after a commit once it holds more than this. */
-const JOURNAL_TRUNCATE_BYTES = 1 << 20;
+/** The intent journal is compacted after a commit once it holds more than this. */
+const JOURNAL_COMPACT_BYTES = 1 << 20;
 
 /**
  * The intent journal (`<ledger>-intents`): one line per order, appended before the order goes
  * to the venue, so an order is on record before the venue hears of it without waiting for a
- * SQLite commit (about 30 µs on these disks). The ledger row follows in the next group commit;
- * once a commit has made every line redundant and the file holds more than a megabyte, it is
- * emptied. A line survives a process crash as a WAL commit does (both sit in the OS page
+ * SQLite commit (about 30 µs on these disks). The ledger row is written once the venue has
+ * answered and committed with the acknowledgement. Once the file holds more than a megabyte, a
+ * commit compacts it to the lines of orders still without a committed row (those in flight at
+ * the venue): written beside it and renamed over it, so a crash leaves one or the other. A line survives a process crash as a WAL commit does (both sit in the OS page
  * cache); with sync 'full' each line is also flushed to the disk. At start-up, every line that
  * parses is a candidate, and only the orders the ledger lacks are recorded, as NEW, for
  * reconciliation to settle with the venue by client order id.
@@ -138,8 +139,10 @@ const JOURNAL_TRUNCATE_BYTES = 1 << 20;
  * from 38 to 52 µs against appending, so it appends.)
  */
 class IntentJournal {
-  private readonly fd: number;
+  private fd: number;
   private bytes = 0;
+  /** Lines of orders whose rows are not committed yet, by client order id. */
+  private readonly unsettled = new Map<string, string>();
 
   constructor(readonly path: string, private readonly fullSync: boolean) {
     this.fd = openSync(path, 'a+');
@@ -165,15 +168,36 @@ class IntentJournal {
       id: o.clientOrderId, venue: o.venue, model: o.model, symbol: o.symbol, side: o.side, type: o.type, tif: o.timeInForce,
       qty: o.qty.toString(), price: o.price === null ? null : o.price.toString(), hash: requestHash, ts: o.createdAt,
     };
-    this.bytes += writeSync(this.fd, `${JSON.stringify(line)}\n`);
+    const text = `${JSON.stringify(line)}\n`;
+    this.bytes += writeSync(this.fd, text);
     if (this.fullSync) fdatasyncSync(this.fd);
+    this.unsettled.set(o.clientOrderId, text);
   }
 
-  /** Called once everything journaled so far is committed to the ledger. */
-  committed(force = false): void {
-    if (!force && this.bytes < JOURNAL_TRUNCATE_BYTES) return;
-    ftruncateSync(this.fd, 0);
-    this.bytes = 0;
+  /** These orders' rows are committed: their lines are no longer needed. */
+  settle(ids: readonly string[]): void {
+    for (const id of ids) this.unsettled.delete(id);
+  }
+
+  /** After a commit: past the size limit (or when forced), keeps only the unsettled lines. */
+  compact(force = false): void {
+    if (!force && this.bytes < JOURNAL_COMPACT_BYTES) return;
+    if (this.unsettled.size === 0) {
+      ftruncateSync(this.fd, 0);
+      this.bytes = 0;
+      return;
+    }
+    const keep = [...this.unsettled.values()].join('');
+    const tmp = `${this.path}.tmp`;
+    writeFileSync(tmp, keep);
+    if (this.fullSync) {
+      const fd = openSync(tmp, 'r');
+      try { fdatasyncSync(fd); } finally { closeSync(fd); }
+    }
+    renameSync(tmp, this.path);
+    closeSync(this.fd);
+    this.fd = openSync(this.path, 'a+');
+    this.bytes = Buffer.byteLength(keep);
   }
 
   close(): void {
@@ -225,6 +249,8 @@ export class Ledger {
   private batchWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private batchStmts: { begin: Database.Statement; commit: Database.Statement; rollback: Database.Statement } | null = null;
   private readonly journal: IntentJournal | null = null;
+  /** Orders whose rows the open batch writes: their journal lines are settled by its commit. */
+  private batchSettled: string[] = [];
   /** Every client order id in the ledger: the idempotency check of a new id (the usual case)
    *  is answered without reading the index. */
   private readonly knownIds: BloomFilter | null = null;
@@ -317,7 +343,7 @@ export class Ledger {
         this.stmts.insertEvent.run(l.id, 'NEW', 'recovered from the intent journal', l.ts);
       }
     });
-    journal.committed(true);
+    journal.compact(true);
     return missing.map((l) => l.id as ClientOrderId);
   }
 
@@ -361,6 +387,7 @@ export class Ledger {
       } else {
         const o = order;
         this.knownIds?.add(o.clientOrderId);
+        if (this.journal !== null) this.batchSettled.push(o.clientOrderId);
         this.stmts.insertOrderAt.run(o.clientOrderId, o.venue, o.model, o.symbol, o.side, o.type, o.timeInForce, o.qty, o.price, o.status,
           o.filledQty, o.filledNotional, o.fees, o.venueOrderId, o.rejectReason, insert.requestHash, o.createdAt, o.updatedAt);
       }
@@ -381,6 +408,8 @@ export class Ledger {
     const waiters = this.batchWaiters;
     this.batchWaiters = [];
     this.batchOpen = false;
+    const settled = this.batchSettled;
+    this.batchSettled = [];
     try {
       this.beforeCommit();
       this.batchStmts.commit.run();
@@ -390,7 +419,10 @@ export class Ledger {
       this.onCommitFailure(err as Error);
       return;
     }
-    this.journal?.committed();
+    if (this.journal !== null) {
+      this.journal.settle(settled);
+      this.journal.compact();
+    }
     for (const w of waiters) w.resolve();
   }
 
@@ -521,7 +553,7 @@ export class Ledger {
     if (this.db.open) {
       this.flush();
       if (!this.batchOpen && this.journal !== null) {
-        this.journal.committed(true); // everything in it is committed
+        this.journal.compact(true); // keeps only orders still in flight, if any
         this.journal.close();
       }
     }

@@ -129,12 +129,14 @@ test('property: a ledger reopened after any sequence of fills replays to the sam
   ), { numRuns: 25 });
 }));
 
-test('intent journal: an order journaled but never committed is recorded NEW at the next open; committed ones are not repeated, across truncations', withDir(async (dir) => {
+test('intent journal: an order journaled but never committed is recorded NEW at the next open, even one in flight across compactions; committed ones are not repeated', withDir(async (dir) => {
   const p = join(dir, 'l.sqlite');
   const a = new Ledger(p, 'normal');
   a.startingCash(fx('1000'));
   const fresh = (id: string): Order => ({ ...order(id), status: 'NEW', venueOrderId: null, model: 'ma' as Order['model'] });
-  // Well over 1 MB of intents: every 50 the rows commit, so the journal is emptied several times.
+  // An order still at the venue (its answer has not come back) while everything else commits.
+  a.recordIntent(fresh('in-flight'), 'hf');
+  // Well over 1 MB of intents: every 50 the rows commit, so the journal is compacted several times.
   for (let i = 0; i < 12_000; i++) {
     const o = fresh(`o${i}`);
     a.recordIntent(o, `h${i}`);
@@ -142,18 +144,18 @@ test('intent journal: an order journaled but never committed is recorded NEW at 
     if (i % 50 === 49) await a.durable();
   }
   await a.durable();
-  assert.ok(statSync(`${p}-intents`).size < 1.2 * 1024 * 1024, 'the journal is emptied after commits, not a growing file');
+  assert.ok(statSync(`${p}-intents`).size < 1.2 * 1024 * 1024, 'the journal is compacted after commits, not a growing file');
   // The process dies after these two reached the venue, before their rows committed.
   a.recordIntent(fresh('lost-1'), 'hl1');
   a.recordIntent(fresh('lost-2'), 'hl2');
   // (No close: a second open over the same files is what a restart after SIGKILL sees.)
   const b = new Ledger(p, 'normal');
-  assert.deepEqual([...b.journalRecovered].sort(), ['lost-1', 'lost-2']);
+  assert.deepEqual([...b.journalRecovered].sort(), ['in-flight', 'lost-1', 'lost-2'], 'compaction kept the order still in flight');
   const lost = b.getOrder('lost-1');
   assert.equal(lost?.order.status, 'NEW');
   assert.equal(lost?.order.model, 'ma');
   assert.equal(lost?.requestHash, 'hl1');
-  assert.equal(b.counts().orders, 12_002);
+  assert.equal(b.counts().orders, 12_003);
   b.close();
   const c = new Ledger(p, 'normal');
   assert.deepEqual(c.journalRecovered, [], 'recovered once, not again');

@@ -214,7 +214,8 @@ export class SimVenue implements Venue {
 
   /** Resolves with the answer once what produced it is on disk (at once without a store). */
   private committed<T>(answer: T): Promise<T> {
-    if (this.store === null) return Promise.resolve(answer);
+    // Closed: the answer is VENUE_CLOSED and nothing changed, and the store is gone.
+    if (this.store === null || this.closed) return Promise.resolve(answer);
     return new Promise<void>((resolve, reject) => {
       this.commitWaiters.push({ resolve, reject });
       if (this.commitScheduled) return;
