@@ -285,8 +285,7 @@ export class Ledger {
       this.existed = this.db.prepare("SELECT 1 FROM meta WHERE key = 'starting_cash'").get() !== undefined;
       if (!opts.readonly) {
         const count = Number(this.db.prepare('SELECT count(*) FROM orders').pluck().get() as bigint);
-        this.knownIds = new BloomFilter(Math.max(250_000, count * 2));
-        for (const id of this.db.prepare('SELECT client_order_id FROM orders').pluck().iterate() as IterableIterator<string>) this.knownIds.add(id);
+        this.knownIds = BloomFilter.withKeys(count, this.db.prepare('SELECT client_order_id FROM orders').pluck().iterate() as IterableIterator<string>);
       }
     } catch (err) {
       throw new LedgerOpenError(path, (err as Error).message);

@@ -14,6 +14,14 @@ export class BloomFilter {
     this.mask = size - 1;
   }
 
+  /** A filter holding `keys` (there are `count` of them), with room for as many again and at
+   *  least 250,000: the sizing both id checks use, rebuilt at every open. */
+  static withKeys(count: number, keys: Iterable<string>): BloomFilter {
+    const f = new BloomFilter(Math.max(250_000, count * 2));
+    for (const k of keys) f.add(k);
+    return f;
+  }
+
   add(key: string): void {
     const [h1, h2] = hashPair(key);
     for (let i = 0; i < this.hashes; i++) {

@@ -125,8 +125,7 @@ export class SimStateStore {
     this.getOrderStmt = this.db.prepare('SELECT * FROM sim_orders WHERE client_order_id = ?');
     this.hasOrderStmt = this.db.prepare('SELECT 1 FROM sim_orders WHERE client_order_id = ?').pluck();
     const count = Number(this.db.prepare('SELECT count(*) FROM sim_orders').pluck().get() as bigint);
-    this.knownIds = new BloomFilter(Math.max(250_000, count * 2));
-    for (const id of this.db.prepare('SELECT client_order_id FROM sim_orders').pluck().iterate() as IterableIterator<string>) this.knownIds.add(id);
+    this.knownIds = BloomFilter.withKeys(count, this.db.prepare('SELECT client_order_id FROM sim_orders').pluck().iterate() as IterableIterator<string>);
     this.getFillsStmt = this.db.prepare('SELECT * FROM sim_fills WHERE client_order_id = ? ORDER BY seq');
     const maxSeq = this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM sim_fills').get() as { m: bigint };
     this.fillSeq = Number(maxSeq.m);
