@@ -1,6 +1,7 @@
 // Lint: typescript-eslint's recommended rules over src, test, bench and scripts.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layersPlugin } from './eslint/layers.js';
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'test-artifacts/', 'web/'] },
@@ -13,4 +14,5 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
     },
   },
+  { files: ['src/**/*.ts'], plugins: { layers: layersPlugin }, rules: { 'layers/import-direction': 'error' } },
 );

@@ -5,7 +5,7 @@
 // Run: npx tsx bench/backtest.bench.ts [bars]   (default 1,000,000; one symbol, 1-minute bars)
 import { modelId, symbol } from '../src/core/ids.js';
 import { SyntheticMarket } from '../src/market/synthetic.js';
-import { runBacktest } from '../src/backtest/backtest.js';
+import { runBacktest } from '../src/replay/backtest.js';
 import { HmmModel, trainHmmFromBars } from '../src/strategy/hmm/hmmModel.js';
 import { MaCrossoverModel } from '../src/strategy/ma/maCrossover.js';
 import type { Model } from '../src/strategy/model.js';

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every test under test/ with Node's built-in runner (through tsx), after preparing
-// what the tests need from the machine (scripts/test-setup.mjs). CI reads the summary.
+// what the tests need from the machine (scripts/test-setup.mjs) and linting the tree (the
+// import-boundary rule included). CI reads the summary.
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -20,6 +21,14 @@ const files = only.length > 0 ? only : collect('test').sort();
 if (existsSync('scripts/test-setup.mjs') && only.length === 0) {
   const setup = spawnSync(process.execPath, ['scripts/test-setup.mjs'], { stdio: 'inherit' });
   if (setup.status !== 0) process.exit(setup.status ?? 1);
+}
+if (only.length === 0) {
+  // The import-boundary rule (eslint/layers.js) and the rest of the lint: a layer break fails the run.
+  const lint = spawnSync(process.execPath, ['node_modules/eslint/bin/eslint.js', '.'], { stdio: 'inherit' });
+  if (lint.status !== 0) {
+    console.error('lint failed: see above (a layer break names the two planes and eslint/layers.js)');
+    process.exit(lint.status ?? 1);
+  }
 }
 const res = spawnSync(
   process.execPath,

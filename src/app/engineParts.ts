@@ -2,8 +2,8 @@
 // (engineProcess.ts): its risk limits from the configuration, the sim venue with its own books,
 // and the engine with its ledger and audit log. One way to build an engine, so an engine in its
 // own process behaves exactly like the one inside `hmm up`.
-import type { StackConfig } from '../config.js';
-import { minNotionalFor } from '../config.js';
+import type { StackConfig } from '../config/config.js';
+import { minNotionalFor } from '../config/config.js';
 import { toDecimalString } from '../core/decimal.js';
 import type { Instrument } from '../core/instrument.js';
 import type { Bus } from '../bus/bus.js';
@@ -13,7 +13,7 @@ import { OrderLog } from '../engine/orderLog.js';
 import type { RiskLimits } from '../engine/riskRails.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
-import { instrumentVenue } from '../obs/venueMetrics.js';
+import { instrumentVenue } from '../venues/venueMetrics.js';
 import { logRotationEvent } from '../ops/logsPolicy.js';
 import type { StackPaths } from '../ops/paths.js';
 import type { RotationPolicy } from '../util/rotatingFile.js';

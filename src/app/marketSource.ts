@@ -4,7 +4,7 @@
 // warm-up history, a stream of bar steps, and a close. Also the small ring of recent bars an
 // engine serves at GET /bars so a control plane in another process can warm its models.
 import type { Exchange } from 'ccxt';
-import type { StackConfig } from '../config.js';
+import type { StackConfig } from '../config/config.js';
 import type { Symbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
 import { SyntheticFeed, SyntheticMarket } from '../market/synthetic.js';
@@ -64,7 +64,7 @@ export async function venueSource(opts: {
   const md = config.marketData;
   // ccxt is loaded only here, when a venue's data is asked for: it adds about 75 MB of
   // resident memory, which the default stack (synthetic data, sim venue) does not need.
-  const { VenueFeed, createMarketDataExchange } = await import('../market/venueFeed.js');
+  const { VenueFeed, createMarketDataExchange } = await import('../venues/ccxt/ccxtFeed.js');
   const { loadCcxtVenueConfig } = await import('../venues/ccxt/ccxtConfig.js');
   const exchange = opts.exchange ?? createMarketDataExchange(loadCcxtVenueConfig(opts.exchangeId, opts.env));
   const feed = await VenueFeed.open({ source: exchange, symbols: opts.symbols, timeframe: md.timeframe, timeframeMs: md.timeframeMs, pollMs: md.pollMs, log });

@@ -7,12 +7,12 @@
 //   - the kill switch and the weights are replicated last-writer-wins (bus events for speed, a
 //     Redis key for replicas that missed them or start later); POST /kill on any replica stops
 //     every engine before it answers, because every replica reaches every engine;
-//   - the leader's allocations and exposure multiplier are published fenced (opsReplication.ts),
+//   - the leader's allocations and exposure multiplier are published fenced (ops/replication.ts),
 //     and followers size orders with them.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, loadConfig, type StackConfig } from '../config.js';
+import { ConfigError, loadConfig, type StackConfig } from '../config/config.js';
 import { symbol as toSymbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
 import type { Bus } from '../bus/bus.js';
@@ -22,7 +22,7 @@ import type { TradingStatePayload } from '../bus/topics.js';
 import { HttpEngineHandle } from '../engine/httpEngineHandle.js';
 import { createLogger, type Logger } from '../obs/logger.js';
 import { createMetrics, type Metrics } from '../obs/metrics.js';
-import type { CapitalAllocator } from '../ops/allocator.js';
+import type { CapitalAllocator } from '../portfolio/allocator.js';
 import { LeaderLease, type Leadership } from '../ops/leaderLease.js';
 import { logRotationEvent } from '../ops/logsPolicy.js';
 import { stackPaths, type StackPaths } from '../ops/paths.js';
@@ -31,7 +31,7 @@ import { readTradingStateFile } from '../ops/killSwitch.js';
 import { RotatingFile } from '../util/rotatingFile.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
 import { type ControlPlane, type Coordination, ensureOperatorFiles, startControlPlane } from './controlPlane.js';
-import { OpsStateStore, ReplicatedAllocator, tradingStateField, type MultiplierDoc, type TradingStateRecord } from './opsReplication.js';
+import { OpsStateStore, ReplicatedAllocator, tradingStateField, type MultiplierDoc, type TradingStateRecord } from '../ops/replication.js';
 import { parseTradingStates, type TradingStateEntry, type TradingStates, type TradingStatesDoc } from '../ops/governance/tradingStates.js';
 import { openBus, processIdFor } from './processBus.js';
 

@@ -5,7 +5,7 @@
 //   REDIS_BUS_PREFIX   key prefix of the stream and the lease (default hmm:); one per stack sharing a Redis
 //   REDIS_BUS_MAXLEN   approximate bound on the event stream (default 10000)
 //   HMM_LEADER_TTL_MS  ops leader lease length (default 10000): fail-over takes at most about this long
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/config.js';
 
 export const REDIS_ENV_KEYS: readonly string[] = ['REDIS_URL', 'REDIS_BUS_PREFIX', 'REDIS_BUS_MAXLEN', 'HMM_LEADER_TTL_MS'];
 

@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { modelId, symbol as toSymbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
-import { runBacktest } from '../backtest/backtest.js';
-import { formatReport, writeBacktestFiles } from '../backtest/report.js';
+import { runBacktest } from '../replay/backtest.js';
+import { formatReport, writeBacktestFiles } from '../replay/report.js';
 import { EnsembleModel } from '../strategy/ensemble/ensemble.js';
 import { HmmError } from '../strategy/hmm/errors.js';
 import { HmmModel, trainHmmFromBars } from '../strategy/hmm/hmmModel.js';

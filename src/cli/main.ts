@@ -20,7 +20,7 @@ const print = (x: unknown): void => {
 };
 
 program.command('up').description('run the whole stack in this process (paper mode on the sim venue)').action(async () => {
-  const { startStack } = await import('../stack.js');
+  const { startStack } = await import('../app/stack.js');
   const env = { ...process.env, HMM_ROOT: globals().root };
   const stack = await startStack({ env });
   let stopping = false;

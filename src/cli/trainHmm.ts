@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { symbol as toSymbol, modelId } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
 import { readBarsCsv } from '../market/csvBars.js';
-import { hmmModelId } from '../ops/strategyRegistry.js';
+import { hmmModelId } from '../lifecycle/strategyRegistry.js';
 import { HmmError } from '../strategy/hmm/errors.js';
 import { warmupBars } from '../strategy/hmm/features.js';
 import { syntheticHistory, trainAndSave } from '../strategy/hmm/trainingMeta.js';

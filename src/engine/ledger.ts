@@ -2,7 +2,7 @@
 // truth: the in-memory portfolio and `engine/state/portfolio.json` are derived from it.
 // Amounts are stored as the raw fixed-point integers of core/decimal, so a replay is exact.
 import Database from 'better-sqlite3';
-import { WalCheckpointer } from './walCheckpointer.js';
+import { WalCheckpointer } from '../util/walCheckpointer.js';
 import { BloomFilter } from '../util/bloomFilter.js';
 import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -1,18 +1,18 @@
 // Everything the Ops API's routes and daemons need, wired once by the stack.
-import type { StackConfig } from '../config.js';
+import type { StackConfig } from '../config/config.js';
 import type { Bus } from '../bus/bus.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
-import type { CapitalAllocator } from './allocator.js';
-import type { CapitalPolicy } from './capitalPolicy.js';
+import type { CapitalAllocator } from '../portfolio/allocator.js';
+import type { CapitalPolicy } from '../portfolio/capitalPolicy.js';
 import type { KillSwitch } from './killSwitch.js';
 import type { StackPaths } from './paths.js';
 import type { Policies } from './policies.js';
-import type { StrategyRouter } from './strategyRouter.js';
-import type { StrategyWeights } from './strategyWeights.js';
-import type { WatchedFile } from './watchedFile.js';
-import type { SignalGate } from './signalGate.js';
+import type { StrategyRouter } from '../portfolio/strategyRouter.js';
+import type { StrategyWeights } from '../portfolio/strategyWeights.js';
+import type { WatchedFile } from '../config/watchedFile.js';
+import type { SignalGate } from '../portfolio/signalGate.js';
 
 export type ModelStage = 'shadow' | 'canary' | 'live' | 'retired';
 

@@ -3,7 +3,7 @@
 // are kept. Validated key by key like the rest of the file; an unknown key is refused.
 import type { Logger } from '../obs/logger.js';
 import { DEFAULT_ROTATION, type RotationEvent, type RotationPolicy } from '../util/rotatingFile.js';
-import { ValidationError } from './watchedFile.js';
+import { ValidationError } from '../config/watchedFile.js';
 
 export interface LogsPolicy {
   readonly rotate_max_mb: number;

@@ -6,7 +6,7 @@
 // Event counters that come from the bus (governance.action, alert) are counted here too.
 import type { FastifyInstance } from 'fastify';
 import type { OpsContext } from './context.js';
-import { buildLeaderboard } from './leaderboard.js';
+import { buildLeaderboard } from '../lifecycle/leaderboard.js';
 
 export interface MetricsCollectorOptions {
   /** How often the gauges are refreshed (default 2 s: fresher than any sensible scrape interval). */

@@ -1,11 +1,11 @@
 // ops/policies.yaml: governance and tuning keys (the runbook's Performance Tuning section).
 // Validated key by key; an unknown key is refused so a typo never silently does nothing.
 import { parse as parseYaml } from 'yaml';
-import { ValidationError } from './watchedFile.js';
+import { ValidationError } from '../config/watchedFile.js';
 import { DEFAULT_LOGS_POLICY, type LogsPolicy, parseLogsPolicy } from './logsPolicy.js';
 import { DEFAULT_GOVERNANCE_POLICY, type GovernancePolicy, parseGovernancePolicy } from './governance/policy.js';
 import { DEFAULT_ALERTING_POLICY, type AlertingPolicy, parseAlertingPolicy } from './alerts/policy.js';
-import { DEFAULT_CANARY_POLICY, type CanaryPolicy, parseCanaryPolicy } from './canaryManager.js';
+import { DEFAULT_CANARY_POLICY, type CanaryPolicy, parseCanaryPolicy } from '../lifecycle/canaryManager.js';
 
 export interface Policies {
   readonly max_concurrent_signals: number;

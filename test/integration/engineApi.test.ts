@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStack, type Stack } from '../../src/stack.js';
+import { startStack, type Stack } from '../../src/app/stack.js';
 
 const TOKEN = 'engine-api-test-token-0123';
 let root: string;

@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startStack, type Stack } from '../../src/stack.js';
+import { startStack, type Stack } from '../../src/app/stack.js';
 
 const run = promisify(execFile);
 const repo = join(import.meta.dirname, '../..');

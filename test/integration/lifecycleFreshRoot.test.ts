@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStack, type Stack } from '../../src/stack.js';
+import { startStack, type Stack } from '../../src/app/stack.js';
 
 const env = (root: string) => ({ HMM_ROOT: root, OPS_PORT: '0', ENGINE_PORT: '0', OPS_API_TOKEN: 'test-token-0123456789abcdef', MARKET_INTERVAL_MS: '50', WARMUP_BARS: '100' });
 let tmp: string;

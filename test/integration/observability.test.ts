@@ -17,7 +17,7 @@ import { freePort } from '../support/freePort.js';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { startStack, type Stack } from '../../src/stack.js';
+import { startStack, type Stack } from '../../src/app/stack.js';
 import type { ModelInfo } from '../../src/ops/context.js';
 
 const TOKEN = 'test-token-0123456789abcdef';

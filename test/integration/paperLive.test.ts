@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { symbol } from '../../src/core/ids.js';
 import type { Bar } from '../../src/core/marketData.js';
 import type { Signal } from '../../src/core/signal.js';
-import { startStack, type Stack } from '../../src/stack.js';
+import { startStack, type Stack } from '../../src/app/stack.js';
 import { startEngineProcess, type EngineProcess } from '../../src/app/engineProcess.js';
 import { DEFAULT_FAKE_SYMBOLS, FakeBinance } from '../support/fakeBinance.js';
 import { http, until } from '../support/hmmProcess.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { startStack, type Stack } from '../../src/stack.js';
+import { startStack, type Stack } from '../../src/app/stack.js';
 
 const run = promisify(execFile);
 const repo = join(import.meta.dirname, '../..');

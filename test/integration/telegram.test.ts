@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config.js';
-import { startStack, type Stack } from '../../src/stack.js';
+import { loadConfig } from '../../src/config/config.js';
+import { startStack, type Stack } from '../../src/app/stack.js';
 import { FakeTelegram } from '../support/fakeTelegram.js';
 
 const OPS = 'test-token-0123456789abcdef';

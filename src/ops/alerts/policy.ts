@@ -2,7 +2,7 @@
 // `high_frequency: true` is the runbook's "enable high-frequency alerting" during a market
 // disruption: repeats are summarised every 30 s instead of every 5 min, messages go out almost
 // at once, and an hourly digest joins the daily one.
-import { ValidationError } from '../watchedFile.js';
+import { ValidationError } from '../../config/watchedFile.js';
 
 export type Severity = 'INFO' | 'WARNING' | 'CRITICAL';
 export const SEVERITIES: readonly Severity[] = ['INFO', 'WARNING', 'CRITICAL'];

@@ -2,7 +2,7 @@
 // the bus's metrics (exposure ladder, drawdown → REDUCING → HALTED, venue error rate,
 // rejection bursts, latency) and how it recovers. Validated key by key; an unknown key or an
 // out-of-range value is refused, so a bad edit keeps the last good policy (WatchedFile).
-import { ValidationError } from '../watchedFile.js';
+import { ValidationError } from '../../config/watchedFile.js';
 
 /** One rung of the exposure ladder: while `metric` is below/above `threshold`, the exposure
  *  multiplier may be at most `multiplier`. */

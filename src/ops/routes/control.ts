@@ -6,9 +6,9 @@ import { modelId, symbol as toSymbol } from '../../core/ids.js';
 import { isTopic, TOPICS } from '../../bus/topics.js';
 import { HttpError, errorSchema } from '../opsApi.js';
 import type { OpsContext } from '../context.js';
-import { ValidationError } from '../watchedFile.js';
-import { validateWeights } from '../strategyWeights.js';
-import { SignalQueueFull } from '../signalGate.js';
+import { ValidationError } from '../../config/watchedFile.js';
+import { validateWeights } from '../../portfolio/strategyWeights.js';
+import { SignalQueueFull } from '../../portfolio/signalGate.js';
 import { STOPPED_REASONS } from '../../engine/riskRails.js';
 import { actorOf } from './governance.js';
 

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { OpsContext } from '../context.js';
 import { aggregateExposure, aggregateMetrics, aggregatePortfolio } from '../aggregate.js';
-import { buildLeaderboard, modelStage } from '../leaderboard.js';
+import { buildLeaderboard, modelStage } from '../../lifecycle/leaderboard.js';
 import { errorSchema } from '../opsApi.js';
 
 const anyObject = { type: 'object', additionalProperties: true } as const;

@@ -3,11 +3,11 @@
 // (POST /strategy/promote, token required). Every route declares its schema; bad input is a
 // 4xx JSON body naming the field.
 import type { FastifyInstance } from 'fastify';
-import type { CapitalAllocator } from '../allocator.js';
-import { CanaryError, type CanaryManager } from '../canaryManager.js';
+import type { CapitalAllocator } from '../../portfolio/allocator.js';
+import { CanaryError, type CanaryManager } from '../../lifecycle/canaryManager.js';
 import type { OpsContext } from '../context.js';
 import { HttpError, errorSchema } from '../opsApi.js';
-import { STAGES, type StrategyRegistry } from '../strategyRegistry.js';
+import { STAGES, type StrategyRegistry } from '../../lifecycle/strategyRegistry.js';
 import type { ModelStage } from '../context.js';
 
 // GET /strategy/status (read.ts) ranks with the same tracker through attachLeaderboardSource.

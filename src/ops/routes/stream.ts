@@ -13,7 +13,7 @@ import { join, dirname } from 'node:path';
 import type { Topic } from '../../bus/topics.js';
 import type { OpsContext } from '../context.js';
 import { aggregatePortfolio, type AggregatePortfolio } from '../aggregate.js';
-import { buildLeaderboard, type LeaderboardRow } from '../leaderboard.js';
+import { buildLeaderboard, type LeaderboardRow } from '../../lifecycle/leaderboard.js';
 import { errorSchema } from '../opsApi.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

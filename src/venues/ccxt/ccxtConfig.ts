@@ -20,7 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import ccxt from 'ccxt';
-import { ConfigError } from '../../config.js';
+import { ConfigError } from '../../config/config.js';
 
 /** Documented environment keys this module reads (deploy files are checked against them). */
 export const CCXT_ENV_KEYS: readonly string[] = [

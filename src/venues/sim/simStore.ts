@@ -3,7 +3,7 @@
 // something to reconcile against. Amounts are stored as raw scaled integers (Fixed).
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
-import { WalCheckpointer } from '../../engine/walCheckpointer.js';
+import { WalCheckpointer } from '../../util/walCheckpointer.js';
 import { BloomFilter } from '../../util/bloomFilter.js';
 import { dirname } from 'node:path';
 import { type Fixed, fromRaw } from '../../core/decimal.js';

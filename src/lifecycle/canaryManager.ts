@@ -1,0 +1,566 @@
+// The canary manager: moves models between stages by the `canary:` rules of
+// ops/policies.yaml. shadow → canary (a small live weight) when a paper-tracked model beats
+// the live one; canary → live when, as canary, it has traded enough, long enough, within its
+// drawdown cap and still beats the live model by the margin; a promoted live model that
+// degrades past the rollback rule is rolled back to the model it replaced. Every change —
+// automatic or POST /strategy/promote — goes through transition(): registry and weights are
+// validated, then written (registry first, weights second, registry restored if the weights
+// write fails), then a [CANARY] log line, a `strategy.promoted` bus event and a history entry.
+// The decision is the pure decideCanary(); the loop around it only reads figures and applies.
+import { type Fixed, div, floorToStep, fx, min as fmin, toDecimalString } from '../core/decimal.js';
+import { modelId, symbol as toSymbol } from '../core/ids.js';
+import type { Signal } from '../core/signal.js';
+import type { Bus } from '../bus/bus.js';
+import type { EngineHandle } from '../engine/engineHandle.js';
+import type { Logger } from '../obs/logger.js';
+import type { PerformanceMetrics } from './performance.js';
+import type { ModelStage } from '../ops/context.js';
+import type { ShadowBook } from './shadowBook.js';
+import { StrategyRegistry, type HistoryAction, type HistoryEntry, type RegistryEntry } from './strategyRegistry.js';
+import type { ModelReport, ScoreMetric, StrategyTracker } from './strategyTracker.js';
+import type { StrategyWeights } from '../portfolio/strategyWeights.js';
+import { ValidationError } from '../config/watchedFile.js';
+
+// ---- policy ------------------------------------------------------------------------------
+
+export interface CanaryRule {
+  /** Fills the model must have made (shadow: in total; canary: as canary). */
+  readonly min_trades: number;
+  /** Hours of tracking (shadow: in total; canary: as canary). Fractions allowed. */
+  readonly min_hours: number;
+  /** Score the model must exceed the live model's by (0 = at least equal). */
+  readonly score_margin: number;
+  /** Largest drawdown (percent) the model may have had. */
+  readonly max_drawdown_pct: number;
+}
+
+export interface RollbackRule {
+  /** Hours live before the rule applies (a fresh promotion has no figures yet). */
+  readonly min_hours: number;
+  readonly min_trades: number;
+  /** Drawdown since promotion (percent) past which the promotion is undone. */
+  readonly max_drawdown_pct: number;
+  /** Score since promotion below which the promotion is undone; null = no score floor. */
+  readonly min_score: number | null;
+}
+
+export interface CanaryPolicy {
+  readonly enabled: boolean;
+  readonly evaluate_every_sec: number;
+  readonly score_metric: ScoreMetric;
+  /** Weight a canary trades at (a share of what it would trade live). */
+  readonly canary_weight: number;
+  /** Weight a model gets on promotion to live. */
+  readonly live_weight: number;
+  /** Promote shadow models to canary automatically (else only POST /strategy/promote does). */
+  readonly auto_canary: boolean;
+  readonly max_canaries: number;
+  /** Hours a demoted or rolled-back model waits before it may be a canary again. */
+  readonly cooldown_hours: number;
+  /** Sell a model's engine positions when it drops to weight 0 (it can no longer manage them). */
+  readonly flatten_on_demotion: boolean;
+  readonly history_limit: number;
+  /** shadow → canary */
+  readonly enter: CanaryRule;
+  /** canary → live; max_hours: a canary that has not qualified by then returns to shadow (0 = never). */
+  readonly promote: CanaryRule & { readonly max_hours: number };
+  /** live (promoted) → back to the model it replaced */
+  readonly rollback: RollbackRule;
+}
+
+export const DEFAULT_CANARY_POLICY: CanaryPolicy = {
+  enabled: true,
+  evaluate_every_sec: 30,
+  score_metric: 'sharpe',
+  canary_weight: 0.1,
+  live_weight: 1,
+  auto_canary: true,
+  max_canaries: 1,
+  cooldown_hours: 6,
+  flatten_on_demotion: true,
+  history_limit: 500,
+  enter: { min_trades: 10, min_hours: 24, score_margin: 0.25, max_drawdown_pct: 10 },
+  promote: { min_trades: 20, min_hours: 48, score_margin: 0.25, max_drawdown_pct: 8, max_hours: 336 },
+  rollback: { min_hours: 1, min_trades: 5, max_drawdown_pct: 12, min_score: null },
+};
+
+const SCORE_METRICS: readonly ScoreMetric[] = ['sharpe', 'sortino', 'return_pct', 'pnl'];
+
+/** Validates the `canary:` section of ops/policies.yaml; missing keys take the defaults,
+ *  unknown keys are refused (a typo must not silently do nothing). Errors name the key. */
+export function parseCanaryPolicy(value: unknown): CanaryPolicy {
+  if (value === null || value === undefined) return DEFAULT_CANARY_POLICY;
+  const obj = (v: unknown, path: string): Record<string, unknown> => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ValidationError(`${path} must be a mapping`);
+    return v as Record<string, unknown>;
+  };
+  const known = (o: Record<string, unknown>, keys: readonly string[], path: string) => {
+    for (const k of Object.keys(o)) if (!keys.includes(k)) throw new ValidationError(`${path}.${k} is not a known key (known: ${keys.join(', ')})`);
+  };
+  const num = (o: Record<string, unknown>, key: string, path: string, dflt: number, lo: number, hi: number, integer = false): number => {
+    if (!(key in o)) return dflt;
+    const v = o[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v))) {
+      throw new ValidationError(`${path}.${key} must be ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const bool = (o: Record<string, unknown>, key: string, path: string, dflt: boolean): boolean => {
+    if (!(key in o)) return dflt;
+    if (typeof o[key] !== 'boolean') throw new ValidationError(`${path}.${key} must be true or false, got ${JSON.stringify(o[key])}`);
+    return o[key] as boolean;
+  };
+  const rule = (v: unknown, path: string, dflt: CanaryRule): CanaryRule => {
+    if (v === undefined) return dflt;
+    const o = obj(v, path);
+    known(o, ['min_trades', 'min_hours', 'score_margin', 'max_drawdown_pct', ...(path.endsWith('promote') ? ['max_hours'] : [])], path);
+    return {
+      min_trades: num(o, 'min_trades', path, dflt.min_trades, 0, 1e9, true),
+      min_hours: num(o, 'min_hours', path, dflt.min_hours, 0, 24 * 365),
+      score_margin: num(o, 'score_margin', path, dflt.score_margin, -1e9, 1e9),
+      max_drawdown_pct: num(o, 'max_drawdown_pct', path, dflt.max_drawdown_pct, 0, 100),
+    };
+  };
+  const c = obj(value, 'canary');
+  known(c, ['enabled', 'evaluate_every_sec', 'score_metric', 'canary_weight', 'live_weight', 'auto_canary', 'max_canaries', 'cooldown_hours', 'flatten_on_demotion', 'history_limit', 'enter', 'promote', 'rollback'], 'canary');
+  const d = DEFAULT_CANARY_POLICY;
+  const metric = c['score_metric'] ?? d.score_metric;
+  if (!SCORE_METRICS.includes(metric as ScoreMetric)) throw new ValidationError(`canary.score_metric must be one of ${SCORE_METRICS.join(', ')}, got ${JSON.stringify(metric)}`);
+  const promoteRaw = c['promote'] === undefined ? {} : obj(c['promote'], 'canary.promote');
+  const rbRaw = c['rollback'] === undefined ? {} : obj(c['rollback'], 'canary.rollback');
+  known(rbRaw, ['min_hours', 'min_trades', 'max_drawdown_pct', 'min_score'], 'canary.rollback');
+  let minScore: number | null = d.rollback.min_score;
+  if ('min_score' in rbRaw) {
+    const v = rbRaw['min_score'];
+    if (v !== null && (typeof v !== 'number' || !Number.isFinite(v))) throw new ValidationError(`canary.rollback.min_score must be a number or null, got ${JSON.stringify(v)}`);
+    minScore = v as number | null;
+  }
+  const canaryWeight = num(c, 'canary_weight', 'canary', d.canary_weight, 0.0001, 1);
+  const liveWeight = num(c, 'live_weight', 'canary', d.live_weight, 0.0001, 1);
+  if (canaryWeight > liveWeight) throw new ValidationError(`canary.canary_weight (${canaryWeight}) must not exceed canary.live_weight (${liveWeight})`);
+  return {
+    enabled: bool(c, 'enabled', 'canary', d.enabled),
+    evaluate_every_sec: num(c, 'evaluate_every_sec', 'canary', d.evaluate_every_sec, 0.05, 86_400),
+    score_metric: metric as ScoreMetric,
+    canary_weight: canaryWeight,
+    live_weight: liveWeight,
+    auto_canary: bool(c, 'auto_canary', 'canary', d.auto_canary),
+    max_canaries: num(c, 'max_canaries', 'canary', d.max_canaries, 0, 100, true),
+    cooldown_hours: num(c, 'cooldown_hours', 'canary', d.cooldown_hours, 0, 24 * 365),
+    flatten_on_demotion: bool(c, 'flatten_on_demotion', 'canary', d.flatten_on_demotion),
+    history_limit: num(c, 'history_limit', 'canary', d.history_limit, 1, 1_000_000, true),
+    enter: rule(c['enter'], 'canary.enter', d.enter),
+    promote: { ...rule(promoteRaw, 'canary.promote', d.promote), max_hours: num(promoteRaw, 'max_hours', 'canary.promote', d.promote.max_hours, 0, 24 * 365) },
+    rollback: {
+      min_hours: num(rbRaw, 'min_hours', 'canary.rollback', d.rollback.min_hours, 0, 24 * 365),
+      min_trades: num(rbRaw, 'min_trades', 'canary.rollback', d.rollback.min_trades, 0, 1e9, true),
+      max_drawdown_pct: num(rbRaw, 'max_drawdown_pct', 'canary.rollback', d.rollback.max_drawdown_pct, 0, 100),
+      min_score: minScore,
+    },
+  };
+}
+
+// ---- the decision ------------------------------------------------------------------------
+
+export interface CanaryCandidate {
+  readonly id: string;
+  readonly stage: ModelStage;
+  /** Lifetime score (the leaderboard's). */
+  readonly score: number;
+  /** Score of the figures since the last stage change. */
+  readonly windowScore: number;
+  readonly total: PerformanceMetrics;
+  readonly window: PerformanceMetrics;
+  /** For a live model: the model it replaced, if that one can still be restored. */
+  readonly restorable: string | null;
+  /** When the model last dropped to shadow by a demotion or rollback (epoch ms). */
+  readonly demotedAt: number | null;
+}
+
+export type CanaryAction =
+  | { readonly action: 'promote'; readonly model: string; readonly from: 'shadow'; readonly to: 'canary'; readonly reason: string }
+  | { readonly action: 'promote'; readonly model: string; readonly from: 'canary'; readonly to: 'live'; readonly replaces: readonly string[]; readonly reason: string }
+  | { readonly action: 'demote'; readonly model: string; readonly from: 'canary'; readonly to: 'shadow'; readonly reason: string }
+  | { readonly action: 'rollback'; readonly model: string; readonly from: 'live'; readonly to: 'shadow'; readonly restore: string; readonly reason: string }
+  | { readonly action: 'degraded'; readonly model: string; readonly reason: string };
+
+const f2 = (x: number): string => (Math.round(x * 100) / 100).toString();
+
+export function decideCanary(models: readonly CanaryCandidate[], policy: CanaryPolicy, now: number): CanaryAction[] {
+  const out: CanaryAction[] = [];
+  const live = models.filter((m) => m.stage === 'live');
+  const liveScore = live.length > 0 ? Math.max(...live.map((m) => m.score)) : 0;
+  const liveNames = live.map((m) => m.id);
+  const rb = policy.rollback;
+
+  for (const m of live) {
+    const w = m.window;
+    if (w.hours < rb.min_hours || w.trades < rb.min_trades) continue;
+    let why: string | null = null;
+    if (w.max_drawdown_pct > rb.max_drawdown_pct) why = `drawdown ${f2(w.max_drawdown_pct)}% since promotion > ${rb.max_drawdown_pct}%`;
+    else if (rb.min_score !== null && m.windowScore < rb.min_score) why = `${policy.score_metric} ${f2(m.windowScore)} since promotion < ${rb.min_score}`;
+    if (why === null) continue;
+    if (m.restorable !== null) out.push({ action: 'rollback', model: m.id, from: 'live', to: 'shadow', restore: m.restorable, reason: why });
+    else out.push({ action: 'degraded', model: m.id, reason: `${why}, but it replaced no model that can be restored` });
+  }
+  const rolledBack = new Set(out.filter((a) => a.action === 'rollback').map((a) => a.model));
+
+  let canaries = models.filter((m) => m.stage === 'canary').length;
+  const p = policy.promote;
+  const qualified: CanaryCandidate[] = [];
+  for (const m of models.filter((x) => x.stage === 'canary')) {
+    const w = m.window;
+    if (w.max_drawdown_pct > p.max_drawdown_pct) {
+      out.push({ action: 'demote', model: m.id, from: 'canary', to: 'shadow', reason: `drawdown as canary ${f2(w.max_drawdown_pct)}% > ${p.max_drawdown_pct}%` });
+      canaries--;
+    } else if (p.max_hours > 0 && w.hours > p.max_hours) {
+      out.push({ action: 'demote', model: m.id, from: 'canary', to: 'shadow', reason: `did not qualify for live within ${p.max_hours} h as canary` });
+      canaries--;
+    } else if (w.trades >= p.min_trades && w.hours >= p.min_hours && m.score >= liveScore + p.score_margin) {
+      qualified.push(m);
+    }
+  }
+  // One promotion to live per evaluation, and none while a rollback is under way.
+  if (qualified.length > 0 && rolledBack.size === 0) {
+    const best = [...qualified].sort((a, b) => b.score - a.score || a.id.localeCompare(b.id))[0]!;
+    out.push({
+      action: 'promote', model: best.id, from: 'canary', to: 'live', replaces: liveNames,
+      reason: `${best.window.trades} trades in ${f2(best.window.hours)} h as canary, drawdown ${f2(best.window.max_drawdown_pct)}%, ${policy.score_metric} ${f2(best.score)} vs live ${f2(liveScore)} (margin ${p.score_margin})`,
+    });
+    canaries--;
+  }
+
+  if (policy.auto_canary && canaries < policy.max_canaries) {
+    const e = policy.enter;
+    const cooldownMs = policy.cooldown_hours * 3_600_000;
+    const eligible = models
+      .filter((m) => m.stage === 'shadow' && !rolledBack.has(m.id))
+      .filter((m) => m.demotedAt === null || now - m.demotedAt >= cooldownMs)
+      .filter((m) => m.total.trades >= e.min_trades && m.total.hours >= e.min_hours && m.total.max_drawdown_pct <= e.max_drawdown_pct)
+      .filter((m) => m.score >= liveScore + e.score_margin)
+      .sort((a, b) => b.score - a.score || a.id.localeCompare(b.id));
+    for (const m of eligible.slice(0, policy.max_canaries - canaries)) {
+      out.push({
+        action: 'promote', model: m.id, from: 'shadow', to: 'canary',
+        reason: `${m.total.trades} paper trades in ${f2(m.total.hours)} h, drawdown ${f2(m.total.max_drawdown_pct)}%, ${policy.score_metric} ${f2(m.score)} vs live ${f2(liveScore)} (margin ${e.score_margin})`,
+      });
+    }
+  }
+  return out;
+}
+
+// ---- the manager -------------------------------------------------------------------------
+
+export interface StageChange {
+  readonly model: string;
+  readonly to: ModelStage;
+}
+
+export interface TransitionRequest {
+  readonly action: Exclude<HistoryAction, 'register'>;
+  /** The model the request is about; the first change. */
+  readonly changes: readonly StageChange[];
+  /** A promoted-to-live model's predecessor, or a rollback's restored model. */
+  readonly counterpart: string | null;
+  readonly actor: string;
+  readonly reason: string;
+}
+
+export interface TransitionResult {
+  readonly action: string;
+  readonly model: string;
+  readonly from: ModelStage;
+  readonly to: ModelStage;
+  readonly counterpart: string | null;
+  readonly weights: Readonly<Record<string, number>>;
+  readonly history: readonly HistoryEntry[];
+}
+
+export class CanaryError extends Error {
+  constructor(readonly statusCode: number, readonly field: string | null, message: string) {
+    super(message);
+  }
+}
+
+export interface CanaryManagerDeps {
+  readonly registry: StrategyRegistry;
+  readonly weights: StrategyWeights;
+  readonly tracker: StrategyTracker;
+  readonly shadow: ShadowBook;
+  readonly policy: () => CanaryPolicy;
+  readonly engines: () => readonly EngineHandle[];
+  /** Last signals of a running model (re-stated to its new book after a stage change). */
+  readonly lastSignals: (model: string) => readonly Signal[];
+  /** Stops a retired model. */
+  readonly retire: (model: string) => void;
+  readonly maxNotionalUsd: Fixed;
+  readonly bus: Bus;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+export class CanaryManager {
+  private timer: NodeJS.Timeout | null = null;
+  private applying = false;
+  private readonly warnedAt = new Map<string, number>();
+  private readonly now: () => number;
+  private unsubscribe: (() => void) | null = null;
+  private evaluating: Promise<TransitionResult[]> | null = null;
+
+  constructor(private readonly deps: CanaryManagerDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  start(): void {
+    // An operator's weight change moves the stage with it (weight 0 = shadow).
+    this.unsubscribe = this.deps.bus.subscribe('strategy.weights_updated', () => this.syncStagesToWeights());
+    this.syncStagesToWeights();
+    const loop = () => {
+      const p = this.deps.policy();
+      this.timer = setTimeout(() => {
+        if (this.deps.policy().enabled) {
+          this.evaluate().catch((err: Error) => this.deps.log.error({ err }, `[CANARY] evaluation failed: ${err.message}`));
+        }
+        loop();
+      }, p.evaluate_every_sec * 1000);
+      this.timer.unref();
+    };
+    loop();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  private weightFor(stage: ModelStage): number {
+    const p = this.deps.policy();
+    return stage === 'live' ? p.live_weight : stage === 'canary' ? p.canary_weight : 0;
+  }
+
+  /** Candidates for decideCanary from the registry and the tracker's latest figures. */
+  candidates(): CanaryCandidate[] {
+    const reg = this.deps.registry;
+    const metric = this.deps.policy().score_metric;
+    const reports = new Map<string, ModelReport>(this.deps.tracker.reports().map((r) => [r.model, r]));
+    return reg.active().filter((e) => reports.has(e.id)).map((e) => {
+      const r = reports.get(e.id)!;
+      const restorable = e.replaced !== null && reg.get(e.replaced) !== undefined && reg.get(e.replaced)!.stage !== 'retired' && reports.has(e.replaced) ? e.replaced : null;
+      const lastDrop = reg.current.history.findLast((h) => h.model === e.id && (h.action === 'demote' || h.action === 'rollback') && h.to === 'shadow');
+      return {
+        id: e.id, stage: e.stage, score: r.score,
+        windowScore: metric === 'pnl' ? r.score : metric === 'sharpe' ? r.window.sharpe : metric === 'sortino' ? r.window.sortino : r.window.return_pct,
+        total: r.total, window: r.window, restorable, demotedAt: lastDrop ? Date.parse(lastDrop.ts) : null,
+      };
+    });
+  }
+
+  /** One evaluation: fresh figures, the decision, then each action applied in turn. */
+  evaluate(): Promise<TransitionResult[]> {
+    if (this.evaluating) return this.evaluating;
+    this.evaluating = this.evaluateNow().finally(() => { this.evaluating = null; });
+    return this.evaluating;
+  }
+
+  private async evaluateNow(): Promise<TransitionResult[]> {
+    await this.deps.tracker.sample();
+    const now = this.now();
+    const actions = decideCanary(this.candidates(), this.deps.policy(), now);
+    const results: TransitionResult[] = [];
+    for (const a of actions) {
+      try {
+        if (a.action === 'degraded') {
+          const last = this.warnedAt.get(a.model) ?? 0;
+          if (now - last > 3_600_000) {
+            this.warnedAt.set(a.model, now);
+            this.deps.log.warn({ model: a.model }, `[CANARY] live model ${a.model} degraded: ${a.reason}; it stays live (governance limits still apply)`);
+          }
+        } else if (a.action === 'promote' && a.to === 'live') {
+          results.push(await this.transition({ action: 'promote', changes: [{ model: a.model, to: 'live' }, ...a.replaces.map((m) => ({ model: m, to: 'shadow' as const }))], counterpart: a.replaces[0] ?? null, actor: 'canary_manager', reason: a.reason }));
+        } else if (a.action === 'promote') {
+          results.push(await this.transition({ action: 'promote', changes: [{ model: a.model, to: 'canary' }], counterpart: null, actor: 'canary_manager', reason: a.reason }));
+        } else if (a.action === 'demote') {
+          results.push(await this.transition({ action: 'demote', changes: [{ model: a.model, to: 'shadow' }], counterpart: null, actor: 'canary_manager', reason: a.reason }));
+        } else {
+          results.push(await this.transition({ action: 'rollback', changes: [{ model: a.model, to: 'shadow' }, { model: a.restore, to: 'live' }], counterpart: a.restore, actor: 'canary_manager', reason: a.reason }));
+        }
+      } catch (err) {
+        this.deps.log.error({ err, action: a }, `[CANARY] ${a.action} of ${a.model} failed: ${(err as Error).message}`);
+      }
+    }
+    return results;
+  }
+
+  /**
+   * A manual stage change (POST /strategy/promote). Without `to`, the next stage up: shadow →
+   * canary → live. Promoting to live replaces every live model (they drop to shadow).
+   */
+  promote(model: string, to: ModelStage | undefined, actor: string, reason: string | undefined): Promise<TransitionResult> {
+    const entry = this.deps.registry.get(model);
+    if (!entry) throw new CanaryError(404, 'model', `unknown model "${model}" (registered: ${this.deps.registry.entries().map((e) => e.id).join(', ')})`);
+    const target: ModelStage = to ?? (entry.stage === 'shadow' ? 'canary' : entry.stage === 'canary' ? 'live' : entry.stage);
+    if (entry.stage === 'retired') throw new CanaryError(409, 'model', `${model} is retired; retired models do not run`);
+    if (target === entry.stage) throw new CanaryError(409, to === undefined ? 'model' : 'stage', `${model} is already ${entry.stage}`);
+    const changes: StageChange[] = [{ model, to: target }];
+    let counterpart: string | null = null;
+    if (target === 'live') {
+      const replaced = this.deps.registry.active().filter((e) => e.stage === 'live' && e.id !== model).map((e) => e.id);
+      for (const r of replaced) changes.push({ model: r, to: 'shadow' });
+      counterpart = replaced[0] ?? null;
+    }
+    const rank: Record<ModelStage, number> = { retired: 0, shadow: 1, canary: 2, live: 3 };
+    const action = target === 'retired' ? 'retire' : rank[target] > rank[entry.stage] ? 'promote' : 'demote';
+    return this.transition({ action, changes, counterpart, actor, reason: reason ?? `manual ${action} to ${target}` });
+  }
+
+  /** Applies stage changes: registry and weights both or neither, then log, event, hooks. */
+  async transition(req: TransitionRequest): Promise<TransitionResult> {
+    const reg = this.deps.registry;
+    const first = req.changes[0]!;
+    const before = reg.current;
+    const weightsBefore = { ...this.deps.weights.current.weights };
+    const partial: Record<string, number> = {};
+    const from = new Map<string, ModelStage>();
+    for (const c of req.changes) {
+      const e = reg.get(c.model);
+      if (!e) throw new CanaryError(404, 'model', `unknown model "${c.model}"`);
+      from.set(c.model, e.stage);
+      // A retired model keeps a 0 weight in the file until restart (the weights file may name it).
+      partial[c.model] = this.weightFor(c.to);
+    }
+    const weightsAfter = { ...weightsBefore, ...partial };
+    const ts = new Date(this.now()).toISOString();
+    const entries: HistoryEntry[] = req.changes.map((c, i) => ({
+      // The other side of a rollback is part of the rollback; of a promotion, a demotion.
+      ts, action: i === 0 || req.action === 'rollback' ? req.action : c.to === 'live' ? 'promote' : 'demote',
+      model: c.model, from: from.get(c.model)!, to: c.to,
+      counterpart: i === 0 ? req.counterpart : first.model, actor: req.actor,
+      reason: i === 0 ? req.reason : `${req.action} of ${first.model}: ${req.reason}`,
+      weights_before: weightsBefore, weights_after: weightsAfter,
+    }));
+    this.applying = true;
+    try {
+      reg.commit((draft) => {
+        for (const c of req.changes) {
+          const fields: Partial<RegistryEntry> = { stage: c.to, stage_since: ts };
+          // A promotion to live remembers its predecessor (the rollback target); the model a
+          // rollback restores keeps the predecessor it had.
+          if (c.model === first.model && c.to === 'live' && req.action === 'promote') Object.assign(fields, { replaced: req.counterpart });
+          StrategyRegistry.patch(draft, c.model, fields);
+        }
+        draft.history.push(...entries);
+      });
+      try {
+        this.deps.weights.update(partial, req.actor);
+      } catch (err) {
+        // Weights refused: put the registry back so the two files never disagree.
+        reg.commit((draft) => {
+          draft.models.splice(0, draft.models.length, ...before.models.map((m) => ({ ...m })));
+          draft.history.splice(0, draft.history.length, ...before.history);
+        });
+        if (err instanceof ValidationError) throw new CanaryError(400, 'weights', err.message);
+        throw err;
+      }
+    } finally {
+      this.applying = false;
+    }
+    for (const e of entries) {
+      this.deps.log.info({ model: e.model, from: e.from, to: e.to, actor: e.actor, counterpart: e.counterpart, weight: weightsAfter[e.model] }, `[CANARY] ${e.action.toUpperCase()} ${e.model} ${e.from} → ${e.to} (weight ${weightsBefore[e.model] ?? 0} → ${weightsAfter[e.model]}) by ${e.actor}: ${e.reason}`);
+    }
+    this.deps.bus.publish('strategy.promoted', {
+      action: req.action, model: first.model, from: from.get(first.model)!, to: first.to, counterpart: req.counterpart,
+      changes: req.changes.map((c) => ({ model: c.model, from: from.get(c.model)!, to: c.to })),
+      actor: req.actor, reason: req.reason, weights: weightsAfter, ts,
+    });
+    for (const c of req.changes) await this.afterStageChange(c.model, from.get(c.model)!, c.to);
+    return { action: req.action, model: first.model, from: from.get(first.model)!, to: first.to, counterpart: req.counterpart, weights: weightsAfter, history: entries };
+  }
+
+  /** Moves a model's positions and view to its new book. An operator's weight edit does not
+   *  flatten (weight 0 may be a pause the operator means to lift); a demotion does. */
+  private async afterStageChange(model: string, from: ModelStage, to: ModelStage, flatten = true): Promise<void> {
+    const wasTrading = from === 'live' || from === 'canary';
+    const trades = to === 'live' || to === 'canary';
+    try {
+      if (wasTrading && !trades && flatten && this.deps.policy().flatten_on_demotion) await this.flattenLive(model);
+      if (!wasTrading && trades) this.deps.shadow.flatten(model);
+      if (to === 'retired') {
+        this.deps.retire(model);
+        return;
+      }
+      // Re-state the model's current view to its new book (router or shadow book) now.
+      if (wasTrading !== trades || from !== to) {
+        const ts = this.now();
+        for (const s of this.deps.lastSignals(model)) {
+          if (s.targetExposure === undefined) continue;
+          this.deps.bus.publish('signal', { ...s, ts, reason: `re-stated after ${from} → ${to}${s.reason ? `: ${s.reason}` : ''}` });
+        }
+      }
+    } catch (err) {
+      this.deps.log.error({ err, model }, `[CANARY] moving ${model} from ${from} to ${to} books failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Sells a model's engine positions at market, in chunks within MAX_NOTIONAL_USDT. */
+  private async flattenLive(model: string): Promise<void> {
+    for (const e of this.deps.engines()) {
+      const steps = new Map((await e.instruments()).map((i) => [i.symbol, fx(i.step_size)]));
+      for (const p of await e.modelPositions()) {
+        if (p.model !== model) continue;
+        let left = fx(p.qty);
+        const pxText = await e.lastPrice(p.symbol);
+        const step = steps.get(p.symbol);
+        if (left <= 0n || pxText === null || step === undefined) continue;
+        const chunkMax = floorToStep(div(this.deps.maxNotionalUsd, fx(pxText), 'down'), step);
+        let i = 0;
+        while (left > 0n && chunkMax > 0n && i < 100) {
+          const qty = fmin(left, chunkMax);
+          const id = `${model.slice(0, 30)}-flat-${p.symbol}-${this.now().toString(36)}-${i++}`;
+          const out = await e.submit({ clientOrderId: id, symbol: toSymbol(p.symbol), side: 'SELL', type: 'MARKET', qty, price: null, model: modelId(model) });
+          if (out.kind !== 'accepted') {
+            this.deps.log.warn({ model, symbol: p.symbol, outcome: out.kind }, `[CANARY] flattening ${model} ${p.symbol} stopped: ${out.kind === 'rejected' ? `${out.reason} ${out.message}` : out.message}`);
+            break;
+          }
+          const filled = fx(out.order.filled_qty);
+          if (filled <= 0n) break;
+          left = (left - filled) as Fixed;
+        }
+        this.deps.log.info({ model, symbol: p.symbol }, `[CANARY] flattened ${model} ${p.symbol}: sold ${toDecimalString((fx(p.qty) - left) as Fixed)} of ${p.qty}`);
+      }
+    }
+  }
+
+  /** The stage follows an operator's weight edit: weight 0 means shadow, and a shadow model
+   *  given weight becomes live (a canary or live model keeps its stage at any weight > 0). */
+  syncStagesToWeights(): void {
+    if (this.applying) return;
+    const changes: { model: string; from: ModelStage; to: ModelStage }[] = [];
+    for (const e of this.deps.registry.active()) {
+      const w = this.deps.weights.weight(e.id);
+      if (w > 0 && e.stage === 'shadow') changes.push({ model: e.id, from: e.stage, to: 'live' });
+      else if (w <= 0 && (e.stage === 'live' || e.stage === 'canary')) changes.push({ model: e.id, from: e.stage, to: 'shadow' });
+    }
+    if (changes.length === 0) return;
+    const ts = new Date(this.now()).toISOString();
+    const weights = { ...this.deps.weights.current.weights };
+    try {
+      this.deps.registry.commit((draft) => {
+        for (const c of changes) StrategyRegistry.patch(draft, c.model, { stage: c.to, stage_since: ts, ...(c.to === 'live' ? { replaced: null } : {}) });
+        draft.history.push(...changes.map((c) => ({
+          ts, action: 'stage_sync' as const, model: c.model, from: c.from, to: c.to, counterpart: null, actor: this.deps.weights.current.updated_by,
+          reason: `weight set to ${weights[c.model] ?? 0} in ops/strategy_weights.json`, weights_before: weights, weights_after: weights,
+        })));
+      });
+    } catch (err) {
+      this.deps.log.error({ err }, `[CANARY] syncing stages to weights failed: ${(err as Error).message}`);
+      return;
+    }
+    for (const c of changes) {
+      this.deps.log.info({ model: c.model, from: c.from, to: c.to }, `[CANARY] ${c.model} ${c.from} → ${c.to}: its weight is now ${weights[c.model] ?? 0}`);
+      this.deps.bus.publish('strategy.promoted', { action: 'stage_sync', model: c.model, from: c.from, to: c.to, counterpart: null, actor: this.deps.weights.current.updated_by, reason: 'weight edit', weights, ts });
+      void this.afterStageChange(c.model, c.from, c.to, false);
+    }
+  }
+}

@@ -1,0 +1,381 @@
+// ops/strategy_registry.json: every model the stack knows — id, kind, version, stage
+// (shadow, canary, live, retired), creation time, the spec it is rebuilt from, its latest
+// metrics and the tracker state they resume from — plus the history of stage changes.
+// Owned by ops: changed only through commit(), which validates the whole document and
+// replaces the file atomically, so a reader (or a crash) never sees half a promotion.
+// Also owns the fleet (ModelFleet): which registered models run, the defaults a fresh root
+// starts with, and stored HMM versions joining as shadow models.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import type { Bar } from '../core/marketData.js';
+import type { Logger } from '../obs/logger.js';
+import { listHmmModelVersions } from '../strategy/hmm/modelStore.js';
+import { readTrainingMeta, trainOnSynthetic, type TrainedAndSaved } from '../strategy/hmm/trainingMeta.js';
+import { buildModel, maSpec, validateModelSpec, type HmmSpec, type ModelSpec } from '../strategy/modelSpec.js';
+import type { Model, ModelKind } from '../strategy/model.js';
+import type { StrategyRuntime } from '../strategy/runtime.js';
+import type { PerformanceMetrics, PerformanceState } from './performance.js';
+import { writeJsonAtomic } from '../util/atomicFile.js';
+import type { ModelStage } from '../ops/context.js';
+
+export const STAGES: readonly ModelStage[] = ['shadow', 'canary', 'live', 'retired'];
+export const REGISTRY_FORMAT = 1;
+
+/** Figures the tracker last computed: over the model's whole life and since its last stage change. */
+export interface RegistryMetrics {
+  readonly total: PerformanceMetrics;
+  readonly window: PerformanceMetrics;
+  readonly pnl: number;
+  readonly live_pnl: number;
+  readonly shadow_pnl: number;
+  readonly score: number;
+  readonly updated_at: string;
+}
+
+export interface RegistryEntry {
+  readonly id: string;
+  readonly kind: ModelKind;
+  /** The model's own version (an HMM's stored version; 1 for parameterised models). */
+  readonly version: number;
+  readonly stage: ModelStage;
+  readonly created_at: string;
+  readonly stage_since: string;
+  readonly symbols: readonly string[];
+  readonly params: ModelSpec['params'];
+  /** The live model this one replaced when it was promoted: where a rollback returns to. */
+  readonly replaced: string | null;
+  readonly metrics: RegistryMetrics | null;
+  readonly tracking: { readonly total: PerformanceState; readonly window: PerformanceState } | null;
+}
+
+export type HistoryAction = 'register' | 'promote' | 'rollback' | 'demote' | 'retire' | 'stage_sync';
+
+export interface HistoryEntry {
+  readonly ts: string;
+  readonly action: HistoryAction;
+  readonly model: string;
+  readonly from: ModelStage | null;
+  readonly to: ModelStage;
+  /** For a promotion to live: the model it replaced; for a rollback: the model restored. */
+  readonly counterpart: string | null;
+  readonly actor: string;
+  readonly reason: string;
+  readonly weights_before: Readonly<Record<string, number>>;
+  readonly weights_after: Readonly<Record<string, number>>;
+}
+
+export interface RegistryDoc {
+  readonly format: typeof REGISTRY_FORMAT;
+  readonly updated_at: string;
+  readonly models: readonly RegistryEntry[];
+  readonly history: readonly HistoryEntry[];
+}
+
+export class RegistryError extends Error {}
+
+export function specOfEntry(e: Pick<RegistryEntry, 'kind' | 'symbols' | 'params'>): ModelSpec {
+  return { kind: e.kind, symbols: e.symbols, params: e.params } as ModelSpec;
+}
+
+/** Validates a parsed registry; messages name the entry and field. */
+export function parseRegistry(value: unknown, source: string): RegistryDoc {
+  const bad = (msg: string): never => { throw new RegistryError(`${source}: ${msg}`); };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) bad('expected a JSON object');
+  const v = value as Record<string, unknown>;
+  if (v['format'] !== REGISTRY_FORMAT) bad(`format must be ${REGISTRY_FORMAT}, got ${JSON.stringify(v['format'])}`);
+  if (!Array.isArray(v['models'])) bad('models must be an array');
+  const ids = new Set<string>();
+  const models = (v['models'] as unknown[]).map((raw, i) => {
+    const e = raw as Record<string, unknown>;
+    if (e === null || typeof e !== 'object') bad(`models[${i}] must be an object`);
+    const id = e['id'];
+    if (typeof id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(id)) bad(`models[${i}].id must be a model id`);
+    if (ids.has(id as string)) bad(`models[${i}].id ${String(id)} is listed twice`);
+    ids.add(id as string);
+    if (!STAGES.includes(e['stage'] as ModelStage)) bad(`models[${i}].stage must be one of ${STAGES.join(', ')}`);
+    if (!Number.isInteger(e['version']) || (e['version'] as number) < 1) bad(`models[${i}].version must be a positive integer`);
+    for (const k of ['created_at', 'stage_since'] as const) {
+      if (typeof e[k] !== 'string' || Number.isNaN(Date.parse(e[k] as string))) bad(`models[${i}].${k} must be an ISO date-time`);
+    }
+    let spec: ModelSpec;
+    try {
+      spec = validateModelSpec({ kind: e['kind'], symbols: e['symbols'], params: e['params'] }, `models[${i}]`);
+    } catch (err) {
+      return bad((err as Error).message);
+    }
+    const replaced = e['replaced'] ?? null;
+    if (replaced !== null && typeof replaced !== 'string') bad(`models[${i}].replaced must be a model id or null`);
+    return {
+      id: id as string, kind: spec.kind, version: e['version'] as number, stage: e['stage'] as ModelStage,
+      created_at: e['created_at'] as string, stage_since: e['stage_since'] as string, symbols: spec.symbols, params: spec.params,
+      replaced: replaced as string | null,
+      metrics: (e['metrics'] ?? null) as RegistryMetrics | null,
+      tracking: (e['tracking'] ?? null) as RegistryEntry['tracking'],
+    } satisfies RegistryEntry;
+  });
+  const history = Array.isArray(v['history']) ? (v['history'] as HistoryEntry[]) : bad('history must be an array');
+  return { format: REGISTRY_FORMAT, updated_at: typeof v['updated_at'] === 'string' ? v['updated_at'] : new Date().toISOString(), models, history };
+}
+
+export function emptyRegistry(): RegistryDoc {
+  return { format: REGISTRY_FORMAT, updated_at: new Date().toISOString(), models: [], history: [] };
+}
+
+export interface RegistryDraft {
+  models: RegistryEntry[];
+  history: HistoryEntry[];
+}
+
+export class StrategyRegistry {
+  private doc: RegistryDoc;
+  readonly existed: boolean;
+
+  /** Loads the file; a missing file is an empty registry, an invalid one stops start-up
+   *  (it is written only by the stack, so a bad one was edited by hand and needs a person). */
+  constructor(readonly path: string, private readonly log: Logger, private readonly historyLimit: () => number = () => 500) {
+    let text: string | null = null;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      text = null;
+    }
+    this.existed = text !== null;
+    if (text === null) {
+      this.doc = emptyRegistry();
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new RegistryError(`${path}: not valid JSON (${(err as Error).message}); restore it from a backup or move it aside to start with a fresh registry`);
+    }
+    this.doc = parseRegistry(parsed, path);
+  }
+
+  get current(): RegistryDoc {
+    return this.doc;
+  }
+
+  entries(): readonly RegistryEntry[] {
+    return this.doc.models;
+  }
+
+  get(id: string): RegistryEntry | undefined {
+    return this.doc.models.find((m) => m.id === id);
+  }
+
+  /** Models that run: every registered model except retired ones. */
+  active(): readonly RegistryEntry[] {
+    return this.doc.models.filter((m) => m.stage !== 'retired');
+  }
+
+  specOf(id: string): ModelSpec | undefined {
+    const e = this.get(id);
+    return e ? specOfEntry(e) : undefined;
+  }
+
+  history(limit = 100, model?: string): HistoryEntry[] {
+    const all = model === undefined ? this.doc.history : this.doc.history.filter((h) => h.model === model || h.counterpart === model);
+    return all.slice(-limit).reverse();
+  }
+
+  /** Applies a change to a copy, validates the result and writes it atomically; the
+   *  in-memory registry changes only if the write succeeded. */
+  commit(change: (draft: RegistryDraft) => void): RegistryDoc {
+    const draft: RegistryDraft = { models: this.doc.models.map((m) => ({ ...m })), history: [...this.doc.history] };
+    change(draft);
+    const limit = this.historyLimit();
+    const history = draft.history.length > limit ? draft.history.slice(-limit) : draft.history;
+    const next = parseRegistry({ format: REGISTRY_FORMAT, updated_at: new Date().toISOString(), models: draft.models, history }, this.path);
+    writeJsonAtomic(this.path, next);
+    this.doc = next;
+    return next;
+  }
+
+  /** Replaces one entry's fields inside a commit. */
+  static patch(draft: RegistryDraft, id: string, fields: Partial<Omit<RegistryEntry, 'id'>>): void {
+    const i = draft.models.findIndex((m) => m.id === id);
+    if (i < 0) throw new RegistryError(`no model ${id} in the registry`);
+    draft.models[i] = { ...draft.models[i]!, ...fields };
+  }
+
+  /** Writes the file now (first start: the registry becomes visible before anything changes). */
+  flush(): void {
+    this.commit(() => {});
+    this.log.debug({ path: this.path }, '[CANARY] strategy registry written');
+  }
+}
+
+// ---- the fleet: what runs, from the registry -----------------------------------------------
+
+export const DEFAULT_MA_ID = 'ma_crossover_v1';
+export const DEFAULT_HMM_STORE_ID = 'hmm_regime';
+export const DEFAULT_ENSEMBLE_ID = 'ensemble_v1';
+
+/** The registry id a stored HMM version trades under: each version competes on its own. */
+export function hmmModelId(storeId: string, version: number): string {
+  return `${storeId}_v${version}`;
+}
+
+export interface FleetOptions {
+  readonly registry: StrategyRegistry;
+  readonly runtime: StrategyRuntime;
+  /** ops/models */
+  readonly modelsDir: string;
+  /** TRADE_SYMBOLS: what the default models trade. */
+  readonly symbols: readonly string[];
+  /** Bar interval of the live feed: a bootstrap HMM is trained on bars of the same interval. */
+  readonly intervalMs: number;
+  readonly seed: number;
+  /** Synthetic bars for the first-start HMM; default 3000 (well under a second to fit). */
+  readonly bootstrapBars?: number;
+  /** Recent bars kept per symbol to warm up a model registered while running. */
+  readonly warmupBars?: number;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+/**
+ * Keeps the runtime in step with the registry: on a fresh root registers the default models
+ * (MA crossover live, an HMM and an ensemble of the two in shadow, training the HMM from
+ * synthetic history when ops/models has none), registers HMM versions that appear in
+ * ops/models (`hmm train-hmm`) as shadow models — at start and while running — and builds
+ * every non-retired model into the runtime.
+ */
+export class ModelFleet {
+  private readonly recent = new Map<string, Bar[]>();
+  private readonly failed = new Set<string>();
+  private readonly now: () => number;
+  private readonly warmupBars: number;
+
+  constructor(private readonly opts: FleetOptions) {
+    this.now = opts.now ?? Date.now;
+    this.warmupBars = opts.warmupBars ?? 500;
+  }
+
+  /** Registers defaults on an empty registry and any unregistered stored HMM versions.
+   *  Returns a description of the bootstrap training, if one ran. */
+  bootstrap(): TrainedAndSaved | null {
+    const { registry, modelsDir, symbols } = this.opts;
+    let trained: TrainedAndSaved | null = null;
+    if (registry.entries().length === 0) {
+      if (listHmmModelVersions(modelsDir, DEFAULT_HMM_STORE_ID).length === 0) {
+        trained = trainOnSynthetic(modelsDir, {
+          id: DEFAULT_HMM_STORE_ID, symbol: symbols[0]!, bars: this.opts.bootstrapBars ?? 3000, seed: this.opts.seed + 1000, intervalMs: this.opts.intervalMs,
+        });
+        this.opts.log.info({ path: trained.path, seconds: trained.seconds, logLikelihood: trained.model.fit.logLikelihood },
+          `[CANARY] no trained HMM in ${modelsDir}: trained ${trained.model.id} v${trained.model.version} on ${trained.meta.bars} synthetic ${trained.meta.symbol} bars in ${trained.seconds.toFixed(2)} s (log-likelihood ${trained.model.fit.logLikelihood.toFixed(1)})`);
+      }
+      const latest = listHmmModelVersions(modelsDir, DEFAULT_HMM_STORE_ID).at(-1)!;
+      const ts = new Date(this.now()).toISOString();
+      const hmmId = hmmModelId(DEFAULT_HMM_STORE_ID, latest);
+      const hmmSymbol = readTrainingMeta(modelsDir, DEFAULT_HMM_STORE_ID, latest)?.symbol ?? symbols[0]!;
+      const entries: RegistryEntry[] = [
+        newEntry(DEFAULT_MA_ID, maSpec(symbols), 1, 'live', ts),
+        newEntry(hmmId, { kind: 'hmm', symbols: [hmmSymbol], params: { store_id: DEFAULT_HMM_STORE_ID, store_version: latest } }, latest, 'shadow', ts),
+        newEntry(DEFAULT_ENSEMBLE_ID, {
+          kind: 'ensemble', symbols: [...new Set([...symbols, hmmSymbol])],
+          params: { members: [{ id: DEFAULT_MA_ID, weight: 1 }, { id: hmmId, weight: 1 }] },
+        }, 1, 'shadow', ts),
+      ];
+      registry.commit((draft) => {
+        draft.models.push(...entries);
+        draft.history.push(...entries.map((e) => registerHistory(e, ts, 'first start: default model')));
+      });
+    }
+    this.registerStored();
+    return trained;
+  }
+
+  /** Registers stored HMM versions that no registry entry refers to; returns the new entries. */
+  registerStored(): RegistryEntry[] {
+    const { registry, modelsDir } = this.opts;
+    if (!existsSync(modelsDir)) return [];
+    const known = new Set(registry.entries().filter((e) => e.kind === 'hmm').map((e) => {
+      const p = e.params as HmmSpec['params'];
+      return `${p.store_id}/${p.store_version}`;
+    }));
+    const added: RegistryEntry[] = [];
+    const ts = new Date(this.now()).toISOString();
+    for (const storeId of readdirSync(modelsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()) {
+      let versions: number[];
+      try {
+        versions = listHmmModelVersions(modelsDir, storeId);
+      } catch {
+        continue; // not a model id: not ours
+      }
+      for (const v of versions) {
+        if (known.has(`${storeId}/${v}`)) continue;
+        let id = hmmModelId(storeId, v);
+        if (registry.get(id) || added.some((a) => a.id === id)) id = `${id}_${Date.now().toString(36)}`;
+        const sym = readTrainingMeta(modelsDir, storeId, v)?.symbol ?? this.opts.symbols[0]!;
+        added.push(newEntry(id, { kind: 'hmm', symbols: [sym], params: { store_id: storeId, store_version: v } }, v, 'shadow', ts));
+      }
+    }
+    if (added.length > 0) {
+      registry.commit((draft) => {
+        draft.models.push(...added);
+        draft.history.push(...added.map((e) => registerHistory(e, ts, `found ${(e.params as HmmSpec['params']).store_id}/v${e.version} in ops/models`)));
+      });
+      for (const e of added) this.opts.log.info({ model: e.id }, `[CANARY] registered ${e.id} (${e.kind} v${e.version} on ${e.symbols.join(',')}) as shadow`);
+    }
+    return added;
+  }
+
+  /** Builds every non-retired model not yet running; one that fails to build (missing or
+   *  corrupt stored model) is logged once and skipped, never takes the others down. */
+  buildAll(): Model[] {
+    const { registry, runtime } = this.opts;
+    const built: Model[] = [];
+    const ctx = { modelsDir: this.opts.modelsDir, specOf: (id: string) => registry.specOf(id) };
+    for (const e of registry.active()) {
+      if (runtime.get(e.id) || this.failed.has(e.id)) continue;
+      try {
+        const model = buildModel(e.id, specOfEntry(e), ctx);
+        runtime.add(model);
+        built.push(model);
+      } catch (err) {
+        this.failed.add(e.id);
+        this.opts.log.error({ model: e.id, err }, `[CANARY] model ${e.id} cannot run: ${(err as Error).message}`);
+      }
+    }
+    return built;
+  }
+
+  /** While running: registers newly stored HMM versions and starts them, warmed on recent bars. */
+  scan(): Model[] {
+    this.registerStored();
+    const built = this.buildAll();
+    for (const m of built) {
+      const bars: Bar[] = [];
+      for (const s of m.symbols) bars.push(...(this.recent.get(s) ?? []));
+      bars.sort((a, b) => a.ts - b.ts);
+      this.opts.runtime.warmup(bars, m);
+      this.opts.log.info({ model: m.id, warmup: bars.length }, `[CANARY] ${m.id} started in shadow, warmed on ${bars.length} recent bars`);
+    }
+    return built;
+  }
+
+  observe(bar: Bar): void {
+    let buf = this.recent.get(bar.symbol);
+    if (!buf) this.recent.set(bar.symbol, (buf = []));
+    buf.push(bar);
+    if (buf.length > this.warmupBars * 2) buf.splice(0, buf.length - this.warmupBars);
+  }
+
+  /** Running models that failed to build. */
+  failures(): string[] {
+    return [...this.failed];
+  }
+}
+
+function newEntry(id: string, spec: ModelSpec, version: number, stage: ModelStage, ts: string): RegistryEntry {
+  return {
+    id, kind: spec.kind, version, stage, created_at: ts, stage_since: ts, symbols: spec.symbols, params: spec.params,
+    replaced: null, metrics: null, tracking: null,
+  };
+}
+
+function registerHistory(e: RegistryEntry, ts: string, reason: string): HistoryEntry {
+  return { ts, action: 'register', model: e.id, from: null, to: e.stage, counterpart: null, actor: 'stack', reason, weights_before: {}, weights_after: {} };
+}

@@ -1,0 +1,349 @@
+// What ops replicas share through Redis, beside the bus: the kill switch, the model weights, the
+// graded trading states, the capital allocations and the governance exposure multiplier. This
+// module owns the keys, their documents and the two write rules:
+//   - decisions (kill, weights, trading states) are last-writer-wins by the time they were made: a
+//     replica stores its own change only if no later one is stored, and applies another's
+//     only if it is later than its own (so two operators on two replicas converge on the last);
+//   - leader outputs (allocations, multiplier) are fenced: the write is refused unless its
+//     fencing token is still the latest the leader lease has issued, so a stale leader (a GC
+//     pause, a partition) cannot overwrite its successor's allocations. Every accepted
+//     allocation write is logged in a capped list with its token, for operators and tests.
+// Each replica also keeps its own files (ops/state.json, ops/strategy_weights.json,
+// ops/capital_allocations.json) as mirrors, so the runbook's `cat`/`jq` work on any of them.
+import { Redis } from 'ioredis';
+import type { Leadership } from './leaderLease.js';
+import type { Logger } from '../obs/logger.js';
+import type { Metrics } from '../obs/metrics.js';
+import { type AllocationHistoryEntry, type AllocationsFile, CapitalAllocator } from '../portfolio/allocator.js';
+import type { CapitalPolicy } from '../portfolio/capitalPolicy.js';
+import { writeJsonAtomic } from '../util/atomicFile.js';
+
+export interface ReplicationKeys {
+  readonly kill: string;
+  readonly weights: string;
+  readonly allocations: string;
+  readonly allocationWrites: string;
+  readonly allocationRefusals: string;
+  readonly multiplier: string;
+  /** Hash of graded trading states: field "<scope>:<target>" → TradingStateRecord. */
+  readonly tradingStates: string;
+}
+
+export function replicationKeys(prefix: string): ReplicationKeys {
+  return {
+    kill: `${prefix}ops:kill`,
+    weights: `${prefix}ops:weights`,
+    allocations: `${prefix}ops:allocations`,
+    allocationWrites: `${prefix}ops:allocations:writes`,
+    allocationRefusals: `${prefix}ops:allocations:refused`,
+    multiplier: `${prefix}ops:exposure_multiplier`,
+    tradingStates: `${prefix}ops:trading_states`,
+  };
+}
+
+/** The kill switch as replicated: `ts` is when the operator decided (epoch ms). */
+export interface KillDoc {
+  readonly enabled: boolean;
+  readonly actor: string;
+  readonly reason: string;
+  readonly ts: number;
+  /** The replica that stored it. */
+  readonly by: string;
+}
+
+export interface WeightsDocR {
+  readonly weights: Readonly<Record<string, number>>;
+  readonly updated_by: string;
+  readonly ts: number;
+  readonly by: string;
+}
+
+export interface AllocationsDoc {
+  readonly token: number;
+  readonly holder: string;
+  readonly ts: number;
+  readonly file: AllocationsFile;
+}
+
+export interface MultiplierDoc {
+  readonly multiplier: number;
+  readonly token: number;
+  readonly holder: string;
+  readonly ts: number;
+}
+
+/** One graded trading state (global, a venue or a model) as replicated; `ts` orders decisions. */
+export interface TradingStateRecord {
+  readonly scope: 'global' | 'venue' | 'model';
+  readonly target: string | null;
+  readonly state: 'ACTIVE' | 'REDUCING' | 'HALTED';
+  readonly reason: string;
+  readonly actor: string;
+  readonly ts: number;
+  readonly by: string;
+}
+
+export const tradingStateField = (scope: string, target: string | null): string => `${scope}:${target ?? ''}`;
+
+export interface AllocationWrite {
+  readonly token: number;
+  readonly holder: string;
+  readonly ts: number;
+}
+
+// KEYS[1] doc; ARGV[1] json, ARGV[2] its ts. Stores it unless a doc at least as recent is stored.
+const SET_IF_NEWER = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ok, doc = pcall(cjson.decode, cur)
+  if ok and type(doc) == 'table' and tonumber(doc['ts']) and tonumber(doc['ts']) >= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1`;
+
+// KEYS[1] hash; ARGV[1] field, ARGV[2] json, ARGV[3] its ts: the field is set unless it holds a later one.
+const HSET_IF_NEWER = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local ok, doc = pcall(cjson.decode, cur)
+  if ok and type(doc) == 'table' and tonumber(doc['ts']) and tonumber(doc['ts']) >= tonumber(ARGV[3]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`;
+
+// KEYS[1] fence counter of the lease, KEYS[2] doc, KEYS[3] write log (or the doc again), KEYS[4]
+// refusal counter; ARGV[1] token, ARGV[2] json, ARGV[3] log entry ('' = no log). 1 written, 0 fenced.
+const SET_FENCED = `
+local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) < fence then
+  redis.call('INCR', KEYS[4])
+  return 0
+end
+redis.call('SET', KEYS[2], ARGV[2])
+if ARGV[3] ~= '' then
+  redis.call('LPUSH', KEYS[3], ARGV[3])
+  redis.call('LTRIM', KEYS[3], 0, 499)
+end
+return 1`;
+
+/** The Redis side of replication: reads and the two kinds of write. No policy of its own. */
+export class OpsStateStore {
+  readonly keys: ReplicationKeys;
+  private readonly redis: Redis;
+
+  constructor(readonly url: string, prefix: string, private readonly fenceKey: string, connectionName = 'hmm-ops-state') {
+    this.keys = replicationKeys(prefix);
+    // Fail fast while disconnected: a poll retries on its own, and a decision must not be
+    // applied late from a queue.
+    this.redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectionName, retryStrategy: (n) => Math.min(1_000, 100 * n) });
+    this.redis.on('error', () => undefined); // reported through failed calls
+  }
+
+  async connect(): Promise<void> {
+    await this.redis.connect();
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  private async getJson<T>(key: string): Promise<T | null> {
+    const raw = await this.redis.get(key);
+    if (raw === null) return null;
+    try {
+      return JSON.parse(raw) as T;
+    } catch {
+      return null;
+    }
+  }
+
+  readKill(): Promise<KillDoc | null> {
+    return this.getJson<KillDoc>(this.keys.kill);
+  }
+
+  async writeKill(doc: KillDoc): Promise<boolean> {
+    return Number(await this.redis.eval(SET_IF_NEWER, 1, this.keys.kill, JSON.stringify(doc), String(doc.ts))) === 1;
+  }
+
+  readWeights(): Promise<WeightsDocR | null> {
+    return this.getJson<WeightsDocR>(this.keys.weights);
+  }
+
+  async writeWeights(doc: WeightsDocR): Promise<boolean> {
+    return Number(await this.redis.eval(SET_IF_NEWER, 1, this.keys.weights, JSON.stringify(doc), String(doc.ts))) === 1;
+  }
+
+  async readTradingStates(): Promise<TradingStateRecord[]> {
+    const all = await this.redis.hgetall(this.keys.tradingStates);
+    const out: TradingStateRecord[] = [];
+    for (const v of Object.values(all)) {
+      try {
+        out.push(JSON.parse(v) as TradingStateRecord);
+      } catch { /* a damaged field is skipped; the next write replaces it */ }
+    }
+    return out;
+  }
+
+  async writeTradingState(r: TradingStateRecord): Promise<boolean> {
+    return Number(await this.redis.eval(HSET_IF_NEWER, 1, this.keys.tradingStates, tradingStateField(r.scope, r.target), JSON.stringify(r), String(r.ts))) === 1;
+  }
+
+  readAllocations(): Promise<AllocationsDoc | null> {
+    return this.getJson<AllocationsDoc>(this.keys.allocations);
+  }
+
+  /** 'written', or 'fenced' when a later leader exists (nothing is written then). */
+  async writeAllocations(doc: AllocationsDoc): Promise<'written' | 'fenced'> {
+    const entry: AllocationWrite = { token: doc.token, holder: doc.holder, ts: doc.ts };
+    const r = await this.redis.eval(SET_FENCED, 4, this.fenceKey, this.keys.allocations, this.keys.allocationWrites, this.keys.allocationRefusals, String(doc.token), JSON.stringify(doc), JSON.stringify(entry));
+    return Number(r) === 1 ? 'written' : 'fenced';
+  }
+
+  /** Accepted allocation writes, newest first. */
+  async allocationWrites(limit = 500): Promise<AllocationWrite[]> {
+    return (await this.redis.lrange(this.keys.allocationWrites, 0, limit - 1)).map((s) => JSON.parse(s) as AllocationWrite);
+  }
+
+  async allocationRefusals(): Promise<number> {
+    return Number((await this.redis.get(this.keys.allocationRefusals)) ?? 0);
+  }
+
+  readMultiplier(): Promise<MultiplierDoc | null> {
+    return this.getJson<MultiplierDoc>(this.keys.multiplier);
+  }
+
+  async writeMultiplier(doc: MultiplierDoc): Promise<'written' | 'fenced'> {
+    const r = await this.redis.eval(SET_FENCED, 4, this.fenceKey, this.keys.multiplier, this.keys.multiplier, this.keys.allocationRefusals, String(doc.token), JSON.stringify(doc), '');
+    return Number(r) === 1 ? 'written' : 'fenced';
+  }
+
+  /** Who holds a lease key now (its value is "<holder>#<token>"), or null. */
+  async leaseHolder(leaseKey: string): Promise<{ holder: string; token: number } | null> {
+    const v = await this.redis.get(leaseKey);
+    if (v === null) return null;
+    const i = v.lastIndexOf('#');
+    return { holder: v.slice(0, i), token: Number(v.slice(i + 1)) };
+  }
+}
+
+/** The cluster's kill decision, for an engine starting (one short-lived connection); null when
+ *  none is stored. Throws when Redis cannot be read: the caller decides how to fail safe. */
+export async function readClusterKill(url: string, prefix: string, timeoutMs = 3_000): Promise<KillDoc | null> {
+  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null, connectionName: 'hmm-engine-start' });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    const raw = await redis.get(replicationKeys(prefix).kill);
+    return raw === null ? null : (JSON.parse(raw) as KillDoc);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * The capital allocator of a replicated control plane. While leading it runs a CapitalAllocator
+ * rebuilt from the mirrored file at each takeover (so the step limit and cooldowns continue
+ * from the last leader's quotas), and publishes every step fenced; while following it serves
+ * the leader's quotas and mirrors them to ops/capital_allocations.json.
+ */
+export class ReplicatedAllocator extends CapitalAllocator {
+  private inner: CapitalAllocator;
+  private readonly make: () => CapitalAllocator;
+  private mirror: AllocationsDoc | null = null;
+  private leadership: Leadership | null = null;
+  private loopTimer: NodeJS.Timeout | null = null;
+  private looping = false;
+  writes = 0;
+  refused = 0;
+
+  constructor(
+    args: ConstructorParameters<typeof CapitalAllocator>,
+    private readonly r: {
+      readonly store: OpsStateStore;
+      readonly holder: string;
+      readonly path: string;
+      readonly policy: () => CapitalPolicy;
+      readonly log: Logger;
+      readonly metrics: Metrics | null;
+      /** A write refused by fencing: this replica is a stale leader. */
+      readonly onFenced: (token: number) => void;
+    },
+  ) {
+    super(...args);
+    this.make = () => new CapitalAllocator(...args);
+    this.inner = this.make();
+  }
+
+  /** Set before the daemons start (leading) and after they stop (null). */
+  setLeadership(l: Leadership | null): void {
+    this.leadership = l;
+    if (l !== null) this.inner = this.make(); // resume from the mirrored file: the last leader's state
+  }
+
+  get replicated(): AllocationsDoc | null {
+    return this.mirror;
+  }
+
+  override quota(model: string): number {
+    if (this.leadership === null && this.mirror !== null) return this.mirror.file.capital_quota_usd[model] ?? 0;
+    return this.inner.quota(model);
+  }
+
+  override all(): Readonly<Record<string, number>> {
+    if (this.leadership === null && this.mirror !== null) return this.mirror.file.capital_quota_usd;
+    return this.inner.all();
+  }
+
+  override recentHistory(limit = 100): AllocationHistoryEntry[] {
+    return this.inner.recentHistory(limit);
+  }
+
+  /** Leader: one allocation step, published fenced. Follower: the leader's last allocation. */
+  override async step(now = Date.now()): Promise<AllocationsFile> {
+    const l = this.leadership;
+    if (l === null) {
+      if (this.mirror) return this.mirror.file;
+      throw new Error('no allocation yet: this replica follows and the leader has not published one');
+    }
+    const file = await this.inner.step(now);
+    const doc: AllocationsDoc = { token: l.token, holder: this.r.holder, ts: Date.now(), file };
+    if ((await this.r.store.writeAllocations(doc)) === 'fenced') {
+      this.refused++;
+      this.r.log.error({ fencing_token: l.token }, `[ALLOC] allocation write REFUSED by fencing: token ${l.token} is no longer the latest (another replica leads); this replica stops allocating`);
+      this.r.onFenced(l.token);
+      return file;
+    }
+    this.writes++;
+    this.mirror = doc;
+    return file;
+  }
+
+  /** A follower takes the leader's allocation: in memory, in the mirror file, in the gauges. */
+  applyReplicated(doc: AllocationsDoc): void {
+    if (this.leadership !== null) return;
+    if (this.mirror !== null && this.mirror.ts >= doc.ts) return;
+    this.mirror = doc;
+    writeJsonAtomic(this.r.path, doc.file);
+    for (const [m, q] of Object.entries(doc.file.capital_quota_usd)) this.r.metrics?.capitalQuota.set({ model: m }, q);
+  }
+
+  override start(): void {
+    if (this.looping) return;
+    this.looping = true;
+    const tick = () => {
+      if (!this.looping) return;
+      this.step().catch((err) => this.r.log.error({ err }, `[ALLOC] allocation step failed: ${(err as Error).message}`)).finally(() => {
+        if (!this.looping) return;
+        this.loopTimer = setTimeout(tick, this.r.policy().refresh_sec * 1000);
+        this.loopTimer.unref();
+      });
+    };
+    tick();
+  }
+
+  override stop(): void {
+    this.looping = false;
+    if (this.loopTimer) clearTimeout(this.loopTimer);
+    this.loopTimer = null;
+  }
+}

@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { checkRiskRails, OrderRateWindow, type RiskLimits, type RiskState } from '../../../src/engine/riskRails.js';
+import { fx, fromRaw, mul } from '../../../src/core/decimal.js';
+import { instrument } from '../../../src/core/instrument.js';
+import { symbol } from '../../../src/core/ids.js';
+
+const BTC = instrument(symbol('BTCUSDT'), 'BTC', 'USDT', { stepSize: '0.00001', tickSize: '0.01', minQty: '0.00001', minNotional: '5' });
+const limits: RiskLimits = { tradingEnabled: true, tradeSymbols: new Set(['BTCUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('2000'), maxOrdersPerMin: 5 };
+const state: RiskState = { instrument: BTC, lastPrice: fx('60000'), ordersLastMinute: 0 };
+const order = (qty: string, price: string | null = null) => ({ symbol: symbol('BTCUSDT'), side: 'BUY' as const, qty: fx(qty), price: price === null ? null : fx(price) });
+
+test('each rail rejects with its reason code', () => {
+  const cases: [string, ReturnType<typeof checkRiskRails>][] = [
+    ['TRADING_DISABLED', checkRiskRails(order('0.01'), { ...limits, tradingEnabled: false }, state)],
+    ['SYMBOL_NOT_ALLOWED', checkRiskRails({ ...order('0.01'), symbol: symbol('ETHUSDT') }, limits, state)],
+    ['UNKNOWN_SYMBOL', checkRiskRails(order('0.01'), limits, { ...state, instrument: undefined })],
+    ['NO_MARKET_DATA', checkRiskRails(order('0.01'), limits, { ...state, lastPrice: undefined })],
+    ['INVALID_QUANTITY', checkRiskRails(order('0'), limits, state)],
+    ['QTY_STEP', checkRiskRails(order('0.000015'), limits, state)],
+    ['PRICE_TICK', checkRiskRails(order('0.01', '60000.005'), limits, state)],
+    ['MIN_NOTIONAL', checkRiskRails(order('0.0001'), limits, state)],
+    ['MAX_NOTIONAL', checkRiskRails(order('0.1'), limits, state)],
+    ['RATE_LIMIT', checkRiskRails(order('0.01'), limits, { ...state, ordersLastMinute: 5 })],
+  ];
+  for (const [reason, d] of cases) {
+    assert.equal(d.ok, false, reason);
+    if (!d.ok) {
+      assert.equal(d.reason, reason);
+      assert.ok(d.message.length > 0);
+    }
+  }
+  const ok = checkRiskRails(order('0.01'), limits, state);
+  assert.ok(ok.ok);
+});
+
+test('the kill switch wins over every other check', () => {
+  const d = checkRiskRails(order('999'), { ...limits, tradingEnabled: false }, { ...state, ordersLastMinute: 999 });
+  assert.ok(!d.ok && d.reason === 'TRADING_DISABLED');
+});
+
+test('no order outside the limits ever passes', () => {
+  fc.assert(fc.property(
+    fc.bigInt({ min: -1_000_000_000n, max: 10_000_000_000n }), // qty raw
+    fc.option(fc.bigInt({ min: 1n, max: 10n ** 15n }), { nil: null }), // limit price raw
+    fc.bigInt({ min: 1n, max: 10n ** 15n }), // last price raw
+    fc.integer({ min: 0, max: 10 }),
+    fc.boolean(),
+    (qtyRaw, priceRaw, lastRaw, recent, enabled) => {
+      const o = { symbol: symbol('BTCUSDT'), side: 'BUY' as const, qty: fromRaw(qtyRaw), price: priceRaw === null ? null : fromRaw(priceRaw) };
+      const d = checkRiskRails(o, { ...limits, tradingEnabled: enabled }, { instrument: BTC, lastPrice: fromRaw(lastRaw), ordersLastMinute: recent });
+      if (!d.ok) return;
+      const notional = mul(o.qty, o.price ?? fromRaw(lastRaw));
+      assert.ok(enabled);
+      assert.ok(o.qty > 0n && o.qty % BTC.stepSize === 0n);
+      assert.ok(o.price === null || o.price % BTC.tickSize === 0n);
+      assert.ok(notional >= limits.minNotionalUsdt && notional <= limits.maxNotionalUsdt);
+      assert.ok(recent < limits.maxOrdersPerMin);
+      assert.equal(d.notional, notional);
+    },
+  ), { numRuns: 2000 });
+});
+
+test('the order-rate window forgets orders older than a minute', () => {
+  const w = new OrderRateWindow(60_000);
+  for (let i = 0; i < 10; i++) w.record(1000 + i);
+  assert.equal(w.count(1010), 10);
+  assert.equal(w.count(61_004), 5);
+  assert.equal(w.count(62_000), 0);
+});
