@@ -121,3 +121,21 @@ export interface EdgeTest {
 export function edgeOver(diff: Moments): EdgeTest {
   return { n: diff.n, mean_diff: diff.mean, probability: probabilisticSharpe(seriesStats(diff), 0) };
 }
+
+/**
+ * What the tracker knows of one model, in market time, for ranking, allocation and promotion:
+ * per-bar returns on the capital the model had at work (net of fees), the per-bar differences
+ * against the live model over the bars both were observed, and the counts behind them.
+ */
+export interface ModelEvidence {
+  /** Bars observed since the model's tracking (re)started. */
+  readonly bars: number;
+  /** Fills attributed to the model in that span. */
+  readonly trades: number;
+  /** Market time covered, in ms (bar timestamps, never wall clock). */
+  readonly marketMs: number;
+  /** Per-bar returns on capital at work. */
+  readonly returns: Moments;
+  /** Per-bar (model − live) return differences; empty for the live model itself. */
+  readonly vsLive: Moments;
+}
