@@ -18,6 +18,7 @@ import { OrderLog } from '../src/engine/orderLog.js';
 import { silentLogger } from '../src/obs/logger.js';
 import { createMetrics } from '../src/obs/metrics.js';
 import { KillSwitch } from '../src/ops/killSwitch.js';
+import { TradingStates } from '../src/ops/governance/tradingStates.js';
 import { SimVenue } from '../src/venues/sim/simVenue.js';
 
 const args = process.argv.slice(2);
@@ -78,7 +79,7 @@ async function killSwitch(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hmm-bench-kill-'));
   const { engine, bus, close } = build(dir, false, false);
   const handle = new LocalEngineHandle(engine);
-  const ks = new KillSwitch(join(dir, 'state.json'), () => [handle], bus, silentLogger(), null, true);
+  const ks = new KillSwitch(new TradingStates({ path: join(dir, 'trading_states.json'), engines: () => [handle], bus, log: silentLogger(), metrics: null }));
   const accepted: number[] = [];
   let running = true;
   let i = 0;

@@ -249,7 +249,10 @@
   function describe(e) {
     const p = e.payload || {};
     switch (e.topic) {
-      case 'trading.state': return { tag: p.tradingEnabled ? 'kill-on' : 'kill-off', label: p.tradingEnabled ? 'RESUMED' : 'KILL', msg: `Trading ${p.tradingEnabled ? 'resumed' : 'paused'} by ${p.actor}: ${p.reason}` };
+      // A venue or model state is a graded state, not the kill: say which one changed.
+      case 'trading.state': return p.scope && p.scope !== 'global'
+        ? { tag: 'gov', label: p.state || 'STATE', msg: `${p.scope} ${p.target}: ${p.state} by ${p.actor}: ${p.reason}` }
+        : { tag: p.tradingEnabled ? 'kill-on' : 'kill-off', label: p.tradingEnabled ? (p.state === 'REDUCING' ? 'REDUCING' : 'RESUMED') : 'KILL', msg: `Trading ${p.tradingEnabled ? (p.state === 'REDUCING' ? 'REDUCING' : 'resumed') : 'paused'} by ${p.actor}: ${p.reason}` };
       case 'governance.action': return { tag: 'gov', label: 'GOV', msg: `${p.action}${p.cause ? ' — ' + p.cause : ''}${p.detail && Object.keys(p.detail).length ? ' ' + JSON.stringify(p.detail) : ''}` };
       case 'alert': return { tag: 'alert-' + p.severity, label: p.severity || 'ALERT', msg: `${p.title}${p.message ? ': ' + p.message : ''}` };
       case 'strategy.weights_updated': return { tag: 'weights', label: 'WEIGHTS', msg: Object.entries(p.weights || {}).map(([k, v]) => `${k} ${fmt(v * 100, 0)}%`).join(', ') };

@@ -32,7 +32,7 @@ import { AuditLog } from '../ops/audit.js';
 import { AlertManager } from '../ops/alerts/alertManager.js';
 import { type AlertChannel, TelegramChannel } from '../ops/alerts/telegram.js';
 import { GovernanceDaemon } from '../ops/governance/daemon.js';
-import { TradingStates } from '../ops/governance/tradingStates.js';
+import { TradingStates, type TradingStateReplica } from '../ops/governance/tradingStates.js';
 import { DEFAULT_CAPITAL_POLICY, parseCapitalPolicy, type CapitalPolicy } from '../portfolio/capitalPolicy.js';
 import type { ModelInfo, OpsContext } from '../ops/context.js';
 import { KillSwitch } from '../ops/killSwitch.js';
@@ -159,6 +159,8 @@ export interface Coordination {
   makeAllocator(args: ConstructorParameters<typeof CapitalAllocator>): CapitalAllocator;
   /** Extra Ops API routes (GET /cluster). */
   routes?(app: FastifyInstance): Promise<void>;
+  /** Where trading-state changes get their version when replicas share the document. */
+  readonly tradingStateReplica?: TradingStateReplica;
 }
 
 export interface ControlPlaneOptions {
@@ -247,8 +249,13 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   else log.info(`[ALERT] Telegram alerts to chat ${config.telegram.chatId} via ${config.telegram.apiBase}`);
 
   let engines: readonly EngineHandle[] = [];
-  const killSwitch = new KillSwitch(paths.opsState, () => engines, bus, log, metrics, config.tradingEnabled);
-  const tradingStates = new TradingStates(join(config.root, 'ops/trading_states.json'), () => engines, bus, log, metrics);
+  // ── The one trading state (ops/governance/tradingStates.ts); the kill switch is its global HALTED.
+  const tradingStates = new TradingStates({
+    path: join(config.root, 'ops/trading_states.json'), legacyKillPath: paths.opsState, engines: () => engines, bus, log, metrics,
+    tradingEnabledAtStart: config.tradingEnabled, replica: coordination?.tradingStateReplica ?? null,
+  });
+  const killSwitch = new KillSwitch(tradingStates);
+  // ──
   let governance: GovernanceDaemon | null = null;
   const alerts = new AlertManager({
     bus, log, metrics, policy: () => policies.current.alerting, channel: telegram && coordination ? new LeaderOnlyChannel(telegram, leads) : telegram,
@@ -476,6 +483,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       shadow.close();
       allocator.stop();
       clearInterval(exposureTimer);
+      tradingStates.close();
       await ops.close();
       await Promise.all([policies.close(), capitalPolicy.close(), weights.close()]);
     },

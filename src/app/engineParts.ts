@@ -7,7 +7,7 @@ import { minNotionalFor } from '../config/config.js';
 import { toDecimalString } from '../core/decimal.js';
 import type { Instrument } from '../core/instrument.js';
 import type { Bus } from '../bus/bus.js';
-import { Engine, type RecoveryContext } from '../engine/engine.js';
+import { Engine, type EngineOptions, type RecoveryContext } from '../engine/engine.js';
 import { Ledger } from '../engine/ledger.js';
 import { OrderLog } from '../engine/orderLog.js';
 import type { RiskLimits } from '../engine/riskRails.js';
@@ -73,6 +73,7 @@ export function buildEngine(o: {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly tradingEnabled: boolean;
+  readonly startStop?: EngineOptions['startStop'];
   readonly recoveryContext: RecoveryContext;
   readonly rotation: RotationPolicy;
 }): EngineParts {
@@ -89,6 +90,7 @@ export function buildEngine(o: {
     startingCash: config.startingCashUsd,
     limits: engineLimits(config, name),
     tradingEnabled: o.tradingEnabled,
+    startStop: o.startStop,
     bus: o.bus,
     logger: log,
     metrics,

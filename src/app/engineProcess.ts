@@ -6,8 +6,8 @@
 // Fail-safe on the bus: with REDIS_URL set, an engine whose Redis is unreachable refuses new
 // orders (BUS_UNAVAILABLE, HTTP 403) — its fills and rejections could not reach the control
 // plane's governance and collectors — and takes them again as soon as Redis answers. Cancels
-// and reads keep working. An engine starting while the cluster's kill switch is off starts
-// with trading disabled (the kill decision is read from Redis before the first order).
+// and reads keep working. An engine starting while the cluster is halted starts halted: the
+// cluster's trading-state document is read from Redis and applied before the first order.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -37,7 +37,8 @@ import { DEFAULT_SIM_INSTRUMENTS, type SimVenue } from '../venues/sim/simVenue.j
 import type { Venue } from '../venues/venue.js';
 import { buildEngine, openSimVenue } from './engineParts.js';
 import { type MarketSource, RecentBars, openMarketSource, venueSource } from './marketSource.js';
-import { readClusterKill } from '../ops/replication.js';
+import { readClusterTradingState } from '../ops/replication.js';
+import type { TradingStateDocument } from '../core/tradingState.js';
 import { RedisReachability, openBus } from './processBus.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -124,30 +125,31 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
     }
     if (sim) cleanup.push(() => sim!.close());
 
-    // The cluster's kill decision applies before the first order: an engine (re)starting while
-    // trading is paused must not trade. Redis unreadable at start = fail safe, disabled.
-    let tradingEnabled = config.tradingEnabled ?? true;
+    // The cluster's trading state applies before the first order: an engine (re)starting while
+    // trading is halted must not trade. Redis unreadable at start = fail safe: stopped until the
+    // first document reaches it (the control plane's push or the bus). TRADING_ENABLED=false
+    // stops it until an operator resumes after this start.
+    let clusterState: TradingStateDocument | null = null;
+    let startStop: { reason: string; until: 'resume' | 'document' } | undefined = config.tradingEnabled === false ? { reason: 'TRADING_ENABLED=false', until: 'resume' } : undefined;
     let enabledBecause = config.tradingEnabled === null ? 'default' : 'TRADING_ENABLED';
-    if (redis !== null && config.tradingEnabled !== false) {
+    if (redis !== null) {
       try {
-        const kill = await readClusterKill(redis.url, redis.prefix);
-        if (kill !== null) {
-          tradingEnabled = kill.enabled;
-          enabledBecause = `the cluster's kill switch (${kill.actor}: ${kill.reason})`;
-        }
+        clusterState = await readClusterTradingState(redis.url, redis.prefix);
+        if (clusterState !== null && startStop === undefined) enabledBecause = `the cluster's trading state v${clusterState.version} (global ${clusterState.global.state} by ${clusterState.global.actor}: ${clusterState.global.reason})`;
       } catch (err) {
-        tradingEnabled = false;
-        enabledBecause = `the cluster's kill switch could not be read (${(err as Error).message})`;
+        startStop ??= { reason: `the cluster's trading state could not be read (${(err as Error).message})`, until: 'document' };
+        enabledBecause = startStop.reason;
       }
     }
 
     const restoredFrom = readRestoreMarker(paths.engineStateDir);
     const parts = buildEngine({
-      config, paths, name, venue, bus, log, metrics, tradingEnabled,
+      config, paths, name, venue, bus, log, metrics, tradingEnabled: startStop === undefined, startStop,
       recoveryContext: { uncleanShutdown: previousRun ? { pid: previousRun.pid, started_at: previousRun.started_at } : null, restoredFrom },
       rotation: rotationOf(policies.current.logs),
     });
     const { engine, ledger, orderLog } = parts;
+    if (clusterState !== null) await engine.applyTradingState(clusterState);
     policies.onChange((p) => {
       logFile.setPolicy(rotationOf(p.logs));
       orderLog.setRotation(rotationOf(p.logs));
@@ -176,9 +178,12 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
       busWatch = watch;
       await watch.start();
       cleanup.push(() => watch.stop());
-      // The control plane pushes its kill switch over HTTP before it answers; the bus event
-      // reaches an engine the push could not (restarting, briefly unreachable).
-      bus.subscribe('trading.state', (p) => engine.setTradingEnabled(p.tradingEnabled, p.actor, `${p.reason} (bus)`));
+      // The control plane pushes the trading state over HTTP before it answers; the bus event
+      // reaches an engine the push could not (restarting, briefly unreachable, in no replica's
+      // HMM_ENGINES). A version already applied (the push came first) is ignored.
+      bus.subscribe('trading.state', (p) => {
+        engine.applyTradingState(p.document).catch((err: Error) => log.error({ err }, `[RISK] ${name} applying trading state v${p.document.version} from the bus failed: ${err.message}`));
+      });
     }
     const admission = (): AdmissionRefusal | null => busWatch === null || busWatch.up
       ? null
@@ -219,7 +224,7 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
     });
     cleanup.push(() => market.close());
 
-    log.info({ engine: name, url, venue: venue.id, root: config.root }, `[ENGINE] ${name} up: API ${url}, venue ${venue.id}, market data ${market.description}, bus ${redis ? 'Redis' : 'in-process'}, starting cash ${toDecimalString(config.startingCashUsd)}, trading ${tradingEnabled ? 'ENABLED' : 'DISABLED'} (${enabledBecause})`);
+    log.info({ engine: name, url, venue: venue.id, root: config.root }, `[ENGINE] ${name} up: API ${url}, venue ${venue.id}, market data ${market.description}, bus ${redis ? 'Redis' : 'in-process'}, starting cash ${toDecimalString(config.startingCashUsd)}, trading ${engine.tradingEnabled ? 'ENABLED' : 'DISABLED'} (${enabledBecause})`);
 
     let stopped = false;
     return {

@@ -4,9 +4,12 @@
 //   - one leader at a time (LeaderLease, TTL HMM_LEADER_TTL_MS) runs the singleton daemons —
 //     allocator, governance, canary manager — and routes model signals; when it dies the lease
 //     expires and another replica takes over within about one TTL;
-//   - the kill switch and the weights are replicated last-writer-wins (bus events for speed, a
-//     Redis key for replicas that missed them or start later); POST /kill on any replica stops
-//     every engine before it answers, because every replica reaches every engine;
+//   - the trading state (the kill switch is its global HALTED) is one versioned document in Redis:
+//     a change is committed there atomically and gets the next version; the bus event carries it
+//     to the other replicas and the engines, which apply each version once. POST /kill on any
+//     replica stops every engine before it answers, because every replica reaches every engine;
+//   - the weights are replicated last-writer-wins (bus events for speed, a Redis key for
+//     replicas that missed them or start later);
 //   - the leader's allocations and exposure multiplier are published fenced (ops/replication.ts),
 //     and followers size orders with them.
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,7 +21,6 @@ import type { Bar } from '../core/marketData.js';
 import type { Bus } from '../bus/bus.js';
 import { loadRedisConfig, type RedisDeploymentConfig } from '../bus/redisConfig.js';
 import type { RedisBus } from '../bus/redisBus.js';
-import type { TradingStatePayload } from '../bus/topics.js';
 import { HttpEngineHandle } from '../engine/httpEngineHandle.js';
 import { createLogger, type Logger } from '../obs/logger.js';
 import { createMetrics, type Metrics } from '../obs/metrics.js';
@@ -27,12 +29,12 @@ import { LeaderLease, type Leadership } from '../ops/leaderLease.js';
 import { logRotationEvent } from '../ops/logsPolicy.js';
 import { stackPaths, type StackPaths } from '../ops/paths.js';
 import { acquireLock, releaseLock, updateLock } from '../ops/stackLock.js';
-import { readTradingStateFile } from '../ops/killSwitch.js';
 import { RotatingFile } from '../util/rotatingFile.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
 import { type ControlPlane, type Coordination, ensureOperatorFiles, startControlPlane } from './controlPlane.js';
-import { OpsStateStore, ReplicatedAllocator, tradingStateField, type MultiplierDoc, type TradingStateRecord } from '../ops/replication.js';
-import { parseTradingStates, type TradingStateEntry, type TradingStates, type TradingStatesDoc } from '../ops/governance/tradingStates.js';
+import { OpsStateStore, ReplicatedAllocator, type MultiplierDoc } from '../ops/replication.js';
+import type { TradingStateReplica } from '../ops/governance/tradingStates.js';
+import { parseTradingStateDocument } from '../core/tradingState.js';
 import { openBus, processIdFor } from './processBus.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -108,12 +110,9 @@ export async function startOpsProcess(opts: OpsProcessOptions = {}): Promise<Ops
     const cp = await startControlPlane({
       config, paths, log, opsLogFile, metrics, bus, symbols: symbols.map(toSymbol), history, startedAt: Date.now(), coordination: coordinator,
       attachEngines: async (core) => {
-        // A paused cluster is paused on every engine from the start. A running one is not pushed:
-        // an engine that stopped itself (a ledger that cannot commit) stays stopped until an
-        // operator resumes it.
-        if (!core.killSwitch.enabled) {
-          await Promise.all(engines.map((e) => e.setTradingEnabled(false, 'ops', `control plane start-up (${replicaId}): ${core.killSwitch.current.reason}`)));
-        }
+        // The cluster's trading state holds on every engine from the start (an engine that
+        // already applied this version ignores it; one that stopped itself stays stopped).
+        await core.tradingStates.pushAll(engines);
         return engines;
       },
       afterListen: async (opsUrl) => updateLock(config.root, { ops_url: opsUrl, engine_url: null }),
@@ -206,8 +205,6 @@ export class OpsCoordinator implements Coordination {
   private lastMultiplierWritten: number | null = null;
   private fenced = false;
   private weightsTs = 0;
-  /** Trading-state entries already stored or applied ("<state>|<ts>" by field). */
-  private readonly seenStates = new Map<string, string>();
   private pollTimer: NodeJS.Timeout | null = null;
   private polling: Promise<void> | null = null;
   private leadershipChain: Promise<unknown> = Promise.resolve();
@@ -241,41 +238,32 @@ export class OpsCoordinator implements Coordination {
     return this.allocator;
   }
 
-  /** Before the control plane reads its files: the cluster's kill decision and allocations
+  /** Commits a trading-state change to the shared document (TradingStates asks it for versions). */
+  readonly tradingStateReplica: TradingStateReplica = {
+    commit: (scope, target, entry, base, nowMs) => this.store.commitTradingState(scope, target, entry, base, nowMs),
+  };
+
+  /** Before the control plane reads its files: the cluster's trading state and allocations
    *  replace older local copies (weights are applied after start, against the known models). */
   async adoptBeforeStart(): Promise<void> {
-    const kill = await this.store.readKill();
-    const local = readTradingStateFile(this.paths.opsState);
-    const localTs = local.kind === 'ok' ? Date.parse(local.state.updated_at) || 0 : 0;
-    if (kill !== null && kill.ts > localTs) {
-      writeJsonAtomic(this.paths.opsState, { trading_enabled: kill.enabled, updated_at: new Date(kill.ts).toISOString(), actor: kill.actor, reason: kill.reason });
-      this.log.info({ enabled: kill.enabled, actor: kill.actor }, `[OPS] kill switch taken from the cluster: trading ${kill.enabled ? 'enabled' : 'PAUSED'} by ${kill.actor} (${kill.reason})`);
-    }
     const alloc = await this.store.readAllocations();
     if (alloc !== null) writeJsonAtomic(this.paths.capitalAllocations, alloc.file);
-    // Graded trading states: later decisions stored in Redis replace this replica's copies, so a
-    // replica that leads next pushes the cluster's states (a HALT it missed included), not its own.
+    // A later document in Redis replaces this replica's copy, so a replica that leads next pushes
+    // the cluster's state (a HALT it missed included), not its own. A damaged local file is left
+    // to TradingStates, which fails safe on it (HALTED) and says so.
+    const shared = await this.store.readTradingState();
     const path = this.tradingStatesPath();
-    let doc: TradingStatesDoc | null = null;
+    let localVersion = -1;
     if (existsSync(path)) {
       try {
-        doc = parseTradingStates(readFileSync(path, 'utf8'));
+        localVersion = parseTradingStateDocument(JSON.parse(readFileSync(path, 'utf8'))).version;
       } catch {
-        doc = null; // TradingStates fails safe on it (HALTED) and says so
+        localVersion = Number.MAX_SAFE_INTEGER;
       }
     }
-    const records = await this.store.readTradingStates();
-    if (records.length > 0 && (doc !== null || !existsSync(path))) {
-      const base: TradingStatesDoc = doc ?? { global: { state: 'ACTIVE', reason: 'default', actor: 'startup', updated_at: new Date(0).toISOString() }, venues: {}, models: {} };
-      const merged = { global: base.global, venues: { ...base.venues }, models: { ...base.models } };
-      for (const r of records) {
-        const local = r.scope === 'global' ? merged.global : (r.scope === 'venue' ? merged.venues : merged.models)[r.target ?? ''];
-        if (local !== undefined && (Date.parse(local.updated_at) || 0) >= r.ts) continue;
-        const entry: TradingStateEntry = { state: r.state, reason: r.reason, actor: r.actor, updated_at: new Date(r.ts).toISOString() };
-        if (r.scope === 'global') merged.global = entry;
-        else (r.scope === 'venue' ? merged.venues : merged.models)[r.target ?? ''] = entry;
-      }
-      writeJsonAtomic(path, merged);
+    if (shared !== null && shared.version > localVersion) {
+      writeJsonAtomic(path, shared);
+      this.log.info({ version: shared.version }, `[OPS] trading state taken from the cluster (v${shared.version}): global ${shared.global.state} by ${shared.global.actor} (${shared.global.reason})`);
     }
   }
 
@@ -283,38 +271,14 @@ export class OpsCoordinator implements Coordination {
     return join(this.paths.root, 'ops/trading_states.json');
   }
 
-  /** This replica's trading states as records (the shape stored in Redis). */
-  private tradingStateRecords(ts: TradingStates): TradingStateRecord[] {
-    const doc = ts.current;
-    const rec = (scope: TradingStateRecord['scope'], target: string | null, e: TradingStateEntry): TradingStateRecord => ({
-      scope, target, state: e.state, reason: e.reason, actor: e.actor, ts: Date.parse(e.updated_at) || 0, by: this.replicaId,
-    });
-    return [
-      rec('global', null, doc.global),
-      ...Object.entries(doc.venues).map(([t, e]) => rec('venue', t, e)),
-      ...Object.entries(doc.models).map(([t, e]) => rec('model', t, e)),
-    ];
-  }
-
-  /** Stores trading states changed here since the last look; applies later ones set elsewhere. */
-  private async syncTradingStates(): Promise<void> {
+  /** Takes a later document from Redis (a bus event missed); stores ours if Redis is behind (a
+   *  change decided while Redis was away). */
+  private async syncTradingState(): Promise<void> {
     const ts = this.cp?.tradingStates;
     if (!ts) return;
-    for (const r of this.tradingStateRecords(ts)) {
-      const key = tradingStateField(r.scope, r.target);
-      const seen = `${r.state}|${r.ts}`;
-      if (this.seenStates.get(key) === seen) continue;
-      this.seenStates.set(key, seen);
-      await this.store.writeTradingState(r);
-    }
-    for (const r of await this.store.readTradingStates()) {
-      const local = ts.get(r.scope, r.target);
-      if (r.ts <= (local ? Date.parse(local.updated_at) || 0 : 0) || (local?.state ?? 'ACTIVE') === r.state) continue;
-      await ts.set(r.scope, r.target, r.state, r.actor, r.reason);
-      // What we just applied is the other replica's decision, not ours to store again.
-      const now = ts.get(r.scope, r.target)!;
-      this.seenStates.set(tradingStateField(r.scope, r.target), `${now.state}|${Date.parse(now.updated_at) || 0}`);
-    }
+    const shared = await this.store.readTradingState();
+    if (shared !== null && shared.version > ts.current.version) await ts.adopt(shared, 'Redis');
+    else if (shared === null || shared.version < ts.current.version) await this.store.writeTradingStateIfNewer(ts.current);
   }
 
   async routes(app: FastifyInstance): Promise<void> {
@@ -345,8 +309,7 @@ export class OpsCoordinator implements Coordination {
     const bus = cp.bus;
     this.unsubscribe.push(
       bus.subscribe('trading.state', (p) => {
-        if (bus.isOwn(p)) void this.storeKill(p);
-        else void this.applyKill(p.tradingEnabled, p.actor, p.reason, p.ts);
+        if (!bus.isOwn(p)) void cp.tradingStates.adopt(p.document, 'another ops replica').catch((err: Error) => this.log.error({ err }, `[GOV] taking a replicated trading state failed: ${err.message}`));
       }),
       bus.subscribe('strategy.weights_updated', (p) => {
         if (bus.isOwn(p)) {
@@ -412,23 +375,6 @@ export class OpsCoordinator implements Coordination {
     this.onLost('a write was refused by fencing');
   }
 
-  private async storeKill(p: TradingStatePayload): Promise<void> {
-    try {
-      await this.store.writeKill({ enabled: p.tradingEnabled, actor: p.actor, reason: p.reason, ts: p.ts, by: this.replicaId });
-    } catch (err) {
-      this.pollFailed(err as Error);
-    }
-  }
-
-  /** Another replica's kill decision, if later than ours: pushed to every engine from here too. */
-  private async applyKill(enabled: boolean, actor: string, reason: string, ts: number): Promise<void> {
-    const ks = this.cp?.killSwitch;
-    if (!ks || enabled === ks.enabled) return;
-    if (ts <= (Date.parse(ks.current.updated_at) || 0)) return;
-    this.log.warn({ enabled, actor }, `[RISK] kill switch from another replica: trading ${enabled ? 'RESUMED' : 'PAUSED'} by ${actor}`);
-    await ks.set(enabled, actor, reason).catch((err: Error) => this.log.error({ err }, `[RISK] applying a replicated kill switch failed: ${err.message}`));
-  }
-
   /** Another replica's weights, if later than ours; models this replica does not know are skipped. */
   private applyWeights(remote: Readonly<Record<string, number>>, ts: number, actor: string): void {
     const cp = this.cp;
@@ -459,11 +405,9 @@ export class OpsCoordinator implements Coordination {
     const cp = this.cp;
     if (!cp) return;
     try {
-      const kill = await this.store.readKill();
-      if (kill !== null) await this.applyKill(kill.enabled, kill.actor, kill.reason, kill.ts);
       const w = await this.store.readWeights();
       if (w !== null) this.applyWeights(w.weights, w.ts, w.updated_by);
-      await this.syncTradingStates();
+      await this.syncTradingState();
       if (this.leads()) {
         await this.publishMultiplier();
       } else {

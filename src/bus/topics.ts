@@ -2,6 +2,7 @@
 // same event crosses the in-process bus, Redis Streams and SSE unchanged.
 import type { Bar } from '../core/marketData.js';
 import type { Signal } from '../core/signal.js';
+import type { TradingScope, TradingState, TradingStateDocument } from '../core/tradingState.js';
 
 export interface OrderEventPayload {
   readonly venue: string;
@@ -43,7 +44,14 @@ export interface RiskRejectedPayload {
   readonly ts: number;
 }
 
+/** One change of the one trading state (TradingStateChanged): the whole versioned document,
+ *  which engines and ops replicas apply by version, and the change it carries, for people. */
 export interface TradingStatePayload {
+  readonly document: TradingStateDocument;
+  readonly scope: TradingScope;
+  readonly target: string | null;
+  readonly state: TradingState;
+  /** TRADING_ENABLED after the change: the global state is not HALTED. */
   readonly tradingEnabled: boolean;
   readonly actor: string;
   readonly reason: string;

@@ -18,7 +18,8 @@ import type { Venue, VenueEvent } from '../venues/venue.js';
 import type { Instrument } from '../core/instrument.js';
 import { Ledger } from './ledger.js';
 import { OrderLog, type OrderLogLine } from './orderLog.js';
-import { type RiskBook, type RiskLimits, type TradingState, LossStreak, OrderRateWindow, checkRiskRails, closingPnl, worstState } from './riskRails.js';
+import { type RiskBook, type RiskLimits, LossStreak, OrderRateWindow, checkRiskRails, closingPnl } from './riskRails.js';
+import { type EngineTradingStates, type TradingState, type TradingStateDocument, engineView, tradingEnabledBy, worstState } from '../core/tradingState.js';
 import { PortfolioSnapshotWriter, assessSnapshot, readSnapshot } from './snapshot.js';
 import {
   type ReconcileAction, type ReconcileOptions, type ReconcileReport, type ReconcileState, type ReconcileSummary, type ReconcileTrigger,
@@ -34,8 +35,12 @@ export interface EngineOptions {
   readonly orderLog: OrderLog;
   readonly snapshotPath: string | null;
   readonly startingCash: Fixed;
-  readonly limits: Omit<RiskLimits, 'tradingEnabled'>;
+  readonly limits: RiskLimits;
+  /** false: the engine starts stopped (TRADING_ENABLED=false, or the cluster's trading state
+   *  unknown) until a trading-state document decided after this start resumes it. */
   readonly tradingEnabled: boolean;
+  /** Why it starts stopped, and what lifts that stop (default: an operator's resume). */
+  readonly startStop?: { readonly reason: string; readonly until: 'resume' | 'document' };
   readonly bus: Bus;
   readonly logger: Logger;
   readonly metrics: Metrics | null;
@@ -105,16 +110,41 @@ export interface EngineHealth {
   readonly recovered: RecoveryReport;
   /** The trading states this engine enforces (pushed by the control plane). */
   readonly trading_states?: EngineTradingStates;
+  /** The trading-state document this engine applied: its version, and how many documents it
+   *  applied and ignored (already applied: the same change by push and bus, or from N replicas). */
+  readonly trading_state?: TradingStateApplication;
   /** Cumulative venue request counts, for the governance daemon's error-rate rule. */
   readonly venue_calls?: VenueCallStats;
   readonly risk?: { readonly peak_equity: string; readonly loss_streak: number; readonly loss_cooldown_until: string | null };
 }
 
-/** The graded trading states that apply at one engine: global, its venue, and per model. */
-export interface EngineTradingStates {
-  readonly global: TradingState;
-  readonly venue: TradingState;
-  readonly models: Readonly<Record<string, TradingState>>;
+export type { EngineTradingStates } from '../core/tradingState.js';
+
+export interface TradingStateApplication {
+  /** The version of the last document applied (0: none yet). */
+  readonly version: number;
+  readonly applied: number;
+  readonly ignored: number;
+  /** The engine's own stop, if any (start-up override, a ledger that cannot commit). */
+  readonly stopped: string | null;
+}
+
+/** The answer to one document: applied (a version not seen before) or ignored, and how many open
+ *  orders a HALTED with cancel_open canceled here. */
+export interface TradingStateApplied {
+  readonly applied: boolean;
+  readonly version: number;
+  readonly canceled: number;
+  readonly trading_enabled: boolean;
+}
+
+/** The engine's own stop, beside the document: `until` says what lifts it. */
+interface EngineStop {
+  readonly reason: string;
+  readonly sinceMs: number;
+  /** 'resume': a document whose global entry was set (not HALTED) after the stop; 'document':
+   *  any document (the stop was "the state is unknown"); 'restart': nothing but a restart. */
+  readonly until: 'resume' | 'document' | 'restart';
 }
 
 export interface VenueCallStats {
@@ -189,7 +219,13 @@ export class Engine {
   private reconcilePasses = 0;
   private readonly reconcileHistory: ReconcileReport[] = [];
   private readonly reconcileTotals = { adopted: 0, accepted: 0, closed: 0, rejected_unsent: 0, fills_booked: 0, flagged: 0 };
-  private tradingStates: EngineTradingStates = { global: 'ACTIVE', venue: 'ACTIVE', models: {} };
+  // The one trading state (core/tradingState.ts): the last document applied, the view of it that
+  // applies here, and the engine's own stop. Only applyTradingState changes the first two.
+  private tradingDoc: TradingStateDocument | null = null;
+  private tradingView: EngineTradingStates = { global: 'ACTIVE', venue: 'ACTIVE', models: {} };
+  private ownStop: EngineStop | null = null;
+  private readonly tradingCounts = { applied: 0, ignored: 0 };
+  private tradingChain: Promise<unknown> = Promise.resolve();
   /** Orders that passed the rails and await the venue's answer: they count as open for the
    *  exposure caps, so concurrent orders cannot all pass the same headroom (check-and-reserve). */
   private readonly pendingIntents = new Map<string, OrderIntent>();
@@ -207,12 +243,13 @@ export class Engine {
     this.log = opts.logger;
     this.metrics = opts.metrics;
     this.now = opts.now ?? Date.now;
-    this.limits = { ...opts.limits, tradingEnabled: opts.tradingEnabled };
+    this.limits = { ...opts.limits };
+    if (!opts.tradingEnabled) this.ownStop = { reason: opts.startStop?.reason ?? 'trading disabled at start', sinceMs: this.now(), until: opts.startStop?.until ?? 'resume' };
     // If the ledger cannot commit, what we hold in memory is no longer on record: stop
     // trading at once; a restart recovers from what was committed.
     this.ledger.beforeCommit = () => this.orderLog.flush();
     this.ledger.onCommitFailure = (err) => {
-      this.limits = { ...this.limits, tradingEnabled: false };
+      this.ownStop = { reason: `ledger commit failed: ${err.message}`, sinceMs: this.now(), until: 'restart' };
       this.metrics?.tradingEnabled.set({ scope: this.name }, 0);
       this.log.fatal({ err, engine: this.name }, `[RISK] ${this.name} ledger commit failed (${err.message}): trading DISABLED; restart to recover from the ledger`);
       this.bus.publish('alert', { severity: 'CRITICAL', title: 'Ledger commit failed', message: `${this.name}: ${err.message}; trading disabled`, key: `ledger:${this.name}`, ts: this.now() });
@@ -236,15 +273,9 @@ export class Engine {
   /** Sets the account gauges when they are read (registered with the metrics). */
   private readonly refreshGauges = (): void => this.updateGauges();
 
+  /** TRADING_ENABLED at this engine: no global HALTED and no stop of its own. */
   get tradingEnabled(): boolean {
-    return this.limits.tradingEnabled;
-  }
-
-  setTradingEnabled(enabled: boolean, actor: string, reason: string): void {
-    if (this.limits.tradingEnabled === enabled) return;
-    this.limits = { ...this.limits, tradingEnabled: enabled };
-    this.log.warn({ engine: this.name, actor, reason }, `[RISK] ${this.name} trading ${enabled ? 'ENABLED' : 'DISABLED'} by ${actor}: ${reason}`);
-    this.metrics?.tradingEnabled.set({ scope: this.name }, enabled ? 1 : 0);
+    return this.ownStop === null && this.tradingView.global !== 'HALTED';
   }
 
   /** Resolves once every submission in flight has its answer (after a kill: nothing is
@@ -257,26 +288,66 @@ export class Engine {
     return this.limits;
   }
 
-  /** Changes risk limits while running (engine API POST /risk/limits); the kill flag is not a limit. */
-  setRiskLimits(patch: Partial<Omit<RiskLimits, 'tradingEnabled'>>, actor: string): RiskLimits {
-    this.limits = { ...this.limits, ...patch, tradingEnabled: this.limits.tradingEnabled };
+  /** Changes risk limits while running (engine API POST /risk/limits). Whether the engine trades
+   *  at all is its trading state, which no limit patch can touch. */
+  setRiskLimits(patch: Partial<RiskLimits>, actor: string): RiskLimits {
+    this.limits = { ...this.limits, ...patch };
     this.log.warn({ engine: this.name, actor, changed: Object.keys(patch) }, `[RISK] ${this.name} risk limits changed by ${actor}: ${Object.keys(patch).join(', ')}`);
     return this.limits;
   }
 
-  /** Applies the trading states the control plane decided; takes effect for the next order. */
-  setTradingStates(states: EngineTradingStates): void {
-    this.tradingStates = { global: states.global, venue: states.venue, models: { ...states.models } };
+  /**
+   * Halt and drain, or resume: applies one trading-state document. A version at or below the one
+   * applied is ignored (the same change arrives by push and by bus, and from every ops replica).
+   * The new state holds from the next order on (set before anything awaits); the answer comes
+   * after every submission in flight has its answer and, for a HALTED with cancel_open that
+   * applies here, after the open orders are canceled.
+   */
+  applyTradingState(doc: TradingStateDocument): Promise<TradingStateApplied> {
+    const previous = this.tradingDoc;
+    if (previous !== null && doc.version <= previous.version) {
+      this.tradingCounts.ignored++;
+      // The drain of the version we applied may still be running: answer after it.
+      return this.tradingChain.then(() => ({ applied: false, version: previous.version, canceled: 0, trading_enabled: this.tradingEnabled }));
+    }
+    const wasEnabled = this.tradingEnabled;
+    this.tradingDoc = doc;
+    this.tradingView = engineView(doc, this.name);
+    this.tradingCounts.applied++;
+    const stop = this.ownStop;
+    if (stop !== null && (stop.until === 'document' || (stop.until === 'resume' && tradingEnabledBy(doc) && (Date.parse(doc.global.updated_at) || 0) >= stop.sinceMs))) {
+      this.ownStop = null;
+      this.log.warn({ engine: this.name, actor: doc.global.actor }, `[RISK] ${this.name} own stop (${stop.reason}) lifted by ${doc.global.actor}: ${doc.global.reason}`);
+    }
+    const enabled = this.tradingEnabled;
+    const line = `[RISK] ${this.name} trading state v${doc.version}: global ${this.tradingView.global}, venue ${this.tradingView.venue}${Object.keys(this.tradingView.models).length ? `, models ${Object.entries(this.tradingView.models).map(([m, st]) => `${m} ${st}`).join(', ')}` : ''}`;
+    if (enabled !== wasEnabled) this.log.warn({ engine: this.name, actor: doc.global.actor, version: doc.version }, `[RISK] ${this.name} trading ${enabled ? 'ENABLED' : 'DISABLED'} by ${doc.global.actor}: ${doc.global.reason} (${line.slice(7)})`);
+    else this.log.info({ engine: this.name, version: doc.version }, line);
+    this.metrics?.tradingEnabled.set({ scope: this.name }, enabled ? 1 : 0);
+    const drain = (doc.global.state === 'HALTED' && doc.global.cancel_open === true) ? doc.global
+      : (doc.venues[this.name]?.state === 'HALTED' && doc.venues[this.name]?.cancel_open === true) ? doc.venues[this.name]! : null;
+    const run = this.tradingChain.then(async (): Promise<TradingStateApplied> => {
+      await this.quiesce();
+      const canceled = drain === null ? 0 : await this.cancelAllOpen(drain.actor);
+      return { applied: true, version: doc.version, canceled, trading_enabled: this.tradingEnabled };
+    });
+    this.tradingChain = run.catch(() => undefined);
+    return run;
   }
 
+  /** The trading states this engine enforces (global, its venue, the models not ACTIVE). */
   get currentTradingStates(): EngineTradingStates {
-    return this.tradingStates;
+    return this.tradingView;
   }
 
   /** The state one order is judged under: the most restrictive of global, venue and its model. */
   tradingStateFor(model: string | null): TradingState {
-    const s = this.tradingStates;
+    const s = this.tradingView;
     return worstState(s.global, s.venue, model === null ? undefined : s.models[model]);
+  }
+
+  private tradingStateApplication(): TradingStateApplication {
+    return { version: this.tradingDoc?.version ?? 0, applied: this.tradingCounts.applied, ignored: this.tradingCounts.ignored, stopped: this.ownStop?.reason ?? null };
   }
 
   /** The book the depth rails judge an order against (exact money, marks from the venue). */
@@ -440,6 +511,7 @@ export class Engine {
       lastPrice: this.lastPrice(req.symbol),
       ordersLastMinute: this.rateWindow.count(now),
       tradingState: this.tradingStateFor(intent.model),
+      tradingDisabled: !this.tradingEnabled,
       book: this.riskBook(req.symbol, now),
     });
     if (!decision.ok) {
@@ -711,9 +783,10 @@ export class Engine {
   health(): EngineHealth {
     const c = this.ledger.counts();
     return {
-      engine: 'ok', venue: this.name, trading_enabled: this.limits.tradingEnabled,
+      engine: 'ok', venue: this.name, trading_enabled: this.tradingEnabled,
       open_orders: this.openOrders.size, orders: c.orders, fills: c.fills, recovered: this.recovery,
-      trading_states: this.tradingStates,
+      trading_states: this.tradingView,
+      trading_state: this.tradingStateApplication(),
       venue_calls: { ...this.venueCalls },
       risk: {
         peak_equity: toDecimalString(this.peakEquity),
@@ -752,7 +825,7 @@ export class Engine {
     m.feesPaid.set({ venue: this.name }, v.fees);
     for (const p of v.positions) m.exposure.set({ venue: this.name, symbol: p.symbol }, Math.abs(p.marketValue));
     m.openOrders.set({ venue: this.name }, this.openOrders.size);
-    m.tradingEnabled.set({ scope: this.name }, this.limits.tradingEnabled ? 1 : 0);
+    m.tradingEnabled.set({ scope: this.name }, this.tradingEnabled ? 1 : 0);
   }
 
   private snapshotDocument() {
@@ -762,7 +835,7 @@ export class Engine {
       seq: this.portfolio.fillCount,
       ts: new Date(this.now()).toISOString(),
       ts_ms: this.now(),
-      trading_enabled: this.limits.tradingEnabled,
+      trading_enabled: this.tradingEnabled,
       cash: toDecimalString(this.portfolio.cash),
       equity: v.equity,
       exposure: v.exposure,

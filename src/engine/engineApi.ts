@@ -1,5 +1,5 @@
 // The engine's HTTP API (one engine, one venue): submit, get, cancel and list orders,
-// portfolio, health, metrics, and the trading flag the control plane sets. Mutating routes
+// portfolio, health, metrics, and the trading-state document the control plane pushes. Mutating routes
 // need the operator token; bodies are validated by schema and errors name the field. It
 // carries everything HttpEngineHandle needs, so a control plane in another process reaches
 // this engine exactly as the embedded one reaches it in-process.
@@ -10,6 +10,7 @@ import { modelId, symbol as toSymbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
 import type { Engine, OrderView, SubmitOutcome } from './engine.js';
 import { STOPPED_REASONS, TRADING_STATES, type RiskLimits } from './riskRails.js';
+import { type TradingStateDocument, parseTradingStateDocument } from '../core/tradingState.js';
 import type { Registry } from '../obs/metrics.js';
 import { HttpError, errorSchema } from '../ops/opsApi.js';
 import { LocalEngineHandle } from './engineHandle.js';
@@ -205,40 +206,39 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
     app.get('/stats', { schema: { summary: 'Order counters and routing latency', response: { 200: anyObject } } }, async () => engine.stats());
     app.get('/instruments', { schema: { summary: 'Instruments and their trading rules', response: { 200: anyObject } } }, async () => ({ instruments: await handle.instruments() }));
 
-    app.post('/trading', {
-      config: { auth: true },
-      schema: {
-        summary: 'Set this engine\'s trading flag (the control plane\'s kill switch uses this)',
-        security: [{ opsToken: [] }],
-        body: { type: 'object', required: ['enabled'], additionalProperties: false, properties: { enabled: { type: 'boolean' }, actor: { type: 'string', maxLength: 64 }, reason: { type: 'string', maxLength: 200 } } },
-        response: { 200: anyObject, 400: errorSchema, 401: errorSchema },
-      },
-    }, async (req) => {
-      const b = req.body as { enabled: boolean; actor?: string; reason?: string };
-      engine.setTradingEnabled(b.enabled, b.actor ?? 'engine_api', b.reason ?? 'POST /trading');
-      if (!b.enabled) await engine.quiesce();
-      return { ok: true, trading_enabled: engine.tradingEnabled };
-    });
-
+    // The one trading-state document (core/tradingState.ts) the control plane pushes; the kill
+    // is its global HALTED. A version this engine already applied is answered, not re-applied.
     const stateSchema = { type: 'string', enum: [...TRADING_STATES] } as const;
-    app.post('/trading/states', {
+    const entrySchema = {
+      type: 'object', required: ['state'], additionalProperties: false,
+      properties: { state: stateSchema, reason: { type: 'string', maxLength: 200 }, actor: { type: 'string', maxLength: 64 }, updated_at: { type: 'string', maxLength: 40 }, cancel_open: { type: 'boolean' } },
+    } as const;
+    app.post('/trading/state', {
       config: { auth: true },
       schema: {
-        summary: 'Set the graded trading states this engine enforces (the control plane pushes them)',
+        summary: 'Apply the trading-state document (global / venues / models, versioned); HALTED with cancel_open also cancels open orders',
         security: [{ opsToken: [] }],
         body: {
-          type: 'object', required: ['global', 'venue'], additionalProperties: false,
-          properties: { global: stateSchema, venue: stateSchema, models: { type: 'object', additionalProperties: stateSchema } },
+          type: 'object', required: ['version', 'global'], additionalProperties: false,
+          properties: {
+            version: { type: 'integer', minimum: 0 }, global: entrySchema,
+            venues: { type: 'object', additionalProperties: entrySchema }, models: { type: 'object', additionalProperties: entrySchema },
+          },
         },
         response: { 200: anyObject, 400: errorSchema, 401: errorSchema },
       },
     }, async (req) => {
-      const b = req.body as { global: 'ACTIVE' | 'REDUCING' | 'HALTED'; venue: 'ACTIVE' | 'REDUCING' | 'HALTED'; models?: Record<string, 'ACTIVE' | 'REDUCING' | 'HALTED'> };
-      engine.setTradingStates({ global: b.global, venue: b.venue, models: b.models ?? {} });
-      return { ok: true, trading_states: engine.currentTradingStates };
+      let doc: TradingStateDocument;
+      try {
+        doc = parseTradingStateDocument(req.body);
+      } catch (err) {
+        throw new HttpError(400, (err as Error).message);
+      }
+      const r = await engine.applyTradingState(doc);
+      return { ok: true, ...r, trading_states: engine.currentTradingStates };
     });
 
-    app.get('/risk/limits', { schema: { summary: 'The risk limits this engine enforces', response: { 200: anyObject } } }, async () => riskLimitsView(engine.riskLimits()));
+    app.get('/risk/limits', { schema: { summary: 'The risk limits this engine enforces', response: { 200: anyObject } } }, async () => riskLimitsView(engine.riskLimits(), engine.tradingEnabled));
 
     const moneyLimit = { anyOf: [{ type: 'string', pattern: '^[0-9]+(\\.[0-9]{1,8})?$' }, { type: 'number', minimum: 0, maximum: 1e12 }] } as const;
     app.post('/risk/limits', {
@@ -273,7 +273,7 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
           throw new HttpError(400, `${k} ${(err as Error).message}`, [{ field: k, message: (err as Error).message }]);
         }
       };
-      const patch: { -readonly [K in keyof Omit<RiskLimits, 'tradingEnabled' | 'tradeSymbols'>]?: RiskLimits[K] } = {};
+      const patch: { -readonly [K in keyof Omit<RiskLimits, 'tradeSymbols'>]?: RiskLimits[K] } = {};
       const set = <K extends keyof typeof patch>(k: K, v: (typeof patch)[K] | undefined) => { if (v !== undefined) patch[k] = v; };
       set('minNotionalUsdt', money('min_notional_usdt'));
       set('maxNotionalUsdt', money('max_notional_usdt'));
@@ -292,7 +292,7 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
       if (max < min) throw new HttpError(400, 'max_notional_usdt must be ≥ min_notional_usdt', [{ field: patch.maxNotionalUsdt !== undefined ? 'max_notional_usdt' : 'min_notional_usdt', message: 'max must be ≥ min' }]);
       if (Object.keys(patch).length === 0) throw new HttpError(400, 'name at least one limit to change', [{ field: 'body', message: 'no limit given' }]);
       const limits = engine.setRiskLimits(patch, typeof b.reason === 'string' ? `engine_api (${b.reason})` : 'engine_api');
-      return { ok: true, limits: riskLimitsView(limits) };
+      return { ok: true, limits: riskLimitsView(limits, engine.tradingEnabled) };
     });
 
     // Reconciliation with the venue: run a pass now, or read what the passes found.
@@ -312,12 +312,13 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
 }
 
 
-/** Risk limits as JSON (exact decimals as strings, null when a depth rail is off). */
-export function riskLimitsView(l: RiskLimits) {
+/** Risk limits as JSON (exact decimals as strings, null when a depth rail is off), with the
+ *  engine's TRADING_ENABLED beside them (its trading state, not a limit). */
+export function riskLimitsView(l: RiskLimits, tradingEnabled: boolean) {
   const m = (x: Fixed | null | undefined) => (x === undefined || x === null || x <= 0n ? null : toDecimalString(x));
   const n = (x: number | null | undefined) => (x === undefined || x === null || x <= 0 ? null : x);
   return {
-    trading_enabled: l.tradingEnabled,
+    trading_enabled: tradingEnabled,
     trade_symbols: [...l.tradeSymbols],
     min_notional_usdt: toDecimalString(l.minNotionalUsdt),
     max_notional_usdt: toDecimalString(l.maxNotionalUsdt),

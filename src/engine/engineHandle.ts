@@ -3,7 +3,8 @@
 // process is reached with an HTTP implementation of the same interface.
 import type { Valuation } from '../core/portfolio.js';
 import { toDecimalString } from '../core/decimal.js';
-import type { Engine, EngineHealth, EngineTradingStates, OrderView, SubmitOrderRequest, SubmitOutcome, CancelOutcome } from './engine.js';
+import type { TradingStateDocument } from '../core/tradingState.js';
+import type { Engine, EngineHealth, OrderView, SubmitOrderRequest, SubmitOutcome, CancelOutcome, TradingStateApplied } from './engine.js';
 import type { EngineStats } from './engineStats.js';
 import type { ReconcileReport, ReconcileState } from './reconcile.js';
 
@@ -37,9 +38,10 @@ export interface EngineHandle {
   valuation(): Promise<Valuation>;
   health(): Promise<EngineHealth>;
   stats(): Promise<EngineStats>;
-  setTradingEnabled(enabled: boolean, actor: string, reason: string): Promise<void>;
-  /** Applies graded trading states (global / this venue / per model); resolves once enforced. */
-  setTradingStates(states: EngineTradingStates): Promise<void>;
+  /** Applies the trading-state document (the kill is its global HALTED); resolves once the
+   *  engine enforces it, its in-flight orders have their answers and, for a HALTED with
+   *  cancel_open, its open orders are canceled. A version already applied is ignored. */
+  applyTradingState(doc: TradingStateDocument): Promise<TradingStateApplied>;
   /** Quantity the model holds in a symbol at this engine (for sizing exits), as a decimal string. */
   modelPositions(): Promise<ModelPositionView[]>;
   lastPrice(symbol: string): Promise<string | null>;
@@ -65,11 +67,7 @@ export class LocalEngineHandle implements EngineHandle {
   async valuation() { return this.engine.valuation(); }
   async health() { return this.engine.health(); }
   async stats() { return this.engine.stats(); }
-  async setTradingEnabled(enabled: boolean, actor: string, reason: string) {
-    this.engine.setTradingEnabled(enabled, actor, reason);
-    if (!enabled) await this.engine.quiesce();
-  }
-  async setTradingStates(states: EngineTradingStates) { this.engine.setTradingStates(states); }
+  applyTradingState(doc: TradingStateDocument) { return this.engine.applyTradingState(doc); }
   async modelPositions() { return this.engine.modelPositions(); }
   async lastPrice(symbol: string) { return this.engine.lastPriceString(symbol); }
   async modelQty(model: string, symbol: string) { return this.engine.modelQty(model, symbol); }

@@ -11,7 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Valuation } from '../core/portfolio.js';
 import { toDecimalString } from '../core/decimal.js';
-import type { CancelOutcome, EngineHealth, EngineTradingStates, OrderView, SubmitOrderRequest, SubmitOutcome } from './engine.js';
+import type { TradingStateDocument } from '../core/tradingState.js';
+import type { CancelOutcome, EngineHealth, OrderView, SubmitOrderRequest, SubmitOutcome, TradingStateApplied } from './engine.js';
 import type { EngineHandle, InstrumentView, ModelPositionView } from './engineHandle.js';
 import type { EngineStats } from './engineStats.js';
 import type { ReconcileReport, ReconcileState } from './reconcile.js';
@@ -167,12 +168,11 @@ export class HttpEngineHandle implements EngineHandle {
     return this.ok(await this.call('GET', '/stats'), 'GET /stats') as unknown as EngineStats;
   }
 
-  async setTradingEnabled(enabled: boolean, actor: string, reason: string): Promise<void> {
-    this.ok(await this.call('POST', '/trading', { enabled, actor: actor.slice(0, 64), reason: reason.slice(0, 200) }, { retry: true }), 'POST /trading');
-  }
-
-  async setTradingStates(states: EngineTradingStates): Promise<void> {
-    this.ok(await this.call('POST', '/trading/states', { global: states.global, venue: states.venue, models: states.models }, { retry: true }), 'POST /trading/states');
+  async applyTradingState(doc: TradingStateDocument): Promise<TradingStateApplied> {
+    // Retried once: a document is applied once per version, so a second delivery is harmless.
+    // The answer waits for a drain (cancel_open), which may take a while at a slow venue.
+    const b = this.ok(await this.call('POST', '/trading/state', doc, { retry: true, timeoutMs: this.timeoutMs * 6 }), 'POST /trading/state');
+    return { applied: b['applied'] === true, version: Number(b['version'] ?? 0), canceled: Number(b['canceled'] ?? 0), trading_enabled: b['trading_enabled'] === true };
   }
 
   async modelPositions(): Promise<ModelPositionView[]> {

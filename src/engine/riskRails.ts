@@ -9,21 +9,11 @@ import { type Fixed, abs, mul, toDecimalString } from '../core/decimal.js';
 import type { Symbol } from '../core/ids.js';
 import { type Instrument, checkInstrumentRules } from '../core/instrument.js';
 import type { OrderSide } from '../core/order.js';
+import type { TradingState } from '../core/tradingState.js';
 
-/** Graded trading state: ACTIVE trades normally, REDUCING lets only exposure-shrinking orders
- *  through, HALTED lets nothing through. Set globally, per venue and per model. */
-export type TradingState = 'ACTIVE' | 'REDUCING' | 'HALTED';
-export const TRADING_STATES: readonly TradingState[] = ['ACTIVE', 'REDUCING', 'HALTED'];
-const RANK: Record<TradingState, number> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
-
-export const tradingStateRank = (s: TradingState): number => RANK[s];
-
-/** The most restrictive of several states (global, venue, model all apply to one order). */
-export function worstState(...states: readonly (TradingState | undefined)[]): TradingState {
-  let out: TradingState = 'ACTIVE';
-  for (const s of states) if (s !== undefined && RANK[s] > RANK[out]) out = s;
-  return out;
-}
+// The graded trading state lives in core (one document for the whole stack); re-exported here
+// because the rails are where it is enforced.
+export { type TradingState, TRADING_STATES, tradingStateRank, worstState } from '../core/tradingState.js';
 
 export type RiskRejectReason =
   | 'TRADING_DISABLED'
@@ -51,8 +41,9 @@ export type RiskRejectReason =
 /** Reasons that mean "the operator or governance stopped this", not "the order is wrong". */
 export const STOPPED_REASONS: ReadonlySet<string> = new Set(['TRADING_DISABLED', 'TRADING_HALTED', 'TRADING_REDUCING', 'SYMBOL_NOT_ALLOWED']);
 
+/** The limits an engine enforces. Whether it may trade at all is not a limit: that is the
+ *  trading state (RiskState), which only the trading-state document changes. */
 export interface RiskLimits {
-  readonly tradingEnabled: boolean;
   /** Allow-list; empty means every instrument the venue lists. */
   readonly tradeSymbols: ReadonlySet<string>;
   readonly minNotionalUsdt: Fixed;
@@ -110,6 +101,10 @@ export interface RiskState {
   readonly ordersLastMinute: number;
   /** The most restrictive trading state among global, this venue and the order's model. */
   readonly tradingState?: TradingState;
+  /** Trading is disabled as a whole at this engine: the global HALTED (the kill switch), or the
+   *  engine's own stop (TRADING_ENABLED=false at start, a ledger that cannot commit). Refused
+   *  as TRADING_DISABLED, the runbook's answer to an order sent after a kill. */
+  readonly tradingDisabled?: boolean;
   /** Without a book the depth rails cannot be judged; REDUCING then refuses everything. */
   readonly book?: RiskBook;
 }
@@ -145,7 +140,7 @@ export function drawdownPct(equity: Fixed, peak: Fixed): number {
 }
 
 export function checkRiskRails(order: RiskOrder, limits: RiskLimits, state: RiskState): RiskDecision {
-  if (!limits.tradingEnabled) return reject('TRADING_DISABLED', 'trading is disabled (kill switch)');
+  if (state.tradingDisabled === true) return reject('TRADING_DISABLED', 'trading is disabled (kill switch)');
   const tradingState = state.tradingState ?? 'ACTIVE';
   if (tradingState === 'HALTED') return reject('TRADING_HALTED', 'trading is HALTED (global, venue or model state)');
   if (limits.tradeSymbols.size > 0 && !limits.tradeSymbols.has(order.symbol)) {

@@ -61,9 +61,8 @@ export function actionFor(method: string, route: string, body: unknown): string 
   if (route === '/strategy/weights') return 'weights.set';
   if (route === '/strategy/signal') return 'signal.route';
   if (route === '/bus/publish') return `bus.publish:${typeof b.topic === 'string' ? b.topic : '?'}`;
-  if (route === '/trading/state') return `trading_state.set:${typeof b.scope === 'string' ? b.scope : '?'}`;
-  if (route === '/trading/states') return 'trading_states.push';
-  if (route === '/trading') return b.enabled === true ? 'engine.trading_enable' : b.enabled === false ? 'engine.trading_disable' : 'engine.trading';
+  // The ops API's POST /trading/state sets one entry (scope); the engine API's applies a whole document (version).
+  if (route === '/trading/state') return typeof b.version === 'number' && b.scope === undefined ? 'trading_state.apply' : `trading_state.set:${typeof b.scope === 'string' ? b.scope : '?'}`;
   if (route === '/orders' && method === 'POST') return 'order.submit';
   if (route === '/orders/:id' && method === 'DELETE') return 'order.cancel';
   if (route === '/risk/limits') return 'risk_limits.set';

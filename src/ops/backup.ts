@@ -27,6 +27,8 @@ const SINGLE_FILES = [
   'ops/strategy_registry.json',
   'ops/capital_allocations.json',
   'ops/strategy_weights.json',
+  'ops/trading_states.json',
+  // The old kill switch's file: a backup of an older stack restores it, and the next start migrates it.
   'ops/state.json',
   'ops/policies.yaml',
   'ops/capital_policy.json',

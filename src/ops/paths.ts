@@ -10,6 +10,7 @@ export function stackPaths(root: string) {
     strategyRegistry: join(root, 'ops/strategy_registry.json'),
     capitalAllocations: join(root, 'ops/capital_allocations.json'),
     aggregateExposure: join(root, 'ops/aggregate_exposure.json'),
+    /** The old kill switch's file (ops/state.json): read once at start to migrate it into ops/trading_states.json. */
     opsState: join(root, 'ops/state.json'),
     exportsDir: join(root, 'ops/exports'),
     opsLog: join(root, 'ops/logs/ops.log'),

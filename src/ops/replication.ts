@@ -1,14 +1,17 @@
-// What ops replicas share through Redis, beside the bus: the kill switch, the model weights, the
-// graded trading states, the capital allocations and the governance exposure multiplier. This
-// module owns the keys, their documents and the two write rules:
-//   - decisions (kill, weights, trading states) are last-writer-wins by the time they were made: a
-//     replica stores its own change only if no later one is stored, and applies another's
-//     only if it is later than its own (so two operators on two replicas converge on the last);
+// What ops replicas share through Redis, beside the bus: the one trading-state document (the
+// kill switch is its global HALTED), the model weights, the capital allocations and the
+// governance exposure multiplier. This module owns the keys, their documents and the write rules:
+//   - the trading state is one versioned document: a change is applied to the stored document
+//     and its version bumped in one atomic step (so concurrent changes on two replicas both land
+//     and every replica and engine orders them by version);
+//   - weights are last-writer-wins by the time they were decided: a replica stores its own
+//     change only if no later one is stored, and applies another's only if it is later than its
+//     own (so two operators on two replicas converge on the last);
 //   - leader outputs (allocations, multiplier) are fenced: the write is refused unless its
 //     fencing token is still the latest the leader lease has issued, so a stale leader (a GC
 //     pause, a partition) cannot overwrite its successor's allocations. Every accepted
 //     allocation write is logged in a capped list with its token, for operators and tests.
-// Each replica also keeps its own files (ops/state.json, ops/strategy_weights.json,
+// Each replica also keeps its own files (ops/trading_states.json, ops/strategy_weights.json,
 // ops/capital_allocations.json) as mirrors, so the runbook's `cat`/`jq` work on any of them.
 import { Redis } from 'ioredis';
 import type { Leadership } from './leaderLease.js';
@@ -17,38 +20,27 @@ import type { Metrics } from '../obs/metrics.js';
 import { type AllocationHistoryEntry, type AllocationsFile, CapitalAllocator } from '../portfolio/allocator.js';
 import type { CapitalPolicy } from '../portfolio/capitalPolicy.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
+import { type TradingScope, type TradingStateDocument, type TradingStateEntry, parseTradingStateDocument } from '../core/tradingState.js';
 
 export interface ReplicationKeys {
-  readonly kill: string;
+  /** The one trading-state document (JSON, with its version). */
+  readonly tradingState: string;
   readonly weights: string;
   readonly allocations: string;
   readonly allocationWrites: string;
   readonly allocationRefusals: string;
   readonly multiplier: string;
-  /** Hash of graded trading states: field "<scope>:<target>" → TradingStateRecord. */
-  readonly tradingStates: string;
 }
 
 export function replicationKeys(prefix: string): ReplicationKeys {
   return {
-    kill: `${prefix}ops:kill`,
+    tradingState: `${prefix}ops:trading_state`,
     weights: `${prefix}ops:weights`,
     allocations: `${prefix}ops:allocations`,
     allocationWrites: `${prefix}ops:allocations:writes`,
     allocationRefusals: `${prefix}ops:allocations:refused`,
     multiplier: `${prefix}ops:exposure_multiplier`,
-    tradingStates: `${prefix}ops:trading_states`,
   };
-}
-
-/** The kill switch as replicated: `ts` is when the operator decided (epoch ms). */
-export interface KillDoc {
-  readonly enabled: boolean;
-  readonly actor: string;
-  readonly reason: string;
-  readonly ts: number;
-  /** The replica that stored it. */
-  readonly by: string;
 }
 
 export interface WeightsDocR {
@@ -72,19 +64,6 @@ export interface MultiplierDoc {
   readonly ts: number;
 }
 
-/** One graded trading state (global, a venue or a model) as replicated; `ts` orders decisions. */
-export interface TradingStateRecord {
-  readonly scope: 'global' | 'venue' | 'model';
-  readonly target: string | null;
-  readonly state: 'ACTIVE' | 'REDUCING' | 'HALTED';
-  readonly reason: string;
-  readonly actor: string;
-  readonly ts: number;
-  readonly by: string;
-}
-
-export const tradingStateField = (scope: string, target: string | null): string => `${scope}:${target ?? ''}`;
-
 export interface AllocationWrite {
   readonly token: number;
   readonly holder: string;
@@ -101,14 +80,42 @@ end
 redis.call('SET', KEYS[1], ARGV[1])
 return 1`;
 
-// KEYS[1] hash; ARGV[1] field, ARGV[2] json, ARGV[3] its ts: the field is set unless it holds a later one.
-const HSET_IF_NEWER = `
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
+// KEYS[1] the trading-state document; ARGV[1] scope, ARGV[2] target, ARGV[3] entry json, ARGV[4]
+// now (ms), ARGV[5] the replica's document (the seed when none is stored). Sets the entry, bumps
+// the version to max(version + 1, now) and returns the new document. (cjson keeps 14 significant
+// digits: a millisecond version has 13.)
+const COMMIT_TRADING_STATE = `
+local doc = nil
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ok, d = pcall(cjson.decode, cur)
+  if ok and type(d) == 'table' and type(d['global']) == 'table' then doc = d end
+end
+if doc == nil then doc = cjson.decode(ARGV[5]) end
+local entry = cjson.decode(ARGV[3])
+if ARGV[1] == 'global' then
+  doc['global'] = entry
+else
+  local k = 'models'
+  if ARGV[1] == 'venue' then k = 'venues' end
+  if type(doc[k]) ~= 'table' then doc[k] = {} end
+  doc[k][ARGV[2]] = entry
+end
+local v = tonumber(doc['version']) or 0
+doc['version'] = math.max(v + 1, tonumber(ARGV[4]))
+local out = cjson.encode(doc)
+redis.call('SET', KEYS[1], out)
+return out`;
+
+// KEYS[1] the trading-state document; ARGV[1] json, ARGV[2] its version: stored unless the stored
+// version is at least as high (a replica that decided while Redis was away catches up).
+const SET_IF_NEWER_VERSION = `
+local cur = redis.call('GET', KEYS[1])
 if cur then
   local ok, doc = pcall(cjson.decode, cur)
-  if ok and type(doc) == 'table' and tonumber(doc['ts']) and tonumber(doc['ts']) >= tonumber(ARGV[3]) then return 0 end
+  if ok and type(doc) == 'table' and tonumber(doc['version']) and tonumber(doc['version']) >= tonumber(ARGV[2]) then return 0 end
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1])
 return 1`;
 
 // KEYS[1] fence counter of the lease, KEYS[2] doc, KEYS[3] write log (or the doc again), KEYS[4]
@@ -157,12 +164,23 @@ export class OpsStateStore {
     }
   }
 
-  readKill(): Promise<KillDoc | null> {
-    return this.getJson<KillDoc>(this.keys.kill);
+  /** The shared trading-state document, or null when none is stored (or it cannot be read). */
+  async readTradingState(): Promise<TradingStateDocument | null> {
+    const raw = await this.redis.get(this.keys.tradingState);
+    return raw === null ? null : parseStoredTradingState(raw);
   }
 
-  async writeKill(doc: KillDoc): Promise<boolean> {
-    return Number(await this.redis.eval(SET_IF_NEWER, 1, this.keys.kill, JSON.stringify(doc), String(doc.ts))) === 1;
+  /** Applies one entry to the shared document atomically; the new document, with its version. */
+  async commitTradingState(scope: TradingScope, target: string | null, entry: TradingStateEntry, base: TradingStateDocument, nowMs: number): Promise<TradingStateDocument> {
+    const out = await this.redis.eval(COMMIT_TRADING_STATE, 1, this.keys.tradingState, scope, target ?? '', JSON.stringify(entry), String(Math.floor(nowMs)), JSON.stringify(base));
+    const doc = parseStoredTradingState(String(out));
+    if (doc === null) throw new Error('the stored trading state could not be read back');
+    return doc;
+  }
+
+  /** Stores a document decided while Redis was away, unless a version at least as high is stored. */
+  async writeTradingStateIfNewer(doc: TradingStateDocument): Promise<boolean> {
+    return Number(await this.redis.eval(SET_IF_NEWER_VERSION, 1, this.keys.tradingState, JSON.stringify(doc), String(doc.version))) === 1;
   }
 
   readWeights(): Promise<WeightsDocR | null> {
@@ -171,21 +189,6 @@ export class OpsStateStore {
 
   async writeWeights(doc: WeightsDocR): Promise<boolean> {
     return Number(await this.redis.eval(SET_IF_NEWER, 1, this.keys.weights, JSON.stringify(doc), String(doc.ts))) === 1;
-  }
-
-  async readTradingStates(): Promise<TradingStateRecord[]> {
-    const all = await this.redis.hgetall(this.keys.tradingStates);
-    const out: TradingStateRecord[] = [];
-    for (const v of Object.values(all)) {
-      try {
-        out.push(JSON.parse(v) as TradingStateRecord);
-      } catch { /* a damaged field is skipped; the next write replaces it */ }
-    }
-    return out;
-  }
-
-  async writeTradingState(r: TradingStateRecord): Promise<boolean> {
-    return Number(await this.redis.eval(HSET_IF_NEWER, 1, this.keys.tradingStates, tradingStateField(r.scope, r.target), JSON.stringify(r), String(r.ts))) === 1;
   }
 
   readAllocations(): Promise<AllocationsDoc | null> {
@@ -226,15 +229,27 @@ export class OpsStateStore {
   }
 }
 
-/** The cluster's kill decision, for an engine starting (one short-lived connection); null when
- *  none is stored. Throws when Redis cannot be read: the caller decides how to fail safe. */
-export async function readClusterKill(url: string, prefix: string, timeoutMs = 3_000): Promise<KillDoc | null> {
+/** A stored document; cjson writes an empty map as {} and may escape '/', both read back fine. */
+function parseStoredTradingState(raw: string): TradingStateDocument | null {
+  try {
+    return parseTradingStateDocument(JSON.parse(raw));
+  } catch {
+    return null;
+  }
+}
+
+/** The cluster's trading-state document, for an engine starting (one short-lived connection);
+ *  null when none is stored. Throws when Redis cannot be read: the caller decides how to fail safe. */
+export async function readClusterTradingState(url: string, prefix: string, timeoutMs = 3_000): Promise<TradingStateDocument | null> {
   const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null, connectionName: 'hmm-engine-start' });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
-    const raw = await redis.get(replicationKeys(prefix).kill);
-    return raw === null ? null : (JSON.parse(raw) as KillDoc);
+    const raw = await redis.get(replicationKeys(prefix).tradingState);
+    if (raw === null) return null;
+    const doc = parseStoredTradingState(raw);
+    if (doc === null) throw new Error(`${replicationKeys(prefix).tradingState} holds no readable trading state`);
+    return doc;
   } finally {
     redis.disconnect();
   }

@@ -21,7 +21,7 @@ export function controlRoutes(ctx: OpsContext) {
     app.post('/kill', {
       config: auth,
       schema: {
-        summary: 'Pause or resume trading on every engine (the TRADING_ENABLED flag)',
+        summary: 'Pause or resume trading on every engine (TRADING_ENABLED: a pause is the global HALTED trading state, a resume lifts it)',
         security,
         body: {
           type: 'object',
@@ -29,7 +29,7 @@ export function controlRoutes(ctx: OpsContext) {
           additionalProperties: false,
           properties: {
             enabled: { type: 'boolean', description: 'false pauses trading, true resumes it' },
-            cancel_open: { type: 'boolean', description: 'also cancel open orders when pausing' },
+            cancel_open: { type: 'boolean', description: 'also cancel open orders when pausing (halt and drain)' },
             reason: { type: 'string', maxLength: 200 },
           },
         },
@@ -40,7 +40,7 @@ export function controlRoutes(ctx: OpsContext) {
               ok: { type: 'boolean' },
               state: { type: 'object', properties: { trading_enabled: { type: 'boolean' }, updated_at: { type: 'string' }, actor: { type: 'string' }, reason: { type: 'string' } } },
               canceled_orders: { type: 'integer' },
-              unreachable_engines: { type: 'array', items: { type: 'string' }, description: 'engines that did not answer (they apply the persisted flag when they come back)' },
+              unreachable_engines: { type: 'array', items: { type: 'string' }, description: 'engines that did not answer (they get the persisted state when they answer again)' },
             },
           },
           400: errorSchema,

@@ -20,10 +20,10 @@ export interface GovernanceRouteDeps {
 const anyObject = { type: 'object', additionalProperties: true } as const;
 const security = [{ opsToken: [] }];
 const auth = { auth: true };
-const entrySchema = { type: 'object', properties: { state: { type: 'string' }, reason: { type: 'string' }, actor: { type: 'string' }, updated_at: { type: 'string' } } } as const;
+const entrySchema = { type: 'object', properties: { state: { type: 'string' }, reason: { type: 'string' }, actor: { type: 'string' }, updated_at: { type: 'string' }, cancel_open: { type: 'boolean' } } } as const;
 const statesSchema = {
   type: 'object',
-  properties: { global: entrySchema, venues: { type: 'object', additionalProperties: entrySchema }, models: { type: 'object', additionalProperties: entrySchema } },
+  properties: { version: { type: 'integer' }, global: entrySchema, venues: { type: 'object', additionalProperties: entrySchema }, models: { type: 'object', additionalProperties: entrySchema } },
 } as const;
 
 /** Who did it, for logs and state records: the presenting token's fingerprint, never the token. */
@@ -56,7 +56,13 @@ export function governanceRoutes(ctx: OpsContext, deps: GovernanceRouteDeps) {
           },
         },
         response: {
-          200: { type: 'object', properties: { ok: { type: 'boolean' }, changed: { type: 'boolean' }, scope: { type: 'string' }, target: { type: ['string', 'null'] }, previous: { type: ['string', 'null'] }, entry: entrySchema, trading_states: statesSchema } },
+          200: {
+            type: 'object',
+            properties: {
+              ok: { type: 'boolean' }, changed: { type: 'boolean' }, scope: { type: 'string' }, target: { type: ['string', 'null'] }, previous: { type: ['string', 'null'] }, entry: entrySchema, trading_states: statesSchema,
+              unreachable_engines: { type: 'array', items: { type: 'string' }, description: 'engines that did not answer (they get the state when they answer again)' },
+            },
+          },
           400: errorSchema,
           401: errorSchema,
         },
@@ -73,7 +79,7 @@ export function governanceRoutes(ctx: OpsContext, deps: GovernanceRouteDeps) {
         target = b.target;
       }
       const change = await deps.tradingStates.set(b.scope, target, b.state, actorOf(req), b.reason);
-      return { ok: true, changed: change.changed, scope: b.scope, target, previous: change.previous?.state ?? null, entry: change.entry, trading_states: deps.tradingStates.current };
+      return { ok: change.unreachable.length === 0, changed: change.changed, scope: b.scope, target, previous: change.previous?.state ?? null, entry: change.entry, trading_states: change.document, unreachable_engines: change.unreachable };
     });
 
     app.get('/governance/status', {

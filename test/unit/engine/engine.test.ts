@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { fx, toDecimalString } from '../../../src/core/decimal.js';
 import { replayFills } from '../../../src/core/portfolio.js';
 import { BTC, ETH, bar, engineFixture, removeDir } from '../../support/engineFixture.js';
+import { tradingDoc } from '../../support/tradingState.js';
 
 const buy = (id: string, qty = '0.01') => ({ clientOrderId: id, symbol: BTC, side: 'BUY' as const, type: 'MARKET' as const, qty: fx(qty), price: null });
 
@@ -71,8 +72,11 @@ test('with trading disabled every order is rejected TRADING_DISABLED and logged'
     assert.equal(line.status, 'REJECTED');
     assert.equal(line.reason, 'TRADING_DISABLED');
     assert.equal(typeof line.routing_time, 'number');
-    f.engine.setTradingEnabled(true, 'test', 'resume');
-    assert.equal((await f.engine.submit(buy('k-2'))).kind, 'accepted');
+    // A document decided before this start does not lift the start-up stop; a resume after it does.
+    await f.engine.applyTradingState(tradingDoc(1, { at: new Date(Date.now() - 60_000).toISOString() }));
+    assert.equal((await f.engine.submit(buy('k-2'))).kind, 'rejected');
+    await f.engine.applyTradingState(tradingDoc(2));
+    assert.equal((await f.engine.submit(buy('k-3'))).kind, 'accepted');
   } finally {
     await f.close();
     removeDir(f.dir);

@@ -16,6 +16,7 @@ import { createOpsServer } from '../../../src/ops/opsApi.js';
 import type { TokenSource } from '../../../src/ops/auth.js';
 import { silentLogger } from '../../../src/obs/logger.js';
 import { BTC, bar, engineFixture, removeDir, type EngineFixture } from '../../support/engineFixture.js';
+import { tradingDoc } from '../../support/tradingState.js';
 
 const TOKEN = 'http-handle-token-0123456789';
 const tokens: TokenSource = { origin: 'env', verify: (v) => v === TOKEN, fingerprint: () => 'test' };
@@ -119,17 +120,22 @@ test('cancel, orders and the engine\'s views match the local handle', async () =
   assert.deepEqual((await http.recentOrders(3)).map((o) => o.client_order_id), (await local.recentOrders(3)).map((o) => o.client_order_id));
 });
 
-test('control: trading flag and graded states reach the engine; a wrong token is refused', async () => {
-  await http.setTradingStates({ global: 'ACTIVE', venue: 'REDUCING', models: { ma_v1: 'HALTED' } });
+test('control: the trading-state document reaches the engine once per version; a wrong token is refused', async () => {
+  const base = fx1.engine.health().trading_state?.version ?? 0;
+  const graded = await http.applyTradingState(tradingDoc(base + 1, { venues: { engine_sim: 'REDUCING' }, models: { ma_v1: 'HALTED' } }));
+  assert.deepEqual([graded.applied, graded.version], [true, base + 1]);
   assert.deepEqual(fx1.engine.currentTradingStates, { global: 'ACTIVE', venue: 'REDUCING', models: { ma_v1: 'HALTED' } });
-  await http.setTradingStates({ global: 'ACTIVE', venue: 'ACTIVE', models: {} });
-  await http.setTradingEnabled(false, 'test', 'handle test');
+  assert.equal((await http.applyTradingState(tradingDoc(base + 1))).applied, false, 'a version already applied is ignored');
+  assert.deepEqual(fx1.engine.currentTradingStates, { global: 'ACTIVE', venue: 'REDUCING', models: { ma_v1: 'HALTED' } });
+  const halted = await http.applyTradingState(tradingDoc(base + 2, { global: 'HALTED' }));
+  assert.deepEqual([halted.applied, halted.trading_enabled], [true, false]);
   assert.equal(fx1.engine.tradingEnabled, false);
-  await http.setTradingEnabled(true, 'test', 'handle test');
+  await http.applyTradingState(tradingDoc(base + 3));
   assert.equal(fx1.engine.tradingEnabled, true);
   const noToken = new HttpEngineHandle({ name: 'engine_sim', url: `http://127.0.0.1:${(full.server.address() as { port: number }).port}`, token: 'wrong-token-0123456789' });
-  await assert.rejects(noToken.setTradingEnabled(false, 'x', 'y'), (e: unknown) => e instanceof EngineHttpError && e.status === 401);
+  await assert.rejects(noToken.applyTradingState(tradingDoc(base + 4, { global: 'HALTED' })), (e: unknown) => e instanceof EngineHttpError && e.status === 401);
   assert.equal(fx1.engine.tradingEnabled, true);
+  assert.equal(fx1.engine.health().trading_state?.version, base + 3);
 });
 
 test('reconcile and its report through HTTP', async () => {

@@ -14,7 +14,7 @@ import { symbol } from '../../../src/core/ids.js';
 
 const BTC = instrument(symbol('BTCUSDT'), 'BTC', 'USDT', { stepSize: '0.00001', tickSize: '0.01', minQty: '0.00001', minNotional: '5' });
 const limits: RiskLimits = {
-  tradingEnabled: true, tradeSymbols: new Set(['BTCUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('5000'), maxOrdersPerMin: 100,
+  tradeSymbols: new Set(['BTCUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('5000'), maxOrdersPerMin: 100,
   exposureCapSymbolUsd: fx('3000'), exposureCapTotalUsd: fx('5000'), equityFloorUsd: fx('8000'), maxDrawdownPct: 10,
   lossStreakLimit: 3, lossStreakCooldownMs: 60_000, priceBandPct: 5, maxOpenOrders: 2,
 };
@@ -60,7 +60,7 @@ test('each depth rail rejects with its own reason code and a message', () => {
 });
 
 test('the kill switch beats HALTED, and HALTED beats everything else, reducing orders included', () => {
-  assert.equal(reason(checkRiskRails(sell('0.01'), { ...limits, tradingEnabled: false }, state(long, 'HALTED'))), 'TRADING_DISABLED');
+  assert.equal(reason(checkRiskRails(sell('0.01'), limits, { ...state(long, 'HALTED'), tradingDisabled: true })), 'TRADING_DISABLED');
   assert.equal(reason(checkRiskRails(sell('0.01'), limits, state(long, 'HALTED'))), 'TRADING_HALTED');
 });
 

@@ -17,6 +17,7 @@ import type { RiskLimits } from '../../../src/engine/riskRails.js';
 import { silentLogger } from '../../../src/obs/logger.js';
 import { createMetrics } from '../../../src/obs/metrics.js';
 import { SimVenue } from '../../../src/venues/sim/simVenue.js';
+import { tradingDoc } from '../../support/tradingState.js';
 
 const BTC = symbol('BTCUSDT');
 const dirs: string[] = [];
@@ -80,7 +81,7 @@ test('exposure caps reserve headroom for in-flight orders: concurrent buys canno
 test('trading states at the engine: model REDUCING/HALTED apply to that model only; venue HALTED to all', async () => {
   const f = make({});
   assert.equal((await f.engine.submit(mkt('BUY', '0.01', 'm1'))).kind, 'accepted');
-  f.engine.setTradingStates({ global: 'ACTIVE', venue: 'ACTIVE', models: { m1: 'REDUCING', m2: 'HALTED' } });
+  await f.engine.applyTradingState(tradingDoc(1, { models: { m1: 'REDUCING', m2: 'HALTED', m4: 'ACTIVE' } }));
   const m1buy = await f.engine.submit(mkt('BUY', '0.001', 'm1'));
   assert.equal(m1buy.kind === 'rejected' && m1buy.reason, 'TRADING_REDUCING');
   assert.equal((await f.engine.submit(mkt('SELL', '0.005', 'm1'))).kind, 'accepted', 'a reducing order passes REDUCING');
@@ -88,7 +89,7 @@ test('trading states at the engine: model REDUCING/HALTED apply to that model on
   assert.equal(m2.kind === 'rejected' && m2.reason, 'TRADING_HALTED');
   assert.equal((await f.engine.submit(mkt('BUY', '0.001', 'm3'))).kind, 'accepted');
   assert.equal((await f.engine.submit(mkt('BUY', '0.001'))).kind, 'accepted', 'manual orders follow global and venue only');
-  f.engine.setTradingStates({ global: 'ACTIVE', venue: 'HALTED', models: {} });
+  await f.engine.applyTradingState(tradingDoc(2, { venues: { engine_sim: 'HALTED', engine_other: 'ACTIVE' } }));
   const v = await f.engine.submit(mkt('SELL', '0.001'));
   assert.equal(v.kind === 'rejected' && v.reason, 'TRADING_HALTED');
   assert.deepEqual(f.engine.health().trading_states, { global: 'ACTIVE', venue: 'HALTED', models: {} });

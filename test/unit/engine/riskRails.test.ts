@@ -7,13 +7,13 @@ import { instrument } from '../../../src/core/instrument.js';
 import { symbol } from '../../../src/core/ids.js';
 
 const BTC = instrument(symbol('BTCUSDT'), 'BTC', 'USDT', { stepSize: '0.00001', tickSize: '0.01', minQty: '0.00001', minNotional: '5' });
-const limits: RiskLimits = { tradingEnabled: true, tradeSymbols: new Set(['BTCUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('2000'), maxOrdersPerMin: 5 };
+const limits: RiskLimits = { tradeSymbols: new Set(['BTCUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('2000'), maxOrdersPerMin: 5 };
 const state: RiskState = { instrument: BTC, lastPrice: fx('60000'), ordersLastMinute: 0 };
 const order = (qty: string, price: string | null = null) => ({ symbol: symbol('BTCUSDT'), side: 'BUY' as const, qty: fx(qty), price: price === null ? null : fx(price) });
 
 test('each rail rejects with its reason code', () => {
   const cases: [string, ReturnType<typeof checkRiskRails>][] = [
-    ['TRADING_DISABLED', checkRiskRails(order('0.01'), { ...limits, tradingEnabled: false }, state)],
+    ['TRADING_DISABLED', checkRiskRails(order('0.01'), limits, { ...state, tradingDisabled: true })],
     ['SYMBOL_NOT_ALLOWED', checkRiskRails({ ...order('0.01'), symbol: symbol('ETHUSDT') }, limits, state)],
     ['UNKNOWN_SYMBOL', checkRiskRails(order('0.01'), limits, { ...state, instrument: undefined })],
     ['NO_MARKET_DATA', checkRiskRails(order('0.01'), limits, { ...state, lastPrice: undefined })],
@@ -36,7 +36,7 @@ test('each rail rejects with its reason code', () => {
 });
 
 test('the kill switch wins over every other check', () => {
-  const d = checkRiskRails(order('999'), { ...limits, tradingEnabled: false }, { ...state, ordersLastMinute: 999 });
+  const d = checkRiskRails(order('999'), limits, { ...state, ordersLastMinute: 999, tradingDisabled: true });
   assert.ok(!d.ok && d.reason === 'TRADING_DISABLED');
 });
 
@@ -49,7 +49,7 @@ test('no order outside the limits ever passes', () => {
     fc.boolean(),
     (qtyRaw, priceRaw, lastRaw, recent, enabled) => {
       const o = { symbol: symbol('BTCUSDT'), side: 'BUY' as const, qty: fromRaw(qtyRaw), price: priceRaw === null ? null : fromRaw(priceRaw) };
-      const d = checkRiskRails(o, { ...limits, tradingEnabled: enabled }, { instrument: BTC, lastPrice: fromRaw(lastRaw), ordersLastMinute: recent });
+      const d = checkRiskRails(o, limits, { instrument: BTC, lastPrice: fromRaw(lastRaw), ordersLastMinute: recent, tradingDisabled: !enabled });
       if (!d.ok) return;
       const notional = mul(o.qty, o.price ?? fromRaw(lastRaw));
       assert.ok(enabled);

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InProcessBus } from '../../../src/bus/bus.js';
 import type { AlertPayload, GovernanceActionPayload } from '../../../src/bus/topics.js';
-import type { EngineHealth, EngineTradingStates } from '../../../src/engine/engine.js';
+import { type EngineTradingStates, type TradingStateDocument, engineView } from '../../../src/core/tradingState.js';
+import type { EngineHealth } from '../../../src/engine/engine.js';
 import type { EngineHandle } from '../../../src/engine/engineHandle.js';
 import { createLogger } from '../../../src/obs/logger.js';
 import { createMetrics } from '../../../src/obs/metrics.js';
@@ -40,7 +41,11 @@ class FakeEngine {
   async stats() {
     return { orders_submitted: 0, orders_rejected: 0, rejected_by_reason: {}, orders_filled: 0, fills: 0, idempotent_replays: 0, routing_ms: { p50: 1, p99: 1, max: 1, samples: 1 } };
   }
-  async setTradingStates(s: EngineTradingStates) { this.pushed.push(s); }
+  /** What the engine enforces after each document it applied (the view of it for this engine). */
+  async applyTradingState(d: TradingStateDocument) {
+    this.pushed.push(engineView(d, this.name));
+    return { applied: true, version: d.version, canceled: 0, trading_enabled: d.global.state !== 'HALTED' };
+  }
 }
 
 function setup(policy: Partial<GovernancePolicy> = {}, dir?: string) {
@@ -52,7 +57,7 @@ function setup(policy: Partial<GovernancePolicy> = {}, dir?: string) {
   const metrics = createMetrics({ collectProcess: false });
   const engine = new FakeEngine('engine_sim');
   const engines = () => [engine as unknown as EngineHandle];
-  const tradingStates = new TradingStates(join(root, 'trading_states.json'), engines, bus, log, metrics);
+  const tradingStates = new TradingStates({ path: join(root, 'trading_states.json'), engines, bus, log, metrics });
   const audit = new AuditLog(join(root, 'audit.jsonl'), log, metrics);
   let now = 1_000_000;
   const clock = { advance: (ms: number) => { now += ms; }, get now() { return now; } };
