@@ -143,9 +143,18 @@ test('weights set on one replica hold on the other', async () => {
   }, 5_000);
 });
 
+const ENGINES = ['engine_sim', 'engine_binance'] as const;
+/** How many trading-state documents each engine applied (a version it had already applied is
+ *  ignored and not counted), and its version. */
+const applications = async () => Object.fromEntries(await Promise.all(ENGINES.map(async (e) => {
+  const t = (await http('GET', `${url[e]}/health`)).body['trading_state'] as { applied: number; ignored: number; version: number };
+  return [e, t] as const;
+})));
+
 test('POST /kill on either replica stops orders on every engine before it answers, and holds on the other replica', async () => {
   const leader = await leaderName();
   const follower = Object.keys(ops).find((n) => n !== leader)!;
+  const before = await applications();
   const kill = await http('POST', `${url[follower]}/kill`, { enabled: false, reason: 'cluster drill' }, TOKEN);
   assert.equal(kill.status, 200, JSON.stringify(kill.body));
   // No waiting: the answer came after every engine applied it.
@@ -165,6 +174,19 @@ test('POST /kill on either replica stops orders on every engine before it answer
   assert.equal(resume.status, 200);
   for (const e of ['engine_sim', 'engine_binance']) assert.equal((await http('GET', `${url[e]}/health`)).body['trading_enabled'], true);
   await until('the resume on the other replica', async () => ((await http('GET', `${url[follower]}/status`)).body['state'] as { trading_enabled: boolean }).trading_enabled === true, 5_000);
+
+  // One change, one application per engine, whatever the number of replicas: each engine heard
+  // each change by push (from the replica that decided it) and by bus, and each replica polls
+  // Redis besides; every repeat was ignored.
+  await new Promise((r) => setTimeout(r, 2_500)); // two replica polls, bus deliveries settled
+  const after = await applications();
+  const version = ((await http('GET', `${url[leader]}/trading/state`)).body as { version: number }).version;
+  for (const e of ENGINES) {
+    assert.equal(after[e]!.applied - before[e]!.applied, 2, `${e}: the kill and the resume, once each (${JSON.stringify([before[e], after[e]])})`);
+    assert.ok(after[e]!.ignored - before[e]!.ignored >= 2, `${e}: the bus copies were ignored`);
+    assert.equal(after[e]!.version, version, `${e} holds the cluster's version`);
+  }
+  assert.equal(((await http('GET', `${url[follower]}/trading/state`)).body as { version: number }).version, version, 'both replicas hold one document');
 });
 
 test('SIGKILL of the leader: the other replica takes the daemons over within a few seconds; allocation writes never interleave', async (t) => {

@@ -105,6 +105,8 @@ test('followers size orders with the leader\'s allocations, mirrored to their ow
 test('a trading state set on the follower is enforced at once and held by the leader (which pushes it when it takes over)', async () => {
   const lead = await leader();
   const follower = replicas.find((r) => r !== lead)!;
+  const applied = () => engine.engine.health().trading_state!.applied;
+  const before = applied();
   const halt = await http('POST', `${follower.opsUrl}/trading/state`, { scope: 'venue', target: 'engine_sim', state: 'HALTED', reason: 'venue incident' }, TOKEN);
   assert.equal(halt.status, 200, JSON.stringify(halt.body));
   const refused = await http('POST', `${engine.url}/orders`, { symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001' }, TOKEN);
@@ -116,6 +118,12 @@ test('a trading state set on the follower is enforced at once and held by the le
   assert.equal(active.status, 200);
   await until('ACTIVE on the follower', async () => (await venueState(follower))?.state === 'ACTIVE', 5_000);
   assert.equal((await http('POST', `${engine.url}/orders`, { symbol: 'BTCUSDT', side: 'BUY', quantity: '0.001' }, TOKEN)).status, 201);
+  // Two changes, each applied once by the engine (push from the deciding replica, then the bus
+  // copy and the other replica's poll: ignored by version).
+  await new Promise((r) => setTimeout(r, 2_200));
+  assert.equal(applied() - before, 2);
+  assert.equal(engine.engine.health().trading_state!.version, lead.controlPlane.tradingStates.current.version);
+  assert.equal(follower.controlPlane.tradingStates.current.version, lead.controlPlane.tradingStates.current.version);
 });
 
 test('an engine that starts while the cluster is paused starts paused; the resume reaches it over the bus', async () => {

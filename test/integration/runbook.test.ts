@@ -150,7 +150,8 @@ test('Pause trading: the runbook\'s curl command (form content type) stops order
   const status = await api('GET', '/status');
   assert.equal(status.json.state.trading_enabled, false);
   assert.equal(status.json.state.engines.engine_sim.trading_enabled, false);
-  assert.equal(JSON.parse(readFileSync(join(root, 'ops/state.json'), 'utf8')).trading_enabled, false);
+  // Persisted as the global HALTED of the one trading-state document (ops/state.json before it).
+  assert.equal(JSON.parse(readFileSync(join(root, 'ops/trading_states.json'), 'utf8')).global.state, 'HALTED');
 
   const order = await fetch(`${stack.engineUrl}/orders`, {
     method: 'POST', headers: { 'content-type': 'application/json', 'x-ops-token': token },

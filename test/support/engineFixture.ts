@@ -6,7 +6,7 @@ import { fx } from '../../src/core/decimal.js';
 import { symbol } from '../../src/core/ids.js';
 import type { Bar } from '../../src/core/marketData.js';
 import { InProcessBus } from '../../src/bus/bus.js';
-import { Engine } from '../../src/engine/engine.js';
+import { Engine, type EngineOptions } from '../../src/engine/engine.js';
 import { Ledger } from '../../src/engine/ledger.js';
 import { OrderLog } from '../../src/engine/orderLog.js';
 import { silentLogger } from '../../src/obs/logger.js';
@@ -30,7 +30,7 @@ export interface EngineFixture {
   reopen(): Promise<EngineFixture>;
 }
 
-export function engineFixture(opts: { dir?: string; tradingEnabled?: boolean; maxOrdersPerMin?: number } = {}): EngineFixture {
+export function engineFixture(opts: { dir?: string; tradingEnabled?: boolean; startStop?: EngineOptions['startStop']; maxOrdersPerMin?: number } = {}): EngineFixture {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'hmm-engine-'));
   const venue = new SimVenue({
     id: 'sim', startingBalances: { USDT: '100000' }, takerFeeBps: 10, makerFeeBps: 2, slippageBps: 1,
@@ -45,7 +45,7 @@ export function engineFixture(opts: { dir?: string; tradingEnabled?: boolean; ma
   const engine = new Engine({
     name: 'engine_sim', venue, ledger, orderLog, snapshotPath: join(dir, 'portfolio.json'), startingCash: fx('100000'),
     limits: { tradeSymbols: new Set(['BTCUSDT', 'ETHUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('50000'), maxOrdersPerMin: opts.maxOrdersPerMin ?? 10_000 },
-    tradingEnabled: opts.tradingEnabled ?? true, bus, logger: silentLogger(), metrics: null,
+    tradingEnabled: opts.tradingEnabled ?? true, ...(opts.startStop ? { startStop: opts.startStop } : {}), bus, logger: silentLogger(), metrics: null,
   });
   const close = async () => {
     await engine.close();
