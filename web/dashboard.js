@@ -342,7 +342,8 @@
     on('hello', (h) => { if (isNum(h.refresh_sec)) config.refresh_sec = h.refresh_sec; });
     on('portfolio', (p) => { if (pollTimer) { stopPolling(); setConn('live', 'live'); } onPortfolio(p); });
     on('leaderboard', (l) => onLeaderboard(l.rows || [], Date.parse(l.ts) || Date.now()));
-    on('trading.state', (t) => { setTrading(t.tradingEnabled, t); addEvents([{ topic: 'trading.state', ts: t.ts, payload: t }], true); });
+    // The kill panel shows the global entry (a venue or model change leaves its "since" alone).
+    on('trading.state', (t) => { setTrading(t.tradingEnabled, t.document ? t.document.global : t); addEvents([{ topic: 'trading.state', ts: t.ts, payload: t }], true); });
     for (const topic of ['order.update', 'trade.fill', 'risk.rejected']) on(topic, scheduleOrders);
     // metrics.update is periodic telemetry: not an event an operator needs in the feed.
     for (const topic of ['governance.action', 'alert', 'strategy.weights_updated', 'strategy.promoted']) {
