@@ -320,9 +320,10 @@ export class Engine {
       this.log.warn({ engine: this.name, actor: doc.global.actor }, `[RISK] ${this.name} own stop (${stop.reason}) lifted by ${doc.global.actor}: ${doc.global.reason}`);
     }
     const enabled = this.tradingEnabled;
-    const line = `[RISK] ${this.name} trading state v${doc.version}: global ${this.tradingView.global}, venue ${this.tradingView.venue}${Object.keys(this.tradingView.models).length ? `, models ${Object.entries(this.tradingView.models).map(([m, st]) => `${m} ${st}`).join(', ')}` : ''}`;
-    if (enabled !== wasEnabled) this.log.warn({ engine: this.name, actor: doc.global.actor, version: doc.version }, `[RISK] ${this.name} trading ${enabled ? 'ENABLED' : 'DISABLED'} by ${doc.global.actor}: ${doc.global.reason} (${line.slice(7)})`);
-    else this.log.info({ engine: this.name, version: doc.version }, line);
+    const models = Object.entries(this.tradingView.models).map(([m, st]) => `${m} ${st}`).join(', ');
+    const view = `trading state v${doc.version}: global ${this.tradingView.global}, venue ${this.tradingView.venue}${models ? `, models ${models}` : ''}`;
+    if (enabled !== wasEnabled) this.log.warn({ engine: this.name, actor: doc.global.actor, version: doc.version }, `[RISK] ${this.name} trading ${enabled ? 'ENABLED' : 'DISABLED'} by ${doc.global.actor}: ${doc.global.reason} (${view})`);
+    else this.log.info({ engine: this.name, version: doc.version }, `[RISK] ${this.name} ${view}`);
     this.metrics?.tradingEnabled.set({ scope: this.name }, enabled ? 1 : 0);
     const drain = (doc.global.state === 'HALTED' && doc.global.cancel_open === true) ? doc.global
       : (doc.venues[this.name]?.state === 'HALTED' && doc.venues[this.name]?.cancel_open === true) ? doc.venues[this.name]! : null;
