@@ -170,8 +170,11 @@ export class HttpEngineHandle implements EngineHandle {
 
   async applyTradingState(doc: TradingStateDocument): Promise<TradingStateApplied> {
     // Retried once: a document is applied once per version, so a second delivery is harmless.
-    // The answer waits for a drain (cancel_open), which may take a while at a slow venue.
-    const b = this.ok(await this.call('POST', '/trading/state', doc, { retry: true, timeoutMs: this.timeoutMs * 6 }), 'POST /trading/state');
+    // A drain (HALTED with cancel_open) answers after the open orders are canceled, which may
+    // take a while at a slow venue; anything else answers at once, so a hung engine does not
+    // hold the kill's answer for long.
+    const drains = (doc.global.state === 'HALTED' && doc.global.cancel_open === true) || (doc.venues[this.name]?.state === 'HALTED' && doc.venues[this.name]?.cancel_open === true);
+    const b = this.ok(await this.call('POST', '/trading/state', doc, { retry: true, timeoutMs: drains ? this.timeoutMs * 6 : this.timeoutMs }), 'POST /trading/state');
     return { applied: b['applied'] === true, version: Number(b['version'] ?? 0), canceled: Number(b['canceled'] ?? 0), trading_enabled: b['trading_enabled'] === true };
   }
 
