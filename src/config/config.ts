@@ -3,7 +3,6 @@
 // trading on the sim venue, APIs bound to 127.0.0.1.
 import { resolve } from 'node:path';
 import { type Fixed, fx } from '../core/decimal.js';
-import { type EngineEndpoint, parseEngineEndpoints } from '../engine/httpEngineHandle.js';
 
 export class ConfigError extends Error {
   constructor(readonly key: string, problem: string) {
@@ -231,6 +230,35 @@ function marketDataConfig(env: Env): MarketDataConfig {
   const timeframeMs = TIMEFRAME_MS[timeframe];
   if (timeframeMs === undefined) throw new ConfigError('MARKET_TIMEFRAME', `expected one of ${Object.keys(TIMEFRAME_MS).join(', ')}, got ${JSON.stringify(timeframe)}`);
   return { source, timeframe, timeframeMs, pollMs: num(env, 'MARKET_POLL_MS', 5_000, { min: 100, max: 3_600_000, integer: true }) };
+}
+
+/** Environment key listing the engines `hmm ops` reaches over HTTP. */
+export const ENGINE_ENDPOINTS_ENV = 'HMM_ENGINES';
+
+export interface EngineEndpoint {
+  readonly name: string;
+  readonly url: string;
+}
+
+/** "name=url,name=url" → endpoints; a RangeError names the bad entry. Parsed here, with the
+ *  rest of the configuration, so config depends on nothing above it (the engine's HTTP
+ *  handle only consumes the endpoints). */
+export function parseEngineEndpoints(text: string): EngineEndpoint[] {
+  const out: EngineEndpoint[] = [];
+  for (const raw of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9._-]{1,64})=(.+)$/.exec(raw);
+    if (!m) throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: expected NAME=URL, got ${JSON.stringify(raw)}`);
+    let u: URL;
+    try {
+      u = new URL(m[2]!);
+    } catch {
+      throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: ${m[1]} has an invalid URL ${JSON.stringify(m[2])}`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: ${m[1]} must use http(s)`);
+    if (out.some((e) => e.name === m[1])) throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: ${m[1]} is listed twice`);
+    out.push({ name: m[1]!, url: m[2]!.replace(/\/+$/, '') });
+  }
+  return out;
 }
 
 function distributedConfig(env: Env): DistributedConfig {

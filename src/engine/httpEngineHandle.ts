@@ -17,33 +17,6 @@ import type { EngineHandle, InstrumentView, ModelPositionView } from './engineHa
 import type { EngineStats } from './engineStats.js';
 import type { ReconcileReport, ReconcileState } from './reconcile.js';
 
-/** Environment key listing the engines `hmm ops` reaches over HTTP. */
-export const ENGINE_ENDPOINTS_ENV = 'HMM_ENGINES';
-
-export interface EngineEndpoint {
-  readonly name: string;
-  readonly url: string;
-}
-
-/** "name=url,name=url" → endpoints; a RangeError names the bad entry. */
-export function parseEngineEndpoints(text: string): EngineEndpoint[] {
-  const out: EngineEndpoint[] = [];
-  for (const raw of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^([A-Za-z0-9._-]{1,64})=(.+)$/.exec(raw);
-    if (!m) throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: expected NAME=URL, got ${JSON.stringify(raw)}`);
-    let u: URL;
-    try {
-      u = new URL(m[2]!);
-    } catch {
-      throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: ${m[1]} has an invalid URL ${JSON.stringify(m[2])}`);
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: ${m[1]} must use http(s)`);
-    if (out.some((e) => e.name === m[1])) throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: ${m[1]} is listed twice`);
-    out.push({ name: m[1]!, url: m[2]!.replace(/\/+$/, '') });
-  }
-  return out;
-}
-
 export class EngineUnreachableError extends Error {
   constructor(readonly engine: string, readonly url: string, cause: string) {
     super(`engine ${engine} at ${url} is unreachable: ${cause}`);

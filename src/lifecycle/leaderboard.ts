@@ -7,7 +7,8 @@
 // source to its context, and a context without one (a bare Ops API in a test) ranks by the
 // engines' per-model PnL alone.
 import { emptyPerformanceState, metricsOf, type PerformanceMetrics } from './performance.js';
-import { stageOf, type ModelStage, type OpsContext } from '../ops/context.js';
+import type { EngineHandle } from '../engine/engineHandle.js';
+import { stageOf, type ModelStage } from './modelStage.js';
 import type { ModelReport, ScoreMetric } from './strategyTracker.js';
 
 /** One row: the tracker's book figures and lifetime performance (PerformanceMetrics, less the
@@ -36,27 +37,37 @@ export interface LeaderboardInput {
   readonly quota: (model: string) => number;
 }
 
-const sources = new WeakMap<OpsContext, () => LeaderboardInput>();
+/** What the leaderboard reads from the stack when no tracker is attached: declared here, by
+ *  its reader, so the lifecycle plane needs nothing from ops (the Ops API's context satisfies
+ *  it structurally). */
+export interface LeaderboardContext {
+  readonly engines: () => readonly EngineHandle[];
+  readonly weights: { readonly current: { readonly weights: Readonly<Record<string, number>> } };
+  readonly models: () => readonly { readonly id: string; readonly kind: string }[];
+  readonly allocator: { quota(model: string): number };
+}
+
+const sources = new WeakMap<LeaderboardContext, () => LeaderboardInput>();
 
 /** Makes buildLeaderboard(ctx) rank with the strategy tracker's figures and registry stages. */
-export function attachLeaderboardSource(ctx: OpsContext, source: () => LeaderboardInput): void {
+export function attachLeaderboardSource(ctx: LeaderboardContext, source: () => LeaderboardInput): void {
   sources.set(ctx, source);
 }
 
 /** A model's stage: the registry's when the stack attached one, else from its weight. */
-export function modelStage(ctx: OpsContext, model: string): ModelStage {
+export function modelStage(ctx: LeaderboardContext, model: string): ModelStage {
   const source = sources.get(ctx);
   return source ? source().stage(model) : stageOf(ctx.weights.current.weights[model] ?? 0);
 }
 
-export async function buildLeaderboard(ctx: OpsContext): Promise<LeaderboardRow[]> {
+export async function buildLeaderboard(ctx: LeaderboardContext): Promise<LeaderboardRow[]> {
   const source = sources.get(ctx);
   if (source) return rankModels(source());
   return rankModels(await engineOnlyInput(ctx));
 }
 
 /** Without a tracker: PnL from the engines' per-model books, no performance history. */
-async function engineOnlyInput(ctx: OpsContext): Promise<LeaderboardInput> {
+async function engineOnlyInput(ctx: LeaderboardContext): Promise<LeaderboardInput> {
   const acc = new Map<string, { realized: number; unrealized: number; fees: number; exposure: number }>();
   for (const m of ctx.models()) acc.set(m.id, { realized: 0, unrealized: 0, fees: 0, exposure: 0 });
   for (const e of ctx.engines()) {

@@ -15,7 +15,7 @@ import type { Model, ModelKind } from '../strategy/model.js';
 import type { StrategyRuntime } from '../strategy/runtime.js';
 import type { PerformanceMetrics, PerformanceState } from './performance.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
-import type { ModelStage } from '../ops/context.js';
+import type { ModelStage } from './modelStage.js';
 
 export const STAGES: readonly ModelStage[] = ['shadow', 'canary', 'live', 'retired'];
 export const REGISTRY_FORMAT = 1;

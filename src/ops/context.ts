@@ -14,7 +14,8 @@ import type { StrategyWeights } from '../portfolio/strategyWeights.js';
 import type { WatchedFile } from '../config/watchedFile.js';
 import type { SignalGate } from '../portfolio/signalGate.js';
 
-export type ModelStage = 'shadow' | 'canary' | 'live' | 'retired';
+// Re-exported for the routes that still read it here; the stage belongs to the lifecycle plane.
+export { type ModelStage, stageOf } from '../lifecycle/modelStage.js';
 
 export interface ModelInfo {
   readonly id: string;
@@ -43,8 +44,4 @@ export interface OpsContext {
   readonly startedAt: number;
   readonly lastBarTs: () => number | null;
   readonly baselineEquity: (engine: string) => number;
-}
-
-export function stageOf(weight: number): ModelStage {
-  return weight > 0 ? 'live' : 'shadow';
 }

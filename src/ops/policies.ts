@@ -5,7 +5,7 @@ import { ValidationError } from '../config/watchedFile.js';
 import { DEFAULT_LOGS_POLICY, type LogsPolicy, parseLogsPolicy } from './logsPolicy.js';
 import { DEFAULT_GOVERNANCE_POLICY, type GovernancePolicy, parseGovernancePolicy } from './governance/policy.js';
 import { DEFAULT_ALERTING_POLICY, type AlertingPolicy, parseAlertingPolicy } from './alerts/policy.js';
-import { DEFAULT_CANARY_POLICY, type CanaryPolicy, parseCanaryPolicy } from '../lifecycle/canaryManager.js';
+import { DEFAULT_CANARY_POLICY, type CanaryPolicy, parseCanaryPolicy } from '../lifecycle/canaryPolicy.js';
 
 export interface Policies {
   readonly max_concurrent_signals: number;
@@ -17,7 +17,7 @@ export interface Policies {
   /** Sections owned by later subsystems (governance rules, canary rules, alerting, log rotation). */
   /** Governance daemon rules (governance/policy.ts). */
   readonly governance: GovernancePolicy;
-  /** Promotion and rollback rules (canaryManager.ts). */
+  /** Promotion and rollback rules (lifecycle/canaryPolicy.ts). */
   readonly canary: CanaryPolicy;
   /** Alert delivery: severity filter, de-duplication, rate, digest (alerts/policy.ts). */
   readonly alerting: AlertingPolicy;

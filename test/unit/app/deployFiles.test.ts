@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { CCXT_ENV_KEYS, credentialKeys } from '../../../src/venues/ccxt/ccxtConfig.js';
 import { REDIS_ENV_KEYS } from '../../../src/bus/redisConfig.js';
-import { ENGINE_ENDPOINTS_ENV, parseEngineEndpoints } from '../../../src/engine/httpEngineHandle.js';
+import { ENGINE_ENDPOINTS_ENV, parseEngineEndpoints } from '../../../src/config/config.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const read = (p: string) => readFileSync(join(root, p), 'utf8');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, ConfigError } from '../../../src/config/config.js';
+import { loadConfig, ConfigError, parseEngineEndpoints } from '../../../src/config/config.js';
 import { parsePolicies } from '../../../src/ops/policies.js';
 import { parseWeightsFile, validateWeights } from '../../../src/portfolio/strategyWeights.js';
 import { parseCapitalPolicy } from '../../../src/portfolio/capitalPolicy.js';
@@ -56,4 +56,15 @@ test('capital policy validation', () => {
   assert.ok(p.max_deployable_frac > 0 && p.max_deployable_frac <= 1);
   assert.throws(() => parseCapitalPolicy('{"max_deployable_frac": 2}'), /max_deployable_frac/);
   assert.throws(() => parseCapitalPolicy('{"freeze_until": "soon"}'), /freeze_until/);
+});
+
+test('HMM_ENGINES lists engines as NAME=URL', () => {
+  assert.deepEqual(parseEngineEndpoints('engine_sim=http://engine_sim:8101/, engine_binance=http://engine_binance:8101'), [
+    { name: 'engine_sim', url: 'http://engine_sim:8101' },
+    { name: 'engine_binance', url: 'http://engine_binance:8101' },
+  ]);
+  assert.throws(() => parseEngineEndpoints('engine_sim'), /NAME=URL/);
+  assert.throws(() => parseEngineEndpoints('a=ftp://x'), /http/);
+  assert.throws(() => parseEngineEndpoints('a=http://x,a=http://y'), /twice/);
+  assert.deepEqual(parseEngineEndpoints(''), []);
 });

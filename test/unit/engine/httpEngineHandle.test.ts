@@ -10,7 +10,7 @@ import { modelId } from '../../../src/core/ids.js';
 import { engineRoutes } from '../../../src/engine/engineApi.js';
 import { LocalEngineHandle } from '../../../src/engine/engineHandle.js';
 import {
-  EngineHttpError, EngineRouteMissingError, EngineUnreachableError, HttpEngineHandle, parseEngineEndpoints,
+  EngineHttpError, EngineRouteMissingError, EngineUnreachableError, HttpEngineHandle,
 } from '../../../src/engine/httpEngineHandle.js';
 import { createOpsServer } from '../../../src/ops/opsApi.js';
 import type { TokenSource } from '../../../src/ops/auth.js';
@@ -173,13 +173,3 @@ test('an engine that does not answer is reported as unreachable', async () => {
   await assert.rejects(dead.health(), (e: unknown) => e instanceof EngineUnreachableError && /engine_dead/.test(e.message));
 });
 
-test('HMM_ENGINES lists engines as NAME=URL', () => {
-  assert.deepEqual(parseEngineEndpoints('engine_sim=http://engine_sim:8101/, engine_binance=http://engine_binance:8101'), [
-    { name: 'engine_sim', url: 'http://engine_sim:8101' },
-    { name: 'engine_binance', url: 'http://engine_binance:8101' },
-  ]);
-  assert.throws(() => parseEngineEndpoints('engine_sim'), /NAME=URL/);
-  assert.throws(() => parseEngineEndpoints('a=ftp://x'), /http/);
-  assert.throws(() => parseEngineEndpoints('a=http://x,a=http://y'), /twice/);
-  assert.deepEqual(parseEngineEndpoints(''), []);
-});
