@@ -3,6 +3,7 @@
 // and the engine with its ledger and audit log. One way to build an engine, so an engine in its
 // own process behaves exactly like the one inside `hmm up`.
 import type { StackConfig } from '../config/config.js';
+import type { Clock } from '../core/clock.js';
 import { minNotionalFor } from '../config/config.js';
 import { toDecimalString } from '../core/decimal.js';
 import type { Instrument } from '../core/instrument.js';
@@ -38,8 +39,9 @@ export function engineLimits(config: StackConfig, engineName: string): Omit<Risk
   };
 }
 
-/** The sim venue: it keeps its own books (as an exchange would) beside the engine's ledger. */
-export function openSimVenue(config: StackConfig, paths: StackPaths, engineName: string, instruments?: readonly Instrument[]): SimVenue {
+/** The sim venue: it keeps its own books (as an exchange would) beside the engine's ledger.
+ *  Its time is the stack's clock (the host's when none is given). */
+export function openSimVenue(config: StackConfig, paths: StackPaths, engineName: string, instruments?: readonly Instrument[], clock?: Clock): SimVenue {
   try {
     return new SimVenue({
       id: 'sim',
@@ -49,7 +51,7 @@ export function openSimVenue(config: StackConfig, paths: StackPaths, engineName:
       slippageBps: config.sim.slippageBps,
       seed: config.sim.seed,
       statePath: paths.simVenueState(engineName),
-      now: Date.now,
+      now: clock ? () => clock.now() : Date.now,
       ...(instruments ? { instruments } : {}),
     });
   } catch (err) {
@@ -76,8 +78,10 @@ export function buildEngine(o: {
   readonly startStop?: EngineOptions['startStop'];
   readonly recoveryContext: RecoveryContext;
   readonly rotation: RotationPolicy;
+  /** The stack's clock (the engine's own default, the host's, when absent). */
+  readonly clock?: Clock;
 }): EngineParts {
-  const { config, paths, name, log, metrics } = o;
+  const { config, paths, name, log, metrics, clock } = o;
   const ledger = new Ledger(paths.ledger(name), config.ledgerSync, { backgroundCheckpoints: true });
   const orderLog = new OrderLog(paths.orderLog, o.rotation, { onEvent: (e) => logRotationEvent(log, e) });
   const engine = new Engine({
@@ -94,6 +98,7 @@ export function buildEngine(o: {
     bus: o.bus,
     logger: log,
     metrics,
+    ...(clock ? { now: () => clock.now() } : {}),
   });
   return { engine, ledger, orderLog };
 }

@@ -8,11 +8,15 @@
 // plane's governance and collectors — and takes them again as soon as Redis answers. Cancels
 // and reads keep working. An engine starting while the cluster is halted starts halted: the
 // cluster's trading-state document is read from Redis and applied before the first order.
+//
+// In phases, as the other roots: build (bus, venue, market source, engine, API routes), start
+// in order (start-up reconciliation, then the bus watch), listen, then let the market run.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import client from 'prom-client';
 import { ConfigError, loadConfig, type StackConfig } from '../config/config.js';
+import { type Clock, WallClock } from '../core/clock.js';
 import { toDecimalString } from '../core/decimal.js';
 import { symbol as toSymbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
@@ -37,7 +41,7 @@ import { DEFAULT_SIM_INSTRUMENTS, type SimVenue } from '../venues/sim/simVenue.j
 import type { Venue } from '../venues/venue.js';
 import { buildEngine, openSimVenue } from './engineParts.js';
 import { type MarketSource, RecentBars, openMarketSource, venueSource } from './marketSource.js';
-import { readClusterTradingState } from '../ops/replication.js';
+import { readClusterTradingState } from '../ops/cluster/stateStore.js';
 import type { TradingStateDocument } from '../core/tradingState.js';
 import { RedisReachability, openBus } from './processBus.js';
 
@@ -47,6 +51,8 @@ export interface EngineProcessOptions {
   readonly env?: Env;
   /** Log to stdout as well as engine/logs/<name>.log (default true). */
   readonly stdout?: boolean;
+  /** The engine's clock (default WallClock). */
+  readonly clock?: Clock;
 }
 
 export interface EngineProcess {
@@ -70,6 +76,7 @@ export const BUS_UNAVAILABLE = 'BUS_UNAVAILABLE';
 
 export async function startEngineProcess(opts: EngineProcessOptions = {}): Promise<EngineProcess> {
   const env = opts.env ?? process.env;
+  const clock = opts.clock ?? new WallClock();
   const config = loadConfig(env);
   const redis = loadRedisConfig(env);
   const kind = config.distributed.engineVenue;
@@ -84,6 +91,7 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
   // Undone last-made-first: the feed, the API, the engine and its ledger, then the venue, the bus.
   const cleanup: (() => Promise<void> | void)[] = [];
   try {
+    // ---- build --------------------------------------------------------------------------------
     const bus = await openBus(redis, name, log, metrics);
     cleanup.push(() => bus.close());
     const token = new OpsTokenRing({
@@ -107,9 +115,9 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
       const instruments = DEFAULT_SIM_INSTRUMENTS.filter((i) => config.tradeSymbols.includes(i.symbol));
       const missing = config.tradeSymbols.filter((s) => !instruments.some((i) => i.symbol === s));
       if (missing.length > 0) throw new ConfigError('TRADE_SYMBOLS', `the sim venue lists ${DEFAULT_SIM_INSTRUMENTS.map((i) => i.symbol).join(', ')}; not ${missing.join(', ')}`);
-      market = await openMarketSource({ config, env, symbols, log });
+      market = await openMarketSource({ config, env, symbols, log, now: clock.now() });
       cleanup.push(() => market.close());
-      sim = openSimVenue(config, paths, name, instruments);
+      sim = openSimVenue(config, paths, name, instruments, clock);
       venue = sim;
     } else {
       // Loaded only for a live venue's engine (ccxt is about 75 MB resident).
@@ -144,12 +152,11 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
 
     const restoredFrom = readRestoreMarker(paths.engineStateDir);
     const parts = buildEngine({
-      config, paths, name, venue, bus, log, metrics, tradingEnabled: startStop === undefined, startStop,
+      config, paths, name, venue, bus, log, metrics, clock, tradingEnabled: startStop === undefined, startStop,
       recoveryContext: { uncleanShutdown: previousRun ? { pid: previousRun.pid, started_at: previousRun.started_at } : null, restoredFrom },
       rotation: rotationOf(policies.current.logs),
     });
     const { engine, ledger, orderLog } = parts;
-    if (clusterState !== null) await engine.applyTradingState(clusterState);
     policies.onChange((p) => {
       logFile.setPolicy(rotationOf(p.logs));
       orderLog.setRotation(rotationOf(p.logs));
@@ -163,28 +170,10 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
 
     const recent = new RecentBars(Math.max(500, config.warmupBars) * symbols.length);
     recent.push(...market.history);
-    // The venue learns prices only now that the engine listens (resting orders of a previous
-    // run may fill on these bars, and those fills must reach the ledger).
-    if (sim) for (const bar of market.history.slice(-symbols.length)) sim.onBar(bar);
-    await engine.reconcile('startup');
-    if (restoredFrom) clearRestoreMarker(paths.engineStateDir);
-
     // The bus's health decides whether new orders are taken (Redis only).
-    let busWatch: RedisReachability | null = null;
     const busUp = new client.Gauge({ name: 'hmm_engine_bus_up', help: '1 while this engine reaches the shared Redis bus (new orders are refused at 0)', labelNames: ['venue'], registers: [metrics.registry] });
     busUp.set({ venue: name }, 1);
-    if (redis !== null) {
-      const watch = new RedisReachability({ url: redis.url, log, name, onChange: (s) => busUp.set({ venue: name }, s.up ? 1 : 0) });
-      busWatch = watch;
-      await watch.start();
-      cleanup.push(() => watch.stop());
-      // The control plane pushes the trading state over HTTP before it answers; the bus event
-      // reaches an engine the push could not (restarting, briefly unreachable, in no replica's
-      // HMM_ENGINES). A version already applied (the push came first) is ignored.
-      bus.subscribe('trading.state', (p) => {
-        engine.applyTradingState(p.document).catch((err: Error) => log.error({ err }, `[RISK] ${name} applying trading state v${p.document.version} from the bus failed: ${err.message}`));
-      });
-    }
+    const busWatch = redis === null ? null : new RedisReachability({ url: redis.url, log, name, onChange: (s) => busUp.set({ venue: name }, s.up ? 1 : 0) });
     const admission = (): AdmissionRefusal | null => busWatch === null || busWatch.up
       ? null
       : { reason: BUS_UNAVAILABLE, message: `the event bus (Redis) is unreachable since ${new Date(busWatch.current.since).toISOString()}: new orders are refused until it returns` };
@@ -206,8 +195,28 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
         market_data: market.description,
       }),
     }));
-    await server.listen({ host: config.engineHost, port: config.enginePort });
     cleanup.push(() => server.close());
+
+    // ---- start, in order ----------------------------------------------------------------------
+    if (clusterState !== null) await engine.applyTradingState(clusterState);
+    // The venue learns prices only now that the engine listens (resting orders of a previous
+    // run may fill on these bars, and those fills must reach the ledger).
+    if (sim) for (const bar of market.history.slice(-symbols.length)) sim.onBar(bar);
+    await engine.reconcile('startup');
+    if (restoredFrom) clearRestoreMarker(paths.engineStateDir);
+    if (busWatch !== null) {
+      await busWatch.start();
+      cleanup.push(() => busWatch.stop());
+      // The control plane pushes the trading state over HTTP before it answers; the bus event
+      // reaches an engine the push could not (restarting, briefly unreachable, in no replica's
+      // HMM_ENGINES). A version already applied (the push came first) is ignored.
+      bus.subscribe('trading.state', (p) => {
+        engine.applyTradingState(p.document).catch((err: Error) => log.error({ err }, `[RISK] ${name} applying trading state v${p.document.version} from the bus failed: ${err.message}`));
+      });
+    }
+
+    // ---- listen, then let the market run ------------------------------------------------------
+    await server.listen({ host: config.engineHost, port: config.enginePort });
     const addr = server.server.address();
     const url = typeof addr === 'object' && addr ? `http://${config.engineHost}:${addr.port}` : `http://${config.engineHost}:${config.enginePort}`;
     updateLock(config.root, { ops_url: null, engine_url: url });
@@ -218,7 +227,7 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
       engine.onMarketData();
       recent.push(...bars);
       for (const bar of bars) {
-        metrics.lastBarAge.set({ symbol: bar.symbol }, Date.now() / 1000);
+        metrics.lastBarAge.set({ symbol: bar.symbol }, clock.now() / 1000);
         bus.publish('market.bar', bar);
       }
     });

@@ -88,9 +88,10 @@ export async function venueSource(opts: {
   };
 }
 
-/** The market source MARKET_DATA names, for a process trading on the sim venue. */
-export function openMarketSource(opts: { readonly config: StackConfig; readonly env: Env; readonly symbols: readonly Symbol[]; readonly log: Logger }): Promise<MarketSource> {
-  if (opts.config.marketData.source === 'synthetic') return Promise.resolve(syntheticSource(opts.config, opts.symbols));
+/** The market source MARKET_DATA names, for a process trading on the sim venue. `now` (the
+ *  stack's clock at start) ends the synthetic warm-up history. */
+export function openMarketSource(opts: { readonly config: StackConfig; readonly env: Env; readonly symbols: readonly Symbol[]; readonly log: Logger; readonly now?: number }): Promise<MarketSource> {
+  if (opts.config.marketData.source === 'synthetic') return Promise.resolve(syntheticSource(opts.config, opts.symbols, opts.now));
   return venueSource({ ...opts, exchangeId: opts.config.marketData.source });
 }
 

@@ -3,16 +3,19 @@
 // start`). The same parts run as separate processes over HTTP and Redis (`hmm engine`, `hmm
 // ops`; src/app/): app/controlPlane.ts wires the control plane for both, app/engineParts.ts
 // builds the engine for both, and nothing here is special-cased.
+//
+// In phases: build every part, start them in order, listen, then let the market run; stop in
+// reverse. One Clock (StartOptions.clock; WallClock by default) is handed to every part that
+// decides by time, so a replay runs this same wiring on a SimClock.
 import type { FastifyInstance } from 'fastify';
 import { type StackConfig, loadConfig } from '../config/config.js';
+import { type Clock, WallClock } from '../core/clock.js';
 import { symbol as toSymbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
 import type { Bus } from '../bus/bus.js';
 import type { Engine } from '../engine/engine.js';
 import { engineRoutes } from '../engine/engineApi.js';
 import { LocalEngineHandle } from '../engine/engineHandle.js';
-import type { Ledger } from '../engine/ledger.js';
-import type { OrderLog } from '../engine/orderLog.js';
 import { RotatingFile } from '../util/rotatingFile.js';
 import { logRotationEvent, rotationOf } from '../ops/logsPolicy.js';
 import { acquireLock, releaseLock, updateLock } from '../ops/stackLock.js';
@@ -32,8 +35,7 @@ import type { ShadowBook } from '../lifecycle/shadowBook.js';
 import type { ModelFleet, StrategyRegistry } from '../lifecycle/strategyRegistry.js';
 import type { StrategyTracker } from '../lifecycle/strategyTracker.js';
 import type { StrategyRuntime } from '../strategy/runtime.js';
-import type { SimVenue } from '../venues/sim/simVenue.js';
-import { ensureOperatorFiles, startControlPlane } from './controlPlane.js';
+import { type ControlPlane, buildControlCore, buildControlPlane, ensureOperatorFiles } from './controlPlane.js';
 import { buildEngine, openSimVenue } from './engineParts.js';
 import { openBus } from './processBus.js';
 import { openMarketSource } from './marketSource.js';
@@ -76,22 +78,13 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Log to stdout as well as ops/logs/ops.log (default true). */
   readonly stdout?: boolean;
+  /** The stack's one clock (default WallClock). A replay passes a SimClock and advances it. */
+  readonly clock?: Clock;
 }
 
 export async function startStack(opts: StartOptions = {}): Promise<Stack> {
-  const started: { lockedRoot: string | null } = { lockedRoot: null };
-  try {
-    return await assembleStack(opts, started);
-  } catch (err) {
-    // A start-up that fails after taking the root's lock gives it back, so the next start is
-    // not mistaken for the recovery from a crash.
-    if (started.lockedRoot) releaseLock(started.lockedRoot);
-    throw err;
-  }
-}
-
-async function assembleStack(opts: StartOptions, started: { lockedRoot: string | null }): Promise<Stack> {
   const env = opts.env ?? process.env;
+  const clock = opts.clock ?? new WallClock();
   const config = loadConfig(env);
   const paths = stackPaths(config.root);
   ensureOperatorFiles(paths);
@@ -101,94 +94,96 @@ async function assembleStack(opts: StartOptions, started: { lockedRoot: string |
   const metrics = createMetrics();
   // One process: the in-process bus (the embedded stack never joins a shared Redis bus).
   const bus = await openBus(null, 'stack', log, metrics);
-
-  // Market data: history for warm-up, then one step of bars per symbol as the source emits them
-  // (synthetic by default: a bar every MARKET_INTERVAL_MS spanning BAR_INTERVAL_MS of market
-  // time, so a demo shows a day's movement in minutes; MARKET_DATA=binance: the venue's bars).
   const symbols = config.tradeSymbols.map(toSymbol);
-  const now = Date.now();
+  const startedAt = clock.now();
   // One stack per root (two would write one ledger and one ops/state.json); a lock left by a
   // dead run = a crash. Taken before anything writes to the root.
   const previousRun = acquireLock(config.root);
-  started.lockedRoot = config.root;
-  const market = await openMarketSource({ config, env, symbols, log });
-  const history = market.history;
-
-  // Execution plane: the sim venue keeps its own books (as an exchange would) beside the ledger.
-  const engineName = 'engine_sim';
-  // Filled in as the control plane calls back (closures: a holder, not narrowed locals).
-  const w: {
-    venue: SimVenue | null; parts: { engine: Engine; ledger: Ledger; orderLog: OrderLog } | null;
-    restoredFrom: Readonly<Record<string, unknown>> | null; engineServer: FastifyInstance | null; engineUrl: string | null;
-  } = { venue: null, parts: null, restoredFrom: null, engineServer: null, engineUrl: null };
+  // What a start-up that fails part-way undoes (then the lock is given back, so the next start
+  // is not mistaken for the recovery from a crash).
+  const undo: (() => unknown)[] = [];
   try {
-    const cp = await startControlPlane({
-      config, paths, log, opsLogFile, metrics, bus, symbols, history, startedAt: now,
-      attachEngines: async (core) => {
-        const restoredFrom = readRestoreMarker(paths.engineStateDir);
-        w.restoredFrom = restoredFrom;
-        const venue = openSimVenue(config, paths, engineName);
-        w.venue = venue;
-        const parts = buildEngine({
-          config, paths, name: engineName, venue, bus, log, metrics, tradingEnabled: core.killSwitch.enabled,
-          recoveryContext: { uncleanShutdown: previousRun ? { pid: previousRun.pid, started_at: previousRun.started_at } : null, restoredFrom },
-          rotation: rotationOf(core.policies.current.logs),
-        });
-        w.parts = parts;
-        const orderLog = parts.orderLog;
-        core.policies.onChange((p) => orderLog.setRotation(rotationOf(p.logs)));
-        // The venue learns prices only now that the engine listens: resting orders a previous run
-        // left may fill on these bars, and those fills must reach the ledger.
-        for (const bar of history.slice(-symbols.length)) venue.onBar(bar);
-        return [new LocalEngineHandle(parts.engine)];
-      },
-      // Start-up reconciliation with the venue's own books before anything trades (the runbook's
-      // "the reconciliation daemon auto-restores open orders").
-      beforeStrategy: async () => {
-        await w.parts!.engine.reconcile('startup');
-        if (w.restoredFrom) clearRestoreMarker(paths.engineStateDir);
-      },
-      afterListen: async (opsUrl, core) => {
-        if (config.enginePort !== 0 || env.ENGINE_PORT === '0') {
-          const server = await createOpsServer({ log, token: core.token, onControlAction: core.audit.hook(engineName) });
-          w.engineServer = server;
-          await server.register(engineRoutes(w.parts!.engine, metrics.registry));
-          await server.listen({ host: config.engineHost, port: config.enginePort });
-          const a = server.server.address();
-          w.engineUrl = typeof a === 'object' && a ? `http://${config.engineHost}:${a.port}` : null;
-        }
-        updateLock(config.root, { ops_url: opsUrl, engine_url: w.engineUrl });
-      },
-      afterGovernance: () => w.parts!.engine.startReconcileDaemon(),
+    // ---- build ----------------------------------------------------------------------------
+    // Market data: history for warm-up, then one step of bars per symbol as the source emits
+    // them (synthetic by default: a bar every MARKET_INTERVAL_MS spanning BAR_INTERVAL_MS of
+    // market time, so a demo shows a day's movement in minutes; MARKET_DATA=binance: the
+    // venue's bars).
+    const market = await openMarketSource({ config, env, symbols, log, now: startedAt });
+    undo.push(() => market.close());
+    const deps = { config, paths, log, opsLogFile, metrics, bus, clock };
+    const core = buildControlCore(deps);
+
+    // Execution plane: the sim venue keeps its own books (as an exchange would) beside the
+    // ledger; the engine starts under the trading state the core holds.
+    const engineName = 'engine_sim';
+    const restoredFrom = readRestoreMarker(paths.engineStateDir);
+    const venue = openSimVenue(config, paths, engineName, undefined, clock);
+    const { engine, ledger, orderLog } = buildEngine({
+      config, paths, name: engineName, venue, bus, log, metrics, clock, tradingEnabled: core.killSwitch.enabled,
+      recoveryContext: { uncleanShutdown: previousRun ? { pid: previousRun.pid, started_at: previousRun.started_at } : null, restoredFrom },
+      rotation: rotationOf(core.policies.current.logs),
     });
-    const { engine, ledger, orderLog } = w.parts!;
-    const simVenue = w.venue!;
-    const { engineServer: server, engineUrl } = w;
-    const onBars = (bars: readonly Bar[]) => {
-      for (const bar of bars) simVenue.onBar(bar);
+    core.policies.onChange((p) => orderLog.setRotation(rotationOf(p.logs)));
+    core.engines.add(new LocalEngineHandle(engine));
+
+    const cp: ControlPlane = await buildControlPlane(deps, core, { symbols, history: market.history, startedAt });
+    undo.push(() => cp.alerts.stop(), () => cp.stop());
+    // The engine's own API beside the Ops API (ENGINE_PORT; 0 = none unless asked for).
+    let engineServer: FastifyInstance | null = null;
+    if (config.enginePort !== 0 || env.ENGINE_PORT === '0') {
+      engineServer = await createOpsServer({ log, token: core.token, onControlAction: core.audit.hook(engineName) });
+      await engineServer.register(engineRoutes(engine, metrics.registry));
+      const server = engineServer;
+      undo.push(() => server.close());
+    }
+
+    // ---- start, in order ----------------------------------------------------------------
+    await cp.startSafety();
+    // The venue learns prices only now that the engine listens: resting orders a previous run
+    // left may fill on these bars, and those fills must reach the ledger.
+    for (const bar of market.history.slice(-symbols.length)) venue.onBar(bar);
+    // Start-up reconciliation with the venue's own books before anything trades (the runbook's
+    // "the reconciliation daemon auto-restores open orders").
+    await engine.reconcile('startup');
+    if (restoredFrom) clearRestoreMarker(paths.engineStateDir);
+    await cp.start();
+    engine.startReconcileDaemon();
+
+    // ---- listen, then let the market run --------------------------------------------------
+    const opsUrl = await cp.listen();
+    let engineUrl: string | null = null;
+    if (engineServer) {
+      await engineServer.listen({ host: config.engineHost, port: config.enginePort });
+      const a = engineServer.server.address();
+      engineUrl = typeof a === 'object' && a ? `http://${config.engineHost}:${a.port}` : null;
+    }
+    updateLock(config.root, { ops_url: opsUrl, engine_url: engineUrl });
+    market.start((bars: readonly Bar[]) => {
+      for (const bar of bars) venue.onBar(bar);
       engine.onMarketData();
       for (const bar of bars) {
         cp.noteBar(bar);
         bus.publish('market.bar', bar);
       }
-    };
-    market.start(onBars);
+    });
 
-    log.info({ ops: cp.opsUrl, engine: engineUrl, root: config.root }, `[OPS] hmm-stack up in ${config.mode} mode: ops ${cp.opsUrl} (dashboard ${cp.opsUrl}/pnl_dashboard.html), engine ${engineName}${engineUrl ? ` ${engineUrl}` : ''}, market data ${market.description}, trading ${cp.killSwitch.enabled ? 'ENABLED' : 'DISABLED'}`);
+    log.info({ ops: opsUrl, engine: engineUrl, root: config.root }, `[OPS] hmm-stack up in ${config.mode} mode: ops ${opsUrl} (dashboard ${opsUrl}/pnl_dashboard.html), engine ${engineName}${engineUrl ? ` ${engineUrl}` : ''}, market data ${market.description}, trading ${cp.killSwitch.enabled ? 'ENABLED' : 'DISABLED'}`);
 
     let stopped = false;
     return {
-      config, paths, ops: cp.ops, engineServer: server, engine, bus, log, metrics, context: cp.context, opsUrl: cp.opsUrl, engineUrl, tokenCreated: cp.tokenCreated,
+      config, paths, ops: cp.ops, engineServer, engine, bus, log, metrics, context: cp.context, opsUrl, engineUrl, tokenCreated: cp.tokenCreated,
       governance: { daemon: cp.governance, tradingStates: cp.tradingStates, alerts: cp.alerts, audit: cp.audit, tokens: cp.token },
       strategy: { registry: cp.registry, runtime: cp.runtime, fleet: cp.fleet, shadow: cp.shadow, tracker: cp.tracker, canary: cp.canary },
+      // In reverse: the market, the control plane, the engine's API, the engine and its books,
+      // then the alerts (what closing said still goes out), the bus and the log.
       async stop() {
         if (stopped) return;
         stopped = true;
         await market.close();
         await cp.stop();
-        await server?.close();
+        await engineServer?.close();
         await engine.close();
-        await simVenue.close();
+        await venue.close();
         await ledger.closeAsync();
         await orderLog.settle();
         orderLog.close();
@@ -202,7 +197,8 @@ async function assembleStack(opts: StartOptions, started: { lockedRoot: string |
       },
     };
   } catch (err) {
-    await market.close().catch(() => undefined);
+    for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => undefined);
+    releaseLock(config.root);
     throw err;
   }
 }

@@ -14,4 +14,11 @@ export interface Model {
   onBar(bar: Bar): Signal | null;
   /** Numbers worth exporting as metrics (e.g. regime posterior per state). */
   diagnostics?(): Record<string, number>;
+  /**
+   * Capability: the model re-states its current view on its next bar when asked. A model that
+   * has it is asked after warm-up and when a new leader takes over the books; one without it
+   * has its last target signals re-published instead. (The MA crossover has it: its warm-up
+   * runs on history, so the signal it last announced may be older than what its book holds.)
+   */
+  restateOnNextBar?(): void;
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import { LeaderLease, type LeaderLeaseOptions } from '../../src/ops/leaderLease.js';
+import { LeaderLease, type LeaderLeaseOptions } from '../../src/ops/cluster/leaderLease.js';
 
 const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const admin = new Redis(URL);

@@ -78,6 +78,11 @@ export class MaCrossoverModel implements Model {
     for (const st of this.state.values()) st.announced = -1;
   }
 
+  /** The Model capability: re-state on the next bar (see model.ts). */
+  restateOnNextBar(): void {
+    this.reannounce();
+  }
+
   diagnostics(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [s, st] of this.state) out[`position_${s}`] = st.position;

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FencingGate, LeaderLease } from '../../../src/ops/leaderLease.js';
+import { FencingGate, LeaderLease } from '../../../../src/ops/cluster/leaderLease.js';
 
 test('a write with a lower token than one already seen is refused; equal or higher admitted', () => {
   const g = new FencingGate();

@@ -18,7 +18,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Logger } from '../obs/logger.js';
+import type { Logger } from '../../obs/logger.js';
 
 // KEYS[1] lease, KEYS[2] fence counter; ARGV[1] holder id, ARGV[2] ttl ms. Returns the token or 0.
 const ACQUIRE = `

@@ -13,14 +13,14 @@
 //     allocation write is logged in a capped list with its token, for operators and tests.
 // Each replica also keeps its own files (ops/trading_states.json, ops/strategy_weights.json,
 // ops/capital_allocations.json) as mirrors, so the runbook's `cat`/`jq` work on any of them.
+// The allocator that publishes through this store is portfolio/replicatedAllocator.ts (beside
+// the allocator it replicates); leadership is leaderLease.ts and the rules that apply another
+// replica's decisions here are coordinator.ts, both in this folder.
 import { Redis } from 'ioredis';
-import type { Leadership } from './leaderLease.js';
-import type { Logger } from '../obs/logger.js';
-import type { Metrics } from '../obs/metrics.js';
-import { type AllocationHistoryEntry, type AllocationsFile, CapitalAllocator } from '../portfolio/allocator.js';
-import type { CapitalPolicy } from '../portfolio/capitalPolicy.js';
-import { writeJsonAtomic } from '../util/atomicFile.js';
-import { type TradingScope, type TradingStateDocument, type TradingStateEntry, parseTradingStateDocument } from '../core/tradingState.js';
+import { type TradingScope, type TradingStateDocument, type TradingStateEntry, parseTradingStateDocument } from '../../core/tradingState.js';
+import type { AllocationsDoc, AllocationStore } from '../../portfolio/replicatedAllocator.js';
+
+export type { AllocationsDoc } from '../../portfolio/replicatedAllocator.js';
 
 export interface ReplicationKeys {
   /** The one trading-state document (JSON, with its version). */
@@ -48,13 +48,6 @@ export interface WeightsDocR {
   readonly updated_by: string;
   readonly ts: number;
   readonly by: string;
-}
-
-export interface AllocationsDoc {
-  readonly token: number;
-  readonly holder: string;
-  readonly ts: number;
-  readonly file: AllocationsFile;
 }
 
 export interface MultiplierDoc {
@@ -134,7 +127,7 @@ end
 return 1`;
 
 /** The Redis side of replication: reads and the two kinds of write. No policy of its own. */
-export class OpsStateStore {
+export class OpsStateStore implements AllocationStore {
   readonly keys: ReplicationKeys;
   private readonly redis: Redis;
 
@@ -252,113 +245,5 @@ export async function readClusterTradingState(url: string, prefix: string, timeo
     return doc;
   } finally {
     redis.disconnect();
-  }
-}
-
-/**
- * The capital allocator of a replicated control plane. While leading it runs a CapitalAllocator
- * rebuilt from the mirrored file at each takeover (so the step limit and cooldowns continue
- * from the last leader's quotas), and publishes every step fenced; while following it serves
- * the leader's quotas and mirrors them to ops/capital_allocations.json.
- */
-export class ReplicatedAllocator extends CapitalAllocator {
-  private inner: CapitalAllocator;
-  private readonly make: () => CapitalAllocator;
-  private mirror: AllocationsDoc | null = null;
-  private leadership: Leadership | null = null;
-  private loopTimer: NodeJS.Timeout | null = null;
-  private looping = false;
-  writes = 0;
-  refused = 0;
-
-  constructor(
-    args: ConstructorParameters<typeof CapitalAllocator>,
-    private readonly r: {
-      readonly store: OpsStateStore;
-      readonly holder: string;
-      readonly path: string;
-      readonly policy: () => CapitalPolicy;
-      readonly log: Logger;
-      readonly metrics: Metrics | null;
-      /** A write refused by fencing: this replica is a stale leader. */
-      readonly onFenced: (token: number) => void;
-    },
-  ) {
-    super(...args);
-    this.make = () => new CapitalAllocator(...args);
-    this.inner = this.make();
-  }
-
-  /** Set before the daemons start (leading) and after they stop (null). */
-  setLeadership(l: Leadership | null): void {
-    this.leadership = l;
-    if (l !== null) this.inner = this.make(); // resume from the mirrored file: the last leader's state
-  }
-
-  get replicated(): AllocationsDoc | null {
-    return this.mirror;
-  }
-
-  override quota(model: string): number {
-    if (this.leadership === null && this.mirror !== null) return this.mirror.file.capital_quota_usd[model] ?? 0;
-    return this.inner.quota(model);
-  }
-
-  override all(): Readonly<Record<string, number>> {
-    if (this.leadership === null && this.mirror !== null) return this.mirror.file.capital_quota_usd;
-    return this.inner.all();
-  }
-
-  override recentHistory(limit = 100): AllocationHistoryEntry[] {
-    return this.inner.recentHistory(limit);
-  }
-
-  /** Leader: one allocation step, published fenced. Follower: the leader's last allocation. */
-  override async step(now = Date.now()): Promise<AllocationsFile> {
-    const l = this.leadership;
-    if (l === null) {
-      if (this.mirror) return this.mirror.file;
-      throw new Error('no allocation yet: this replica follows and the leader has not published one');
-    }
-    const file = await this.inner.step(now);
-    const doc: AllocationsDoc = { token: l.token, holder: this.r.holder, ts: Date.now(), file };
-    if ((await this.r.store.writeAllocations(doc)) === 'fenced') {
-      this.refused++;
-      this.r.log.error({ fencing_token: l.token }, `[ALLOC] allocation write REFUSED by fencing: token ${l.token} is no longer the latest (another replica leads); this replica stops allocating`);
-      this.r.onFenced(l.token);
-      return file;
-    }
-    this.writes++;
-    this.mirror = doc;
-    return file;
-  }
-
-  /** A follower takes the leader's allocation: in memory, in the mirror file, in the gauges. */
-  applyReplicated(doc: AllocationsDoc): void {
-    if (this.leadership !== null) return;
-    if (this.mirror !== null && this.mirror.ts >= doc.ts) return;
-    this.mirror = doc;
-    writeJsonAtomic(this.r.path, doc.file);
-    for (const [m, q] of Object.entries(doc.file.capital_quota_usd)) this.r.metrics?.capitalQuota.set({ model: m }, q);
-  }
-
-  override start(): void {
-    if (this.looping) return;
-    this.looping = true;
-    const tick = () => {
-      if (!this.looping) return;
-      this.step().catch((err) => this.r.log.error({ err }, `[ALLOC] allocation step failed: ${(err as Error).message}`)).finally(() => {
-        if (!this.looping) return;
-        this.loopTimer = setTimeout(tick, this.r.policy().refresh_sec * 1000);
-        this.loopTimer.unref();
-      });
-    };
-    tick();
-  }
-
-  override stop(): void {
-    this.looping = false;
-    if (this.loopTimer) clearTimeout(this.loopTimer);
-    this.loopTimer = null;
   }
 }

@@ -1,0 +1,302 @@
+// Leadership and replication for one ops replica (`hmm ops` with REDIS_URL): the lease, the
+// Redis state store, and the rules that apply another replica's trading state and weights and
+// a leader's allocations here. It drives a control plane it is handed once that plane is built
+// and started (ReplicatedControlPlane: what it reads and starts there), and the control plane
+// asks it only what Coordination says: does this replica lead, the leader's multiplier, and
+// where allocations are replicated.
+//   - one leader at a time (LeaderLease, TTL HMM_LEADER_TTL_MS) runs the singleton daemons —
+//     allocator, governance, canary manager — and routes model signals; when it dies the lease
+//     expires and another replica takes over within about one TTL;
+//   - the trading state (the kill switch is its global HALTED) is one versioned document in Redis:
+//     a change is committed there atomically and gets the next version; the bus event carries it
+//     to the other replicas and the engines, which apply each version once;
+//   - the weights are replicated last-writer-wins (bus events for speed, a Redis key for
+//     replicas that missed them or start later);
+//   - the leader's allocations and exposure multiplier are published fenced (stateStore.ts),
+//     and followers size orders with them.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Bus } from '../../bus/bus.js';
+import type { RedisDeploymentConfig } from '../../bus/redisConfig.js';
+import type { RedisBus } from '../../bus/redisBus.js';
+import type { Logger } from '../../obs/logger.js';
+import type { Metrics } from '../../obs/metrics.js';
+import type { AllocationReplication, ReplicatedAllocator } from '../../portfolio/replicatedAllocator.js';
+import type { StrategyWeights } from '../../portfolio/strategyWeights.js';
+import { writeJsonAtomic } from '../../util/atomicFile.js';
+import { parseTradingStateDocument } from '../../core/tradingState.js';
+import type { TradingStateReplica, TradingStates } from '../governance/tradingStates.js';
+import type { KillSwitch } from '../killSwitch.js';
+import type { StackPaths } from '../paths.js';
+import { LeaderLease, type Leadership } from './leaderLease.js';
+import { OpsStateStore, type MultiplierDoc } from './stateStore.js';
+
+/** The lease the ops daemons run under (keys `<prefix>leader:ops-daemons`, `…:fence`). */
+export const OPS_LEASE_NAME = 'ops-daemons';
+/** How often a replica reads the replicated state (a fallback to the bus events, and followers' allocations). */
+const POLL_MS = 1_000;
+
+/** Leadership as the control plane sees it; absent = this process alone (always leads). */
+export interface Coordination {
+  leads(): boolean;
+  /** The leader's exposure multiplier (followers size with it), or null to use our own. */
+  exposureMultiplier(): number | null;
+  /** Where the leader's allocations are published (the control plane builds a ReplicatedAllocator on it). */
+  readonly allocationReplication: AllocationReplication;
+  /** Extra Ops API routes (GET /cluster). */
+  routes?(app: FastifyInstance): Promise<void>;
+  /** Where trading-state changes get their version when replicas share the document. */
+  readonly tradingStateReplica?: TradingStateReplica;
+}
+
+/** What the coordinator reads and drives on a built, started control plane. */
+export interface ReplicatedControlPlane {
+  readonly bus: Bus & { isOwn(payload: unknown): boolean };
+  readonly killSwitch: KillSwitch;
+  readonly tradingStates: TradingStates;
+  readonly weights: StrategyWeights;
+  readonly governance: { effectiveMultiplier(): number };
+  readonly daemons: { readonly running: boolean; start(): Promise<void>; stop(): Promise<void> };
+  readonly replicatedAllocator: ReplicatedAllocator | null;
+  /** Models that run here or are registered (another replica's weights for others are skipped). */
+  knownModels(): ReadonlySet<string>;
+  engines(): readonly { readonly name: string }[];
+  /** Models re-state their current targets (a new leader takes over the books). */
+  restateTargets(): void;
+}
+
+/**
+ * Leadership and replication for one replica: the lease, the Redis state store, and the rules
+ * that apply another replica's trading state and weights and a leader's allocations here.
+ */
+export class OpsCoordinator implements Coordination {
+  readonly store: OpsStateStore;
+  readonly lease: LeaderLease;
+  readonly allocationReplication: AllocationReplication;
+  private cp: ReplicatedControlPlane | null = null;
+  private multiplierDoc: MultiplierDoc | null = null;
+  private lastMultiplierWritten: number | null = null;
+  private fenced = false;
+  private weightsTs = 0;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private polling: Promise<void> | null = null;
+  private leadershipChain: Promise<unknown> = Promise.resolve();
+  private readonly unsubscribe: (() => void)[] = [];
+  private lastPollError = 0;
+  /** Fail-overs seen by this replica (acquisitions after the first). */
+  acquisitions = 0;
+
+  constructor(private readonly redis: RedisDeploymentConfig, readonly replicaId: string, private readonly paths: StackPaths, private readonly log: Logger, private readonly metrics: Metrics) {
+    this.lease = new LeaderLease({
+      url: redis.url, name: OPS_LEASE_NAME, prefix: redis.prefix, holderId: replicaId, ttlMs: redis.leaderTtlMs, logger: log,
+      onAcquired: (l) => this.onAcquired(l),
+      onLost: (reason) => this.onLost(reason),
+    });
+    this.store = new OpsStateStore(redis.url, redis.prefix, this.lease.fenceKey, `hmm-ops-state:${replicaId}`);
+    this.allocationReplication = { store: this.store, holder: replicaId, onFenced: () => this.onFenced() };
+  }
+
+  /** The control plane's replicated allocator (it builds one from allocationReplication). */
+  private get allocator(): ReplicatedAllocator | null {
+    return this.cp?.replicatedAllocator ?? null;
+  }
+
+  leads(): boolean {
+    return !this.fenced && this.lease.isLeader();
+  }
+
+  exposureMultiplier(): number | null {
+    return this.multiplierDoc?.multiplier ?? null;
+  }
+
+  /** Commits a trading-state change to the shared document (TradingStates asks it for versions). */
+  readonly tradingStateReplica: TradingStateReplica = {
+    commit: (scope, target, entry, base, nowMs) => this.store.commitTradingState(scope, target, entry, base, nowMs),
+  };
+
+  /** Before the control plane reads its files: the cluster's trading state and allocations
+   *  replace older local copies (weights are applied after start, against the known models). */
+  async adoptBeforeStart(): Promise<void> {
+    const alloc = await this.store.readAllocations();
+    if (alloc !== null) writeJsonAtomic(this.paths.capitalAllocations, alloc.file);
+    // A later document in Redis replaces this replica's copy, so a replica that leads next pushes
+    // the cluster's state (a HALT it missed included), not its own. A damaged local file is left
+    // to TradingStates, which fails safe on it (HALTED) and says so.
+    const shared = await this.store.readTradingState();
+    const path = this.tradingStatesPath();
+    let localVersion = -1;
+    if (existsSync(path)) {
+      try {
+        localVersion = parseTradingStateDocument(JSON.parse(readFileSync(path, 'utf8'))).version;
+      } catch {
+        localVersion = Number.MAX_SAFE_INTEGER;
+      }
+    }
+    if (shared !== null && shared.version > localVersion) {
+      writeJsonAtomic(path, shared);
+      this.log.info({ version: shared.version }, `[OPS] trading state taken from the cluster (v${shared.version}): global ${shared.global.state} by ${shared.global.actor} (${shared.global.reason})`);
+    }
+  }
+
+  private tradingStatesPath(): string {
+    return join(this.paths.root, 'ops/trading_states.json');
+  }
+
+  /** Takes a later document from Redis (a bus event missed); stores ours if Redis is behind (a
+   *  change decided while Redis was away). */
+  private async syncTradingState(): Promise<void> {
+    const ts = this.cp?.tradingStates;
+    if (!ts) return;
+    const shared = await this.store.readTradingState();
+    if (shared !== null && shared.version > ts.current.version) await ts.adopt(shared, 'Redis');
+    else if (shared === null || shared.version < ts.current.version) await this.store.writeTradingStateIfNewer(ts.current);
+  }
+
+  async routes(app: FastifyInstance): Promise<void> {
+    app.get('/cluster', {
+      schema: { summary: 'This ops replica, the lease holder, the leader\'s last allocation write and the shared bus', response: { 200: { type: 'object', additionalProperties: true } } },
+    }, async () => {
+      const holder = await this.store.leaseHolder(this.lease.key).catch(() => null);
+      const l = this.lease.leadership();
+      const a = this.allocator?.replicated ?? null;
+      const busStats = this.cp?.bus.stats() as Partial<ReturnType<RedisBus['stats']>> | undefined;
+      return {
+        replica: this.replicaId,
+        leader: this.leads(),
+        leadership: l ? { token: l.token, since: new Date(l.since).toISOString() } : null,
+        lease: { key: this.lease.key, holder: holder?.holder ?? null, token: holder?.token ?? null, ttl_ms: this.redis.leaderTtlMs },
+        daemons_running: this.cp?.daemons.running ?? false,
+        allocations: a ? { token: a.token, holder: a.holder, ts: new Date(a.ts).toISOString(), writes_here: this.allocator!.writes, refused_here: this.allocator!.refused } : null,
+        exposure_multiplier: this.multiplierDoc?.multiplier ?? null,
+        engines: this.cp?.engines().map((e) => e.name) ?? [],
+        bus: busStats ? { stream: busStats.stream, received: busStats.received, published: busStats.published, reconnects: busStats.reconnects, lost: busStats.lost } : null,
+      };
+    });
+  }
+
+  async start(cp: ReplicatedControlPlane): Promise<void> {
+    this.cp = cp;
+    this.weightsTs = Date.parse(cp.weights.current.updated_at) || 0;
+    const bus = cp.bus;
+    this.unsubscribe.push(
+      bus.subscribe('trading.state', (p) => {
+        if (!bus.isOwn(p)) void cp.tradingStates.adopt(p.document, 'another ops replica').catch((err: Error) => this.log.error({ err }, `[GOV] taking a replicated trading state failed: ${err.message}`));
+      }),
+      bus.subscribe('strategy.weights_updated', (p) => {
+        if (bus.isOwn(p)) {
+          this.weightsTs = Math.max(this.weightsTs, p.ts);
+          void this.store.writeWeights({ weights: p.weights, updated_by: cp.weights.current.updated_by, ts: p.ts, by: this.replicaId }).catch((err: Error) => this.pollFailed(err));
+        } else {
+          this.applyWeights(p.weights, p.ts, 'ops replica');
+        }
+      }),
+    );
+    await this.poll();
+    await this.lease.start();
+    const loop = () => {
+      this.pollTimer = setTimeout(() => {
+        this.polling = this.poll().finally(() => {
+          this.polling = null;
+          if (this.pollTimer !== null) loop();
+        });
+      }, POLL_MS);
+      this.pollTimer.unref();
+    };
+    loop();
+  }
+
+  async stop(): Promise<void> {
+    for (const u of this.unsubscribe.splice(0)) u();
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+    await this.polling;
+    // Release: the next replica takes over at its next attempt, not after a TTL.
+    await this.lease.stop({ release: true });
+    await this.leadershipChain;
+  }
+
+  private onAcquired(l: Leadership): void {
+    this.fenced = false;
+    this.acquisitions++;
+    this.allocator?.setLeadership(l);
+    const cp = this.cp;
+    this.leadershipChain = this.leadershipChain.then(async () => {
+      if (!cp || !this.lease.isLeader()) return;
+      this.log.warn({ fencing_token: l.token }, `[OPS] ${this.replicaId} leads (token ${l.token}): allocator, governance and canary manager start here`);
+      await cp.daemons.start();
+      cp.restateTargets();
+      await this.publishMultiplier();
+    }).catch((err: Error) => this.log.error({ err }, `[OPS] starting the leader daemons failed: ${err.message}`));
+  }
+
+  private onLost(reason: string): void {
+    this.allocator?.setLeadership(null);
+    const cp = this.cp;
+    this.leadershipChain = this.leadershipChain.then(async () => {
+      if (!cp) return;
+      await cp.daemons.stop();
+      this.log.warn(`[OPS] ${this.replicaId} follows (${reason}): leader daemons stopped here`);
+    }).catch((err: Error) => this.log.error({ err }, `[OPS] stopping the leader daemons failed: ${err.message}`));
+  }
+
+  /** A fenced write: another replica leads already. Stop at once; the lease notices at its next renewal. */
+  private onFenced(): void {
+    if (this.fenced) return;
+    this.fenced = true;
+    this.onLost('a write was refused by fencing');
+  }
+
+  /** Another replica's weights, if later than ours; models this replica does not know are skipped. */
+  private applyWeights(remote: Readonly<Record<string, number>>, ts: number, actor: string): void {
+    const cp = this.cp;
+    if (!cp || ts <= this.weightsTs) return;
+    this.weightsTs = ts;
+    const known = cp.knownModels();
+    const diff: Record<string, number> = {};
+    for (const [m, w] of Object.entries(remote)) if (known.has(m) && cp.weights.weight(m) !== w) diff[m] = w;
+    if (Object.keys(diff).length === 0) return;
+    try {
+      cp.weights.update(diff, actor);
+    } catch (err) {
+      this.log.error({ err }, `[GOV] replicated weights refused: ${(err as Error).message}`);
+    }
+  }
+
+  private async publishMultiplier(): Promise<void> {
+    const cp = this.cp;
+    const l = this.lease.leadership();
+    if (!cp || !l || this.fenced) return;
+    const m = cp.governance.effectiveMultiplier();
+    if (m === this.lastMultiplierWritten) return;
+    if ((await this.store.writeMultiplier({ multiplier: m, token: l.token, holder: this.replicaId, ts: Date.now() })) === 'written') this.lastMultiplierWritten = m;
+    else this.onFenced();
+  }
+
+  private async poll(): Promise<void> {
+    const cp = this.cp;
+    if (!cp) return;
+    try {
+      const w = await this.store.readWeights();
+      if (w !== null) this.applyWeights(w.weights, w.ts, w.updated_by);
+      await this.syncTradingState();
+      if (this.leads()) {
+        await this.publishMultiplier();
+      } else {
+        this.lastMultiplierWritten = null;
+        const a = await this.store.readAllocations();
+        if (a !== null) this.allocator?.applyReplicated(a);
+        this.multiplierDoc = await this.store.readMultiplier();
+      }
+    } catch (err) {
+      this.pollFailed(err as Error);
+    }
+  }
+
+  private pollFailed(err: Error): void {
+    const now = Date.now();
+    if (now - this.lastPollError < 10_000) return;
+    this.lastPollError = now;
+    this.log.warn(`[OPS] replicated state unavailable (${err.message}); retrying every ${POLL_MS} ms`);
+  }
+}
