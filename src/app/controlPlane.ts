@@ -232,7 +232,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   const governance = new GovernanceDaemon({
     statePath: join(config.root, 'ops/governance_state.json'), policy: () => policies.current.governance, bus, engines,
     tradingStates, log, metrics, audit, baselineEquity: toNumber(config.startingCashUsd) * engines().length,
-    minNotionalUsd: toNumber(config.minNotionalUsdt), now: () => clock.now(),
+    minNotionalUsd: toNumber(config.minNotionalUsdt), clock,
   });
   const multiplier = (): number => (coordination === null || leads() ? null : coordination.exposureMultiplier()) ?? governance.effectiveMultiplier();
 
@@ -244,7 +244,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   else log.info(`[ALERT] Telegram alerts to chat ${config.telegram.chatId} via ${config.telegram.apiBase}`);
   const alerts = new AlertManager({
     bus, log, metrics, policy: () => policies.current.alerting, channel: telegram && coordination ? new LeaderOnlyChannel(telegram, leads) : telegram,
-    statePath: join(config.root, 'ops/alert_state.json'), now: () => clock.now(),
+    statePath: join(config.root, 'ops/alert_state.json'), clock,
     digestLines: async () => {
       const p = await aggregatePortfolio(engines(), () => toNumber(config.startingCashUsd));
       const st = tradingStates.current;

@@ -9,6 +9,7 @@
 // It also counts the day's fills, rejections and governance actions for the daily digest.
 import { existsSync, readFileSync } from 'node:fs';
 import type { Bus } from '../../bus/bus.js';
+import { type Clock, type TimerHandle, WallClock } from '../../core/clock.js';
 import type { AlertPayload } from '../../bus/topics.js';
 import type { Logger } from '../../obs/logger.js';
 import type { Metrics } from '../../obs/metrics.js';
@@ -54,6 +55,10 @@ export interface AlertManagerOptions {
   readonly channel: AlertChannel | null;
   /** Lines describing the stack for the digest (equity, PnL, states). */
   readonly digestLines?: () => Promise<string[]>;
+  /** The stack's clock: digests are due on it (WallClock when absent). Delivery pacing stays
+   *  on the host's timers: Telegram's rate limits are in wall time. */
+  readonly clock?: Clock;
+  /** Overrides the clock's time alone (tests). */
   readonly now?: () => number;
   /** Label shown in messages (e.g. the host), so several stacks in one chat are told apart. */
   readonly stackName?: string;
@@ -67,7 +72,8 @@ export class AlertManager {
   private sending: Promise<void> | null = null;
   private lastSentAt = 0;
   private readonly unsubscribe: (() => void)[] = [];
-  private digestTimer: NodeJS.Timeout | null = null;
+  private readonly clock: Clock;
+  private digestTimer: TimerHandle | null = null;
   private lastDailyDigest: string | null = null;
   private lastHourlyDigest = 0;
   private counters: DigestCounters;
@@ -76,7 +82,8 @@ export class AlertManager {
   private highFrequency: boolean;
 
   constructor(private readonly opts: AlertManagerOptions) {
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? new WallClock();
+    this.now = opts.now ?? (() => this.clock.now());
     this.counters = this.freshCounters();
     this.highFrequency = opts.policy().high_frequency;
     if (opts.statePath && existsSync(opts.statePath)) {
@@ -96,14 +103,13 @@ export class AlertManager {
       bus.subscribe('risk.rejected', (r) => { this.counters.rejections[r.reason] = (this.counters.rejections[r.reason] ?? 0) + 1; }),
       bus.subscribe('governance.action', (g) => { this.counters.governance[g.action] = (this.counters.governance[g.action] ?? 0) + 1; }),
     );
-    this.digestTimer = setInterval(() => void this.checkDigest(), 30_000);
-    this.digestTimer.unref();
+    this.digestTimer = this.clock.setInterval(() => void this.checkDigest(), 30_000);
   }
 
   /** Stops listening; sends what is still coalescing (so a kill right before shutdown is not lost). */
   async stop(): Promise<void> {
     for (const u of this.unsubscribe.splice(0)) u();
-    if (this.digestTimer) clearInterval(this.digestTimer);
+    this.clock.clear(this.digestTimer);
     for (const [key, p] of this.pending) {
       if (p.timer) clearTimeout(p.timer);
       if (p.count > 0) this.emit(key, p);

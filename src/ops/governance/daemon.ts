@@ -8,6 +8,7 @@
 // hmm_governance_actions_total{action}. Its memory survives restarts in ops/governance_state.json.
 import { existsSync, readFileSync } from 'node:fs';
 import type { Bus } from '../../bus/bus.js';
+import { type Clock, type TimerHandle, WallClock } from '../../core/clock.js';
 import { fx, floorToStep, mul, toNumber } from '../../core/decimal.js';
 import { modelId, symbol as toSymbol } from '../../core/ids.js';
 import type { EngineHandle } from '../../engine/engineHandle.js';
@@ -52,6 +53,9 @@ export interface GovernanceDeps {
   readonly baselineEquity: number;
   /** MIN_NOTIONAL_USDT, so trims never send an order the rails would refuse. */
   readonly minNotionalUsd: number;
+  /** The stack's clock: its rounds and windows run on it (WallClock when absent). */
+  readonly clock?: Clock;
+  /** Overrides the clock's time alone (tests). */
   readonly now?: () => number;
 }
 
@@ -71,15 +75,17 @@ export class GovernanceDaemon {
   private readonly rejections: number[] = [];
   private readonly rejectionReasons: string[] = [];
   private recent: GovernanceActionRecord[] = [];
-  private timer: NodeJS.Timeout | null = null;
-  private fillTimer: NodeJS.Timeout | null = null;
+  private readonly clock: Clock;
+  private timer: TimerHandle | null = null;
+  private fillTimer: TimerHandle | null = null;
   private ticking: Promise<void> | null = null;
   private evaluating: Promise<void> = Promise.resolve();
   private readonly unsubscribe: (() => void)[] = [];
   private readonly now: () => number;
 
   constructor(private readonly deps: GovernanceDeps) {
-    this.now = deps.now ?? Date.now;
+    this.clock = deps.clock ?? new WallClock();
+    this.now = deps.now ?? (() => this.clock.now());
     this.load();
     deps.metrics?.exposureMultiplier.set(this.effectiveMultiplier());
   }
@@ -115,13 +121,12 @@ export class GovernanceDaemon {
       bus.subscribe('trade.fill', () => this.soon()),
     );
     const interval = Math.max(50, this.deps.policy().metrics_interval_sec * 1000);
-    this.timer = setInterval(() => void this.tick(), interval);
-    this.timer.unref();
+    this.timer = this.clock.setInterval(() => void this.tick(), interval);
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    if (this.fillTimer) clearTimeout(this.fillTimer);
+    this.clock.clear(this.timer);
+    this.clock.clear(this.fillTimer);
     this.timer = null;
     this.fillTimer = null;
     for (const u of this.unsubscribe.splice(0)) u();
@@ -131,19 +136,17 @@ export class GovernanceDaemon {
   /** Re-arms the timer after a policy reload changed the interval. */
   onPolicyChanged(): void {
     if (!this.timer) return;
-    clearInterval(this.timer);
-    this.timer = setInterval(() => void this.tick(), Math.max(50, this.deps.policy().metrics_interval_sec * 1000));
-    this.timer.unref();
+    this.clock.clear(this.timer);
+    this.timer = this.clock.setInterval(() => void this.tick(), Math.max(50, this.deps.policy().metrics_interval_sec * 1000));
     void this.evaluate(false);
   }
 
   private soon(): void {
     if (this.fillTimer || !this.timer) return;
-    this.fillTimer = setTimeout(() => {
+    this.fillTimer = this.clock.setTimeout(() => {
       this.fillTimer = null;
       void this.tick();
     }, 250);
-    this.fillTimer.unref();
   }
 
   /** One round: publish the portfolio's numbers, poll engines, and let recovery advance. */
