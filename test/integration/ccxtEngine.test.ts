@@ -7,15 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fx, mul, toDecimalString } from '../../src/core/decimal.js';
 import { symbol } from '../../src/core/ids.js';
-import { InProcessBus } from '../../src/bus/bus.js';
-import { Engine } from '../../src/engine/engine.js';
-import { Ledger } from '../../src/engine/ledger.js';
-import { OrderLog } from '../../src/engine/orderLog.js';
+import type { Engine } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/obs/logger.js';
 import { CcxtVenue } from '../../src/venues/ccxt/ccxtVenue.js';
 import { Secret } from '../../src/venues/ccxt/ccxtConfig.js';
 import { FakeBinance } from '../support/fakeBinance.js';
-import { removeDir } from '../support/engineFixture.js';
+import { type EngineFixture, engineFixture, removeDir } from '../support/engineFixture.js';
 
 const KEY = 'engineTestKey0123456789abcdef';
 const SECRET = 'engineTestSecret0123456789abcdef';
@@ -25,8 +22,7 @@ const fake = new FakeBinance({ apiKey: KEY, apiSecret: SECRET, balances: { USDT:
 const dir = mkdtempSync(join(tmpdir(), 'hmm-ccxt-engine-'));
 let venue: CcxtVenue;
 let engine: Engine;
-let ledger: Ledger;
-let orderLog: OrderLog;
+let fixture: EngineFixture<CcxtVenue>;
 
 test.before(async () => {
   const base = await fake.start();
@@ -34,20 +30,15 @@ test.before(async () => {
     exchangeId: 'binance', symbols: ['BTCUSDT', 'ETHUSDT'], credentials: { apiKey: new Secret(KEY), secret: new Secret(SECRET), password: null },
     apiBase: base, logger: silentLogger(), pollIntervalMs: 0, timeoutMs: 400, resolveDelayMs: 100, rateLimitMs: 1,
   });
-  ledger = new Ledger(join(dir, 'ledger.sqlite'));
-  orderLog = new OrderLog(join(dir, 'orders.jsonl'));
-  engine = new Engine({
-    name: 'engine_binance', venue, ledger, orderLog, snapshotPath: join(dir, 'portfolio.json'), startingCash: fx('20000'),
-    limits: { tradeSymbols: new Set(['BTCUSDT', 'ETHUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('5000'), maxOrdersPerMin: 1000 },
-    tradingEnabled: true, bus: new InProcessBus(), logger: silentLogger(), metrics: null,
+  fixture = engineFixture({
+    dir, venue: () => venue, name: 'engine_binance', startingCash: '20000',
+    limits: { maxNotionalUsdt: fx('5000'), maxOrdersPerMin: 1000 },
   });
+  engine = fixture.engine;
 });
 
 after(async () => {
-  await engine.close();
-  await venue.close();
-  ledger.close();
-  orderLog.close();
+  await fixture.close();
   await fake.stop();
   removeDir(dir);
 });

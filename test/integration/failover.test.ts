@@ -15,10 +15,6 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { fx } from '../../src/core/decimal.js';
 import { symbol } from '../../src/core/ids.js';
-import { InProcessBus } from '../../src/bus/bus.js';
-import { Engine } from '../../src/engine/engine.js';
-import { Ledger } from '../../src/engine/ledger.js';
-import { OrderLog } from '../../src/engine/orderLog.js';
 import { silentLogger } from '../../src/obs/logger.js';
 import { DEFAULT_CAPITAL_POLICY } from '../../src/portfolio/capitalPolicy.js';
 import { LeaderLease } from '../../src/ops/cluster/leaderLease.js';
@@ -27,6 +23,7 @@ import { OpsStateStore } from '../../src/ops/cluster/stateStore.js';
 import { ReplicatedAllocator } from '../../src/portfolio/replicatedAllocator.js';
 import { SimVenue } from '../../src/venues/sim/simVenue.js';
 import type { Venue } from '../../src/venues/venue.js';
+import { engineFixture } from '../support/engineFixture.js';
 import { type Child, freePort, http, spawnHmm, spawnRedis, until, waitUp } from '../support/hmmProcess.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -182,21 +179,14 @@ test('a submit whose venue answer is lost is reconciled right away, not at the n
     cancel: (id) => venue.cancel(id), fetchOpenOrders: () => venue.fetchOpenOrders(), fetchOrder: (id) => venue.fetchOrder(id), fetchFills: (id) => venue.fetchFills(id),
     onEvent: (l) => venue.onEvent(l), close: () => venue.close(),
   };
-  const ledger = new Ledger(join(dir, 'ledger.sqlite'));
-  const orderLog = new OrderLog(join(dir, 'orders.jsonl'));
-  const engine = new Engine({
-    name: 'engine_sim', venue: flaky, ledger, orderLog, snapshotPath: null, startingCash: fx('100000'),
-    limits: { tradeSymbols: new Set(['BTCUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('100000'), maxOrdersPerMin: 1_000 },
-    tradingEnabled: true, bus: new InProcessBus(), logger: silentLogger(), metrics: null,
+  const f = engineFixture({
+    dir, venue: () => flaky, snapshotPath: null, maxOrdersPerMin: 1_000,
+    limits: { tradeSymbols: new Set(['BTCUSDT']), maxNotionalUsdt: fx('100000') },
     // A periodic pass far away: only the immediate hand-over can settle the order in time.
     reconcile: { intervalMs: 60_000, retryMs: 100, newOrderGraceMs: 300 },
   });
-  cleanups.push(async () => {
-    await engine.close();
-    await venue.close();
-    ledger.close();
-    orderLog.close();
-  });
+  const engine = f.engine;
+  cleanups.push(() => f.close());
   await engine.reconcile('startup');
   engine.startReconcileDaemon();
 

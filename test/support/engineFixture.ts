@@ -1,4 +1,7 @@
 // A real engine over a real SQLite ledger (temp dir) and an in-memory sim venue, for tests.
+// Every test that needs an engine takes it from here; a test that needs another venue (a
+// flaky wrapper, the ccxt adapter), other limits or a logger of its own says so in the
+// options, so the engine's wiring lives in one place.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +12,9 @@ import { InProcessBus } from '../../src/bus/bus.js';
 import { Engine, type EngineOptions } from '../../src/engine/engine.js';
 import { Ledger } from '../../src/engine/ledger.js';
 import { OrderLog } from '../../src/engine/orderLog.js';
-import { silentLogger } from '../../src/obs/logger.js';
+import { type Logger, silentLogger } from '../../src/obs/logger.js';
 import { SimVenue } from '../../src/venues/sim/simVenue.js';
+import type { Venue } from '../../src/venues/venue.js';
 
 export const BTC = symbol('BTCUSDT');
 export const ETH = symbol('ETHUSDT');
@@ -19,33 +23,63 @@ export function bar(sym: typeof BTC, price: number, ts = 1_000, volume = 1_000):
   return { symbol: sym, ts, open: price, high: price, low: price, close: price, volume };
 }
 
-export interface EngineFixture {
+export interface EngineFixture<V extends Venue = SimVenue> {
   readonly dir: string;
   readonly engine: Engine;
-  readonly venue: SimVenue;
+  readonly venue: V;
   readonly ledger: Ledger;
   readonly bus: InProcessBus;
   readonly orderLogPath: string;
   close(): Promise<void>;
-  reopen(): Promise<EngineFixture>;
+  reopen(): Promise<EngineFixture<V>>;
 }
 
-export function engineFixture(opts: { dir?: string; tradingEnabled?: boolean; startStop?: EngineOptions['startStop']; maxOrdersPerMin?: number } = {}): EngineFixture {
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'hmm-engine-'));
+export interface EngineFixtureOptions<V extends Venue = SimVenue> {
+  readonly dir?: string;
+  readonly tradingEnabled?: boolean;
+  readonly startStop?: EngineOptions['startStop'];
+  readonly maxOrdersPerMin?: number;
+  /** The venue, opened in the fixture's directory (default: the sim venue, BTC 60,000 and ETH
+   *  3,000, one BTC and ten ETH per book level, 100,000 USDT). */
+  readonly venue?: (dir: string) => V;
+  readonly name?: string;
+  /** Default 100000. */
+  readonly startingCash?: string;
+  /** Over the default limits (BTC and ETH, notional 10–50,000 USDT). */
+  readonly limits?: Partial<EngineOptions['limits']>;
+  /** Default `<dir>/portfolio.json`; null = none. */
+  readonly snapshotPath?: string | null;
+  readonly bus?: InProcessBus;
+  readonly logger?: Logger;
+  readonly metrics?: EngineOptions['metrics'];
+  readonly reconcile?: EngineOptions['reconcile'];
+}
+
+function simVenue(dir: string): SimVenue {
   const venue = new SimVenue({
     id: 'sim', startingBalances: { USDT: '100000' }, takerFeeBps: 10, makerFeeBps: 2, slippageBps: 1,
     book: { fixedLevelQty: { BTCUSDT: '1', ETHUSDT: '10' } }, statePath: join(dir, 'venue.sqlite'),
   });
   venue.onBar(bar(BTC, 60_000));
   venue.onBar(bar(ETH, 3_000));
+  return venue;
+}
+
+export function engineFixture(opts?: EngineFixtureOptions): EngineFixture;
+export function engineFixture<V extends Venue>(opts: EngineFixtureOptions<V> & { readonly venue: (dir: string) => V }): EngineFixture<V>;
+export function engineFixture<V extends Venue>(opts: EngineFixtureOptions<V> = {}): EngineFixture<V> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'hmm-engine-'));
+  const venue = opts.venue ? opts.venue(dir) : (simVenue(dir) as unknown as V);
   const ledger = new Ledger(join(dir, 'ledger.sqlite'));
   const orderLogPath = join(dir, 'orders.jsonl');
   const orderLog = new OrderLog(orderLogPath);
-  const bus = new InProcessBus();
+  const bus = opts.bus ?? new InProcessBus();
   const engine = new Engine({
-    name: 'engine_sim', venue, ledger, orderLog, snapshotPath: join(dir, 'portfolio.json'), startingCash: fx('100000'),
-    limits: { tradeSymbols: new Set(['BTCUSDT', 'ETHUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('50000'), maxOrdersPerMin: opts.maxOrdersPerMin ?? 10_000 },
-    tradingEnabled: opts.tradingEnabled ?? true, ...(opts.startStop ? { startStop: opts.startStop } : {}), bus, logger: silentLogger(), metrics: null,
+    name: opts.name ?? 'engine_sim', venue, ledger, orderLog,
+    snapshotPath: opts.snapshotPath === undefined ? join(dir, 'portfolio.json') : opts.snapshotPath, startingCash: fx(opts.startingCash ?? '100000'),
+    limits: { tradeSymbols: new Set(['BTCUSDT', 'ETHUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('50000'), maxOrdersPerMin: opts.maxOrdersPerMin ?? 10_000, ...opts.limits },
+    tradingEnabled: opts.tradingEnabled ?? true, ...(opts.startStop ? { startStop: opts.startStop } : {}), bus, logger: opts.logger ?? silentLogger(), metrics: opts.metrics ?? null,
+    ...(opts.reconcile ? { reconcile: opts.reconcile } : {}),
   });
   const close = async () => {
     await engine.close();
@@ -57,7 +91,7 @@ export function engineFixture(opts: { dir?: string; tradingEnabled?: boolean; st
     dir, engine, venue, ledger, bus, orderLogPath, close,
     async reopen() {
       await close();
-      return engineFixture({ ...opts, dir });
+      return engineFixture<V>({ ...opts, dir } as EngineFixtureOptions<V> & { readonly venue: (dir: string) => V });
     },
   };
 }

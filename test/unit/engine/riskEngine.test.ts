@@ -8,15 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fx, type Fixed } from '../../../src/core/decimal.js';
 import { modelId, symbol } from '../../../src/core/ids.js';
-import { InProcessBus } from '../../../src/bus/bus.js';
 import type { AlertPayload } from '../../../src/bus/topics.js';
-import { Engine } from '../../../src/engine/engine.js';
-import { Ledger } from '../../../src/engine/ledger.js';
-import { OrderLog } from '../../../src/engine/orderLog.js';
 import type { RiskLimits } from '../../../src/engine/riskRails.js';
-import { silentLogger } from '../../../src/obs/logger.js';
 import { createMetrics } from '../../../src/obs/metrics.js';
 import { SimVenue } from '../../../src/venues/sim/simVenue.js';
+import { engineFixture } from '../../support/engineFixture.js';
 import { tradingDoc } from '../../support/tradingState.js';
 
 const BTC = symbol('BTCUSDT');
@@ -28,28 +24,20 @@ const bar = (price: number, ts: number) => ({ symbol: BTC, ts, open: price, high
 function make(limits: Partial<RiskLimits>, opts: { latencyMs?: number; dir?: string } = {}) {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'hmm-risk-engine-'));
   if (!opts.dir) dirs.push(dir);
-  const venue = new SimVenue({
-    id: 'sim', startingBalances: { USDT: '10000' }, takerFeeBps: 10, slippageBps: 1, latencyMs: opts.latencyMs ?? 0,
-    book: { fixedLevelQty: { BTCUSDT: '5' } }, statePath: join(dir, 'venue.sqlite'), now: Date.now,
-  });
-  venue.onBar(bar(60_000, 1000));
-  const ledger = new Ledger(join(dir, 'ledger.sqlite'));
-  const orderLogPath = join(dir, 'orders.jsonl');
-  const orderLog = new OrderLog(orderLogPath);
-  const bus = new InProcessBus();
   const metrics = createMetrics({ collectProcess: false });
-  const engine = new Engine({
-    name: 'engine_sim', venue, ledger, orderLog, snapshotPath: null, startingCash: fx('10000'),
-    limits: { tradeSymbols: new Set(['BTCUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('5000'), maxOrdersPerMin: 10_000, ...limits },
-    tradingEnabled: true, bus, logger: silentLogger(), metrics,
+  const f = engineFixture({
+    dir, startingCash: '10000', snapshotPath: null, metrics,
+    limits: { tradeSymbols: new Set(['BTCUSDT']), maxNotionalUsdt: fx('5000'), ...limits },
+    venue: (d) => {
+      const venue = new SimVenue({
+        id: 'sim', startingBalances: { USDT: '10000' }, takerFeeBps: 10, slippageBps: 1, latencyMs: opts.latencyMs ?? 0,
+        book: { fixedLevelQty: { BTCUSDT: '5' } }, statePath: join(d, 'venue.sqlite'), now: Date.now,
+      });
+      venue.onBar(bar(60_000, 1000));
+      return venue;
+    },
   });
-  const close = async () => {
-    await engine.close();
-    await venue.close();
-    ledger.close();
-    orderLog.close();
-  };
-  return { dir, venue, engine, bus, metrics, orderLogPath, close };
+  return { dir, venue: f.venue, engine: f.engine, bus: f.bus, metrics, orderLogPath: f.orderLogPath, close: f.close };
 }
 
 const mkt = (side: 'BUY' | 'SELL', qty: string, model: string | null = null, id?: string) => ({

@@ -9,12 +9,10 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { fx } from '../../../src/core/decimal.js';
 import { symbol } from '../../../src/core/ids.js';
-import { InProcessBus } from '../../../src/bus/bus.js';
 import { Engine, type RecoveryReport } from '../../../src/engine/engine.js';
-import { Ledger } from '../../../src/engine/ledger.js';
-import { OrderLog } from '../../../src/engine/orderLog.js';
 import { assessSnapshot, checksumOf, readSnapshot } from '../../../src/engine/snapshot.js';
 import { SimVenue } from '../../../src/venues/sim/simVenue.js';
+import { engineFixture } from '../../support/engineFixture.js';
 
 const BTC = symbol('BTCUSDT');
 
@@ -24,16 +22,16 @@ function start(dir: string): Started {
   const lines: { level: string; msg: string }[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l) as { level: string; msg: string }); cb(); } });
   const logger = pino({ level: 'debug', formatters: { level: (label) => ({ level: label.toUpperCase() }) } }, sink);
-  const venue = new SimVenue({ id: 'sim', startingBalances: { USDT: '100000' }, book: { fixedLevelQty: { BTCUSDT: '1' } }, statePath: join(dir, 'venue.sqlite') });
-  venue.onBar({ symbol: BTC, ts: 1_000, open: 60_000, high: 60_000, low: 60_000, close: 60_000, volume: 1_000 });
-  const ledger = new Ledger(join(dir, 'ledger.sqlite'));
-  const orderLog = new OrderLog(join(dir, 'orders.jsonl'));
-  const engine = new Engine({
-    name: 'engine_sim', venue, ledger, orderLog, snapshotPath: join(dir, 'portfolio.json'), startingCash: fx('100000'),
-    limits: { tradeSymbols: new Set(['BTCUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('100000'), maxOrdersPerMin: 10_000 },
-    tradingEnabled: true, bus: new InProcessBus(), logger, metrics: null,
+  const f = engineFixture({
+    dir, logger,
+    limits: { tradeSymbols: new Set(['BTCUSDT']), maxNotionalUsdt: fx('100000') },
+    venue: (d) => {
+      const venue = new SimVenue({ id: 'sim', startingBalances: { USDT: '100000' }, book: { fixedLevelQty: { BTCUSDT: '1' } }, statePath: join(d, 'venue.sqlite') });
+      venue.onBar({ symbol: BTC, ts: 1_000, open: 60_000, high: 60_000, low: 60_000, close: 60_000, volume: 1_000 });
+      return venue;
+    },
   });
-  return { engine, lines, async close() { await engine.close(); await venue.close(); ledger.close(); orderLog.close(); } };
+  return { engine: f.engine, lines, close: f.close };
 }
 
 async function withHistory(fn: (dir: string, snapshotText: string) => Promise<void>): Promise<void> {
