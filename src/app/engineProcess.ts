@@ -18,7 +18,7 @@ import client from 'prom-client';
 import { ConfigError, loadConfig, type StackConfig } from '../config/config.js';
 import { type Clock, WallClock } from '../core/clock.js';
 import { toDecimalString } from '../core/decimal.js';
-import { symbol as toSymbol } from '../core/ids.js';
+import { type Symbol, symbol as toSymbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
 import type { Bus } from '../bus/bus.js';
 import { loadRedisConfig } from '../bus/redisConfig.js';
@@ -79,7 +79,6 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
   const clock = opts.clock ?? new WallClock();
   const config = loadConfig(env);
   const redis = loadRedisConfig(env);
-  const kind = config.distributed.engineVenue;
   const name = config.distributed.engineName;
   const paths = stackPaths(config.root);
   mkdirSync(join(config.root, 'engine/logs'), { recursive: true });
@@ -108,30 +107,7 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
 
     // The venue, and the market data that goes with it.
     const symbols = config.tradeSymbols.map(toSymbol);
-    let venue: Venue;
-    let sim: SimVenue | null = null;
-    let market: MarketSource;
-    if (kind === 'sim') {
-      const instruments = DEFAULT_SIM_INSTRUMENTS.filter((i) => config.tradeSymbols.includes(i.symbol));
-      const missing = config.tradeSymbols.filter((s) => !instruments.some((i) => i.symbol === s));
-      if (missing.length > 0) throw new ConfigError('TRADE_SYMBOLS', `the sim venue lists ${DEFAULT_SIM_INSTRUMENTS.map((i) => i.symbol).join(', ')}; not ${missing.join(', ')}`);
-      market = await openMarketSource({ config, env, symbols, log, now: clock.now() });
-      cleanup.push(() => market.close());
-      sim = openSimVenue(config, paths, name, instruments, clock);
-      venue = sim;
-    } else {
-      // Loaded only for a live venue's engine (ccxt is about 75 MB resident).
-      const { loadCcxtVenueConfig } = await import('../venues/ccxt/ccxtConfig.js');
-      const { CcxtVenue } = await import('../venues/ccxt/ccxtVenue.js');
-      const ccxtVenue = await CcxtVenue.fromConfig(loadCcxtVenueConfig('binance', env), log);
-      venue = ccxtVenue;
-      cleanup.push(() => ccxtVenue.close());
-      if (config.marketData.source === 'synthetic') log.info(`[MARKET] ${name}: bars come from the venue itself (MARKET_DATA=synthetic applies to sim engines)`);
-      // The venue's own ccxt instance: one request throttle for orders and bars.
-      market = await venueSource({ config, env, exchangeId: 'binance', symbols, log, exchange: ccxtVenue.exchange });
-      cleanup.push(() => market.close());
-    }
-    if (sim) cleanup.push(() => sim!.close());
+    const { venue, sim, market } = await openVenueAndMarket({ config, env, paths, name, symbols, log, clock, cleanup });
 
     // The cluster's trading state applies before the first order: an engine (re)starting while
     // trading is halted must not trade. Redis unreadable at start = fail safe: stopped until the
@@ -256,6 +232,41 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
     logFile.close();
     throw err;
   }
+}
+
+/** The engine's venue and the market data that goes with it (the sim venue's is MARKET_DATA's;
+ *  a live venue's is its own bars). What it opens is added to `cleanup`. */
+async function openVenueAndMarket(o: {
+  readonly config: StackConfig;
+  readonly env: Env;
+  readonly paths: StackPaths;
+  readonly name: string;
+  readonly symbols: readonly Symbol[];
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly cleanup: (() => Promise<void> | void)[];
+}): Promise<{ venue: Venue; sim: SimVenue | null; market: MarketSource }> {
+  const { config, env, paths, name, symbols, log, clock, cleanup } = o;
+  if (config.distributed.engineVenue === 'sim') {
+    const instruments = DEFAULT_SIM_INSTRUMENTS.filter((i) => config.tradeSymbols.includes(i.symbol));
+    const missing = config.tradeSymbols.filter((s) => !instruments.some((i) => i.symbol === s));
+    if (missing.length > 0) throw new ConfigError('TRADE_SYMBOLS', `the sim venue lists ${DEFAULT_SIM_INSTRUMENTS.map((i) => i.symbol).join(', ')}; not ${missing.join(', ')}`);
+    const market = await openMarketSource({ config, env, symbols, log, now: clock.now() });
+    cleanup.push(() => market.close());
+    const sim = openSimVenue(config, paths, name, instruments, clock);
+    cleanup.push(() => sim.close());
+    return { venue: sim, sim, market };
+  }
+  // Loaded only for a live venue's engine (ccxt is about 75 MB resident).
+  const { loadCcxtVenueConfig } = await import('../venues/ccxt/ccxtConfig.js');
+  const { CcxtVenue } = await import('../venues/ccxt/ccxtVenue.js');
+  const ccxtVenue = await CcxtVenue.fromConfig(loadCcxtVenueConfig('binance', env), log);
+  cleanup.push(() => ccxtVenue.close());
+  if (config.marketData.source === 'synthetic') log.info(`[MARKET] ${name}: bars come from the venue itself (MARKET_DATA=synthetic applies to sim engines)`);
+  // The venue's own ccxt instance: one request throttle for orders and bars.
+  const market = await venueSource({ config, env, exchangeId: 'binance', symbols, log, exchange: ccxtVenue.exchange });
+  cleanup.push(() => market.close());
+  return { venue: ccxtVenue, sim: null, market };
 }
 
 async function runCleanup(steps: (() => Promise<void> | void)[], log: Logger): Promise<void> {
