@@ -291,6 +291,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
     minNotionalUsd: config.minNotionalUsdt, maxNotionalUsd: config.maxNotionalUsdt,
     quota, log, onFill: (m, f, r) => tracker.onShadowFill(m, f, r),
   });
+  for (const bar of history) shadow.onBar(bar); // prices only: a bar fills nothing here
   const tracker = new StrategyTracker({
     engines, shadow, registry, weight: (m) => weights.weight(m), quota, models: modelIds,
     scoreMetric: () => policies.current.canary.score_metric, bus, log, sampleEveryMs: config.marketIntervalMs, now: () => clock.now(),
