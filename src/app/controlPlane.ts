@@ -68,10 +68,12 @@ import { StrategyTracker } from '../lifecycle/strategyTracker.js';
 import { StrategyRuntime } from '../strategy/runtime.js';
 import type { RotatingFile } from '../util/rotatingFile.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
+import { type LeaderDaemons, leaderDaemons } from './leaderDaemons.js';
 import { LeaderOnlyChannel, MarkedBus } from './markedBus.js';
 
 export { MarkedBus } from './markedBus.js';
 export type { Coordination } from '../ops/cluster/coordinator.js';
+export type { LeaderDaemons } from './leaderDaemons.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -173,13 +175,6 @@ export interface MarketStart {
   /** Warm-up bars, oldest first. */
   readonly history: readonly Bar[];
   readonly startedAt: number;
-}
-
-export interface LeaderDaemons {
-  readonly running: boolean;
-  /** Starts the allocator loop, governance and the canary manager (idempotent). */
-  start(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 export interface ControlPlane extends Omit<ControlPlaneCore, 'engines'> {
@@ -462,45 +457,5 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
       allocator.stop();
       tradingStates.close();
     },
-  };
-}
-
-/** The leader's daemons: allocator loop, governance (first tick at once) and canary manager. */
-function leaderDaemons(o: {
-  readonly allocator: CapitalAllocator;
-  readonly governance: GovernanceDaemon;
-  readonly canary: CanaryManager;
-  readonly tradingStates: TradingStates;
-  readonly log: Logger;
-  /** Coordinated: a new leader pushes the trading states and runs the canary manager itself. */
-  readonly coordinated: boolean;
-}): LeaderDaemons {
-  let running = false;
-  let chain: Promise<unknown> = Promise.resolve();
-  const serially = (fn: () => Promise<void>): Promise<void> => {
-    const run = chain.then(fn);
-    chain = run.catch(() => undefined);
-    return run;
-  };
-  return {
-    get running() {
-      return running;
-    },
-    start: () => serially(async () => {
-      if (running) return;
-      running = true;
-      if (o.coordinated) await o.tradingStates.pushAll().catch((err: Error) => o.log.error({ err }, `[GOV] pushing trading states to the engines failed: ${err.message}`));
-      o.allocator.start();
-      o.governance.start();
-      await o.governance.tick();
-      if (o.coordinated) o.canary.start();
-    }),
-    stop: () => serially(async () => {
-      if (!running) return;
-      running = false;
-      o.canary.stop();
-      o.allocator.stop();
-      await o.governance.stop();
-    }),
   };
 }
