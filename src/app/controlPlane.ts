@@ -301,7 +301,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
       historyLimit: () => policies.current.allocation_history_limit,
     }];
   const replicatedAllocator = coordination
-    ? new ReplicatedAllocator(allocatorArgs, { ...coordination.allocationReplication, path: paths.capitalAllocations, policy: () => capitalPolicy.current, log, metrics })
+    ? new ReplicatedAllocator(allocatorArgs, { ...coordination.allocationReplication, path: paths.capitalAllocations, policy: () => capitalPolicy.current, log, metrics, clock })
     : null;
   const allocator: CapitalAllocator = replicatedAllocator ?? new CapitalAllocator(...allocatorArgs);
 

@@ -9,6 +9,7 @@
 // documents of every replicated decision (kill, weights, trading states, allocations) share
 // one connection and one key scheme there. What is replicated and how a follower serves it
 // is the allocator's business; where the bytes go is the cluster's.
+import { type Clock, type TimerHandle, WallClock } from '../core/clock.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import { type AllocationHistoryEntry, type AllocationsFile, CapitalAllocator } from './allocator.js';
@@ -47,7 +48,8 @@ export class ReplicatedAllocator extends CapitalAllocator {
   private readonly make: () => CapitalAllocator;
   private mirror: AllocationsDoc | null = null;
   private leadership: AllocationLeadership | null = null;
-  private loopTimer: NodeJS.Timeout | null = null;
+  private readonly clock: Clock;
+  private loopTimer: TimerHandle | null = null;
   private looping = false;
   writes = 0;
   refused = 0;
@@ -59,9 +61,12 @@ export class ReplicatedAllocator extends CapitalAllocator {
       readonly policy: () => CapitalPolicy;
       readonly log: Logger;
       readonly metrics: Metrics | null;
+      /** The stack's clock: the loop's period and the published time (WallClock when absent). */
+      readonly clock?: Clock;
     },
   ) {
     super(...args);
+    this.clock = r.clock ?? new WallClock();
     this.make = () => new CapitalAllocator(...args);
     this.inner = this.make();
   }
@@ -91,14 +96,14 @@ export class ReplicatedAllocator extends CapitalAllocator {
   }
 
   /** Leader: one allocation step, published fenced. Follower: the leader's last allocation. */
-  override async step(now = Date.now()): Promise<AllocationsFile> {
+  override async step(now = this.clock.now()): Promise<AllocationsFile> {
     const l = this.leadership;
     if (l === null) {
       if (this.mirror) return this.mirror.file;
       throw new Error('no allocation yet: this replica follows and the leader has not published one');
     }
     const file = await this.inner.step(now);
-    const doc: AllocationsDoc = { token: l.token, holder: this.r.holder, ts: Date.now(), file };
+    const doc: AllocationsDoc = { token: l.token, holder: this.r.holder, ts: this.clock.now(), file };
     if ((await this.r.store.writeAllocations(doc)) === 'fenced') {
       this.refused++;
       this.r.log.error({ fencing_token: l.token }, `[ALLOC] allocation write REFUSED by fencing: token ${l.token} is no longer the latest (another replica leads); this replica stops allocating`);
@@ -126,8 +131,7 @@ export class ReplicatedAllocator extends CapitalAllocator {
       if (!this.looping) return;
       this.step().catch((err) => this.r.log.error({ err }, `[ALLOC] allocation step failed: ${(err as Error).message}`)).finally(() => {
         if (!this.looping) return;
-        this.loopTimer = setTimeout(tick, this.r.policy().refresh_sec * 1000);
-        this.loopTimer.unref();
+        this.loopTimer = this.clock.setTimeout(tick, this.r.policy().refresh_sec * 1000);
       });
     };
     tick();
@@ -135,7 +139,7 @@ export class ReplicatedAllocator extends CapitalAllocator {
 
   override stop(): void {
     this.looping = false;
-    if (this.loopTimer) clearTimeout(this.loopTimer);
+    this.clock.clear(this.loopTimer);
     this.loopTimer = null;
   }
 }
