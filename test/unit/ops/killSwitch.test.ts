@@ -13,15 +13,14 @@ import { fx } from '../../../src/core/decimal.js';
 import { symbol } from '../../../src/core/ids.js';
 import { InProcessBus } from '../../../src/bus/bus.js';
 import type { AlertPayload } from '../../../src/bus/topics.js';
-import { Engine, type SubmitOutcome } from '../../../src/engine/engine.js';
+import type { SubmitOutcome } from '../../../src/engine/engine.js';
 import { LocalEngineHandle } from '../../../src/engine/engineHandle.js';
-import { Ledger } from '../../../src/engine/ledger.js';
-import { OrderLog } from '../../../src/engine/orderLog.js';
 import { createLogger, silentLogger } from '../../../src/obs/logger.js';
 import { createMetrics } from '../../../src/obs/metrics.js';
 import { KillSwitch } from '../../../src/ops/killSwitch.js';
 import { TradingStates } from '../../../src/ops/governance/tradingStates.js';
 import { SimVenue } from '../../../src/venues/sim/simVenue.js';
+import { engineFixture } from '../../support/engineFixture.js';
 
 const BTC = symbol('BTCUSDT');
 const dirs: string[] = [];
@@ -30,26 +29,20 @@ after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true });
 function setup(latencyMs: number) {
   const dir = mkdtempSync(join(tmpdir(), 'hmm-kill-'));
   dirs.push(dir);
-  const venue = new SimVenue({ id: 'sim', startingBalances: { USDT: '1000000' }, latencyMs, book: { fixedLevelQty: { BTCUSDT: '100' } }, statePath: join(dir, 'venue.sqlite'), now: Date.now });
-  venue.onBar({ symbol: BTC, ts: Date.now(), open: 60_000, high: 60_000, low: 60_000, close: 60_000, volume: 1000 });
-  const ledger = new Ledger(join(dir, 'ledger.sqlite'));
-  const orderLog = new OrderLog(join(dir, 'orders.jsonl'));
-  const bus = new InProcessBus();
   const metrics = createMetrics({ collectProcess: false });
-  const engine = new Engine({
-    name: 'engine_sim', venue, ledger, orderLog, snapshotPath: null, startingCash: fx('1000000'),
-    limits: { tradeSymbols: new Set(['BTCUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('100000'), maxOrdersPerMin: 1_000_000 },
-    tradingEnabled: true, bus, logger: silentLogger(), metrics,
+  const f = engineFixture({
+    dir, startingCash: '1000000', snapshotPath: null, metrics,
+    limits: { tradeSymbols: new Set(['BTCUSDT']), maxNotionalUsdt: fx('100000'), maxOrdersPerMin: 1_000_000 },
+    venue: (d) => {
+      const venue = new SimVenue({ id: 'sim', startingBalances: { USDT: '1000000' }, latencyMs, book: { fixedLevelQty: { BTCUSDT: '100' } }, statePath: join(d, 'venue.sqlite'), now: Date.now });
+      venue.onBar({ symbol: BTC, ts: Date.now(), open: 60_000, high: 60_000, low: 60_000, close: 60_000, volume: 1000 });
+      return venue;
+    },
   });
+  const { engine, venue, bus, close } = f;
   const engines = [new LocalEngineHandle(engine)];
   const states = new TradingStates({ path: join(dir, 'trading_states.json'), engines: () => engines, bus, log: silentLogger(), metrics });
   const kill = new KillSwitch(states);
-  const close = async () => {
-    await engine.close();
-    await venue.close();
-    ledger.close();
-    orderLog.close();
-  };
   return { dir, engine, engines, states, kill, bus, metrics, venue, close };
 }
 
