@@ -13,13 +13,12 @@ import type { Bar } from '../../../src/core/marketData.js';
 import type { Order } from '../../../src/core/order.js';
 import { InProcessBus } from '../../../src/bus/bus.js';
 import type { AlertPayload } from '../../../src/bus/topics.js';
-import { Engine } from '../../../src/engine/engine.js';
-import { Ledger } from '../../../src/engine/ledger.js';
-import { OrderLog } from '../../../src/engine/orderLog.js';
+import type { Engine } from '../../../src/engine/engine.js';
+import type { Ledger } from '../../../src/engine/ledger.js';
 import { decideOrder, type OrderEvidence } from '../../../src/engine/reconcile.js';
-import { silentLogger } from '../../../src/obs/logger.js';
 import { SimVenue } from '../../../src/venues/sim/simVenue.js';
 import type { Venue, VenueOrderState } from '../../../src/venues/venue.js';
+import { engineFixture } from '../../support/engineFixture.js';
 
 const BTC = symbol('BTCUSDT');
 const bar = (price: number, ts: number, low = price, high = price): Bar => ({ symbol: BTC, ts, open: price, high, low, close: price, volume: 1_000 });
@@ -42,25 +41,15 @@ interface Rig {
 function openRig(dir: string, wrap: (v: SimVenue) => Venue = (v) => v, firstBar = true): Rig {
   const venue = openVenue(dir);
   if (firstBar && venue.lastPrice(BTC) === undefined) venue.onBar(bar(60_000, 1_000));
-  const ledger = new Ledger(join(dir, 'ledger.sqlite'));
-  const orderLog = new OrderLog(join(dir, 'orders.jsonl'));
   const bus = new InProcessBus();
   const alerts: AlertPayload[] = [];
   bus.subscribe('alert', (a) => { alerts.push(a); });
-  const engine = new Engine({
-    name: 'engine_sim', venue: wrap(venue), ledger, orderLog, snapshotPath: join(dir, 'portfolio.json'), startingCash: fx('100000'),
-    limits: { tradeSymbols: new Set(['BTCUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('100000'), maxOrdersPerMin: 10_000 },
-    tradingEnabled: true, bus, logger: silentLogger(), metrics: null, reconcile: { newOrderGraceMs: 0, intervalMs: 60_000, retryMs: 50 },
+  const f = engineFixture({
+    dir, venue: () => wrap(venue), bus,
+    limits: { tradeSymbols: new Set(['BTCUSDT']), maxNotionalUsdt: fx('100000') },
+    reconcile: { newOrderGraceMs: 0, intervalMs: 60_000, retryMs: 50 },
   });
-  return {
-    engine, venue, ledger, alerts,
-    async close() {
-      await engine.close();
-      await venue.close();
-      ledger.close();
-      orderLog.close();
-    },
-  };
+  return { engine: f.engine, venue, ledger: f.ledger, alerts, close: f.close };
 }
 
 /** The venue alone, as if the engine were down, for `fn`. */
