@@ -9,7 +9,7 @@ import { symbol as toSymbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
 import type { Bus } from '../bus/bus.js';
 import type { Engine } from '../engine/engine.js';
-import { engineRoutes } from '../engine/engineApi.js';
+import { createEngineServer, engineRoutes } from '../engine/engineApi.js';
 import { LocalEngineHandle } from '../engine/engineHandle.js';
 import type { Ledger } from '../engine/ledger.js';
 import type { OrderLog } from '../engine/orderLog.js';
@@ -25,7 +25,6 @@ import type { AlertManager } from '../ops/alerts/alertManager.js';
 import type { GovernanceDaemon } from '../ops/governance/daemon.js';
 import type { TradingStates } from '../ops/governance/tradingStates.js';
 import type { OpsContext } from '../ops/context.js';
-import { createOpsServer } from '../ops/opsApi.js';
 import { stackPaths, type StackPaths } from '../ops/paths.js';
 import type { CanaryManager } from '../lifecycle/canaryManager.js';
 import type { ShadowBook } from '../lifecycle/shadowBook.js';
@@ -150,7 +149,7 @@ async function assembleStack(opts: StartOptions, started: { lockedRoot: string |
       },
       afterListen: async (opsUrl, core) => {
         if (config.enginePort !== 0 || env.ENGINE_PORT === '0') {
-          const server = await createOpsServer({ log, token: core.token, onControlAction: core.audit.hook(engineName) });
+          const server = await createEngineServer({ log, token: core.token, onControlAction: core.audit.hook(engineName) });
           w.engineServer = server;
           await server.register(engineRoutes(w.parts!.engine, metrics.registry));
           await server.listen({ host: config.engineHost, port: config.enginePort });

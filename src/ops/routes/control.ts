@@ -1,23 +1,37 @@
 // Mutating routes (all need X-OPS-TOKEN): kill switch, strategy weights, external signals,
 // publishing onto the running stack's bus.
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { modelId, symbol as toSymbol } from '../../core/ids.js';
 import { isTopic, TOPICS } from '../../bus/topics.js';
-import { HttpError, errorSchema } from '../opsApi.js';
-import type { OpsContext } from '../context.js';
+import type { Bus } from '../../bus/bus.js';
+import { HttpError, errorSchema } from '../../http/errors.js';
+import { signalStatusOf } from '../../http/status.js';
+import { actorOf } from '../../http/auth.js';
 import { ValidationError } from '../../config/watchedFile.js';
-import { validateWeights } from '../../portfolio/strategyWeights.js';
-import { SignalQueueFull } from '../../portfolio/signalGate.js';
-import { STOPPED_REASONS } from '../../engine/riskRails.js';
-import { actorOf } from './governance.js';
+import { validateWeights, type StrategyWeights } from '../../portfolio/strategyWeights.js';
+import type { SignalGate } from '../../portfolio/signalGate.js';
+import type { StrategyRouter } from '../../portfolio/strategyRouter.js';
+import type { KillSwitch } from '../killSwitch.js';
+
+/** What the control routes use, and nothing else (Fastify register options). */
+export interface ControlRouteOptions {
+  readonly killSwitch: Pick<KillSwitch, 'set'>;
+  readonly weights: Pick<StrategyWeights, 'current' | 'update'>;
+  /** Ids of the models running here (for naming the known ones in an error). */
+  readonly modelIds: () => readonly string[];
+  /** Whether a model runs here (without building every model's diagnostics). */
+  readonly hasModel: (id: string) => boolean;
+  readonly router: Pick<StrategyRouter, 'pickModelByWeight' | 'route'>;
+  readonly signalGate: Pick<SignalGate, 'run'>;
+  readonly bus: Pick<Bus, 'publish'>;
+}
 
 const auth = { auth: true };
 const routeResult = { type: 'object', additionalProperties: true, properties: { outcome: { type: 'string' }, model: { type: 'string' }, reason: { type: ['string', 'null'] } } } as const;
 const security = [{ opsToken: [] }];
 
-export function controlRoutes(ctx: OpsContext) {
-  return async (app: FastifyInstance) => {
+export const controlRoutes: FastifyPluginAsync<ControlRouteOptions> = async (app, o) => {
     app.post('/kill', {
       config: auth,
       schema: {
@@ -49,7 +63,7 @@ export function controlRoutes(ctx: OpsContext) {
       },
     }, async (req) => {
       const body = req.body as { enabled: boolean; cancel_open?: boolean; reason?: string };
-      const { state, canceled, unreachable } = await ctx.killSwitch.set(body.enabled, actorOf(req), body.reason ?? (body.enabled ? 'resume via POST /kill' : 'kill via POST /kill'), { cancelOpen: body.cancel_open === true });
+    const { state, canceled, unreachable } = await o.killSwitch.set(body.enabled, actorOf(req), body.reason ?? (body.enabled ? 'resume via POST /kill' : 'kill via POST /kill'), { cancelOpen: body.cancel_open === true });
       return { ok: unreachable.length === 0, state, canceled_orders: canceled, unreachable_engines: unreachable };
     });
 
@@ -58,7 +72,7 @@ export function controlRoutes(ctx: OpsContext) {
         summary: 'Current model weights (ops/strategy_weights.json)',
         response: { 200: { type: 'object', properties: { weights: { type: 'object', additionalProperties: { type: 'number' } }, updated_at: { type: 'string' }, updated_by: { type: 'string' } } } },
       },
-    }, async () => ctx.weights.current);
+  }, async () => o.weights.current);
 
     app.post('/strategy/weights', {
       config: auth,
@@ -79,11 +93,11 @@ export function controlRoutes(ctx: OpsContext) {
       },
     }, async (req) => {
       const { weights } = req.body as { weights: Record<string, unknown> };
-      const known = new Set(ctx.models().map((m) => m.id));
+    const known = new Set(o.modelIds());
       const errors = validateWeights(weights, known);
       if (errors.length > 0) throw new HttpError(400, errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
       try {
-        const doc = ctx.weights.update(weights as Record<string, number>, 'ops_api');
+      const doc = o.weights.update(weights as Record<string, number>, 'ops_api');
         return { status: 'success', weights: doc.weights, updated_at: doc.updated_at };
       } catch (err) {
         if (err instanceof ValidationError) throw new HttpError(400, err.message);
@@ -109,31 +123,26 @@ export function controlRoutes(ctx: OpsContext) {
             client_order_id: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' },
           },
         },
-        response: { 200: routeResult, 400: errorSchema, 401: errorSchema, 403: routeResult, 409: routeResult, 422: routeResult, 429: errorSchema },
+      // 429: the engine's rate rail refused the order (a route result) or the signal queue is
+      // full (an error body); routeResult's open shape carries either.
+      response: { 200: routeResult, 400: errorSchema, 401: errorSchema, 403: routeResult, 409: routeResult, 422: routeResult, 429: routeResult },
       },
     }, async (req, reply) => {
       const b = req.body as { symbol: string; side: string; model?: string; strength?: number; quote_usd?: number; client_order_id?: string };
-      if (b.model !== undefined && !ctx.hasModel(b.model)) {
-        const known = ctx.models().map((m) => m.id);
+    if (b.model !== undefined && !o.hasModel(b.model)) {
+      const known = o.modelIds();
         throw new HttpError(400, `unknown model "${b.model}"`, [{ field: 'model', message: `unknown model (known: ${known.join(', ')})` }]);
       }
-      const model = b.model ?? ctx.router.pickModelByWeight();
+    const model = b.model ?? o.router.pickModelByWeight();
       if (model === null) throw new HttpError(409, 'no live model (every weight is 0): nothing to route to');
       const signal = {
         model: modelId(model), symbol: toSymbol(b.symbol.toUpperCase()), action: b.side.toUpperCase() as 'BUY' | 'SELL',
         strength: b.strength ?? 1, ts: Date.now(), reason: 'external',
       };
-      try {
-        const result = await ctx.signalGate.run(() => ctx.router.route(signal, { quoteUsd: b.quote_usd, clientOrderId: b.client_order_id ?? externalOrderId() }));
-        const status = result.outcome === 'routed' || result.outcome === 'skipped' || result.outcome === 'shadow' ? 200
-          : result.outcome === 'conflict' ? 409
-          : result.reason !== null && STOPPED_REASONS.has(result.reason) ? 403 : 422;
+    // A full signal queue throws SignalQueueFull, a coded error the server answers with 429.
+    const result = await o.signalGate.run(() => o.router.route(signal, { quoteUsd: b.quote_usd, clientOrderId: b.client_order_id ?? externalOrderId() }));
         // The router's result is ours to extend (a spread followed by a new key is V8's slow path).
-        return reply.code(status).send(Object.assign(result, { signal }));
-      } catch (err) {
-        if (err instanceof SignalQueueFull) throw new HttpError(429, err.message);
-        throw err;
-      }
+    return reply.code(signalStatusOf(result)).send(Object.assign(result, { signal }));
     });
 
     app.post('/bus/publish', {
@@ -160,11 +169,10 @@ export function controlRoutes(ctx: OpsContext) {
       if (!['metrics.update', 'alert', 'governance.action'].includes(topic)) {
         throw new HttpError(400, `topic ${topic} is owned by the stack and cannot be published from outside`, [{ field: 'topic', message: 'not publishable' }]);
       }
-      ctx.bus.publish(topic as 'metrics.update', payload as Record<string, number>);
+    o.bus.publish(topic as 'metrics.update', payload as Record<string, number>);
       return { ok: true, topic };
     });
-  };
-}
+};
 
 /**
  * A client order id for a signal that brings none: time first (base-36 milliseconds, fixed

@@ -1,20 +1,27 @@
 // Governance and security routes: graded trading states (global / venue / model), the
 // governance daemon's status and exposure override, alert tests and digests, and operator
 // token rotation. Every mutating route needs X-OPS-TOKEN and is written to the audit log.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { TRADING_STATES, type TradingState } from '../../engine/riskRails.js';
+import type { Bus } from '../../bus/bus.js';
+import { actorOf } from '../../http/auth.js';
+import { HttpError, errorSchema } from '../../http/errors.js';
 import type { AlertManager } from '../alerts/alertManager.js';
-import { type OpsTokenRing, RotateUnavailable, tokenFingerprint } from '../auth.js';
-import type { OpsContext } from '../context.js';
+import type { OpsTokenRing } from '../auth.js';
 import type { GovernanceDaemon } from '../governance/daemon.js';
 import type { TradingScope, TradingStates } from '../governance/tradingStates.js';
-import { HttpError, errorSchema } from '../opsApi.js';
 
-export interface GovernanceRouteDeps {
+/** What the governance routes use, and nothing else (Fastify register options). */
+export interface GovernanceRouteOptions {
   readonly tradingStates: TradingStates;
-  readonly governance: GovernanceDaemon;
-  readonly tokens: OpsTokenRing;
-  readonly alerts: AlertManager;
+  readonly governance: Pick<GovernanceDaemon, 'status' | 'setMultiplier'>;
+  readonly tokens: Pick<OpsTokenRing, 'origin' | 'list' | 'rotate'>;
+  readonly alerts: Pick<AlertManager, 'sendDigest'>;
+  readonly bus: Pick<Bus, 'publish'>;
+  /** Engine names (a venue-scope target must be one). */
+  readonly engineNames: () => readonly string[];
+  /** Model ids (a model-scope target must be one). */
+  readonly modelIds: () => readonly string[];
 }
 
 const anyObject = { type: 'object', additionalProperties: true } as const;
@@ -26,15 +33,7 @@ const statesSchema = {
   properties: { version: { type: 'integer' }, global: entrySchema, venues: { type: 'object', additionalProperties: entrySchema }, models: { type: 'object', additionalProperties: entrySchema } },
 } as const;
 
-/** Who did it, for logs and state records: the presenting token's fingerprint, never the token. */
-export function actorOf(req: FastifyRequest): string {
-  const h = req.headers['x-ops-token'];
-  const token = Array.isArray(h) ? h[0] : h;
-  return token ? `operator:${tokenFingerprint(token)}` : 'operator';
-}
-
-export function governanceRoutes(ctx: OpsContext, deps: GovernanceRouteDeps) {
-  return async (app: FastifyInstance) => {
+export const governanceRoutes: FastifyPluginAsync<GovernanceRouteOptions> = async (app, deps) => {
     app.get('/trading/state', {
       schema: { summary: 'Graded trading states (ACTIVE / REDUCING / HALTED): global, per venue, per model', response: { 200: statesSchema } },
     }, async () => deps.tradingStates.current);
@@ -74,7 +73,7 @@ export function governanceRoutes(ctx: OpsContext, deps: GovernanceRouteDeps) {
         if (b.target !== undefined) throw new HttpError(400, 'target is not allowed with scope global', [{ field: 'target', message: 'not allowed for scope global' }]);
       } else {
         if (b.target === undefined) throw new HttpError(400, `target is required for scope ${b.scope}`, [{ field: 'target', message: `required for scope ${b.scope}` }]);
-        const known = b.scope === 'venue' ? ctx.engines().map((e) => e.name) : ctx.models().map((m) => m.id);
+      const known = b.scope === 'venue' ? deps.engineNames() : deps.modelIds();
         if (!known.includes(b.target)) throw new HttpError(400, `unknown ${b.scope} "${b.target}"`, [{ field: 'target', message: `unknown ${b.scope} (known: ${known.join(', ')})` }]);
         target = b.target;
       }
@@ -113,7 +112,7 @@ export function governanceRoutes(ctx: OpsContext, deps: GovernanceRouteDeps) {
       },
     }, async (req) => {
       const b = (req.body ?? {}) as { message?: string };
-      ctx.bus.publish('alert', { severity: 'WARNING', title: 'Test alert', message: b.message ?? `test alert from ${actorOf(req)}`, key: `test:${Date.now()}`, ts: Date.now() });
+    deps.bus.publish('alert', { severity: 'WARNING', title: 'Test alert', message: b.message ?? `test alert from ${actorOf(req)}`, key: `test:${Date.now()}`, ts: Date.now() });
       return { ok: true };
     });
 
@@ -143,13 +142,8 @@ export function governanceRoutes(ctx: OpsContext, deps: GovernanceRouteDeps) {
         },
       },
     }, async (req, reply) => {
-      try {
+    // With env tokens this throws RotateUnavailable, a coded error the server answers with 409.
         const r = deps.tokens.rotate(actorOf(req));
         return reply.header('cache-control', 'no-store').send({ ok: true, ...r });
-      } catch (err) {
-        if (err instanceof RotateUnavailable) throw new HttpError(409, err.message);
-        throw err;
-      }
     });
-  };
-}
+};
