@@ -84,7 +84,7 @@ export class OpsTokenRing implements TokenSource {
     this.refresh(true);
     // At start-up a bad primary token stops the stack (as any bad configuration does).
     if (this.origin === 'file' && !this.active.some((h) => h.source === '.ops_token')) {
-      throw new Error(`${opts.tokenFile}: token must be at least ${MIN_LENGTH} characters`);
+      throw new OpsError('HMM_OPS_TOKEN_TOO_SHORT', `${opts.tokenFile}: token must be at least ${MIN_LENGTH} characters`);
     }
   }
 
