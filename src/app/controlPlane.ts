@@ -61,7 +61,7 @@ import { StrategyRouter } from '../portfolio/strategyRouter.js';
 import { StrategyWeights } from '../portfolio/strategyWeights.js';
 import { WatchedFile } from '../config/watchedFile.js';
 import { CanaryManager } from '../lifecycle/canaryManager.js';
-import { attachLeaderboardSource } from '../lifecycle/leaderboard.js';
+import { attachLeaderboardSource, buildLeaderboard, modelStage } from '../lifecycle/leaderboard.js';
 import { ShadowBook } from '../lifecycle/shadowBook.js';
 import { ModelFleet, StrategyRegistry } from '../lifecycle/strategyRegistry.js';
 import { StrategyTracker } from '../lifecycle/strategyTracker.js';
@@ -336,13 +336,22 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
 
   // The Ops API: routes are registered now, the server listens in phase 3.
   const ops = await createOpsServer({ log, token, onControlAction: audit.hook('ops') });
-  await ops.register(readRoutes(context, { tradingStates: () => tradingStates.current, exposureMultiplier: () => multiplier() }));
-  await ops.register(governanceRoutes(context, { tradingStates, governance, tokens: token, alerts }));
-  await ops.register(reconcileRoutes(context));
-  await ops.register(controlRoutes(context));
-  await ops.register(streamRoutes(context));
+  // Each route plugin gets only what it declares (its *RouteOptions).
+  const leaderboard = () => buildLeaderboard(context);
+  await ops.register(readRoutes, {
+    engines, baselineEquity: () => baselineEquity, mode: config.mode, marketIntervalMs: config.marketIntervalMs, lastBarTs: () => lastBarTs,
+    startedAt: market.startedAt, killSwitch, tradingStates: () => tradingStates.current, exposureMultiplier: () => multiplier(), weights, models: modelInfos,
+    quota: (m) => allocator.quota(m), stageOf: (m) => modelStage(context, m), leaderboard, registry: metrics.registry,
+  });
+  await ops.register(governanceRoutes, { tradingStates, governance, tokens: token, alerts, bus, engineNames: () => engines().map((e) => e.name), modelIds });
+  await ops.register(reconcileRoutes, { engines, log });
+  await ops.register(controlRoutes, { killSwitch, weights, modelIds, hasModel: (id) => runtime.get(id) !== undefined, router, signalGate, bus });
+  await ops.register(streamRoutes, {
+    bus, engines, baselineEquity: () => baselineEquity, leaderboard, tradingEnabled: () => killSwitch.enabled,
+    refreshSec: () => policies.current.dashboard_refresh_sec, sseClients: metrics.sseClients, log, mode: config.mode, startedAt: market.startedAt,
+  });
   await ops.register(metricsCollectorPlugin(context));
-  await ops.register(strategyRoutes(context, { registry, canary, allocator }));
+  await ops.register(strategyRoutes, { registry, canary, allocator });
   if (coordination?.routes) await ops.register(coordination.routes.bind(coordination));
   attachLeaderboardSource(context, () => ({
     reports: tracker.reports(), scoreMetric: policies.current.canary.score_metric,

@@ -24,14 +24,13 @@ import type { Bus } from '../bus/bus.js';
 import { loadRedisConfig } from '../bus/redisConfig.js';
 import type { RedisBus } from '../bus/redisBus.js';
 import type { Engine } from '../engine/engine.js';
-import { engineRoutes, type AdmissionRefusal } from '../engine/engineApi.js';
+import { createEngineServer, engineRoutes, type AdmissionRefusal } from '../engine/engineApi.js';
 import { createLogger, type Logger } from '../obs/logger.js';
 import { createMetrics, type Metrics } from '../obs/metrics.js';
 import { OpsTokenRing } from '../ops/auth.js';
 import { AuditLog } from '../ops/audit.js';
 import { clearRestoreMarker, readRestoreMarker } from '../ops/backup.js';
 import { logRotationEvent, rotationOf } from '../ops/logsPolicy.js';
-import { createOpsServer } from '../ops/opsApi.js';
 import { stackPaths, type StackPaths } from '../ops/paths.js';
 import { DEFAULT_POLICIES, parsePolicies, type Policies } from '../ops/policies.js';
 import { acquireLock, releaseLock, updateLock } from '../ops/stackLock.js';
@@ -154,7 +153,7 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
       ? null
       : { reason: BUS_UNAVAILABLE, message: `the event bus (Redis) is unreachable since ${new Date(busWatch.current.since).toISOString()}: new orders are refused until it returns` };
 
-    const server = await createOpsServer({ log, token, onControlAction: audit.hook(name) });
+    const server = await createEngineServer({ log, token, onControlAction: audit.hook(name) });
     await server.register(engineRoutes(engine, metrics.registry, {
       admission,
       onRefused: (o, r) => {

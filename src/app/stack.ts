@@ -14,7 +14,7 @@ import { symbol as toSymbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
 import type { Bus } from '../bus/bus.js';
 import type { Engine } from '../engine/engine.js';
-import { engineRoutes } from '../engine/engineApi.js';
+import { createEngineServer, engineRoutes } from '../engine/engineApi.js';
 import { LocalEngineHandle } from '../engine/engineHandle.js';
 import { RotatingFile } from '../util/rotatingFile.js';
 import { logRotationEvent, rotationOf } from '../ops/logsPolicy.js';
@@ -28,7 +28,6 @@ import type { AlertManager } from '../ops/alerts/alertManager.js';
 import type { GovernanceDaemon } from '../ops/governance/daemon.js';
 import type { TradingStates } from '../ops/governance/tradingStates.js';
 import type { OpsContext } from '../ops/context.js';
-import { createOpsServer } from '../ops/opsApi.js';
 import { stackPaths, type StackPaths } from '../ops/paths.js';
 import type { CanaryManager } from '../lifecycle/canaryManager.js';
 import type { ShadowBook } from '../lifecycle/shadowBook.js';
@@ -131,7 +130,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     // The engine's own API beside the Ops API (ENGINE_PORT; 0 = none unless asked for).
     let engineServer: FastifyInstance | null = null;
     if (config.enginePort !== 0 || env.ENGINE_PORT === '0') {
-      engineServer = await createOpsServer({ log, token: core.token, onControlAction: core.audit.hook(engineName) });
+      engineServer = await createEngineServer({ log, token: core.token, onControlAction: core.audit.hook(engineName) });
       await engineServer.register(engineRoutes(engine, metrics.registry));
       const server = engineServer;
       undo.push(() => server.close());

@@ -1,10 +1,12 @@
 // How CLI commands reach a running stack: JSON over the Ops API with the operator token.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { StackError } from '../core/errors.js';
 
-export class CliError extends Error {
+/** A command that cannot do what was asked: the message is printed, exitCode is the process's. */
+export class CliError extends StackError {
   constructor(message: string, readonly exitCode = 1) {
-    super(message);
+    super('HMM_CLI_FAILED', message);
   }
 }
 

@@ -5,8 +5,16 @@ import { relative } from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
+import { StackError } from '../core/errors.js';
 
-export class ValidationError extends Error {}
+/** An operator-edited file (or a section of one) that does not validate; the message names
+ *  the key and the problem. A config-plane error: no HTTP status (an API that validates a
+ *  body with a file's parser answers it 400 itself). */
+export class ValidationError extends StackError {
+  constructor(message: string) {
+    super('HMM_CONFIG_INVALID_FILE', message);
+  }
+}
 
 export class WatchedFile<T> {
   private value: T;

@@ -8,11 +8,13 @@ import type { FastifyInstance } from 'fastify';
 import { fx, toDecimalString, type Fixed } from '../core/decimal.js';
 import { modelId, symbol as toSymbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
-import type { Engine, OrderView, SubmitOutcome } from './engine.js';
-import { STOPPED_REASONS, TRADING_STATES, type RiskLimits } from './riskRails.js';
+import type { Engine, OrderView } from './engine.js';
+import { TRADING_STATES, type RiskLimits } from './riskRails.js';
 import { type TradingStateDocument, parseTradingStateDocument } from '../core/tradingState.js';
 import type { Registry } from '../obs/metrics.js';
-import { HttpError, errorSchema } from '../ops/opsApi.js';
+import { HttpError, errorSchema } from '../http/errors.js';
+import { statusOf } from '../http/status.js';
+import { createHttpServer, type HttpServerOptions } from '../http/server.js';
 import { LocalEngineHandle } from './engineHandle.js';
 
 const decimalInput = { anyOf: [{ type: 'string', pattern: '^[0-9]+(\\.[0-9]{1,8})?$' }, { type: 'number', exclusiveMinimum: 0, maximum: 1e12 }] } as const;
@@ -29,14 +31,6 @@ function toFixed(value: string | number | undefined, field: string): Fixed | nul
   }
 }
 
-export function statusForOutcome(o: SubmitOutcome): 200 | 201 | 403 | 409 | 422 | 429 {
-  if (o.kind === 'accepted') return o.duplicate ? 200 : 201;
-  if (o.kind === 'conflict') return 409;
-  if (STOPPED_REASONS.has(o.reason)) return 403;
-  if (o.reason === 'RATE_LIMIT') return 429;
-  return 422;
-}
-
 /** Why this process refuses new orders before they reach the engine (e.g. the bus is down). */
 export interface AdmissionRefusal {
   readonly reason: string;
@@ -45,7 +39,8 @@ export interface AdmissionRefusal {
 
 export interface EngineRouteOptions {
   /** Checked before every new order (not before a replay of a known client order id): a
-   *  refusal answers 403 with the reason, and nothing is booked (the venue never hears of it). */
+   *  refusal answers with the reason (its status from src/http/status.ts: the process stops
+   *  taking orders, so 403), and nothing is booked (the venue never hears of it). */
   readonly admission?: () => AdmissionRefusal | null;
   /** Told of each order refused by admission (the process writes its orders.jsonl line). */
   readonly onRefused?: (order: OrderView, refusal: AdmissionRefusal) => void;
@@ -109,7 +104,7 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
           venue_order_id: null, reject_reason: `${refusal.reason}: ${refusal.message}`, created_at: now, updated_at: now,
         };
         opts.onRefused?.(order, refusal);
-        return reply.code(403).send({ status: 'rejected', error: refusal.reason, message: refusal.message, order, duplicate: false, routing_time_ms: 0 });
+        return reply.code(statusOf({ kind: 'rejected', reason: refusal.reason })).send({ status: 'rejected', error: refusal.reason, message: refusal.message, order, duplicate: false, routing_time_ms: 0 });
       }
       const out = await engine.submit({
         clientOrderId,
@@ -121,7 +116,7 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
         : out.kind === 'rejected'
           ? { status: 'rejected', error: out.reason, message: out.message, order: out.order, duplicate: out.duplicate, routing_time_ms: out.routingTimeMs }
           : { status: 'conflict', error: out.message, order: out.order };
-      return reply.code(statusForOutcome(out)).send(body);
+      return reply.code(statusOf(out)).send(body);
     });
 
     app.get('/orders/:id', {
@@ -142,9 +137,7 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
     }, async (req, reply) => {
       const { id } = req.params as { id: string };
       const r = await engine.cancel(id);
-      if (r.kind === 'canceled') return { status: 'canceled', order: r.order };
-      if (r.kind === 'not_found') return reply.code(404).send({ error: r.message });
-      return reply.code(409).send({ error: r.message });
+      return reply.code(statusOf(r)).send(r.kind === 'canceled' ? { status: 'canceled', order: r.order } : { error: r.message });
     });
 
     app.get('/orders', {
@@ -332,4 +325,14 @@ export function riskLimitsView(l: RiskLimits, tradingEnabled: boolean) {
     price_band_pct: n(l.priceBandPct),
     max_open_orders: n(l.maxOpenOrders),
   };
+}
+
+/** The server an engine's API is registered onto: the HTTP layer's, with this API's docs. */
+export function createEngineServer(opts: Omit<HttpServerOptions, 'title' | 'description' | 'logTag'>) {
+  return createHttpServer({
+    ...opts,
+    title: 'hmm-stack Engine API',
+    description: 'One engine (one venue): orders, portfolio, health, risk limits, trading state, reconciliation.',
+    logTag: '[ENGINE]',
+  });
 }

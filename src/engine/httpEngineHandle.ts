@@ -16,6 +16,7 @@ import type { CancelOutcome, EngineHealth, OrderView, SubmitOrderRequest, Submit
 import type { EngineHandle, InstrumentView, ModelPositionView } from './engineHandle.js';
 import type { EngineStats } from './engineStats.js';
 import type { ReconcileReport, ReconcileState } from './reconcile.js';
+import { cancelKindOf, submitKindOf } from '../http/status.js';
 
 export class EngineUnreachableError extends Error {
   constructor(readonly engine: string, readonly url: string, cause: string) {
@@ -78,25 +79,28 @@ export class HttpEngineHandle implements EngineHandle {
     const a = await this.call('POST', '/orders', body, { retry: true, timeoutMs: this.timeoutMs * 6 });
     const order = a.body['order'] as OrderView;
     const routingTimeMs = Number(a.body['routing_time_ms'] ?? 0);
-    if (a.status === 200 || a.status === 201) return { kind: 'accepted', order, duplicate: a.body['duplicate'] === true, routingTimeMs };
-    if (a.status === 409) return { kind: 'conflict', message: String(a.body['error'] ?? 'conflict'), order };
-    if (a.status === 403 || a.status === 422 || a.status === 429) {
-      return { kind: 'rejected', reason: String(a.body['error']), message: String(a.body['message'] ?? ''), order, duplicate: a.body['duplicate'] === true, routingTimeMs };
+    // The status → outcome reading is the engine API's own table read backwards (src/http/status.ts).
+    switch (submitKindOf(a.status)) {
+      case 'accepted': return { kind: 'accepted', order, duplicate: a.body['duplicate'] === true, routingTimeMs };
+      case 'conflict': return { kind: 'conflict', message: String(a.body['error'] ?? 'conflict'), order };
+      case 'rejected': return { kind: 'rejected', reason: String(a.body['error']), message: String(a.body['message'] ?? ''), order, duplicate: a.body['duplicate'] === true, routingTimeMs };
+      default: throw this.httpError(a, 'POST /orders');
     }
-    throw this.httpError(a, 'POST /orders');
   }
 
   async cancel(clientOrderId: string): Promise<CancelOutcome> {
     const path = `/orders/${encodeURIComponent(clientOrderId)}`;
     const a = await this.call('DELETE', path, undefined, { retry: true });
-    if (a.status === 200) return { kind: 'canceled', order: a.body['order'] as OrderView };
-    if (a.status === 404) return { kind: 'not_found', message: String(a.body['error'] ?? `no order ${clientOrderId}`) };
-    if (a.status === 409) {
+    switch (cancelKindOf(a.status)) {
+      case 'canceled': return { kind: 'canceled', order: a.body['order'] as OrderView };
+      case 'not_found': return { kind: 'not_found', message: String(a.body['error'] ?? `no order ${clientOrderId}`) };
+      case 'not_open': {
       const order = await this.getOrder(clientOrderId);
       if (order === undefined) return { kind: 'not_found', message: String(a.body['error']) };
       return { kind: 'not_open', order, message: String(a.body['error'] ?? `order ${clientOrderId} is ${order.status}`) };
     }
-    throw this.httpError(a, `DELETE ${path}`);
+      default: throw this.httpError(a, `DELETE ${path}`);
+    }
   }
 
   async cancelAllOpen(actor: string): Promise<number> {
@@ -224,7 +228,7 @@ export class HttpEngineHandle implements EngineHandle {
   }
 }
 
-/** Fastify's not-found handler in opsApi answers "no route METHOD URL": a missing route, not a missing thing. */
+/** The HTTP layer's not-found handler (src/http/server.ts) answers "no route METHOD URL": a missing route, not a missing thing. */
 function isMissingRoute(a: Answer): boolean {
   return typeof a.body['error'] === 'string' && a.body['error'].startsWith('no route ');
 }

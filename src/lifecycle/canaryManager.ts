@@ -16,6 +16,7 @@ import type { Logger } from '../obs/logger.js';
 import type { PerformanceMetrics } from './performance.js';
 import type { ModelStage } from './modelStage.js';
 import type { ShadowBook } from './shadowBook.js';
+import { LifecycleError } from './errors.js';
 import { StrategyRegistry, type HistoryAction, type HistoryEntry, type RegistryEntry } from './strategyRegistry.js';
 import type { ModelReport, StrategyTracker } from './strategyTracker.js';
 import type { StrategyWeights } from '../portfolio/strategyWeights.js';
@@ -141,11 +142,16 @@ export interface TransitionResult {
   readonly history: readonly HistoryEntry[];
 }
 
-export class CanaryError extends Error {
-  constructor(readonly statusCode: number, readonly field: string | null, message: string) {
-    super(message);
+/** A stage change the canary manager refuses: unknown model (404), a move that makes no sense
+ *  from its stage (409), weights it could not write (400). `field` names the request field at
+ *  fault; the API answers with the status and the field. */
+export class CanaryError extends LifecycleError {
+  constructor(readonly statusCode: 400 | 404 | 409, readonly field: string | null, message: string) {
+    super(CANARY_CODES[statusCode], message, { httpStatus: statusCode });
   }
 }
+
+const CANARY_CODES = { 400: 'HMM_LIFECYCLE_INVALID_WEIGHTS', 404: 'HMM_LIFECYCLE_UNKNOWN_MODEL', 409: 'HMM_LIFECYCLE_STAGE_CONFLICT' } as const;
 
 export interface CanaryManagerDeps {
   readonly registry: StrategyRegistry;

@@ -15,6 +15,7 @@ import type { Model, ModelKind } from '../strategy/model.js';
 import type { StrategyRuntime } from '../strategy/runtime.js';
 import type { PerformanceMetrics, PerformanceState } from './performance.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
+import { LifecycleError } from './errors.js';
 import type { ModelStage } from './modelStage.js';
 
 export const STAGES: readonly ModelStage[] = ['shadow', 'canary', 'live', 'retired'];
@@ -70,7 +71,12 @@ export interface RegistryDoc {
   readonly history: readonly HistoryEntry[];
 }
 
-export class RegistryError extends Error {}
+/** ops/strategy_registry.json cannot be read, trusted or changed as asked; the message says why. */
+export class RegistryError extends LifecycleError {
+  constructor(message: string) {
+    super('HMM_LIFECYCLE_REGISTRY', message);
+  }
+}
 
 export function specOfEntry(e: Pick<RegistryEntry, 'kind' | 'symbols' | 'params'>): ModelSpec {
   return { kind: e.kind, symbols: e.symbols, params: e.params } as ModelSpec;

@@ -1,12 +1,13 @@
 // The audit trail of control actions: ops/logs/audit.jsonl, one JSON object per line — time,
 // action, server, route, token fingerprint (never the token), actor, a summary of the body
 // with secret-looking fields redacted, and the result. Every authenticated route of the Ops
-// API and of each engine API writes here (through opsApi's onControlAction hook), including
+// API and of each engine API writes here (through the HTTP layer's onControlAction hook, src/http/auth.ts), including
 // refused attempts, and the governance daemon records its own actions here too.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
+import type { ControlAction } from '../http/auth.js';
 
 export type AuditResult = 'ok' | 'denied' | 'rejected' | 'error';
 
@@ -100,9 +101,9 @@ export class AuditLog {
     return entry;
   }
 
-  /** The hook opsApi calls after every authenticated request (see OpsServerOptions.onControlAction). */
+  /** The hook the HTTP layer calls after every authenticated request (HttpServerOptions.onControlAction). */
   hook(server: string) {
-    return (e: { route: string; method: string; fingerprint: string | null; status: number; body: unknown }) => {
+    return (e: ControlAction) => {
       this.record({
         server,
         action: actionFor(e.method, e.route, e.body),

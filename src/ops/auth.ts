@@ -9,20 +9,18 @@
 // inside the grace period does not cut a client off. `rotate()` writes a new `.ops_token` and
 // starts the old one's grace period. Tokens are compared in constant time over SHA-256
 // digests, so neither content nor length leaks through timing. Never logged: only fingerprints.
+// The ring is a TokenSource: the HTTP layer's token check (src/http/auth.ts) asks it, and knows
+// nothing of the files behind it.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import type { Logger } from '../obs/logger.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomicFile.js';
+import { tokenFingerprint, type TokenSource } from '../http/auth.js';
+import { OpsError } from './errors.js';
 
-export interface TokenSource {
-  readonly origin: 'env' | 'file';
-  verify(presented: string | undefined): boolean;
-  /** Short, non-reversible fingerprint for audit lines. */
-  fingerprint(presented: string): string;
-}
+export { tokenFingerprint, type TokenSource };
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
-export const tokenFingerprint = (token: string): string => digest(token).toString('hex').slice(0, 12);
 const MIN_LENGTH = 16;
 
 export interface TokenInfo {
@@ -55,7 +53,12 @@ export interface TokenRingOptions {
   readonly recheckMs?: number;
 }
 
-export class RotateUnavailable extends Error {}
+/** POST /auth/rotate when the tokens come from the environment: no file to rotate (409). */
+export class RotateUnavailable extends OpsError {
+  constructor(message: string) {
+    super('HMM_OPS_ROTATE_UNAVAILABLE', message, { httpStatus: 409 });
+  }
+}
 
 export class OpsTokenRing implements TokenSource {
   readonly origin: 'env' | 'file';
@@ -81,7 +84,7 @@ export class OpsTokenRing implements TokenSource {
     this.refresh(true);
     // At start-up a bad primary token stops the stack (as any bad configuration does).
     if (this.origin === 'file' && !this.active.some((h) => h.source === '.ops_token')) {
-      throw new Error(`${opts.tokenFile}: token must be at least ${MIN_LENGTH} characters`);
+      throw new OpsError('HMM_OPS_TOKEN_TOO_SHORT', `${opts.tokenFile}: token must be at least ${MIN_LENGTH} characters`);
     }
   }
 

@@ -17,6 +17,7 @@ import { basename, dirname, join, posix, relative, resolve, sep } from 'node:pat
 import * as tar from 'tar';
 import { writeJsonAtomic } from '../util/atomicFile.js';
 import { heldByOther, lockPath, readLock } from './stackLock.js';
+import { OpsError } from './errors.js';
 
 export const MANIFEST_NAME = 'backup_manifest.json';
 export const RESTORE_MARKER = 'restored.json';
@@ -39,7 +40,12 @@ const DIRECTORIES = ['engine/state', 'ops/models'];
 /** What a restore may write: anything else in an archive is refused. */
 const ALLOWED_PREFIXES = ['ops/', 'engine/'];
 
-export class BackupError extends Error {}
+/** A backup archive that cannot be written, read or trusted; the message names the problem. */
+export class BackupError extends OpsError {
+  constructor(message: string) {
+    super('HMM_OPS_BACKUP', message);
+  }
+}
 
 export interface ManifestFile {
   readonly path: string;

@@ -11,16 +11,24 @@ import type { Symbol } from '../core/ids.js';
 import { Ledger } from '../engine/ledger.js';
 import { writeFileAtomic } from '../util/atomicFile.js';
 import type { StackPaths } from './paths.js';
+import { OpsError } from './errors.js';
 
 export const PNL_CSV_HEADER = 'date,venue,model,symbol,realized,unrealized,fees,trades,equity_at_close';
 
 const DAY_MS = 86_400_000;
 
+/** A day that is not YYYY-MM-DD or not on the calendar: the caller's input (400). */
+export class InvalidDateError extends OpsError {
+  constructor(message: string) {
+    super('HMM_OPS_INVALID_DATE', message, { httpStatus: 400 });
+  }
+}
+
 export function parseDay(date: string | undefined, now = Date.now()): { day: string; start: number; end: number } {
   const day = date ?? new Date(now).toISOString().slice(0, 10);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || Number.isNaN(Date.parse(`${day}T00:00:00Z`))) throw new RangeError(`date must be YYYY-MM-DD, got "${date}"`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || Number.isNaN(Date.parse(`${day}T00:00:00Z`))) throw new InvalidDateError(`date must be YYYY-MM-DD, got "${date}"`);
   const start = Date.parse(`${day}T00:00:00Z`);
-  if (new Date(start).toISOString().slice(0, 10) !== day) throw new RangeError(`no such date: ${day}`);
+  if (new Date(start).toISOString().slice(0, 10) !== day) throw new InvalidDateError(`no such date: ${day}`);
   return { day, start, end: start + DAY_MS };
 }
 

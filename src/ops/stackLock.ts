@@ -6,6 +6,7 @@ import { readFileSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../util/atomicFile.js';
+import { OpsError } from './errors.js';
 
 export interface StackLock {
   readonly pid: number;
@@ -15,9 +16,10 @@ export interface StackLock {
   readonly engine_url: string | null;
 }
 
-export class StackRunningError extends Error {
+/** A second stack (or a restore) on a root whose stack is running. */
+export class StackRunningError extends OpsError {
   constructor(readonly lock: StackLock, path: string) {
-    super(`the stack is running on this root (pid ${lock.pid}${lock.ops_url ? `, Ops API ${lock.ops_url}` : ''}, since ${lock.started_at}); stop it first (lock ${path})`);
+    super('HMM_OPS_STACK_RUNNING', `the stack is running on this root (pid ${lock.pid}${lock.ops_url ? `, Ops API ${lock.ops_url}` : ''}, since ${lock.started_at}); stop it first (lock ${path})`);
   }
 }
 

@@ -1,8 +1,14 @@
 // Back-pressure for signals: at most `max_concurrent_signals` routed at once and at most
 // `signal_queue_size` waiting (ops/policies.yaml); beyond that a signal is refused at once
 // (HTTP 429) rather than queued without bound.
+import { PortfolioError } from './errors.js';
 
-export class SignalQueueFull extends Error {}
+/** The signal gate's refusal: the API answers it 429 (retry later). */
+export class SignalQueueFull extends PortfolioError {
+  constructor(message: string) {
+    super('HMM_PORTFOLIO_SIGNAL_QUEUE_FULL', message, { httpStatus: 429 });
+  }
+}
 
 export class SignalGate {
   private active = 0;

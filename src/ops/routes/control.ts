@@ -1,170 +1,178 @@
 // Mutating routes (all need X-OPS-TOKEN): kill switch, strategy weights, external signals,
 // publishing onto the running stack's bus.
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { modelId, symbol as toSymbol } from '../../core/ids.js';
 import { isTopic, TOPICS } from '../../bus/topics.js';
-import { HttpError, errorSchema } from '../opsApi.js';
-import type { OpsContext } from '../context.js';
+import type { Bus } from '../../bus/bus.js';
+import { HttpError, errorSchema } from '../../http/errors.js';
+import { signalStatusOf } from '../../http/status.js';
+import { actorOf } from '../../http/auth.js';
 import { ValidationError } from '../../config/watchedFile.js';
-import { validateWeights } from '../../portfolio/strategyWeights.js';
-import { SignalQueueFull } from '../../portfolio/signalGate.js';
-import { STOPPED_REASONS } from '../../engine/riskRails.js';
-import { actorOf } from './governance.js';
+import { validateWeights, type StrategyWeights } from '../../portfolio/strategyWeights.js';
+import type { SignalGate } from '../../portfolio/signalGate.js';
+import type { StrategyRouter } from '../../portfolio/strategyRouter.js';
+import type { KillSwitch } from '../killSwitch.js';
+
+/** What the control routes use, and nothing else (Fastify register options). */
+export interface ControlRouteOptions {
+  readonly killSwitch: Pick<KillSwitch, 'set'>;
+  readonly weights: Pick<StrategyWeights, 'current' | 'update'>;
+  /** Ids of the models running here (for naming the known ones in an error). */
+  readonly modelIds: () => readonly string[];
+  /** Whether a model runs here (without building every model's diagnostics). */
+  readonly hasModel: (id: string) => boolean;
+  readonly router: Pick<StrategyRouter, 'pickModelByWeight' | 'route'>;
+  readonly signalGate: Pick<SignalGate, 'run'>;
+  readonly bus: Pick<Bus, 'publish'>;
+}
 
 const auth = { auth: true };
 const routeResult = { type: 'object', additionalProperties: true, properties: { outcome: { type: 'string' }, model: { type: 'string' }, reason: { type: ['string', 'null'] } } } as const;
 const security = [{ opsToken: [] }];
 
-export function controlRoutes(ctx: OpsContext) {
-  return async (app: FastifyInstance) => {
-    app.post('/kill', {
-      config: auth,
-      schema: {
-        summary: 'Pause or resume trading on every engine (TRADING_ENABLED: a pause is the global HALTED trading state, a resume lifts it)',
-        security,
-        body: {
+export const controlRoutes: FastifyPluginAsync<ControlRouteOptions> = async (app, o) => {
+  app.post('/kill', {
+    config: auth,
+    schema: {
+      summary: 'Pause or resume trading on every engine (TRADING_ENABLED: a pause is the global HALTED trading state, a resume lifts it)',
+      security,
+      body: {
+        type: 'object',
+        required: ['enabled'],
+        additionalProperties: false,
+        properties: {
+          enabled: { type: 'boolean', description: 'false pauses trading, true resumes it' },
+          cancel_open: { type: 'boolean', description: 'also cancel open orders when pausing (halt and drain)' },
+          reason: { type: 'string', maxLength: 200 },
+        },
+      },
+      response: {
+        200: {
           type: 'object',
-          required: ['enabled'],
-          additionalProperties: false,
           properties: {
-            enabled: { type: 'boolean', description: 'false pauses trading, true resumes it' },
-            cancel_open: { type: 'boolean', description: 'also cancel open orders when pausing (halt and drain)' },
-            reason: { type: 'string', maxLength: 200 },
+            ok: { type: 'boolean' },
+            state: { type: 'object', properties: { trading_enabled: { type: 'boolean' }, updated_at: { type: 'string' }, actor: { type: 'string' }, reason: { type: 'string' } } },
+            canceled_orders: { type: 'integer' },
+            unreachable_engines: { type: 'array', items: { type: 'string' }, description: 'engines that did not answer (they get the persisted state when they answer again)' },
           },
         },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              ok: { type: 'boolean' },
-              state: { type: 'object', properties: { trading_enabled: { type: 'boolean' }, updated_at: { type: 'string' }, actor: { type: 'string' }, reason: { type: 'string' } } },
-              canceled_orders: { type: 'integer' },
-              unreachable_engines: { type: 'array', items: { type: 'string' }, description: 'engines that did not answer (they get the persisted state when they answer again)' },
-            },
-          },
-          400: errorSchema,
-          401: errorSchema,
-        },
+        400: errorSchema,
+        401: errorSchema,
       },
-    }, async (req) => {
-      const body = req.body as { enabled: boolean; cancel_open?: boolean; reason?: string };
-      const { state, canceled, unreachable } = await ctx.killSwitch.set(body.enabled, actorOf(req), body.reason ?? (body.enabled ? 'resume via POST /kill' : 'kill via POST /kill'), { cancelOpen: body.cancel_open === true });
-      return { ok: unreachable.length === 0, state, canceled_orders: canceled, unreachable_engines: unreachable };
-    });
+    },
+  }, async (req) => {
+    const body = req.body as { enabled: boolean; cancel_open?: boolean; reason?: string };
+    const { state, canceled, unreachable } = await o.killSwitch.set(body.enabled, actorOf(req), body.reason ?? (body.enabled ? 'resume via POST /kill' : 'kill via POST /kill'), { cancelOpen: body.cancel_open === true });
+    return { ok: unreachable.length === 0, state, canceled_orders: canceled, unreachable_engines: unreachable };
+  });
 
-    app.get('/strategy/weights', {
-      schema: {
-        summary: 'Current model weights (ops/strategy_weights.json)',
-        response: { 200: { type: 'object', properties: { weights: { type: 'object', additionalProperties: { type: 'number' } }, updated_at: { type: 'string' }, updated_by: { type: 'string' } } } },
-      },
-    }, async () => ctx.weights.current);
+  app.get('/strategy/weights', {
+    schema: {
+      summary: 'Current model weights (ops/strategy_weights.json)',
+      response: { 200: { type: 'object', properties: { weights: { type: 'object', additionalProperties: { type: 'number' } }, updated_at: { type: 'string' }, updated_by: { type: 'string' } } } },
+    },
+  }, async () => o.weights.current);
 
-    app.post('/strategy/weights', {
-      config: auth,
-      schema: {
-        summary: 'Set model weights (each a finite number in [0, 1]; unnamed models keep theirs)',
-        security,
-        body: {
-          type: 'object',
-          required: ['weights'],
-          additionalProperties: false,
-          properties: { weights: { type: 'object', additionalProperties: true } },
-        },
-        response: {
-          200: { type: 'object', properties: { status: { type: 'string' }, weights: { type: 'object', additionalProperties: { type: 'number' } }, updated_at: { type: 'string' } } },
-          400: errorSchema,
-          401: errorSchema,
-        },
+  app.post('/strategy/weights', {
+    config: auth,
+    schema: {
+      summary: 'Set model weights (each a finite number in [0, 1]; unnamed models keep theirs)',
+      security,
+      body: {
+        type: 'object',
+        required: ['weights'],
+        additionalProperties: false,
+        properties: { weights: { type: 'object', additionalProperties: true } },
       },
-    }, async (req) => {
-      const { weights } = req.body as { weights: Record<string, unknown> };
-      const known = new Set(ctx.models().map((m) => m.id));
-      const errors = validateWeights(weights, known);
-      if (errors.length > 0) throw new HttpError(400, errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
-      try {
-        const doc = ctx.weights.update(weights as Record<string, number>, 'ops_api');
-        return { status: 'success', weights: doc.weights, updated_at: doc.updated_at };
-      } catch (err) {
-        if (err instanceof ValidationError) throw new HttpError(400, err.message);
-        throw err;
-      }
-    });
+      response: {
+        200: { type: 'object', properties: { status: { type: 'string' }, weights: { type: 'object', additionalProperties: { type: 'number' } }, updated_at: { type: 'string' } } },
+        400: errorSchema,
+        401: errorSchema,
+      },
+    },
+  }, async (req) => {
+    const { weights } = req.body as { weights: Record<string, unknown> };
+    const known = new Set(o.modelIds());
+    const errors = validateWeights(weights, known);
+    if (errors.length > 0) throw new HttpError(400, errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
+    try {
+      const doc = o.weights.update(weights as Record<string, number>, 'ops_api');
+      return { status: 'success', weights: doc.weights, updated_at: doc.updated_at };
+    } catch (err) {
+      if (err instanceof ValidationError) throw new HttpError(400, err.message);
+      throw err;
+    }
+  });
 
-    app.post('/strategy/signal', {
-      config: { auth: true, audit: 'refusals' },
-      schema: {
-        summary: 'Route an external signal; without a model it goes to a live model chosen by weight',
-        security,
-        body: {
-          type: 'object',
-          required: ['symbol', 'side'],
-          additionalProperties: false,
-          properties: {
-            symbol: { type: 'string', pattern: '^[A-Za-z0-9]{2,20}$' },
-            side: { type: 'string', enum: ['BUY', 'SELL', 'buy', 'sell'] },
-            model: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
-            strength: { type: 'number', minimum: 0, maximum: 1 },
-            quote_usd: { type: 'number', exclusiveMinimum: 0, maximum: 1e9 },
-            client_order_id: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' },
-          },
+  app.post('/strategy/signal', {
+    config: { auth: true, audit: 'refusals' },
+    schema: {
+      summary: 'Route an external signal; without a model it goes to a live model chosen by weight',
+      security,
+      body: {
+        type: 'object',
+        required: ['symbol', 'side'],
+        additionalProperties: false,
+        properties: {
+          symbol: { type: 'string', pattern: '^[A-Za-z0-9]{2,20}$' },
+          side: { type: 'string', enum: ['BUY', 'SELL', 'buy', 'sell'] },
+          model: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+          strength: { type: 'number', minimum: 0, maximum: 1 },
+          quote_usd: { type: 'number', exclusiveMinimum: 0, maximum: 1e9 },
+          client_order_id: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' },
         },
-        response: { 200: routeResult, 400: errorSchema, 401: errorSchema, 403: routeResult, 409: routeResult, 422: routeResult, 429: errorSchema },
       },
-    }, async (req, reply) => {
-      const b = req.body as { symbol: string; side: string; model?: string; strength?: number; quote_usd?: number; client_order_id?: string };
-      if (b.model !== undefined && !ctx.hasModel(b.model)) {
-        const known = ctx.models().map((m) => m.id);
-        throw new HttpError(400, `unknown model "${b.model}"`, [{ field: 'model', message: `unknown model (known: ${known.join(', ')})` }]);
-      }
-      const model = b.model ?? ctx.router.pickModelByWeight();
-      if (model === null) throw new HttpError(409, 'no live model (every weight is 0): nothing to route to');
-      const signal = {
-        model: modelId(model), symbol: toSymbol(b.symbol.toUpperCase()), action: b.side.toUpperCase() as 'BUY' | 'SELL',
-        strength: b.strength ?? 1, ts: Date.now(), reason: 'external',
-      };
-      try {
-        const result = await ctx.signalGate.run(() => ctx.router.route(signal, { quoteUsd: b.quote_usd, clientOrderId: b.client_order_id ?? externalOrderId() }));
-        const status = result.outcome === 'routed' || result.outcome === 'skipped' || result.outcome === 'shadow' ? 200
-          : result.outcome === 'conflict' ? 409
-          : result.reason !== null && STOPPED_REASONS.has(result.reason) ? 403 : 422;
-        // The router's result is ours to extend (a spread followed by a new key is V8's slow path).
-        return reply.code(status).send(Object.assign(result, { signal }));
-      } catch (err) {
-        if (err instanceof SignalQueueFull) throw new HttpError(429, err.message);
-        throw err;
-      }
-    });
+      // 429: the engine's rate rail refused the order (a route result) or the signal queue is
+      // full (an error body); routeResult's open shape carries either.
+      response: { 200: routeResult, 400: errorSchema, 401: errorSchema, 403: routeResult, 409: routeResult, 422: routeResult, 429: routeResult },
+    },
+  }, async (req, reply) => {
+    const b = req.body as { symbol: string; side: string; model?: string; strength?: number; quote_usd?: number; client_order_id?: string };
+    if (b.model !== undefined && !o.hasModel(b.model)) {
+      const known = o.modelIds();
+      throw new HttpError(400, `unknown model "${b.model}"`, [{ field: 'model', message: `unknown model (known: ${known.join(', ')})` }]);
+    }
+    const model = b.model ?? o.router.pickModelByWeight();
+    if (model === null) throw new HttpError(409, 'no live model (every weight is 0): nothing to route to');
+    const signal = {
+      model: modelId(model), symbol: toSymbol(b.symbol.toUpperCase()), action: b.side.toUpperCase() as 'BUY' | 'SELL',
+      strength: b.strength ?? 1, ts: Date.now(), reason: 'external',
+    };
+    // A full signal queue throws SignalQueueFull, a coded error the server answers with 429.
+    const result = await o.signalGate.run(() => o.router.route(signal, { quoteUsd: b.quote_usd, clientOrderId: b.client_order_id ?? externalOrderId() }));
+    // The router's result is ours to extend (a spread followed by a new key is V8's slow path).
+    return reply.code(signalStatusOf(result)).send(Object.assign(result, { signal }));
+  });
 
-    app.post('/bus/publish', {
-      config: auth,
-      schema: {
-        summary: 'Publish an event on the running stack\'s bus (e.g. the runbook\'s governance test)',
-        security,
-        body: {
-          type: 'object',
-          required: ['topic', 'payload'],
-          additionalProperties: false,
-          properties: { topic: { type: 'string', enum: [...TOPICS] }, payload: { type: 'object' } },
-        },
-        response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, topic: { type: 'string' } } }, 400: errorSchema, 401: errorSchema },
+  app.post('/bus/publish', {
+    config: auth,
+    schema: {
+      summary: 'Publish an event on the running stack\'s bus (e.g. the runbook\'s governance test)',
+      security,
+      body: {
+        type: 'object',
+        required: ['topic', 'payload'],
+        additionalProperties: false,
+        properties: { topic: { type: 'string', enum: [...TOPICS] }, payload: { type: 'object' } },
       },
-    }, async (req) => {
-      const { topic, payload } = req.body as { topic: string; payload: Record<string, unknown> };
-      if (!isTopic(topic)) throw new HttpError(400, `unknown topic ${topic}`, [{ field: 'topic', message: 'unknown topic' }]);
-      if (topic === 'metrics.update') {
-        const bad = Object.entries(payload).filter(([, v]) => typeof v !== 'number' || !Number.isFinite(v));
-        if (bad.length > 0) throw new HttpError(400, `metrics.update values must be finite numbers: ${bad.map(([k]) => `payload.${k}`).join(', ')}`, bad.map(([k]) => ({ field: `payload.${k}`, message: 'must be a finite number' })));
-      }
-      // Only metrics/alert style topics may be injected from outside; orders and fills belong to engines.
-      if (!['metrics.update', 'alert', 'governance.action'].includes(topic)) {
-        throw new HttpError(400, `topic ${topic} is owned by the stack and cannot be published from outside`, [{ field: 'topic', message: 'not publishable' }]);
-      }
-      ctx.bus.publish(topic as 'metrics.update', payload as Record<string, number>);
-      return { ok: true, topic };
-    });
-  };
-}
+      response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, topic: { type: 'string' } } }, 400: errorSchema, 401: errorSchema },
+    },
+  }, async (req) => {
+    const { topic, payload } = req.body as { topic: string; payload: Record<string, unknown> };
+    if (!isTopic(topic)) throw new HttpError(400, `unknown topic ${topic}`, [{ field: 'topic', message: 'unknown topic' }]);
+    if (topic === 'metrics.update') {
+      const bad = Object.entries(payload).filter(([, v]) => typeof v !== 'number' || !Number.isFinite(v));
+      if (bad.length > 0) throw new HttpError(400, `metrics.update values must be finite numbers: ${bad.map(([k]) => `payload.${k}`).join(', ')}`, bad.map(([k]) => ({ field: `payload.${k}`, message: 'must be a finite number' })));
+    }
+    // Only metrics/alert style topics may be injected from outside; orders and fills belong to engines.
+    if (!['metrics.update', 'alert', 'governance.action'].includes(topic)) {
+      throw new HttpError(400, `topic ${topic} is owned by the stack and cannot be published from outside`, [{ field: 'topic', message: 'not publishable' }]);
+    }
+    o.bus.publish(topic as 'metrics.update', payload as Record<string, number>);
+    return { ok: true, topic };
+  });
+};
 
 /**
  * A client order id for a signal that brings none: time first (base-36 milliseconds, fixed

@@ -4,17 +4,37 @@
 // GET /stream, Server-Sent Events carrying bus events plus a portfolio frame each second.
 // One sampler per process feeds every client and keeps the last hour, so a page opened
 // now starts with a full equity curve and N open pages cost one valuation a second, not N.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
+import type { Bus } from '../../bus/bus.js';
 import type { Topic } from '../../bus/topics.js';
-import type { OpsContext } from '../context.js';
+import type { EngineHandle } from '../../engine/engineHandle.js';
+import { HttpError, errorSchema } from '../../http/errors.js';
+import type { LeaderboardRow } from '../../lifecycle/leaderboard.js';
+import type { Logger } from '../../obs/logger.js';
 import { aggregatePortfolio, type AggregatePortfolio } from '../aggregate.js';
-import { buildLeaderboard, type LeaderboardRow } from '../../lifecycle/leaderboard.js';
-import { errorSchema } from '../opsApi.js';
+
+/** What the dashboard routes and their feed use, and nothing else (Fastify register options). */
+export interface StreamRouteOptions {
+  readonly bus: Pick<Bus, 'subscribeAll'>;
+  readonly engines: () => readonly EngineHandle[];
+  readonly baselineEquity: (engine: string) => number;
+  /** The leaderboard as GET /strategy/status ranks it (sampled every fifth frame). */
+  readonly leaderboard: () => Promise<LeaderboardRow[]>;
+  /** Whether trading is enabled (the page's first frame shows it). */
+  readonly tradingEnabled: () => boolean;
+  /** ops/policies.yaml dashboard_refresh_sec: the page's poll interval without the stream. */
+  readonly refreshSec: () => number;
+  /** The gauge of open streams. */
+  readonly sseClients: { set(value: number): void };
+  readonly log: Logger;
+  readonly mode: string;
+  readonly startedAt: number;
+}
 
 const here = dirname(fileURLToPath(import.meta.url));
 const webDir = join(here, '../../../web');
@@ -86,14 +106,14 @@ class DashboardFeed {
   private sampling = false;
   private unsubscribe: (() => void) | null = null;
 
-  constructor(private readonly ctx: OpsContext) {}
+  constructor(private readonly o: StreamRouteOptions) {}
 
   get clientCount(): number {
     return this.clients.size;
   }
 
   start(): void {
-    this.unsubscribe = this.ctx.bus.subscribeAll((payload, topic) => {
+    this.unsubscribe = this.o.bus.subscribeAll((payload, topic) => {
       if (EVENT_TOPICS.has(topic)) {
         const ts = typeof (payload as { ts?: unknown }).ts === 'number' ? (payload as { ts: number }).ts : Date.now();
         this.events.push({ topic, ts, payload });
@@ -115,14 +135,14 @@ class DashboardFeed {
     this.unsubscribe?.();
     for (const c of this.clients) c.end();
     this.clients.clear();
-    this.ctx.metrics.sseClients.set(0);
+    this.o.sseClients.set(0);
   }
 
   private async sample(): Promise<void> {
     if (this.sampling) return; // a slow engine never stacks up samples
     this.sampling = true;
     try {
-      const p = await aggregatePortfolio(this.ctx.engines(), this.ctx.baselineEquity);
+      const p = await aggregatePortfolio(this.o.engines(), this.o.baselineEquity);
       this.latest = p;
       this.history.push({
         ts: Date.parse(p.ts), equity: p.equity, cash: p.cash, gain: p.gain, realized_pnl: p.realized_pnl,
@@ -130,14 +150,14 @@ class DashboardFeed {
       });
       this.broadcast('portfolio', p);
       if (this.ticks++ % LEADERBOARD_EVERY === 0) {
-        const rows = await buildLeaderboard(this.ctx);
+        const rows = await this.o.leaderboard();
         this.latestLeaderboard = rows;
         this.modelPnl.push({ ts: Date.now(), pnl: Object.fromEntries(rows.map((r) => [r.model, r.pnl])) });
         this.broadcast('leaderboard', { rows, ts: new Date().toISOString() });
       }
     } catch (err) {
       // An engine hiccup skips one frame; the page keeps the last one.
-      this.ctx.log.debug({ err }, `[OPS] dashboard sample failed: ${(err as Error).message}`);
+      this.o.log.debug({ err }, `[OPS] dashboard sample failed: ${(err as Error).message}`);
     } finally {
       this.sampling = false;
     }
@@ -145,7 +165,7 @@ class DashboardFeed {
 
   private send(res: ServerResponse, event: string, data: unknown): void {
     if (res.writableLength > MAX_QUEUED_BYTES) {
-      this.ctx.log.warn(`[OPS] dropping a dashboard stream client that stopped reading (${res.writableLength} bytes queued)`);
+      this.o.log.warn(`[OPS] dropping a dashboard stream client that stopped reading (${res.writableLength} bytes queued)`);
       this.remove(res);
       res.destroy();
       return;
@@ -164,14 +184,14 @@ class DashboardFeed {
 
   add(res: ServerResponse): void {
     this.clients.add(res);
-    this.ctx.metrics.sseClients.set(this.clients.size);
-    this.send(res, 'hello', { refresh_sec: this.ctx.policies.current.dashboard_refresh_sec, trading_enabled: this.ctx.killSwitch.enabled, ts: new Date().toISOString() });
+    this.o.sseClients.set(this.clients.size);
+    this.send(res, 'hello', { refresh_sec: this.o.refreshSec(), trading_enabled: this.o.tradingEnabled(), ts: new Date().toISOString() });
     if (this.latest) this.send(res, 'portfolio', this.latest);
     if (this.latestLeaderboard) this.send(res, 'leaderboard', { rows: this.latestLeaderboard, ts: new Date().toISOString() });
   }
 
   remove(res: ServerResponse): void {
-    if (this.clients.delete(res)) this.ctx.metrics.sseClients.set(this.clients.size);
+    if (this.clients.delete(res)) this.o.sseClients.set(this.clients.size);
   }
 }
 
@@ -189,107 +209,105 @@ const equityPointSchema = {
   properties: { ts: num, equity: num, cash: num, gain: num, realized_pnl: num, unrealized_pnl: num, fees: num, exposure: num },
 } as const;
 
-export function streamRoutes(ctx: OpsContext) {
-  return async (app: FastifyInstance) => {
-    const feed = new DashboardFeed(ctx);
-    feed.start();
-    // preClose, not onClose: the server waits for open connections before onClose runs, and
-    // an open dashboard tab would otherwise hold `hmm up` from stopping.
-    app.addHook('preClose', async () => feed.stop());
+export const streamRoutes: FastifyPluginAsync<StreamRouteOptions> = async (app, o) => {
+  const feed = new DashboardFeed(o);
+  feed.start();
+  // preClose, not onClose: the server waits for open connections before onClose runs, and
+  // an open dashboard tab would otherwise hold `hmm up` from stopping.
+  app.addHook('preClose', async () => feed.stop());
 
-    const page = () => readFileSync(join(webDir, 'pnl_dashboard.html'));
-    app.get('/pnl_dashboard.html', { schema: { summary: 'Live PnL dashboard page' } }, async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page()));
-    app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/pnl_dashboard.html'));
-    app.get('/ops/pnl_dashboard.html', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/pnl_dashboard.html'));
-    for (const [path, a] of Object.entries(ASSETS)) {
-      const file = a.file();
-      app.get(path, { schema: { hide: true } }, async (_req, reply) => reply.type(a.type).header('cache-control', a.cache).send(readFileSync(file)));
+  const page = () => readFileSync(join(webDir, 'pnl_dashboard.html'));
+  app.get('/pnl_dashboard.html', { schema: { summary: 'Live PnL dashboard page' } }, async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page()));
+  app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/pnl_dashboard.html'));
+  app.get('/ops/pnl_dashboard.html', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/pnl_dashboard.html'));
+  for (const [path, a] of Object.entries(ASSETS)) {
+    const file = a.file();
+    app.get(path, { schema: { hide: true } }, async (_req, reply) => reply.type(a.type).header('cache-control', a.cache).send(readFileSync(file)));
+  }
+
+  app.get('/dashboard/config', {
+    schema: {
+      summary: 'Settings the dashboard page reads: polling interval (policies.yaml dashboard_refresh_sec) and its feeds',
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            refresh_sec: { type: 'integer', description: 'poll interval when the live stream is unavailable (ops/policies.yaml dashboard_refresh_sec)' },
+            stream: { type: 'string' },
+            sample_ms: { type: 'integer' },
+            history_points: { type: 'integer' },
+            mode: { type: 'string' },
+            started_at: { type: 'string' },
+          },
+        },
+      },
+    },
+  }, async () => ({
+    refresh_sec: o.refreshSec(),
+    stream: '/stream',
+    sample_ms: SAMPLE_MS,
+    history_points: HISTORY_POINTS,
+    mode: o.mode,
+    started_at: new Date(o.startedAt).toISOString(),
+  }));
+
+  app.get('/dashboard/history', {
+    schema: {
+      summary: 'The last hour of portfolio frames (one a second) and model PnL (one every 5 s), for the page\'s charts',
+      querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'string', pattern: '^[0-9]{1,15}$', description: 'only points after this time (ms since epoch)' } } },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            baseline_equity: num,
+            points: { type: 'array', items: equityPointSchema },
+            model_pnl: { type: 'array', items: { type: 'object', properties: { ts: num, pnl: { type: 'object', additionalProperties: num } } } },
+          },
+        },
+        400: errorSchema,
+      },
+    },
+  }, async (req) => {
+    const { since } = req.query as { since?: string };
+    const after = since === undefined ? -Infinity : Number(since);
+    return {
+      baseline_equity: feed.latest?.baseline_equity ?? o.engines().reduce((a, e) => a + o.baselineEquity(e.name), 0),
+      points: feed.history.list().filter((p) => p.ts > after),
+      model_pnl: feed.modelPnl.list().filter((p) => p.ts > after),
+    };
+  });
+
+  app.get('/dashboard/events', {
+    schema: {
+      summary: 'Recent governance, alert, kill-switch and strategy events (newest first)',
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: '1..200, default 50' } } },
+      response: {
+        200: { type: 'object', properties: { events: { type: 'array', items: { type: 'object', properties: { topic: { type: 'string' }, ts: num, payload: { type: 'object', additionalProperties: true } } } } } },
+        400: errorSchema,
+      },
+    },
+  }, async (req) => {
+    const { limit: raw } = req.query as { limit?: string };
+    const limit = raw === undefined ? 50 : Number(raw);
+    if (limit < 1 || limit > EVENTS_KEPT) throw new HttpError(400, `limit must be between 1 and ${EVENTS_KEPT}`, [{ field: 'limit', message: `must be between 1 and ${EVENTS_KEPT}` }]);
+    return { events: [...feed.events.list()].reverse().slice(0, limit) };
+  });
+
+  app.get('/stream', {
+    schema: {
+      summary: 'Server-Sent Events: bus events (order.update, trade.fill, risk.rejected, trading.state, governance.action, alert, ...), a portfolio frame each second, the leaderboard every 5 s',
+      response: { 503: errorSchema },
+    },
+  }, (req, reply) => {
+    if (feed.clientCount >= MAX_SSE_CLIENTS) {
+      void reply.code(503).send({ error: `too many dashboard streams (${MAX_SSE_CLIENTS}); close other tabs or poll /aggregate/portfolio` });
+      return;
     }
-
-    app.get('/dashboard/config', {
-      schema: {
-        summary: 'Settings the dashboard page reads: polling interval (policies.yaml dashboard_refresh_sec) and its feeds',
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              refresh_sec: { type: 'integer', description: 'poll interval when the live stream is unavailable (ops/policies.yaml dashboard_refresh_sec)' },
-              stream: { type: 'string' },
-              sample_ms: { type: 'integer' },
-              history_points: { type: 'integer' },
-              mode: { type: 'string' },
-              started_at: { type: 'string' },
-            },
-          },
-        },
-      },
-    }, async () => ({
-      refresh_sec: ctx.policies.current.dashboard_refresh_sec,
-      stream: '/stream',
-      sample_ms: SAMPLE_MS,
-      history_points: HISTORY_POINTS,
-      mode: ctx.config.mode,
-      started_at: new Date(ctx.startedAt).toISOString(),
-    }));
-
-    app.get('/dashboard/history', {
-      schema: {
-        summary: 'The last hour of portfolio frames (one a second) and model PnL (one every 5 s), for the page\'s charts',
-        querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'string', pattern: '^[0-9]{1,15}$', description: 'only points after this time (ms since epoch)' } } },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              baseline_equity: num,
-              points: { type: 'array', items: equityPointSchema },
-              model_pnl: { type: 'array', items: { type: 'object', properties: { ts: num, pnl: { type: 'object', additionalProperties: num } } } },
-            },
-          },
-          400: errorSchema,
-        },
-      },
-    }, async (req) => {
-      const { since } = req.query as { since?: string };
-      const after = since === undefined ? -Infinity : Number(since);
-      return {
-        baseline_equity: feed.latest?.baseline_equity ?? ctx.engines().reduce((a, e) => a + ctx.baselineEquity(e.name), 0),
-        points: feed.history.list().filter((p) => p.ts > after),
-        model_pnl: feed.modelPnl.list().filter((p) => p.ts > after),
-      };
-    });
-
-    app.get('/dashboard/events', {
-      schema: {
-        summary: 'Recent governance, alert, kill-switch and strategy events (newest first)',
-        querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: '1..200, default 50' } } },
-        response: {
-          200: { type: 'object', properties: { events: { type: 'array', items: { type: 'object', properties: { topic: { type: 'string' }, ts: num, payload: { type: 'object', additionalProperties: true } } } } } },
-          400: errorSchema,
-        },
-      },
-    }, async (req, reply) => {
-      const { limit: raw } = req.query as { limit?: string };
-      const limit = raw === undefined ? 50 : Number(raw);
-      if (limit < 1 || limit > EVENTS_KEPT) return reply.code(400).send({ error: `limit must be between 1 and ${EVENTS_KEPT}`, field: 'limit' });
-      return { events: [...feed.events.list()].reverse().slice(0, limit) };
-    });
-
-    app.get('/stream', {
-      schema: {
-        summary: 'Server-Sent Events: bus events (order.update, trade.fill, risk.rejected, trading.state, governance.action, alert, ...), a portfolio frame each second, the leaderboard every 5 s',
-        response: { 503: errorSchema },
-      },
-    }, (req, reply) => {
-      if (feed.clientCount >= MAX_SSE_CLIENTS) {
-        void reply.code(503).send({ error: `too many dashboard streams (${MAX_SSE_CLIENTS}); close other tabs or poll /aggregate/portfolio` });
-        return;
-      }
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      res.write('retry: 3000\n\n');
-      feed.add(res);
-      req.raw.on('close', () => feed.remove(res));
-    });
-  };
-}
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write('retry: 3000\n\n');
+    feed.add(res);
+    req.raw.on('close', () => feed.remove(res));
+  });
+};

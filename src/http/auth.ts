@@ -1,0 +1,77 @@
+// The HTTP layer's token check and audit hooks. A route that changes state declares
+// `config: { auth: true }`; the onRequest hook then demands a valid X-OPS-TOKEN (401 with the
+// standard error body otherwise), and the onResponse hook reports the call to the server's
+// onControlAction (the audit trail). Which tokens are valid is the TokenSource's business
+// (ops/auth.ts's OpsTokenRing reads the operator's token files): the hooks only ask it.
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '../obs/logger.js';
+import { codeForStatus } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Route changes state: requires X-OPS-TOKEN. */
+    auth?: boolean;
+    /** Data-plane routes (orders, signals: thousands a second) audit only refused tokens;
+     *  control actions (kill, weights, states, ...) audit every call. */
+    audit?: 'all' | 'refusals';
+  }
+}
+
+export const TOKEN_HEADER = 'x-ops-token';
+
+export interface TokenSource {
+  readonly origin: 'env' | 'file';
+  verify(presented: string | undefined): boolean;
+  /** Short, non-reversible fingerprint for audit lines. */
+  fingerprint(presented: string): string;
+}
+
+/** A token's fingerprint: the first 12 hex digits of its SHA-256 (never the token itself). */
+export const tokenFingerprint = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex').slice(0, 12);
+
+/** One authenticated call, as the audit hook reports it. */
+export interface ControlAction {
+  readonly route: string;
+  readonly method: string;
+  readonly fingerprint: string | null;
+  readonly status: number;
+  readonly body: unknown;
+}
+
+function presentedToken(req: FastifyRequest): string | undefined {
+  const h = req.headers[TOKEN_HEADER];
+  return Array.isArray(h) ? h[0] : h;
+}
+
+/** Who did it, for logs and state records: the presenting token's fingerprint, never the token. */
+export function actorOf(req: FastifyRequest): string {
+  const token = presentedToken(req);
+  return token ? `operator:${tokenFingerprint(token)}` : 'operator';
+}
+
+/** Adds the token check on routes marked `auth` (callback-style: it runs on every request,
+ *  and an async hook would cost a promise each). */
+export function addTokenCheck(app: FastifyInstance, token: TokenSource, log: Logger): void {
+  app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
+    if (!req.routeOptions.config.auth) return done();
+    if (token.verify(presentedToken(req))) return done();
+    log.warn({ route: req.url, method: req.method }, `[AUTH] rejected ${req.method} ${req.routeOptions.url ?? req.url}: invalid or missing X-OPS-TOKEN`);
+    void reply.code(401).send({ error: 'invalid or missing X-OPS-TOKEN', code: codeForStatus(401) });
+  });
+}
+
+/** Reports every call of an `auth` route (or, with `audit: 'refusals'`, only refused tokens). */
+export function addAuditHook(app: FastifyInstance, token: TokenSource, onControlAction: (action: ControlAction) => void): void {
+  app.addHook('onResponse', (req, reply, done) => {
+    if (!req.routeOptions.config.auth) return done();
+    if (req.routeOptions.config.audit === 'refusals' && reply.statusCode !== 401) return done();
+    const value = presentedToken(req);
+    try {
+      onControlAction({ route: req.routeOptions.url ?? req.url, method: req.method, fingerprint: value ? token.fingerprint(value) : null, status: reply.statusCode, body: req.body });
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  });
+}
