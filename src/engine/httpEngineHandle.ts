@@ -12,8 +12,8 @@ import { randomBytes } from 'node:crypto';
 import type { Valuation } from '../core/portfolio.js';
 import { toDecimalString } from '../core/decimal.js';
 import type { TradingStateDocument } from '../core/tradingState.js';
-import type { CancelOutcome, EngineHealth, OrderView, SubmitOrderRequest, SubmitOutcome, TradingStateApplied } from './engine.js';
-import type { EngineHandle, InstrumentView, ModelPositionView } from './engineHandle.js';
+import type { CancelOutcome, EngineHealth, InstrumentView, ModelPositionView, OrderView, SubmitOrderRequest, SubmitOutcome, TradingStateApplied } from './views.js';
+import type { EngineHandle } from './engineHandle.js';
 import type { EngineStats } from './engineStats.js';
 import type { ReconcileReport, ReconcileState } from './reconcile.js';
 

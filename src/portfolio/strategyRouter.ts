@@ -7,7 +7,7 @@ import { modelId, symbol as toSymbol, type ModelId } from '../core/ids.js';
 import { Rng } from '../core/random.js';
 import type { Signal } from '../core/signal.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
-import type { OrderView, SubmitOutcome } from '../engine/engine.js';
+import type { OrderView, SubmitOutcome } from '../engine/views.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 
