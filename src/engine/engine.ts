@@ -2,12 +2,11 @@
 // adapter → OMS → portfolio), the ledger it commits to before acknowledging, the audit log,
 // and the portfolio snapshot. Nothing else writes this venue's orders, fills or portfolio.
 import { hash } from 'node:crypto';
-import { copyFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { type Fixed, fx, toDecimalString, div, floorToStep, mul, abs, max as fmax, ZERO } from '../core/decimal.js';
-import { clientOrderId as toClientOrderId, type ClientOrderId, type ModelId, type Symbol, type VenueId } from '../core/ids.js';
+import { clientOrderId as toClientOrderId, type ClientOrderId, type Symbol, type VenueId } from '../core/ids.js';
 import {
-  type Fill, type Order, type OrderIntent, type OrderSide, type OrderType, type TimeInForce,
+  type Fill, type Order, type OrderIntent, type OrderSide,
   TERMINAL_STATUSES, transition, applyFillToOrder, isTransitionError,
 } from '../core/order.js';
 import { type Portfolio, type Valuation, applyFill, emptyPortfolio, replayFills, valuePortfolio } from '../core/portfolio.js';
@@ -20,11 +19,13 @@ import { Ledger } from './ledger.js';
 import { OrderLog, type OrderLogLine } from './orderLog.js';
 import { type RiskBook, type RiskLimits, LossStreak, OrderRateWindow, checkRiskRails, closingPnl } from './riskRails.js';
 import { type EngineTradingStates, type TradingState, type TradingStateDocument, engineView, tradingEnabledBy, worstState } from '../core/tradingState.js';
-import { PortfolioSnapshotWriter, assessSnapshot, readSnapshot } from './snapshot.js';
-import {
-  type ReconcileAction, type ReconcileOptions, type ReconcileReport, type ReconcileState, type ReconcileSummary, type ReconcileTrigger,
-  DEFAULT_RECONCILE_OPTIONS, ReconcileDaemon, decideOrder, describeReport, driftOf, gatherEvidence, reconcileMetrics, summarizeReport,
-} from './reconcile.js';
+import { PortfolioSnapshotWriter } from './snapshot.js';
+import type { ReconcileOptions, ReconcileReport, ReconcileState, ReconcileTrigger } from './reconcile.js';
+import { Reconciler, type CorrectionPath, type ReconcileTarget } from './reconciler.js';
+import { type RecoveryContext, recoverFromLedger } from './recovery.js';
+
+/** Part of EngineOptions, so its callers take it from here. */
+export type { RecoveryContext } from './recovery.js';
 import { EngineStatsCollector, type EngineStats } from './engineStats.js';
 import {
   type CancelOutcome, type EngineHealth, type ModelPositionView, type OrderView, type RecoveryReport, type SubmitOrderRequest,
@@ -54,13 +55,6 @@ export interface EngineOptions {
   readonly recoveryContext?: RecoveryContext;
 }
 
-export interface RecoveryContext {
-  /** The previous run's lock was left behind: it did not stop cleanly. */
-  readonly uncleanShutdown?: { readonly pid: number; readonly started_at: string } | null;
-  /** `hmm restore` put this state in place (its marker). */
-  readonly restoredFrom?: Readonly<Record<string, unknown>> | null;
-}
-
 /** The engine's own stop, beside the document: `until` says what lifts it. */
 interface EngineStop {
   readonly reason: string;
@@ -69,8 +63,6 @@ interface EngineStop {
    *  any document (the stop was "the state is unknown"); 'restart': nothing but a restart. */
   readonly until: 'resume' | 'document' | 'restart';
 }
-
-
 
 export class Engine {
   readonly name: string;
@@ -95,22 +87,8 @@ export class Engine {
   private readonly modelBooks = new Map<string, Portfolio>();
   private readonly counters = new EngineStatsCollector();
   private readonly recoveryBase: Omit<RecoveryReport, 'reconciliation'>;
-  // Reconciliation state (reconcile.ts decides, reconcileOrder applies).
-  private readonly reconcileOpts: ReconcileOptions;
-  private reconcileChain: Promise<unknown> = Promise.resolve();
-  private reconcileRunning = false;
-  private reconcileDaemon: ReconcileDaemon | null = null;
-  /** Ids of venue events for orders the ledger did not know: the next pass looks them up. */
-  private readonly unknownOrderIds = new Set<ClientOrderId>();
-  /** Problems that could be a stale view of the venue: flagged only if seen twice in a row. */
-  private reconcileSuspects = new Set<string>();
-  private readonly alertedFlags = new Set<string>();
-  private startupReconcile: ReconcileReport | null = null;
-  private lastReconcile: ReconcileReport | null = null;
-  private lastReconcileOkAt: number | null = null;
-  private reconcilePasses = 0;
-  private readonly reconcileHistory: ReconcileReport[] = [];
-  private readonly reconcileTotals = { adopted: 0, accepted: 0, closed: 0, rejected_unsent: 0, fills_booked: 0, flagged: 0 };
+  /** Brings this engine's orders in line with the venue's books, through reconcileTarget(). */
+  private readonly reconciler: Reconciler;
   // The one trading state (core/tradingState.ts): the last document applied, the view of it that
   // applies here, and the engine's own stop. Only applyTradingState changes the first two.
   private tradingDoc: TradingStateDocument | null = null;
@@ -153,8 +131,13 @@ export class Engine {
     for (const f of this.ledger.fills()) this.bookForModel(f);
     this.rebuildRiskMemory(startingCash);
     for (const o of this.ledger.openOrders()) this.openOrders.set(o.clientOrderId, o);
-    this.reconcileOpts = { ...DEFAULT_RECONCILE_OPTIONS, ...opts.reconcile };
-    this.recoveryBase = this.recoverFromLedger(opts.snapshotPath, opts.recoveryContext ?? {});
+    this.reconciler = new Reconciler({
+      target: this.reconcileTarget(), venue: this.venue, bus: this.bus, logger: this.log, metrics: this.metrics, now: this.now, options: opts.reconcile,
+    });
+    this.recoveryBase = recoverFromLedger({
+      name: this.name, ledger: this.ledger, portfolio: this.portfolio, openOrders: this.openOrders.size, models: this.modelBooks.size,
+      snapshotPath: opts.snapshotPath, ctx: opts.recoveryContext ?? {}, log: this.log, now: this.now(),
+    });
     this.snapshot = opts.snapshotPath ? new PortfolioSnapshotWriter(opts.snapshotPath, () => this.snapshotDocument()) : null;
     this.venue.onEvent((e) => this.onVenueEvent(e));
     this.snapshot?.writeNow();
@@ -434,8 +417,7 @@ export class Engine {
       this.pendingIntents.delete(id);
       this.ledger.insertOrder(order, hash);
       this.openOrders.set(id, order);
-      this.unknownOrderIds.add(id);
-      this.reconcileDaemon?.kick();
+      this.reconciler.lookUp(id);
       this.venueCalls = { ...this.venueCalls, errors: this.venueCalls.errors + 1, last_error: (err as Error).message, last_error_at: this.now() };
       this.bus.publish('alert', { severity: 'WARNING', title: 'Venue error', message: `${this.name}: submit failed: ${(err as Error).message}`, key: `venue_error:${this.name}`, ts: this.now() });
       this.metrics?.venueErrors.inc({ venue: this.name, kind: 'submit' });
@@ -513,7 +495,7 @@ export class Engine {
         if (this.ledger.hasTrade(this.venueId, fill.tradeId)) return order; // already booked
         // Not booked: the ledger's fills and its order rows must agree; reconciliation decides.
         this.log.error({ engine: this.name, fill: fill.tradeId }, `[RECON] fill ${fill.tradeId} does not fit order ${order.clientOrderId} (${next.from} → ${next.to}); flagged`);
-        this.unknownOrderIds.add(order.clientOrderId);
+        this.reconciler.flag(order.clientOrderId);
         return order;
       }
       if (!this.ledger.insertFill(fill)) return order; // duplicate trade id: already booked
@@ -546,8 +528,7 @@ export class Engine {
     const order = this.openOrders.get(id) ?? this.ledger.getOrder(id)?.order;
     if (!order) {
       this.log.error({ engine: this.name, clientOrderId: id, type: e.type }, `[RECON] ${this.name} venue event for unknown order ${id}; flagged for reconciliation`);
-      this.unknownOrderIds.add(id);
-      this.reconcileDaemon?.kick();
+      this.reconciler.lookUp(id);
       return;
     }
     let next = order;
@@ -783,222 +764,73 @@ export class Engine {
   }
 
   // ---- recovery and reconciliation --------------------------------------------------------
-  // Start-up recovery judges the snapshot and the ledger; reconcile.ts decides what the venue's
-  // books mean for each order, and the methods below apply those decisions through the same
-  // ledger transactions and events as live order flow.
+  // recovery.ts judged the start; the reconciler (reconciler.ts) owns the passes with the venue
+  // and reaches this engine only through reconcileTarget(): reads of its orders and the same
+  // event path (ledger transaction, audit line, bus, books) as live order flow.
 
   /** What start-up recovered; the start-up reconciliation is added once it has run. */
   get recovery(): RecoveryReport {
-    return { ...this.recoveryBase, reconciliation: this.startupReconcile ? summarizeReport(this.startupReconcile) : null };
+    return { ...this.recoveryBase, reconciliation: this.reconciler.startupSummary() };
   }
 
-  private recoverFromLedger(snapshotPath: string | null, ctx: RecoveryContext): Omit<RecoveryReport, 'reconciliation'> {
-    const counts = this.ledger.counts();
-    const recovered = this.ledger.existed;
-    const positions = [...this.portfolio.positions.values()].filter((p) => p.qty !== 0n);
-    const problems = recovered ? this.ledger.consistencyProblems() : [];
-    let snapshot: RecoveryReport['snapshot'] = null;
-    if (snapshotPath) {
-      const a = assessSnapshot(readSnapshot(snapshotPath), {
-        seq: this.portfolio.fillCount,
-        cash: toDecimalString(this.portfolio.cash),
-        positions: Object.fromEntries(positions.map((p) => [p.symbol, toDecimalString(p.qty)])),
-      });
-      snapshot = { ...a, rebuilt: a.status !== 'ok' };
-    }
-    const report: Omit<RecoveryReport, 'reconciliation'> = {
-      recovered,
-      at: new Date(this.now()).toISOString(),
-      source: ctx.restoredFrom ? 'backup' : recovered ? 'ledger' : 'fresh',
-      unclean_shutdown: ctx.uncleanShutdown ?? null,
-      restored_from: ctx.restoredFrom ?? null,
-      fills_replayed: this.portfolio.fillCount,
-      journal_recovered: this.ledger.journalRecovered.length,
-      fills: counts.fills,
-      orders: counts.orders,
-      open_orders: this.openOrders.size,
-      positions: positions.length,
-      models: this.modelBooks.size,
-      snapshot,
-      ledger_check: { ok: problems.length === 0, problems: problems.slice(0, 20) },
-    };
-    const fields = { engine: this.name, recovery: report };
-    if (recovered) {
-      this.log.info(fields, `[RECON] ${this.name} recovered from the ledger${ctx.restoredFrom ? ' (restored from a backup)' : ''}: ${counts.orders} orders, ${counts.fills} fills, ${this.openOrders.size} open orders, ${positions.length} positions, ${this.modelBooks.size} model books`);
-    }
-    if (ctx.uncleanShutdown) {
-      this.log.warn(fields, `[RECON] ${this.name}: the previous run (pid ${ctx.uncleanShutdown.pid}, started ${ctx.uncleanShutdown.started_at}) did not stop cleanly; reconciling with the venue`);
-    }
-    for (const p of problems) this.log.error({ engine: this.name }, `[RECON] ${this.name} ledger inconsistency: ${p}`);
-    const journaled = this.ledger.journalRecovered;
-    if (journaled.length > 0) {
-      this.log.warn({ engine: this.name, orders: journaled.slice(0, 20) }, `[RECON] ${this.name}: ${journaled.length} order(s) were journaled but not yet committed when the process stopped; recorded as NEW for reconciliation with the venue`);
-    }
-    if (snapshot && snapshotPath) {
-      if (!recovered && snapshot.snapshot_seq !== null && snapshot.snapshot_seq > 0) {
-        // A snapshot with history beside a brand-new ledger: the ledger was lost or moved.
-        keepAside(snapshotPath);
-        this.log.error(fields, `[RECON] ${this.name}: ${snapshotPath} records ${snapshot.snapshot_seq} fills but the ledger is new; the ledger was lost or moved. The old snapshot is kept as ${snapshotPath}.rejected; restore the ledger from a backup (\`hmm restore FILE\`)`);
-      } else if (snapshot.status === 'corrupt' || snapshot.status === 'diverged') {
-        keepAside(snapshotPath);
-        this.log.error(fields, `[RECON] ${this.name}: snapshot ${snapshotPath} is ${snapshot.status} (${snapshot.detail}); kept as ${snapshotPath}.rejected and rebuilt from the ledger`);
-      } else if (snapshot.status === 'stale') {
-        this.log.warn(fields, `[RECON] ${this.name}: snapshot ${snapshotPath} is stale (${snapshot.detail}); rebuilt from the ledger`);
-      } else if (snapshot.status === 'missing' && recovered) {
-        this.log.warn(fields, `[RECON] ${this.name}: snapshot ${snapshotPath} is missing; rebuilt from the ledger`);
-      }
-    }
-    return report;
-  }
-
-  /**
-   * One reconciliation pass with the venue. Passes are serialised; each reads the venue first
-   * and then decides and applies synchronously, so no order event interleaves with a decision.
-   */
+  /** One reconciliation pass with the venue (passes are serialised by the reconciler). */
   reconcile(trigger: ReconcileTrigger = 'manual'): Promise<ReconcileReport> {
-    const run = this.reconcileChain.then(() => this.reconcilePass(trigger));
-    this.reconcileChain = run.catch(() => undefined);
-    return run;
+    return this.reconciler.reconcile(trigger);
   }
 
   /** Starts the periodic reconciliation (after the start-up pass). */
   startReconcileDaemon(): void {
-    if (this.reconcileDaemon) return;
-    this.reconcileDaemon = new ReconcileDaemon((t) => this.reconcile(t), this.reconcileOpts);
-    this.reconcileDaemon.start(this.lastReconcile);
+    this.reconciler.startDaemon();
   }
 
   reconcileState(): ReconcileState {
-    const last = this.lastReconcileOkAt;
+    return this.reconciler.state();
+  }
+
+  private reconcileTarget(): ReconcileTarget {
     return {
-      engine: this.name,
-      running: this.reconcileRunning,
-      passes: this.reconcilePasses,
-      interval_ms: this.reconcileOpts.intervalMs,
-      last: this.lastReconcile,
-      last_success_at: last === null ? null : new Date(last).toISOString(),
-      lag_sec: last === null ? null : Math.max(0, Math.round((this.now() - last) / 100) / 10),
-      startup: this.startupReconcile,
-      totals: { ...this.reconcileTotals },
-      history: [...this.reconcileHistory],
+      name: this.name,
+      venueId: this.venueId,
+      settledOpenOrders: () => [...this.openOrders.values()].filter((o) => !this.inflight.has(o.clientOrderId)),
+      isRouting: (id) => this.inflight.has(id),
+      order: (id) => this.openOrders.get(id) ?? this.ledger.getOrder(id)?.order,
+      isBooked: (tradeId) => this.ledger.hasTrade(this.venueId, tradeId),
+      correct: (local, apply) => this.correct(local, apply),
     };
   }
 
-  private localOrder(id: string): Order | undefined {
-    return this.openOrders.get(id) ?? this.ledger.getOrder(id)?.order;
-  }
-
-  private async reconcilePass(trigger: ReconcileTrigger): Promise<ReconcileReport> {
-    const started = this.now();
-    const t0 = performance.now();
-    this.reconcileRunning = true;
-    try {
-      const localOpen = [...this.openOrders.values()].filter((o) => !this.inflight.has(o.clientOrderId));
-      const gathered = await gatherEvidence(this.venue, localOpen, [...this.unknownOrderIds], (id) => this.localOrder(id));
-      const acc: ReconcileAccumulator = { adopted: [], accepted: [], closed: [], rejected_unsent: [], trade_ids: [], pending: [], flagged: [] };
-      let venueOpenIds: string[] = [];
-      const suspects = new Set<string>();
-      if (gathered.ok) {
-        venueOpenIds = gathered.venueOpen.map((o) => o.clientOrderId);
-        for (const e of gathered.evidence) {
-          if (this.inflight.has(e.clientOrderId)) continue; // being routed right now: not settled yet
-          const local = this.localOrder(e.clientOrderId);
-          const actions = decideOrder(local, e, {
-            now: this.now(),
-            newOrderGraceMs: this.reconcileOpts.newOrderGraceMs,
-            isBooked: (tradeId) => this.ledger.hasTrade(this.venueId, tradeId),
-          }).map((a): ReconcileAction => {
-            if (a.kind !== 'flag' || !a.transient) return a;
-            const key = `${a.clientOrderId}|${a.problem}`;
-            suspects.add(key);
-            return this.reconcileSuspects.has(key) ? a : { kind: 'pending', clientOrderId: a.clientOrderId, why: `${a.problem} (re-checking)` };
-          });
-          this.reconcileOrder(local, actions, acc);
-          if (!actions.some((a) => a.kind === 'pending')) this.unknownOrderIds.delete(e.clientOrderId);
-        }
-        this.reconcileSuspects = suspects;
-      }
-      const engineOpen = [...this.openOrders.values()].filter((o) => !this.inflight.has(o.clientOrderId) && o.createdAt <= started).map((o) => o.clientOrderId as string);
-      const venueSet = new Set(venueOpenIds);
-      const sameOpen = engineOpen.length === venueSet.size && engineOpen.every((id) => venueSet.has(id));
-      const base = {
-        engine: this.name, trigger, started_at: new Date(started).toISOString(), finished_at: new Date(this.now()).toISOString(),
-        duration_ms: Math.round((performance.now() - t0) * 1000) / 1000,
-        ok: gathered.ok, error: gathered.ok ? null : gathered.error,
-        checked: gathered.ok ? gathered.evidence.length : 0,
-        venue_open: venueOpenIds.length, engine_open: engineOpen.length,
-        adopted: acc.adopted, accepted: acc.accepted, closed: acc.closed, rejected_unsent: acc.rejected_unsent,
-        fills_booked: acc.trade_ids.length, trade_ids: acc.trade_ids, pending: acc.pending, flagged: acc.flagged,
-      };
-      const report: ReconcileReport = { ...base, drift: driftOf(base), in_sync: gathered.ok && sameOpen && acc.flagged.length === 0 && acc.pending.length === 0 };
-      this.afterReconcile(report);
-      return report;
-    } finally {
-      this.reconcileRunning = false;
-    }
-  }
-
-  /** Applies one order's actions in one ledger transaction, then publishes what changed. */
-  private reconcileOrder(local: Order | undefined, actions: readonly ReconcileAction[], acc: ReconcileAccumulator): void {
-    if (actions.length === 0) return;
-    let order = local;
+  /** Applies the reconciler's corrections to one order in one ledger transaction, then files
+   *  and publishes the result exactly as a venue event would be. */
+  private correct(local: Order | undefined, apply: (path: CorrectionPath) => Order | undefined): void {
     const fills: Fill[] = [];
     let rejected = false;
     const now = this.now();
+    const path: CorrectionPath = {
+      adopt: (order) => {
+        // Adopted orders never match a client's request hash: re-using the id is a conflict.
+        this.ledger.insertOrder(order, `adopted:${order.venueOrderId ?? ''}`);
+        this.logOrder('order.adopted', order, { reason: 'RECONCILED_FROM_VENUE' });
+      },
+      accept: (order, venueOrderId) => {
+        const next = transition(order, 'ACCEPTED', now, { venueOrderId });
+        if (isTransitionError(next)) return next;
+        this.ledger.updateOrder(next, 'RECONCILED');
+        this.logOrder('order.accepted', next, { reason: 'RECONCILED' });
+        return next;
+      },
+      apply: (order, event) => this.applyEvent(order, event, fills),
+      rejectUnsent: (order) => {
+        const next = transition(order, 'REJECTED', now, { rejectReason: 'NOT_SENT: the venue never received it (stopped or failed before its acknowledgement)' });
+        if (isTransitionError(next)) return next;
+        this.ledger.updateOrder(next);
+        this.logOrder('order.rejected', next, { reason: 'NOT_SENT', message: 'the venue never received it' });
+        rejected = true;
+        return next;
+      },
+    };
+    let order = local;
     this.ledger.transaction(() => {
-      for (const a of actions) {
-        const id = a.clientOrderId;
-        if (a.kind === 'pending') {
-          acc.pending.push({ client_order_id: id, why: a.why });
-        } else if (a.kind === 'flag') {
-          acc.flagged.push({ client_order_id: id, problem: a.problem });
-        } else if (a.kind === 'adopt') {
-          const v = a.state;
-          order = {
-            clientOrderId: id, venue: this.venueId, model: null, symbol: v.symbol, side: v.side, type: v.type,
-            timeInForce: v.type === 'MARKET' ? 'IOC' : 'GTC', qty: v.qty, price: v.price, status: 'ACCEPTED',
-            filledQty: ZERO, filledNotional: ZERO, fees: ZERO, venueOrderId: v.venueOrderId, rejectReason: null, createdAt: now, updatedAt: now,
-          };
-          // Adopted orders never match a client's request hash: re-using the id is a conflict.
-          this.ledger.insertOrder(order, `adopted:${v.venueOrderId}`);
-          this.logOrder('order.adopted', order, { reason: 'RECONCILED_FROM_VENUE' });
-          acc.adopted.push(id);
-        } else if (order === undefined) {
-          acc.flagged.push({ client_order_id: id, problem: `cannot ${a.kind}: the order is not in the ledger` });
-        } else if (a.kind === 'accept') {
-          const next = transition(order, 'ACCEPTED', now, { venueOrderId: a.venueOrderId });
-          if (isTransitionError(next)) {
-            acc.flagged.push({ client_order_id: id, problem: `cannot accept: ${next.from} → ${next.to}` });
-            continue;
-          }
-          order = next;
-          this.ledger.updateOrder(next, 'RECONCILED');
-          this.logOrder('order.accepted', next, { reason: 'RECONCILED' });
-          acc.accepted.push(id);
-        } else if (a.kind === 'book_fills') {
-          for (const f of a.fills) {
-            const before = fills.length;
-            order = this.applyEvent(order, { type: 'fill', fill: f }, fills);
-            if (fills.length > before) acc.trade_ids.push(f.tradeId);
-          }
-        } else if (a.kind === 'close') {
-          const next = this.applyEvent(order, { type: a.to === 'CANCELED' ? 'canceled' : 'expired', clientOrderId: id, ts: now, reason: `RECONCILED: ${a.to} at the venue` }, fills);
-          if (next === order) acc.flagged.push({ client_order_id: id, problem: `cannot close ${order.status} as ${a.to}` });
-          else acc.closed.push({ client_order_id: id, status: a.to });
-          order = next;
-        } else if (a.kind === 'reject_unsent') {
-          const next = transition(order, 'REJECTED', now, { rejectReason: 'NOT_SENT: the venue never received it (stopped or failed before its acknowledgement)' });
-          if (isTransitionError(next)) {
-            acc.flagged.push({ client_order_id: id, problem: `cannot reject: ${next.from} → ${next.to}` });
-            continue;
-          }
-          order = next;
-          this.ledger.updateOrder(next);
-          this.logOrder('order.rejected', next, { reason: 'NOT_SENT', message: 'the venue never received it' });
-          acc.rejected_unsent.push(id);
-          rejected = true;
-        }
-      }
+      order = apply(path);
     });
     if (order === undefined || order === local) return;
     if (TERMINAL_STATUSES.has(order.status)) this.openOrders.delete(order.clientOrderId);
@@ -1011,65 +843,9 @@ export class Engine {
     this.afterChange();
   }
 
-  private afterReconcile(r: ReconcileReport): void {
-    this.reconcilePasses++;
-    this.lastReconcile = r;
-    if (r.trigger === 'startup' && this.startupReconcile === null) this.startupReconcile = r;
-    this.reconcileHistory.unshift(r);
-    if (this.reconcileHistory.length > 20) this.reconcileHistory.length = 20;
-    const t = this.reconcileTotals;
-    t.adopted += r.adopted.length;
-    t.accepted += r.accepted.length;
-    t.closed += r.closed.length;
-    t.rejected_unsent += r.rejected_unsent.length;
-    t.fills_booked += r.fills_booked;
-    t.flagged += r.flagged.length;
-    if (r.ok) this.lastReconcileOkAt = this.now();
-
-    const m = this.metrics ? reconcileMetrics(this.metrics.registry) : null;
-    if (m) {
-      m.runs.inc({ venue: this.name, trigger: r.trigger, result: !r.ok ? 'venue_unavailable' : r.flagged.length ? 'flagged' : 'ok' });
-      for (const [kind, n] of [['adopted', r.adopted.length], ['accepted', r.accepted.length], ['closed', r.closed.length], ['rejected_unsent', r.rejected_unsent.length], ['fills_booked', r.fills_booked]] as const) {
-        if (n > 0) m.corrections.inc({ venue: this.name, kind }, n);
-      }
-      m.flagged.set({ venue: this.name }, r.flagged.length);
-      if (r.ok) m.lastSuccess.set({ venue: this.name }, this.now() / 1000);
-    }
-
-    const line = `[RECON] ${describeReport(r)}`;
-    const fields = { engine: this.name, reconcile: { trigger: r.trigger, drift: r.drift, in_sync: r.in_sync, adopted: r.adopted, accepted: r.accepted, closed: r.closed, rejected_unsent: r.rejected_unsent, trade_ids: r.trade_ids, pending: r.pending, flagged: r.flagged } };
-    if (!r.ok || r.flagged.length > 0) this.log.error(fields, line);
-    else if (r.drift > 0 || r.pending.length > 0) this.log.warn(fields, line);
-    else if (r.trigger === 'periodic') this.log.debug(fields, line);
-    else this.log.info(fields, line);
-
-    const ts = this.now();
-    if (!r.ok) {
-      this.bus.publish('alert', { severity: 'WARNING', title: 'Reconciliation cannot read the venue', message: `${this.name}: ${r.error}; nothing was changed, retrying`, key: `recon_unavailable:${this.name}`, ts });
-      return;
-    }
-    const fresh = r.flagged.filter((f) => !this.alertedFlags.has(`${f.client_order_id}|${f.problem}`));
-    this.alertedFlags.clear();
-    for (const f of r.flagged) this.alertedFlags.add(`${f.client_order_id}|${f.problem}`);
-    if (fresh.length > 0) {
-      this.bus.publish('alert', {
-        severity: 'CRITICAL', title: 'Reconciliation found what it cannot explain',
-        message: `${this.name}: ${fresh.map((f) => `${f.client_order_id}: ${f.problem}`).join('; ')}`, key: `recon_flagged:${this.name}`, ts,
-      });
-    } else if (r.drift > this.reconcileOpts.driftAlertThreshold) {
-      this.bus.publish('alert', {
-        severity: 'WARNING', title: 'Reconciliation corrected drift',
-        message: `${this.name} (${r.trigger}): imported ${r.adopted.length}, closed ${r.closed.length}, accepted ${r.accepted.length}, unsent ${r.rejected_unsent.length}, booked ${r.fills_booked} fills`,
-        key: `recon_drift:${this.name}`, ts,
-      });
-    }
-  }
-
   async close(): Promise<void> {
     this.metrics?.accountRefreshers.delete(this.refreshGauges);
-    this.reconcileDaemon?.stop();
-    this.reconcileDaemon = null;
-    await this.reconcileChain;
+    await this.reconciler.stop();
     await this.ledger.durable();
     this.snapshot?.writeNow();
     this.snapshot?.stop();
@@ -1087,19 +863,3 @@ function requestHash(r: SubmitOrderRequest): string {
 }
 
 
-interface ReconcileAccumulator {
-  readonly adopted: string[];
-  readonly accepted: string[];
-  readonly closed: { client_order_id: string; status: string }[];
-  readonly rejected_unsent: string[];
-  readonly trade_ids: string[];
-  readonly pending: { client_order_id: string; why: string }[];
-  readonly flagged: { client_order_id: string; problem: string }[];
-}
-
-/** Keeps a snapshot that disagrees with the ledger beside it (evidence), before it is rewritten. */
-function keepAside(path: string): void {
-  try {
-    copyFileSync(path, `${path}.rejected`);
-  } catch { /* unreadable or gone: nothing to keep */ }
-}
