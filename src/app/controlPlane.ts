@@ -10,7 +10,6 @@
 // always used. With coordination the caller starts and stops `daemons` as the lease comes and
 // goes; a follower keeps its models warm on the shared bars but publishes no signals of its
 // own, routes only what its API is asked to, and sizes with the leader's allocations.
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,8 +17,8 @@ import type { FastifyInstance } from 'fastify';
 import type { StackConfig } from '../config/config.js';
 import { fx, toNumber } from '../core/decimal.js';
 import type { Symbol } from '../core/ids.js';
+import { signalOrderId } from '../core/orderIds.js';
 import type { Bar } from '../core/marketData.js';
-import type { Signal } from '../core/signal.js';
 import type { Bus, BusHandler, AnyBusHandler, BusStats } from '../bus/bus.js';
 import type { BusTopics, Topic } from '../bus/topics.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
@@ -115,18 +114,6 @@ export class MarkedBus implements Bus {
   async close(): Promise<void> {}
 }
 
-/**
- * The client order id of a model signal's order: deterministic (the same signal seen twice is
- * one order at the engine, whichever replica routes it) and within every venue's limits —
- * Binance takes at most 36 of [A-Za-z0-9_-], which `<model>-<symbol>-<ms>` already exceeds
- * for ma_crossover_v1 on BTCUSDT. The time goes in base 36; a name too long for that is hashed.
- */
-export function signalOrderId(signal: Pick<Signal, 'model' | 'symbol' | 'ts'>): string {
-  const readable = `${signal.model}-${signal.symbol}-${Math.floor(signal.ts).toString(36)}`;
-  if (readable.length <= 36 && /^[A-Za-z0-9_-]+$/.test(readable)) return readable;
-  const digest = createHash('sha256').update(`${signal.model}|${signal.symbol}|${signal.ts}`).digest('base64url').replace(/[^A-Za-z0-9]/g, '').slice(0, 20);
-  return `${signal.model.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 14)}-${digest}`;
-}
 
 /** Delivers alerts only while this control plane leads: one Telegram message per alert, not one
  *  per replica. A follower's skipped deliveries count under `<channel>_follower`. */

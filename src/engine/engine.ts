@@ -19,6 +19,7 @@ import { Ledger } from './ledger.js';
 import { OrderLog, type OrderLogLine } from './orderLog.js';
 import { type RiskBook, type RiskLimits, LossStreak, OrderRateWindow, checkRiskRails, closingPnl } from './riskRails.js';
 import { type EngineTradingStates, type TradingState, type TradingStateDocument, engineView, tradingEnabledBy, worstState } from '../core/tradingState.js';
+import { timeOrderedOrderId } from '../core/orderIds.js';
 import { PortfolioSnapshotWriter } from './snapshot.js';
 import type { ReconcileOptions, ReconcileReport, ReconcileState, ReconcileTrigger } from './reconcile.js';
 import { Reconciler, type CorrectionPath, type ReconcileTarget } from './reconciler.js';
@@ -82,7 +83,6 @@ export class Engine {
   private readonly pendingEvents = new Map<string, VenueEvent[]>();
   private readonly rateWindow = new OrderRateWindow();
   private readonly snapshot: PortfolioSnapshotWriter | null;
-  private seq = 0;
   /** Each model's own book (zero cash): what it holds, for sizing exits and attributing PnL. */
   private readonly modelBooks = new Map<string, Portfolio>();
   private readonly counters = new EngineStatsCollector();
@@ -311,7 +311,7 @@ export class Engine {
 
   async submit(req: SubmitOrderRequest): Promise<SubmitOutcome> {
     const intake = performance.now();
-    const id = req.clientOrderId ? toClientOrderId(req.clientOrderId) : this.newClientOrderId();
+    const id = req.clientOrderId ? toClientOrderId(req.clientOrderId) : timeOrderedOrderId(this.name, this.now());
     const hash = requestHash(req);
 
     const inflight = this.inflight.get(id);
@@ -757,10 +757,6 @@ export class Engine {
       fill_price: extra.fill_price,
       fill_fee: extra.fill_fee,
     });
-  }
-
-  private newClientOrderId(): ClientOrderId {
-    return toClientOrderId(`${this.name}-${this.now().toString(36)}-${(++this.seq).toString(36)}`);
   }
 
   // ---- recovery and reconciliation --------------------------------------------------------

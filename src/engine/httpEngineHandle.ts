@@ -8,7 +8,7 @@
 // outcome instead of placing a second order. Reads are retried once on a connection error;
 // nothing else is retried. An engine that cannot be reached raises EngineUnreachableError; an
 // engine that lacks a route this handle needs raises EngineRouteMissingError naming it.
-import { randomBytes } from 'node:crypto';
+import { timeOrderedOrderId } from '../core/orderIds.js';
 import type { Valuation } from '../core/portfolio.js';
 import { toDecimalString } from '../core/decimal.js';
 import type { TradingStateDocument } from '../core/tradingState.js';
@@ -94,7 +94,7 @@ export class HttpEngineHandle implements EngineHandle {
   }
 
   async submit(req: SubmitOrderRequest): Promise<SubmitOutcome> {
-    const id = req.clientOrderId ?? `${this.name}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+    const id = req.clientOrderId ?? timeOrderedOrderId(this.name, Date.now());
     const body: Record<string, unknown> = {
       client_order_id: id, symbol: req.symbol, side: req.side, type: req.type, quantity: toDecimalString(req.qty),
     };
