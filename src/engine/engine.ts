@@ -32,6 +32,7 @@ import {
   type CancelOutcome, type EngineHealth, type ModelPositionView, type OrderView, type RecoveryReport, type SubmitOrderRequest,
   type SubmitOutcome, type TradingStateApplication, type TradingStateApplied, avgPrice, orderEvent, orderView,
 } from './views.js';
+import { OrderStateError } from './errors.js';
 
 export interface EngineOptions {
   readonly name: string;
@@ -431,7 +432,7 @@ export class Engine {
     if (result.kind === 'rejected') {
       this.pendingIntents.delete(id);
       const next = transition(order, 'REJECTED', result.ts, { rejectReason: `${result.code}: ${result.message}` });
-      if (isTransitionError(next)) throw new Error(`OMS: ${next.from} → ${next.to}`);
+      if (isTransitionError(next)) throw new OrderStateError(next.from, next.to);
       this.ledger.transaction(() => {
         this.ledger.insertOrder(order, hash);
         this.ledger.updateOrder(next);
@@ -444,7 +445,7 @@ export class Engine {
 
     const submitted = order;
     const accepted = transition(order, 'ACCEPTED', result.ts, { venueOrderId: result.venueOrderId });
-    if (isTransitionError(accepted)) throw new Error(`OMS: ${accepted.from} → ${accepted.to}`);
+    if (isTransitionError(accepted)) throw new OrderStateError(accepted.from, accepted.to);
     order = accepted;
     const fills: Fill[] = [];
     this.ledger.transaction(() => {

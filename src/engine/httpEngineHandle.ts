@@ -16,6 +16,8 @@ import type { CancelOutcome, EngineHealth, InstrumentView, ModelPositionView, Or
 import type { EngineHandle } from './engineHandle.js';
 import type { EngineStats } from './engineStats.js';
 import type { ReconcileReport, ReconcileState } from './reconcile.js';
+import { InvalidValueError } from '../core/errors.js';
+import { EngineError } from './errors.js';
 
 /** Environment key listing the engines `hmm ops` reaches over HTTP. */
 export const ENGINE_ENDPOINTS_ENV = 'HMM_ENGINES';
@@ -25,43 +27,40 @@ export interface EngineEndpoint {
   readonly url: string;
 }
 
-/** "name=url,name=url" → endpoints; a RangeError names the bad entry. */
+/** "name=url,name=url" → endpoints; an InvalidValueError (HMM_ENGINE_INVALID_ENDPOINTS) names the bad entry. */
 export function parseEngineEndpoints(text: string): EngineEndpoint[] {
   const out: EngineEndpoint[] = [];
   for (const raw of text.split(',').map((s) => s.trim()).filter(Boolean)) {
     const m = /^([A-Za-z0-9._-]{1,64})=(.+)$/.exec(raw);
-    if (!m) throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: expected NAME=URL, got ${JSON.stringify(raw)}`);
+    if (!m) throw new InvalidValueError('HMM_ENGINE_INVALID_ENDPOINTS', `${ENGINE_ENDPOINTS_ENV}: expected NAME=URL, got ${JSON.stringify(raw)}`);
     let u: URL;
     try {
       u = new URL(m[2]!);
     } catch {
-      throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: ${m[1]} has an invalid URL ${JSON.stringify(m[2])}`);
+      throw new InvalidValueError('HMM_ENGINE_INVALID_ENDPOINTS', `${ENGINE_ENDPOINTS_ENV}: ${m[1]} has an invalid URL ${JSON.stringify(m[2])}`);
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: ${m[1]} must use http(s)`);
-    if (out.some((e) => e.name === m[1])) throw new RangeError(`${ENGINE_ENDPOINTS_ENV}: ${m[1]} is listed twice`);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidValueError('HMM_ENGINE_INVALID_ENDPOINTS', `${ENGINE_ENDPOINTS_ENV}: ${m[1]} must use http(s)`);
+    if (out.some((e) => e.name === m[1])) throw new InvalidValueError('HMM_ENGINE_INVALID_ENDPOINTS', `${ENGINE_ENDPOINTS_ENV}: ${m[1]} is listed twice`);
     out.push({ name: m[1]!, url: m[2]!.replace(/\/+$/, '') });
   }
   return out;
 }
 
-export class EngineUnreachableError extends Error {
+export class EngineUnreachableError extends EngineError {
   constructor(readonly engine: string, readonly url: string, cause: string) {
-    super(`engine ${engine} at ${url} is unreachable: ${cause}`);
-    this.name = 'EngineUnreachableError';
+    super('HMM_ENGINE_UNREACHABLE', `engine ${engine} at ${url} is unreachable: ${cause}`);
   }
 }
 
-export class EngineHttpError extends Error {
+export class EngineHttpError extends EngineError {
   constructor(readonly engine: string, readonly status: number, readonly route: string, message: string) {
-    super(`engine ${engine} ${route}: HTTP ${status}: ${message}`);
-    this.name = 'EngineHttpError';
+    super('HMM_ENGINE_HTTP', `engine ${engine} ${route}: HTTP ${status}: ${message}`);
   }
 }
 
-export class EngineRouteMissingError extends Error {
+export class EngineRouteMissingError extends EngineError {
   constructor(readonly engine: string, readonly route: string) {
-    super(`engine ${engine} has no route ${route}; this engine API predates the HTTP handle's needs`);
-    this.name = 'EngineRouteMissingError';
+    super('HMM_ENGINE_ROUTE_MISSING', `engine ${engine} has no route ${route}; this engine API predates the HTTP handle's needs`);
   }
 }
 

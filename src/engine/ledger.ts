@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { type Fixed, fromRaw, toDecimalString } from '../core/decimal.js';
 import type { ClientOrderId, ModelId, Symbol, VenueId } from '../core/ids.js';
 import type { Fill, Liquidity, Order, OrderSide, OrderStatus, OrderType, TimeInForce } from '../core/order.js';
+import { EngineError } from './errors.js';
 
 // Each page a commit touches costs a write on these disks, so the schema keeps them few: seq
 // columns are plain rowids (rows are never deleted, so they only grow; AUTOINCREMENT would
@@ -220,9 +221,9 @@ interface IntentLine {
 }
 
 /** A ledger file that cannot be opened or read: names the file and what to do about it. */
-export class LedgerOpenError extends Error {
+export class LedgerOpenError extends EngineError {
   constructor(readonly path: string, cause: string) {
-    super(`ledger ${path} cannot be opened: ${cause}. Move it aside and restore the last backup (\`hmm restore FILE\`).`);
+    super('HMM_ENGINE_LEDGER_UNREADABLE', `ledger ${path} cannot be opened: ${cause}. Move it aside and restore the last backup (\`hmm restore FILE\`).`);
   }
 }
 

@@ -26,6 +26,7 @@ import {
   walkBook,
 } from './matching.js';
 import { type AssetBalance, type MarketRow, type SimOrder, SimStateStore } from './simStore.js';
+import { InvalidValueError } from '../../core/errors.js';
 
 export const DEFAULT_SIM_INSTRUMENTS: readonly Instrument[] = [
   instrument(toSymbol('BTCUSDT'), 'BTC', 'USDT', { stepSize: '0.00001', tickSize: '0.01', minQty: '0.00001', minNotional: '5' }),
@@ -147,7 +148,7 @@ export class SimVenue implements Venue {
     this.slippageBps = nonNegative('slippageBps', opts.slippageBps ?? 1);
     this.jitterBps = nonNegative('slippageJitterBps', opts.slippageJitterBps ?? 0);
     this.levels = opts.book?.levels ?? 5;
-    if (!Number.isInteger(this.levels) || this.levels < 1) throw new RangeError(`book.levels must be a positive integer, got ${this.levels}`);
+    if (!Number.isInteger(this.levels) || this.levels < 1) throw new InvalidValueError('HMM_VENUE_INVALID_OPTION', `book.levels must be a positive integer, got ${this.levels}`);
     this.levelSpacingBps = nonNegative('book.levelSpacingBps', opts.book?.levelSpacingBps ?? 2);
     this.volumeShare = nonNegative('book.volumeShare', opts.book?.volumeShare ?? 0.1);
     this.makerVolumeShare = nonNegative('makerVolumeShare', opts.makerVolumeShare ?? 0.05);
@@ -171,7 +172,7 @@ export class SimVenue implements Venue {
     } else {
       for (const [asset, amount] of Object.entries(opts.startingBalances ?? { USDT: '100000' })) {
         const v = toFixed(`startingBalances.${asset}`, amount);
-        if (v < 0n) throw new RangeError(`startingBalances.${asset} must not be negative`);
+        if (v < 0n) throw new InvalidValueError('HMM_VENUE_INVALID_OPTION', `startingBalances.${asset} must not be negative`);
         this.balanceMap.set(asset, { free: v, locked: ZERO });
       }
       if (this.store !== null) {
@@ -603,7 +604,7 @@ function delay(ms: number): Promise<void> {
 }
 
 function nonNegative(key: string, v: number): number {
-  if (!Number.isFinite(v) || v < 0) throw new RangeError(`SimVenue option ${key} must be a finite number ≥ 0, got ${v}`);
+  if (!Number.isFinite(v) || v < 0) throw new InvalidValueError('HMM_VENUE_INVALID_OPTION', `SimVenue option ${key} must be a finite number ≥ 0, got ${v}`);
   return v;
 }
 
@@ -612,7 +613,7 @@ function toFixed(key: string, v: Fixed | string): Fixed {
   try {
     return fx(v);
   } catch (err) {
-    throw new RangeError(`SimVenue option ${key}: ${(err as Error).message}`);
+    throw new InvalidValueError('HMM_VENUE_INVALID_OPTION', `SimVenue option ${key}: ${(err as Error).message}`);
   }
 }
 
