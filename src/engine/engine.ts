@@ -20,7 +20,8 @@ import { OrderLog, type OrderLogLine } from './orderLog.js';
 import { type RiskBook, type RiskLimits, LossStreak, OrderRateWindow, checkRiskRails, closingPnl } from './riskRails.js';
 import { type EngineTradingStates, type TradingState, type TradingStateDocument, engineView, tradingEnabledBy, worstState } from '../core/tradingState.js';
 import { timeOrderedOrderId } from '../core/orderIds.js';
-import { PortfolioSnapshotWriter } from './snapshot.js';
+import { PortfolioSnapshotWriter, portfolioSnapshotDocument } from './snapshot.js';
+import { ModelBooks } from './modelBooks.js';
 import type { ReconcileOptions, ReconcileReport, ReconcileState, ReconcileTrigger } from './reconcile.js';
 import { Reconciler, type CorrectionPath, type ReconcileTarget } from './reconciler.js';
 import { type RecoveryContext, recoverFromLedger } from './recovery.js';
@@ -30,7 +31,7 @@ export type { RecoveryContext } from './recovery.js';
 import { EngineStatsCollector, type EngineStats } from './engineStats.js';
 import {
   type CancelOutcome, type EngineHealth, type ModelPositionView, type OrderView, type RecoveryReport, type SubmitOrderRequest,
-  type SubmitOutcome, type TradingStateApplication, type TradingStateApplied, avgPrice, orderEvent, orderView,
+  type SubmitOutcome, type TradingStateApplication, type TradingStateApplied, orderEvent, orderLogLine, orderView,
 } from './views.js';
 import { OrderStateError } from './errors.js';
 
@@ -85,7 +86,7 @@ export class Engine {
   private readonly rateWindow = new OrderRateWindow();
   private readonly snapshot: PortfolioSnapshotWriter | null;
   /** Each model's own book (zero cash): what it holds, for sizing exits and attributing PnL. */
-  private readonly modelBooks = new Map<string, Portfolio>();
+  private readonly modelBooks = new ModelBooks();
   private readonly counters = new EngineStatsCollector();
   private readonly recoveryBase: Omit<RecoveryReport, 'reconciliation'>;
   /** Brings this engine's orders in line with the venue's books, through reconcileTarget(). */
@@ -129,7 +130,7 @@ export class Engine {
     // Recovery: the portfolio is whatever the ledger's fills say, never the snapshot.
     const startingCash = this.ledger.startingCash(opts.startingCash);
     this.portfolio = replayFills(startingCash, this.ledger.fills());
-    for (const f of this.ledger.fills()) this.bookForModel(f);
+    for (const f of this.ledger.fills()) this.modelBooks.book(f);
     this.rebuildRiskMemory(startingCash);
     for (const o of this.ledger.openOrders()) this.openOrders.set(o.clientOrderId, o);
     this.reconciler = new Reconciler({
@@ -505,7 +506,7 @@ export class Engine {
       const before = this.portfolio;
       this.portfolio = applyFill(this.portfolio, fill);
       this.recordExit(fill, before, this.portfolio);
-      this.bookForModel(fill);
+      this.modelBooks.book(fill);
       fills.push(fill);
       this.logOrder('trade.fill', next, { trade_id: fill.tradeId, fill_qty: toDecimalString(fill.qty), fill_price: toDecimalString(fill.price), fill_fee: toDecimalString(fill.fee) });
       return next;
@@ -614,24 +615,12 @@ export class Engine {
     return this.ledger.recentOrders(limit).map(orderView);
   }
 
-  private bookForModel(f: Fill): void {
-    if (f.model === null) return;
-    this.modelBooks.set(f.model, applyFill(this.modelBooks.get(f.model) ?? emptyPortfolio(fx(0)), f));
-  }
-
   modelPositions(): ModelPositionView[] {
-    const out: ModelPositionView[] = [];
-    for (const [model, book] of this.modelBooks) {
-      for (const p of book.positions.values()) {
-        out.push({ model, symbol: p.symbol, qty: toDecimalString(p.qty), avgPrice: toDecimalString(p.avgPrice), realizedPnl: toDecimalString(p.realizedPnl), fees: toDecimalString(p.fees) });
-      }
-    }
-    return out;
+    return this.modelBooks.positions();
   }
 
   modelQty(model: string, symbol: string): string {
-    const q = this.modelBooks.get(model)?.positions.get(symbol as Symbol)?.qty;
-    return q === undefined ? '0' : toDecimalString(q);
+    return this.modelBooks.qty(model, symbol);
   }
 
   modelBook(model: string): Portfolio | undefined {
@@ -704,60 +693,11 @@ export class Engine {
   }
 
   private snapshotDocument() {
-    const v = this.valuation();
-    return {
-      venue: this.name,
-      seq: this.portfolio.fillCount,
-      ts: new Date(this.now()).toISOString(),
-      ts_ms: this.now(),
-      trading_enabled: this.tradingEnabled,
-      cash: toDecimalString(this.portfolio.cash),
-      equity: v.equity,
-      exposure: v.exposure,
-      pnl: { realized: toDecimalString(this.portfolio.realizedPnl), unrealized: v.unrealizedPnl, fees: toDecimalString(this.portfolio.fees) },
-      positions: [...this.portfolio.positions.values()].filter((p) => p.qty !== 0n).map((p) => {
-        const pv = v.positions.find((x) => x.symbol === p.symbol);
-        return {
-          symbol: p.symbol,
-          qty: toDecimalString(p.qty),
-          avg_price: toDecimalString(p.avgPrice),
-          last_price: pv?.lastPrice ?? null,
-          value_usd: pv?.marketValue ?? 0,
-          unrealized_usd: pv?.unrealizedPnl ?? 0,
-          realized_usd: toDecimalString(p.realizedPnl),
-          fees_usd: toDecimalString(p.fees),
-        };
-      }),
-      open_orders: this.openOrders.size,
-    };
+    return portfolioSnapshotDocument(this.name, this.portfolio, this.valuation(), this.tradingEnabled, this.openOrders.size, this.now());
   }
 
   private logOrder(event: string, o: Order, extra: Partial<OrderLogLine>): void {
-    this.orderLog.append({
-      ts: new Date(this.now()).toISOString(),
-      event,
-      venue: this.name,
-      client_order_id: o.clientOrderId,
-      model: o.model,
-      symbol: o.symbol,
-      side: o.side,
-      type: o.type,
-      status: o.status,
-      qty: toDecimalString(o.qty),
-      price: o.price === null ? null : toDecimalString(o.price),
-      filled_qty: toDecimalString(o.filledQty),
-      avg_price: avgPrice(o),
-      fees: toDecimalString(o.fees),
-      reason: extra.reason ?? null,
-      // Every key written out (JSON drops the undefined ones): spreading `extra` in added
-      // new keys after a spread, V8's slow path.
-      message: extra.message,
-      routing_time: extra.routing_time,
-      trade_id: extra.trade_id,
-      fill_qty: extra.fill_qty,
-      fill_price: extra.fill_price,
-      fill_fee: extra.fill_fee,
-    });
+    this.orderLog.append(orderLogLine(this.now(), event, this.name, o, extra));
   }
 
   // ---- recovery and reconciliation --------------------------------------------------------

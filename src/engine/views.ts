@@ -8,6 +8,7 @@ import type { ModelId, Symbol } from '../core/ids.js';
 import type { Order, OrderSide, OrderType, TimeInForce } from '../core/order.js';
 import type { EngineTradingStates } from '../core/tradingState.js';
 import type { ReconcileSummary } from './reconcile.js';
+import type { OrderLogLine } from './orderLog.js';
 
 /** An order request as it arrives at the engine, quantities already exact. */
 export interface SubmitOrderRequest {
@@ -172,5 +173,34 @@ export function orderEvent(venue: string, o: Order, reason: string | null) {
     venue, clientOrderId: o.clientOrderId, model: o.model, symbol: o.symbol, side: o.side, type: o.type,
     status: o.status, qty: toDecimalString(o.qty), filledQty: toDecimalString(o.filledQty),
     price: o.price === null ? null : toDecimalString(o.price), reason, ts: o.updatedAt,
+  };
+}
+
+/** The audit line (engine/logs/orders.jsonl) of one order event. */
+export function orderLogLine(nowMs: number, event: string, venue: string, o: Order, extra: Partial<OrderLogLine>): OrderLogLine {
+  return {
+    ts: new Date(nowMs).toISOString(),
+    event,
+    venue,
+    client_order_id: o.clientOrderId,
+    model: o.model,
+    symbol: o.symbol,
+    side: o.side,
+    type: o.type,
+    status: o.status,
+    qty: toDecimalString(o.qty),
+    price: o.price === null ? null : toDecimalString(o.price),
+    filled_qty: toDecimalString(o.filledQty),
+    avg_price: avgPrice(o),
+    fees: toDecimalString(o.fees),
+    reason: extra.reason ?? null,
+    // Every key written out (JSON drops the undefined ones): spreading `extra` in added
+    // new keys after a spread, V8's slow path.
+    message: extra.message,
+    routing_time: extra.routing_time,
+    trade_id: extra.trade_id,
+    fill_qty: extra.fill_qty,
+    fill_price: extra.fill_price,
+    fill_fee: extra.fill_fee,
   };
 }
