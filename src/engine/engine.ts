@@ -1,6 +1,13 @@
 // The execution engine for one venue: the order router (idempotency → risk rails → venue
 // adapter → OMS → portfolio), the ledger it commits to before acknowledging, the audit log,
 // and the portfolio snapshot. Nothing else writes this venue's orders, fills or portfolio.
+// Around 700 lines, on purpose: the order path is one object because its invariants hold only
+// inside it — nothing awaits between the risk rails and the venue call (a kill cannot land in
+// between), an order's events and fills commit in one ledger transaction, and the exposure the
+// rails see includes orders still awaiting the venue. The other ideas live beside it: wire
+// views (views.ts), start-up recovery (recovery.ts), reconciliation with the venue
+// (reconciler.ts, through reconcileTarget()), model books (modelBooks.ts), the snapshot
+// (snapshot.ts), the risk decision (riskRails.ts).
 import { hash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { type Fixed, fx, toDecimalString, div, floorToStep, mul, abs, max as fmax, ZERO } from '../core/decimal.js';

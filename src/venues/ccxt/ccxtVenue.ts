@@ -16,6 +16,11 @@
 // Fills arrive by polling (open orders, then the trades of orders whose filled quantity moved).
 // A user-data stream would feed the same two entry points (settleOrder, catchUpFills) and the
 // stale watchdog would then watch the stream's last message instead of the last poll.
+// Longer than the ~500 lines a file aims for, on purpose: submit, the resolution of unknown
+// outcomes, the poll loop and the request gate share one state (the tracked orders, the trade
+// ids seen, the gate and the clock offset), and the rules above hold only because one object
+// changes it. What is pure is out already: ccxtMapping.ts (ccxt shapes → ours), ccxtErrors.ts
+// (what a failure means), requestGate.ts (429/418 back-off), ccxtConfig.ts.
 import ccxt, { type Exchange } from 'ccxt';
 import { type Fixed, ZERO, floorToStep, fx, toDecimalString } from '../../core/decimal.js';
 import { type ClientOrderId, type Symbol, type VenueId, clientOrderId as toClientOrderId, venueId } from '../../core/ids.js';
