@@ -1,22 +1,23 @@
 // The execution engine for one venue: the order router (idempotency → risk rails → venue
 // adapter → OMS → portfolio), the ledger it commits to before acknowledging, the audit log,
 // and the portfolio snapshot. Nothing else writes this venue's orders, fills or portfolio.
-// Around 700 lines, on purpose: the order path is one object because its invariants hold only
-// inside it — nothing awaits between the risk rails and the venue call (a kill cannot land in
-// between), an order's events and fills commit in one ledger transaction, and the exposure the
-// rails see includes orders still awaiting the venue. The other ideas live beside it: wire
-// views (views.ts), start-up recovery (recovery.ts), reconciliation with the venue
-// (reconciler.ts, through reconcileTarget()), model books (modelBooks.ts), the snapshot
-// (snapshot.ts), the risk decision (riskRails.ts).
+// Over the ~500 lines a file aims for, on purpose: the order path is one object because its
+// invariants hold only inside it — nothing awaits between the risk rails and the venue call (a
+// halt cannot land in between), an order's events and fills commit in one ledger transaction,
+// the exposure the rails see includes orders still awaiting the venue, and a trading-state
+// change (applyTradingState) holds from the next order on. The other ideas live beside it: wire
+// views and the audit line (views.ts), start-up recovery (recovery.ts), reconciliation with the
+// venue (reconciler.ts, through reconcileTarget()), model books (modelBooks.ts), what the rails
+// remember (riskMemory.ts), the risk decision (riskRails.ts), the snapshot (snapshot.ts).
 import { hash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { type Fixed, fx, toDecimalString, div, floorToStep, mul, abs, max as fmax, ZERO } from '../core/decimal.js';
+import { type Fixed, fx, toDecimalString, div, floorToStep } from '../core/decimal.js';
 import { clientOrderId as toClientOrderId, type ClientOrderId, type Symbol, type VenueId } from '../core/ids.js';
 import {
-  type Fill, type Order, type OrderIntent, type OrderSide,
+  type Fill, type Order, type OrderIntent,
   TERMINAL_STATUSES, transition, applyFillToOrder, isTransitionError,
 } from '../core/order.js';
-import { type Portfolio, type Valuation, applyFill, emptyPortfolio, replayFills, valuePortfolio } from '../core/portfolio.js';
+import { type Portfolio, type Valuation, applyFill, replayFills, valuePortfolio } from '../core/portfolio.js';
 import type { Bus } from '../bus/bus.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
@@ -24,9 +25,10 @@ import type { Venue, VenueEvent } from '../venues/venue.js';
 import type { Instrument } from '../core/instrument.js';
 import { Ledger } from './ledger.js';
 import { OrderLog, type OrderLogLine } from './orderLog.js';
-import { type RiskBook, type RiskLimits, LossStreak, OrderRateWindow, checkRiskRails, closingPnl } from './riskRails.js';
+import { type RiskBook, type RiskLimits, OrderRateWindow, checkRiskRails } from './riskRails.js';
 import { type EngineTradingStates, type TradingState, type TradingStateDocument, engineView, tradingEnabledBy, worstState } from '../core/tradingState.js';
 import { timeOrderedOrderId } from '../core/orderIds.js';
+import { RiskMemory, markedEquity } from './riskMemory.js';
 import { PortfolioSnapshotWriter, portfolioSnapshotDocument } from './snapshot.js';
 import { ModelBooks } from './modelBooks.js';
 import type { ReconcileOptions, ReconcileReport, ReconcileState, ReconcileTrigger } from './reconcile.js';
@@ -108,8 +110,8 @@ export class Engine {
   /** Orders that passed the rails and await the venue's answer: they count as open for the
    *  exposure caps, so concurrent orders cannot all pass the same headroom (check-and-reserve). */
   private readonly pendingIntents = new Map<string, OrderIntent>();
-  private peakEquity: Fixed = ZERO;
-  private lossStreak = new LossStreak();
+  /** Peak equity and the loss streak, and the book the rails see (riskMemory.ts). */
+  private readonly risk = new RiskMemory();
   private venueCalls = { requests: 0, errors: 0, last_error: null as string | null, last_error_at: null as number | null };
 
   constructor(opts: EngineOptions) {
@@ -138,7 +140,7 @@ export class Engine {
     const startingCash = this.ledger.startingCash(opts.startingCash);
     this.portfolio = replayFills(startingCash, this.ledger.fills());
     for (const f of this.ledger.fills()) this.modelBooks.book(f);
-    this.rebuildRiskMemory(startingCash);
+    this.risk.rebuild(startingCash, this.ledger.fills(), this.limits, this.now(), (until) => this.alertLossStreak(until));
     for (const o of this.ledger.openOrders()) this.openOrders.set(o.clientOrderId, o);
     this.reconciler = new Reconciler({
       target: this.reconcileTarget(), venue: this.venue, bus: this.bus, logger: this.log, metrics: this.metrics, now: this.now, options: opts.reconcile,
@@ -237,60 +239,18 @@ export class Engine {
 
   /** The book the depth rails judge an order against (exact money, marks from the venue). */
   private riskBook(symbol: Symbol, now: number): RiskBook {
-    let total = ZERO, symbolExposure = ZERO, marketValue = ZERO;
-    for (const p of this.portfolio.positions.values()) {
-      const value = mul(p.qty, this.venue.lastPrice(p.symbol) ?? p.avgPrice);
-      marketValue = (marketValue + value) as Fixed;
-      total = (total + abs(value)) as Fixed;
-      if (p.symbol === symbol) symbolExposure = abs(value);
-    }
-    let openBuy = ZERO, openSell = ZERO;
-    const count = (o: { symbol: Symbol; side: OrderSide; qty: Fixed }, filled: Fixed) => {
-      if (o.symbol !== symbol) return;
-      const remaining = (o.qty - filled) as Fixed;
-      if (o.side === 'BUY') openBuy = (openBuy + remaining) as Fixed;
-      else openSell = (openSell + remaining) as Fixed;
-    };
-    for (const o of this.openOrders.values()) count(o, o.filledQty);
-    for (const o of this.pendingIntents.values()) count(o, ZERO);
-    const equity = (this.portfolio.cash + marketValue) as Fixed;
-    this.peakEquity = fmax(this.peakEquity, equity);
-    return {
-      positionQty: this.portfolio.positions.get(symbol)?.qty ?? ZERO,
-      openBuyQty: openBuy,
-      openSellQty: openSell,
-      symbolExposureUsd: symbolExposure,
-      totalExposureUsd: total,
-      openOrders: this.openOrders.size + this.pendingIntents.size,
-      equityUsd: equity,
-      peakEquityUsd: this.peakEquity,
-      lossStreak: this.lossStreak.streak,
-      lossCooldownUntil: this.lossStreak.cooldownUntil,
-      now,
-    };
-  }
-
-  /** Peak equity starts at the starting cash; the loss streak is rebuilt from the ledger's fills. */
-  private rebuildRiskMemory(startingCash: Fixed): void {
-    this.peakEquity = fmax(startingCash, this.peakEquity);
-    this.lossStreak = new LossStreak();
-    let p = emptyPortfolio(startingCash);
-    for (const f of this.ledger.fills()) {
-      const before = p;
-      p = applyFill(p, f);
-      this.recordExit(f, before, p);
-    }
+    return this.risk.book(symbol, now, this.portfolio, (s) => this.venue.lastPrice(s), this.openOrders.values(), this.openOrders.size, this.pendingIntents.values(), this.pendingIntents.size);
   }
 
   private recordExit(f: Fill, before: Portfolio, after: Portfolio): void {
-    const pnl = closingPnl(before.positions.get(f.symbol)?.qty ?? ZERO, after.positions.get(f.symbol)?.qty ?? ZERO, (after.realizedPnl - before.realizedPnl) as Fixed, f.fee);
-    if (pnl === null) return;
-    const tripped = this.lossStreak.record(pnl, f.ts, this.limits.lossStreakLimit, this.limits.lossStreakCooldownMs);
-    if (tripped && this.lossStreak.cooldownUntil !== null && this.lossStreak.cooldownUntil > this.now()) {
-      const until = new Date(this.lossStreak.cooldownUntil).toISOString();
-      this.log.warn({ engine: this.name, until }, `[RISK] ${this.name} ${this.limits.lossStreakLimit} losing exits in a row: new exposure paused until ${until}`);
-      this.bus.publish('alert', { severity: 'WARNING', title: 'Loss streak cooldown', message: `${this.name}: ${this.limits.lossStreakLimit} losing exits in a row; new exposure paused until ${until}`, key: `loss_streak:${this.name}`, ts: this.now() });
-    }
+    const until = this.risk.recordExit(f, before, after, this.limits, this.now());
+    if (until !== null) this.alertLossStreak(until);
+  }
+
+  private alertLossStreak(untilMs: number): void {
+    const until = new Date(untilMs).toISOString();
+    this.log.warn({ engine: this.name, until }, `[RISK] ${this.name} ${this.limits.lossStreakLimit} losing exits in a row: new exposure paused until ${until}`);
+    this.bus.publish('alert', { severity: 'WARNING', title: 'Loss streak cooldown', message: `${this.name}: ${this.limits.lossStreakLimit} losing exits in a row; new exposure paused until ${until}`, key: `loss_streak:${this.name}`, ts: this.now() });
   }
 
   lastPrice(symbol: Symbol): Fixed | undefined {
@@ -660,9 +620,9 @@ export class Engine {
       trading_state: this.tradingStateApplication(),
       venue_calls: { ...this.venueCalls },
       risk: {
-        peak_equity: toDecimalString(this.peakEquity),
-        loss_streak: this.lossStreak.streak,
-        loss_cooldown_until: this.lossStreak.cooldownUntil === null ? null : new Date(this.lossStreak.cooldownUntil).toISOString(),
+        peak_equity: toDecimalString(this.risk.peakEquity),
+        loss_streak: this.risk.lossStreak.streak,
+        loss_cooldown_until: this.risk.lossStreak.cooldownUntil === null ? null : new Date(this.risk.lossStreak.cooldownUntil).toISOString(),
       },
     };
   }
@@ -673,16 +633,8 @@ export class Engine {
   }
 
   private afterChange(): void {
-    this.peakEquity = fmax(this.peakEquity, this.equityNow());
+    this.risk.observeEquity(markedEquity(this.portfolio, (s) => this.venue.lastPrice(s)));
     this.snapshot?.schedule();
-  }
-
-  private equityNow(): Fixed {
-    let equity = this.portfolio.cash;
-    for (const p of this.portfolio.positions.values()) {
-      if (p.qty !== 0n) equity = (equity + mul(p.qty, this.venue.lastPrice(p.symbol) ?? p.avgPrice)) as Fixed;
-    }
-    return equity;
   }
 
   private updateGauges(): void {
