@@ -17,7 +17,6 @@
 // coordinator starts and stops `daemons` as the lease comes and goes; a follower keeps its
 // models warm on the shared bars but publishes no signals of its own, routes only what its API
 // is asked to, and sizes with the leader's allocations.
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,9 +26,11 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { fx, toNumber } from '../core/decimal.js';
 import type { Symbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
+import { signalOrderId } from '../core/orderIds.js';
 import type { Signal } from '../core/signal.js';
 import type { Bus } from '../bus/bus.js';
-import type { EngineHandle, InstrumentView } from '../engine/engineHandle.js';
+import type { EngineHandle } from '../engine/engineHandle.js';
+import type { InstrumentView } from '../engine/views.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import { aggregateExposure, aggregatePortfolio } from '../ops/aggregate.js';
@@ -86,18 +87,6 @@ export function ensureOperatorFiles(paths: StackPaths): void {
   }
 }
 
-/**
- * The client order id of a model signal's order: deterministic (the same signal seen twice is
- * one order at the engine, whichever replica routes it) and within every venue's limits —
- * Binance takes at most 36 of [A-Za-z0-9_-], which `<model>-<symbol>-<ms>` already exceeds
- * for ma_crossover_v1 on BTCUSDT. The time goes in base 36; a name too long for that is hashed.
- */
-export function signalOrderId(signal: Pick<Signal, 'model' | 'symbol' | 'ts'>): string {
-  const readable = `${signal.model}-${signal.symbol}-${Math.floor(signal.ts).toString(36)}`;
-  if (readable.length <= 36 && /^[A-Za-z0-9_-]+$/.test(readable)) return readable;
-  const digest = createHash('sha256').update(`${signal.model}|${signal.symbol}|${signal.ts}`).digest('base64url').replace(/[^A-Za-z0-9]/g, '').slice(0, 20);
-  return `${signal.model.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 14)}-${digest}`;
-}
 
 /**
  * The engines a control plane drives. The root adds them once, in the build phase, between

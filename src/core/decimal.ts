@@ -1,6 +1,7 @@
 // Exact money: every quantity, price, fee and cash amount is a fixed-point bigint with
 // 8 decimal places (the precision of spot crypto venues). Floats appear only at the
 // edges (metrics, charts, statistics), never in the ledger or the portfolio.
+import { InvalidValueError } from './errors.js';
 
 export type Fixed = bigint & { readonly __fixed: unique symbol };
 
@@ -12,11 +13,11 @@ export const ONE = SCALE as Fixed;
 
 const DECIMAL_RE = /^([+-])?(\d+)(?:\.(\d+))?$/;
 
-/** Parses a decimal string or a finite number; throws a RangeError naming the input otherwise. */
+/** Parses a decimal string or a finite number; throws an InvalidValueError (HMM_CORE_INVALID_DECIMAL) naming the input otherwise. */
 export function fx(value: string | number | bigint): Fixed {
   if (typeof value === 'bigint') return (value * SCALE) as Fixed;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new RangeError(`not a finite number: ${value}`);
+    if (!Number.isFinite(value)) throw new InvalidValueError('HMM_CORE_INVALID_DECIMAL', `not a finite number: ${value}`);
     // Below 2^53 / 1e8 the scaled double is an exact integer after rounding: the fast path
     // for market data (prices on every bar). Larger values go through their decimal string.
     if (value < 90_000_000 && value > -90_000_000) return BigInt(Math.round(value * 1e8)) as Fixed;
@@ -69,10 +70,10 @@ function parseShortDecimal(text: string): Fixed | null {
 
 function parseAnyDecimal(text: string): Fixed {
   const m = DECIMAL_RE.exec(text.trim());
-  if (!m) throw new RangeError(`not a decimal number: ${JSON.stringify(text)}`);
+  if (!m) throw new InvalidValueError('HMM_CORE_INVALID_DECIMAL', `not a decimal number: ${JSON.stringify(text)}`);
   const [, sign, int, frac = ''] = m;
   if (frac.length > SCALE_DIGITS && /[1-9]/.test(frac.slice(SCALE_DIGITS))) {
-    throw new RangeError(`more than ${SCALE_DIGITS} decimal places: ${text}`);
+    throw new InvalidValueError('HMM_CORE_INVALID_DECIMAL', `more than ${SCALE_DIGITS} decimal places: ${text}`);
   }
   const digits = BigInt(int + frac.slice(0, SCALE_DIGITS).padEnd(SCALE_DIGITS, '0'));
   return (sign === '-' ? -digits : digits) as Fixed;
@@ -145,7 +146,7 @@ export function mul(a: Fixed, b: Fixed, mode: Rounding = 'half-even'): Fixed {
 }
 
 export function div(a: Fixed, b: Fixed, mode: Rounding = 'half-even'): Fixed {
-  if (b === 0n) throw new RangeError('division by zero');
+  if (b === 0n) throw new InvalidValueError('HMM_CORE_DIVISION_BY_ZERO', 'division by zero');
   return divRound(a * SCALE, b, mode) as Fixed;
 }
 

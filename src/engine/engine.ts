@@ -1,16 +1,23 @@
 // The execution engine for one venue: the order router (idempotency → risk rails → venue
 // adapter → OMS → portfolio), the ledger it commits to before acknowledging, the audit log,
 // and the portfolio snapshot. Nothing else writes this venue's orders, fills or portfolio.
+// Over the ~500 lines a file aims for, on purpose: the order path is one object because its
+// invariants hold only inside it — nothing awaits between the risk rails and the venue call (a
+// halt cannot land in between), an order's events and fills commit in one ledger transaction,
+// the exposure the rails see includes orders still awaiting the venue, and a trading-state
+// change (applyTradingState) holds from the next order on. The other ideas live beside it: wire
+// views and the audit line (views.ts), start-up recovery (recovery.ts), reconciliation with the
+// venue (reconciler.ts, through reconcileTarget()), model books (modelBooks.ts), what the rails
+// remember (riskMemory.ts), the risk decision (riskRails.ts), the snapshot (snapshot.ts).
 import { hash } from 'node:crypto';
-import { copyFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { type Fixed, fx, toDecimalString, div, floorToStep, mul, abs, max as fmax, ZERO } from '../core/decimal.js';
-import { clientOrderId as toClientOrderId, type ClientOrderId, type ModelId, type Symbol, type VenueId } from '../core/ids.js';
+import { type Fixed, fx, toDecimalString, div, floorToStep } from '../core/decimal.js';
+import { clientOrderId as toClientOrderId, type ClientOrderId, type Symbol, type VenueId } from '../core/ids.js';
 import {
-  type Fill, type Order, type OrderIntent, type OrderSide, type OrderType, type TimeInForce,
+  type Fill, type Order, type OrderIntent,
   TERMINAL_STATUSES, transition, applyFillToOrder, isTransitionError,
 } from '../core/order.js';
-import { type Portfolio, type Valuation, applyFill, emptyPortfolio, replayFills, valuePortfolio } from '../core/portfolio.js';
+import { type Portfolio, type Valuation, applyFill, replayFills, valuePortfolio } from '../core/portfolio.js';
 import type { Bus } from '../bus/bus.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
@@ -18,15 +25,24 @@ import type { Venue, VenueEvent } from '../venues/venue.js';
 import type { Instrument } from '../core/instrument.js';
 import { Ledger } from './ledger.js';
 import { OrderLog, type OrderLogLine } from './orderLog.js';
-import { type RiskBook, type RiskLimits, LossStreak, OrderRateWindow, checkRiskRails, closingPnl } from './riskRails.js';
+import { type RiskBook, type RiskLimits, OrderRateWindow, checkRiskRails } from './riskRails.js';
 import { type EngineTradingStates, type TradingState, type TradingStateDocument, engineView, tradingEnabledBy, worstState } from '../core/tradingState.js';
-import { PortfolioSnapshotWriter, assessSnapshot, readSnapshot } from './snapshot.js';
-import {
-  type ReconcileAction, type ReconcileOptions, type ReconcileReport, type ReconcileState, type ReconcileSummary, type ReconcileTrigger,
-  DEFAULT_RECONCILE_OPTIONS, ReconcileDaemon, decideOrder, describeReport, driftOf, gatherEvidence, reconcileMetrics, summarizeReport,
-} from './reconcile.js';
+import { timeOrderedOrderId } from '../core/orderIds.js';
+import { RiskMemory, markedEquity } from './riskMemory.js';
+import { PortfolioSnapshotWriter, portfolioSnapshotDocument } from './snapshot.js';
+import { ModelBooks } from './modelBooks.js';
+import type { ReconcileOptions, ReconcileReport, ReconcileState, ReconcileTrigger } from './reconcile.js';
+import { Reconciler, type CorrectionPath, type ReconcileTarget } from './reconciler.js';
+import { type RecoveryContext, recoverFromLedger } from './recovery.js';
+
+/** Part of EngineOptions, so its callers take it from here. */
+export type { RecoveryContext } from './recovery.js';
 import { EngineStatsCollector, type EngineStats } from './engineStats.js';
-import type { ModelPositionView } from './engineHandle.js';
+import {
+  type CancelOutcome, type EngineHealth, type ModelPositionView, type OrderView, type RecoveryReport, type SubmitOrderRequest,
+  type SubmitOutcome, type TradingStateApplication, type TradingStateApplied, orderEvent, orderLogLine, orderView,
+} from './views.js';
+import { OrderStateError } from './errors.js';
 
 export interface EngineOptions {
   readonly name: string;
@@ -51,93 +67,6 @@ export interface EngineOptions {
   readonly recoveryContext?: RecoveryContext;
 }
 
-export interface RecoveryContext {
-  /** The previous run's lock was left behind: it did not stop cleanly. */
-  readonly uncleanShutdown?: { readonly pid: number; readonly started_at: string } | null;
-  /** `hmm restore` put this state in place (its marker). */
-  readonly restoredFrom?: Readonly<Record<string, unknown>> | null;
-}
-
-/** An order request as it arrives at the engine, quantities already exact. */
-export interface SubmitOrderRequest {
-  readonly clientOrderId?: string;
-  readonly symbol: Symbol;
-  readonly side: OrderSide;
-  readonly type: OrderType;
-  readonly qty: Fixed;
-  readonly price: Fixed | null;
-  readonly timeInForce?: TimeInForce;
-  readonly model?: ModelId | null;
-}
-
-export interface OrderView {
-  readonly client_order_id: string;
-  readonly venue: string;
-  readonly model: string | null;
-  readonly symbol: string;
-  readonly side: OrderSide;
-  readonly type: OrderType;
-  readonly time_in_force: TimeInForce;
-  readonly qty: string;
-  readonly price: string | null;
-  readonly status: string;
-  readonly filled_qty: string;
-  readonly avg_price: string | null;
-  readonly fees: string;
-  readonly venue_order_id: string | null;
-  readonly reject_reason: string | null;
-  readonly created_at: number;
-  readonly updated_at: number;
-}
-
-export type SubmitOutcome =
-  | { readonly kind: 'accepted'; readonly order: OrderView; readonly duplicate: boolean; readonly routingTimeMs: number }
-  | { readonly kind: 'rejected'; readonly reason: string; readonly message: string; readonly order: OrderView; readonly duplicate: boolean; readonly routingTimeMs: number }
-  | { readonly kind: 'conflict'; readonly message: string; readonly order: OrderView };
-
-export type CancelOutcome =
-  | { readonly kind: 'canceled'; readonly order: OrderView }
-  | { readonly kind: 'not_found'; readonly message: string }
-  | { readonly kind: 'not_open'; readonly order: OrderView; readonly message: string };
-
-export interface EngineHealth {
-  readonly engine: 'ok';
-  readonly venue: string;
-  readonly trading_enabled: boolean;
-  readonly open_orders: number;
-  readonly orders: number;
-  readonly fills: number;
-  readonly recovered: RecoveryReport;
-  /** The trading states this engine enforces (pushed by the control plane). */
-  readonly trading_states?: EngineTradingStates;
-  /** The trading-state document this engine applied: its version, and how many documents it
-   *  applied and ignored (already applied: the same change by push and bus, or from N replicas). */
-  readonly trading_state?: TradingStateApplication;
-  /** Cumulative venue request counts, for the governance daemon's error-rate rule. */
-  readonly venue_calls?: VenueCallStats;
-  readonly risk?: { readonly peak_equity: string; readonly loss_streak: number; readonly loss_cooldown_until: string | null };
-}
-
-export type { EngineTradingStates } from '../core/tradingState.js';
-
-export interface TradingStateApplication {
-  /** The version of the last document applied (0: none yet). */
-  readonly version: number;
-  readonly applied: number;
-  readonly ignored: number;
-  /** The engine's own stop, if any (start-up override, a ledger that cannot commit). */
-  readonly stopped: string | null;
-}
-
-/** The answer to one document: applied (a version not seen before) or ignored, and how many open
- *  orders a HALTED with cancel_open canceled here. */
-export interface TradingStateApplied {
-  readonly applied: boolean;
-  readonly version: number;
-  readonly canceled: number;
-  readonly trading_enabled: boolean;
-}
-
 /** The engine's own stop, beside the document: `until` says what lifts it. */
 interface EngineStop {
   readonly reason: string;
@@ -146,39 +75,6 @@ interface EngineStop {
    *  any document (the stop was "the state is unknown"); 'restart': nothing but a restart. */
   readonly until: 'resume' | 'document' | 'restart';
 }
-
-export interface VenueCallStats {
-  readonly requests: number;
-  readonly errors: number;
-  readonly last_error: string | null;
-  readonly last_error_at: number | null;
-}
-
-/** What start-up recovered, for `/status` → state.recovered / state.recovery. */
-export interface RecoveryReport {
-  /** True when the engine restarted over an existing ledger (after a stop, a crash or a restore). */
-  readonly recovered: boolean;
-  /** When this start recovered. */
-  readonly at: string;
-  readonly source: 'fresh' | 'ledger' | 'backup';
-  readonly unclean_shutdown: { readonly pid: number; readonly started_at: string } | null;
-  readonly restored_from: Readonly<Record<string, unknown>> | null;
-  readonly fills_replayed: number;
-  /** Orders found only in the intent journal (sent, or about to be, when the process died). */
-  readonly journal_recovered: number;
-  readonly fills: number;
-  readonly orders: number;
-  readonly open_orders: number;
-  readonly positions: number;
-  /** Models with their own book rebuilt from the ledger. */
-  readonly models: number;
-  /** The snapshot found at start, judged against the ledger replay (rebuilt unless ok). */
-  readonly snapshot: { readonly status: string; readonly detail: string; readonly snapshot_seq: number | null; readonly ledger_seq: number; readonly rebuilt: boolean } | null;
-  readonly ledger_check: { readonly ok: boolean; readonly problems: readonly string[] };
-  /** The start-up reconciliation with the venue, once it ran. */
-  readonly reconciliation: ReconcileSummary | null;
-}
-
 
 export class Engine {
   readonly name: string;
@@ -198,27 +94,12 @@ export class Engine {
   private readonly pendingEvents = new Map<string, VenueEvent[]>();
   private readonly rateWindow = new OrderRateWindow();
   private readonly snapshot: PortfolioSnapshotWriter | null;
-  private seq = 0;
   /** Each model's own book (zero cash): what it holds, for sizing exits and attributing PnL. */
-  private readonly modelBooks = new Map<string, Portfolio>();
+  private readonly modelBooks = new ModelBooks();
   private readonly counters = new EngineStatsCollector();
   private readonly recoveryBase: Omit<RecoveryReport, 'reconciliation'>;
-  // Reconciliation state (reconcile.ts decides, reconcileOrder applies).
-  private readonly reconcileOpts: ReconcileOptions;
-  private reconcileChain: Promise<unknown> = Promise.resolve();
-  private reconcileRunning = false;
-  private reconcileDaemon: ReconcileDaemon | null = null;
-  /** Ids of venue events for orders the ledger did not know: the next pass looks them up. */
-  private readonly unknownOrderIds = new Set<ClientOrderId>();
-  /** Problems that could be a stale view of the venue: flagged only if seen twice in a row. */
-  private reconcileSuspects = new Set<string>();
-  private readonly alertedFlags = new Set<string>();
-  private startupReconcile: ReconcileReport | null = null;
-  private lastReconcile: ReconcileReport | null = null;
-  private lastReconcileOkAt: number | null = null;
-  private reconcilePasses = 0;
-  private readonly reconcileHistory: ReconcileReport[] = [];
-  private readonly reconcileTotals = { adopted: 0, accepted: 0, closed: 0, rejected_unsent: 0, fills_booked: 0, flagged: 0 };
+  /** Brings this engine's orders in line with the venue's books, through reconcileTarget(). */
+  private readonly reconciler: Reconciler;
   // The one trading state (core/tradingState.ts): the last document applied, the view of it that
   // applies here, and the engine's own stop. Only applyTradingState changes the first two.
   private tradingDoc: TradingStateDocument | null = null;
@@ -229,8 +110,8 @@ export class Engine {
   /** Orders that passed the rails and await the venue's answer: they count as open for the
    *  exposure caps, so concurrent orders cannot all pass the same headroom (check-and-reserve). */
   private readonly pendingIntents = new Map<string, OrderIntent>();
-  private peakEquity: Fixed = ZERO;
-  private lossStreak = new LossStreak();
+  /** Peak equity and the loss streak, and the book the rails see (riskMemory.ts). */
+  private readonly risk = new RiskMemory();
   private venueCalls = { requests: 0, errors: 0, last_error: null as string | null, last_error_at: null as number | null };
 
   constructor(opts: EngineOptions) {
@@ -258,11 +139,16 @@ export class Engine {
     // Recovery: the portfolio is whatever the ledger's fills say, never the snapshot.
     const startingCash = this.ledger.startingCash(opts.startingCash);
     this.portfolio = replayFills(startingCash, this.ledger.fills());
-    for (const f of this.ledger.fills()) this.bookForModel(f);
-    this.rebuildRiskMemory(startingCash);
+    for (const f of this.ledger.fills()) this.modelBooks.book(f);
+    this.risk.rebuild(startingCash, this.ledger.fills(), this.limits, this.now(), (until) => this.alertLossStreak(until));
     for (const o of this.ledger.openOrders()) this.openOrders.set(o.clientOrderId, o);
-    this.reconcileOpts = { ...DEFAULT_RECONCILE_OPTIONS, ...opts.reconcile };
-    this.recoveryBase = this.recoverFromLedger(opts.snapshotPath, opts.recoveryContext ?? {});
+    this.reconciler = new Reconciler({
+      target: this.reconcileTarget(), venue: this.venue, bus: this.bus, logger: this.log, metrics: this.metrics, now: this.now, options: opts.reconcile,
+    });
+    this.recoveryBase = recoverFromLedger({
+      name: this.name, ledger: this.ledger, portfolio: this.portfolio, openOrders: this.openOrders.size, models: this.modelBooks.size,
+      snapshotPath: opts.snapshotPath, ctx: opts.recoveryContext ?? {}, log: this.log, now: this.now(),
+    });
     this.snapshot = opts.snapshotPath ? new PortfolioSnapshotWriter(opts.snapshotPath, () => this.snapshotDocument()) : null;
     this.venue.onEvent((e) => this.onVenueEvent(e));
     this.snapshot?.writeNow();
@@ -353,60 +239,18 @@ export class Engine {
 
   /** The book the depth rails judge an order against (exact money, marks from the venue). */
   private riskBook(symbol: Symbol, now: number): RiskBook {
-    let total = ZERO, symbolExposure = ZERO, marketValue = ZERO;
-    for (const p of this.portfolio.positions.values()) {
-      const value = mul(p.qty, this.venue.lastPrice(p.symbol) ?? p.avgPrice);
-      marketValue = (marketValue + value) as Fixed;
-      total = (total + abs(value)) as Fixed;
-      if (p.symbol === symbol) symbolExposure = abs(value);
-    }
-    let openBuy = ZERO, openSell = ZERO;
-    const count = (o: { symbol: Symbol; side: OrderSide; qty: Fixed }, filled: Fixed) => {
-      if (o.symbol !== symbol) return;
-      const remaining = (o.qty - filled) as Fixed;
-      if (o.side === 'BUY') openBuy = (openBuy + remaining) as Fixed;
-      else openSell = (openSell + remaining) as Fixed;
-    };
-    for (const o of this.openOrders.values()) count(o, o.filledQty);
-    for (const o of this.pendingIntents.values()) count(o, ZERO);
-    const equity = (this.portfolio.cash + marketValue) as Fixed;
-    this.peakEquity = fmax(this.peakEquity, equity);
-    return {
-      positionQty: this.portfolio.positions.get(symbol)?.qty ?? ZERO,
-      openBuyQty: openBuy,
-      openSellQty: openSell,
-      symbolExposureUsd: symbolExposure,
-      totalExposureUsd: total,
-      openOrders: this.openOrders.size + this.pendingIntents.size,
-      equityUsd: equity,
-      peakEquityUsd: this.peakEquity,
-      lossStreak: this.lossStreak.streak,
-      lossCooldownUntil: this.lossStreak.cooldownUntil,
-      now,
-    };
-  }
-
-  /** Peak equity starts at the starting cash; the loss streak is rebuilt from the ledger's fills. */
-  private rebuildRiskMemory(startingCash: Fixed): void {
-    this.peakEquity = fmax(startingCash, this.peakEquity);
-    this.lossStreak = new LossStreak();
-    let p = emptyPortfolio(startingCash);
-    for (const f of this.ledger.fills()) {
-      const before = p;
-      p = applyFill(p, f);
-      this.recordExit(f, before, p);
-    }
+    return this.risk.book(symbol, now, this.portfolio, (s) => this.venue.lastPrice(s), this.openOrders.values(), this.openOrders.size, this.pendingIntents.values(), this.pendingIntents.size);
   }
 
   private recordExit(f: Fill, before: Portfolio, after: Portfolio): void {
-    const pnl = closingPnl(before.positions.get(f.symbol)?.qty ?? ZERO, after.positions.get(f.symbol)?.qty ?? ZERO, (after.realizedPnl - before.realizedPnl) as Fixed, f.fee);
-    if (pnl === null) return;
-    const tripped = this.lossStreak.record(pnl, f.ts, this.limits.lossStreakLimit, this.limits.lossStreakCooldownMs);
-    if (tripped && this.lossStreak.cooldownUntil !== null && this.lossStreak.cooldownUntil > this.now()) {
-      const until = new Date(this.lossStreak.cooldownUntil).toISOString();
-      this.log.warn({ engine: this.name, until }, `[RISK] ${this.name} ${this.limits.lossStreakLimit} losing exits in a row: new exposure paused until ${until}`);
-      this.bus.publish('alert', { severity: 'WARNING', title: 'Loss streak cooldown', message: `${this.name}: ${this.limits.lossStreakLimit} losing exits in a row; new exposure paused until ${until}`, key: `loss_streak:${this.name}`, ts: this.now() });
-    }
+    const until = this.risk.recordExit(f, before, after, this.limits, this.now());
+    if (until !== null) this.alertLossStreak(until);
+  }
+
+  private alertLossStreak(untilMs: number): void {
+    const until = new Date(untilMs).toISOString();
+    this.log.warn({ engine: this.name, until }, `[RISK] ${this.name} ${this.limits.lossStreakLimit} losing exits in a row: new exposure paused until ${until}`);
+    this.bus.publish('alert', { severity: 'WARNING', title: 'Loss streak cooldown', message: `${this.name}: ${this.limits.lossStreakLimit} losing exits in a row; new exposure paused until ${until}`, key: `loss_streak:${this.name}`, ts: this.now() });
   }
 
   lastPrice(symbol: Symbol): Fixed | undefined {
@@ -436,7 +280,7 @@ export class Engine {
 
   async submit(req: SubmitOrderRequest): Promise<SubmitOutcome> {
     const intake = performance.now();
-    const id = req.clientOrderId ? toClientOrderId(req.clientOrderId) : this.newClientOrderId();
+    const id = req.clientOrderId ? toClientOrderId(req.clientOrderId) : timeOrderedOrderId(this.name, this.now());
     const hash = requestHash(req);
 
     const inflight = this.inflight.get(id);
@@ -542,8 +386,7 @@ export class Engine {
       this.pendingIntents.delete(id);
       this.ledger.insertOrder(order, hash);
       this.openOrders.set(id, order);
-      this.unknownOrderIds.add(id);
-      this.reconcileDaemon?.kick();
+      this.reconciler.lookUp(id);
       this.venueCalls = { ...this.venueCalls, errors: this.venueCalls.errors + 1, last_error: (err as Error).message, last_error_at: this.now() };
       this.bus.publish('alert', { severity: 'WARNING', title: 'Venue error', message: `${this.name}: submit failed: ${(err as Error).message}`, key: `venue_error:${this.name}`, ts: this.now() });
       this.metrics?.venueErrors.inc({ venue: this.name, kind: 'submit' });
@@ -557,7 +400,7 @@ export class Engine {
     if (result.kind === 'rejected') {
       this.pendingIntents.delete(id);
       const next = transition(order, 'REJECTED', result.ts, { rejectReason: `${result.code}: ${result.message}` });
-      if (isTransitionError(next)) throw new Error(`OMS: ${next.from} → ${next.to}`);
+      if (isTransitionError(next)) throw new OrderStateError(next.from, next.to);
       this.ledger.transaction(() => {
         this.ledger.insertOrder(order, hash);
         this.ledger.updateOrder(next);
@@ -570,7 +413,7 @@ export class Engine {
 
     const submitted = order;
     const accepted = transition(order, 'ACCEPTED', result.ts, { venueOrderId: result.venueOrderId });
-    if (isTransitionError(accepted)) throw new Error(`OMS: ${accepted.from} → ${accepted.to}`);
+    if (isTransitionError(accepted)) throw new OrderStateError(accepted.from, accepted.to);
     order = accepted;
     const fills: Fill[] = [];
     this.ledger.transaction(() => {
@@ -621,7 +464,7 @@ export class Engine {
         if (this.ledger.hasTrade(this.venueId, fill.tradeId)) return order; // already booked
         // Not booked: the ledger's fills and its order rows must agree; reconciliation decides.
         this.log.error({ engine: this.name, fill: fill.tradeId }, `[RECON] fill ${fill.tradeId} does not fit order ${order.clientOrderId} (${next.from} → ${next.to}); flagged`);
-        this.unknownOrderIds.add(order.clientOrderId);
+        this.reconciler.flag(order.clientOrderId);
         return order;
       }
       if (!this.ledger.insertFill(fill)) return order; // duplicate trade id: already booked
@@ -630,7 +473,7 @@ export class Engine {
       const before = this.portfolio;
       this.portfolio = applyFill(this.portfolio, fill);
       this.recordExit(fill, before, this.portfolio);
-      this.bookForModel(fill);
+      this.modelBooks.book(fill);
       fills.push(fill);
       this.logOrder('trade.fill', next, { trade_id: fill.tradeId, fill_qty: toDecimalString(fill.qty), fill_price: toDecimalString(fill.price), fill_fee: toDecimalString(fill.fee) });
       return next;
@@ -654,8 +497,7 @@ export class Engine {
     const order = this.openOrders.get(id) ?? this.ledger.getOrder(id)?.order;
     if (!order) {
       this.log.error({ engine: this.name, clientOrderId: id, type: e.type }, `[RECON] ${this.name} venue event for unknown order ${id}; flagged for reconciliation`);
-      this.unknownOrderIds.add(id);
-      this.reconcileDaemon?.kick();
+      this.reconciler.lookUp(id);
       return;
     }
     let next = order;
@@ -740,24 +582,12 @@ export class Engine {
     return this.ledger.recentOrders(limit).map(orderView);
   }
 
-  private bookForModel(f: Fill): void {
-    if (f.model === null) return;
-    this.modelBooks.set(f.model, applyFill(this.modelBooks.get(f.model) ?? emptyPortfolio(fx(0)), f));
-  }
-
   modelPositions(): ModelPositionView[] {
-    const out: ModelPositionView[] = [];
-    for (const [model, book] of this.modelBooks) {
-      for (const p of book.positions.values()) {
-        out.push({ model, symbol: p.symbol, qty: toDecimalString(p.qty), avgPrice: toDecimalString(p.avgPrice), realizedPnl: toDecimalString(p.realizedPnl), fees: toDecimalString(p.fees) });
-      }
-    }
-    return out;
+    return this.modelBooks.positions();
   }
 
   modelQty(model: string, symbol: string): string {
-    const q = this.modelBooks.get(model)?.positions.get(symbol as Symbol)?.qty;
-    return q === undefined ? '0' : toDecimalString(q);
+    return this.modelBooks.qty(model, symbol);
   }
 
   modelBook(model: string): Portfolio | undefined {
@@ -790,9 +620,9 @@ export class Engine {
       trading_state: this.tradingStateApplication(),
       venue_calls: { ...this.venueCalls },
       risk: {
-        peak_equity: toDecimalString(this.peakEquity),
-        loss_streak: this.lossStreak.streak,
-        loss_cooldown_until: this.lossStreak.cooldownUntil === null ? null : new Date(this.lossStreak.cooldownUntil).toISOString(),
+        peak_equity: toDecimalString(this.risk.peakEquity),
+        loss_streak: this.risk.lossStreak.streak,
+        loss_cooldown_until: this.risk.lossStreak.cooldownUntil === null ? null : new Date(this.risk.lossStreak.cooldownUntil).toISOString(),
       },
     };
   }
@@ -803,16 +633,8 @@ export class Engine {
   }
 
   private afterChange(): void {
-    this.peakEquity = fmax(this.peakEquity, this.equityNow());
+    this.risk.observeEquity(markedEquity(this.portfolio, (s) => this.venue.lastPrice(s)));
     this.snapshot?.schedule();
-  }
-
-  private equityNow(): Fixed {
-    let equity = this.portfolio.cash;
-    for (const p of this.portfolio.positions.values()) {
-      if (p.qty !== 0n) equity = (equity + mul(p.qty, this.venue.lastPrice(p.symbol) ?? p.avgPrice)) as Fixed;
-    }
-    return equity;
   }
 
   private updateGauges(): void {
@@ -830,283 +652,81 @@ export class Engine {
   }
 
   private snapshotDocument() {
-    const v = this.valuation();
-    return {
-      venue: this.name,
-      seq: this.portfolio.fillCount,
-      ts: new Date(this.now()).toISOString(),
-      ts_ms: this.now(),
-      trading_enabled: this.tradingEnabled,
-      cash: toDecimalString(this.portfolio.cash),
-      equity: v.equity,
-      exposure: v.exposure,
-      pnl: { realized: toDecimalString(this.portfolio.realizedPnl), unrealized: v.unrealizedPnl, fees: toDecimalString(this.portfolio.fees) },
-      positions: [...this.portfolio.positions.values()].filter((p) => p.qty !== 0n).map((p) => {
-        const pv = v.positions.find((x) => x.symbol === p.symbol);
-        return {
-          symbol: p.symbol,
-          qty: toDecimalString(p.qty),
-          avg_price: toDecimalString(p.avgPrice),
-          last_price: pv?.lastPrice ?? null,
-          value_usd: pv?.marketValue ?? 0,
-          unrealized_usd: pv?.unrealizedPnl ?? 0,
-          realized_usd: toDecimalString(p.realizedPnl),
-          fees_usd: toDecimalString(p.fees),
-        };
-      }),
-      open_orders: this.openOrders.size,
-    };
+    return portfolioSnapshotDocument(this.name, this.portfolio, this.valuation(), this.tradingEnabled, this.openOrders.size, this.now());
   }
 
   private logOrder(event: string, o: Order, extra: Partial<OrderLogLine>): void {
-    this.orderLog.append({
-      ts: new Date(this.now()).toISOString(),
-      event,
-      venue: this.name,
-      client_order_id: o.clientOrderId,
-      model: o.model,
-      symbol: o.symbol,
-      side: o.side,
-      type: o.type,
-      status: o.status,
-      qty: toDecimalString(o.qty),
-      price: o.price === null ? null : toDecimalString(o.price),
-      filled_qty: toDecimalString(o.filledQty),
-      avg_price: avgPrice(o),
-      fees: toDecimalString(o.fees),
-      reason: extra.reason ?? null,
-      // Every key written out (JSON drops the undefined ones): spreading `extra` in added
-      // new keys after a spread, V8's slow path.
-      message: extra.message,
-      routing_time: extra.routing_time,
-      trade_id: extra.trade_id,
-      fill_qty: extra.fill_qty,
-      fill_price: extra.fill_price,
-      fill_fee: extra.fill_fee,
-    });
-  }
-
-  private newClientOrderId(): ClientOrderId {
-    return toClientOrderId(`${this.name}-${this.now().toString(36)}-${(++this.seq).toString(36)}`);
+    this.orderLog.append(orderLogLine(this.now(), event, this.name, o, extra));
   }
 
   // ---- recovery and reconciliation --------------------------------------------------------
-  // Start-up recovery judges the snapshot and the ledger; reconcile.ts decides what the venue's
-  // books mean for each order, and the methods below apply those decisions through the same
-  // ledger transactions and events as live order flow.
+  // recovery.ts judged the start; the reconciler (reconciler.ts) owns the passes with the venue
+  // and reaches this engine only through reconcileTarget(): reads of its orders and the same
+  // event path (ledger transaction, audit line, bus, books) as live order flow.
 
   /** What start-up recovered; the start-up reconciliation is added once it has run. */
   get recovery(): RecoveryReport {
-    return { ...this.recoveryBase, reconciliation: this.startupReconcile ? summarizeReport(this.startupReconcile) : null };
+    return { ...this.recoveryBase, reconciliation: this.reconciler.startupSummary() };
   }
 
-  private recoverFromLedger(snapshotPath: string | null, ctx: RecoveryContext): Omit<RecoveryReport, 'reconciliation'> {
-    const counts = this.ledger.counts();
-    const recovered = this.ledger.existed;
-    const positions = [...this.portfolio.positions.values()].filter((p) => p.qty !== 0n);
-    const problems = recovered ? this.ledger.consistencyProblems() : [];
-    let snapshot: RecoveryReport['snapshot'] = null;
-    if (snapshotPath) {
-      const a = assessSnapshot(readSnapshot(snapshotPath), {
-        seq: this.portfolio.fillCount,
-        cash: toDecimalString(this.portfolio.cash),
-        positions: Object.fromEntries(positions.map((p) => [p.symbol, toDecimalString(p.qty)])),
-      });
-      snapshot = { ...a, rebuilt: a.status !== 'ok' };
-    }
-    const report: Omit<RecoveryReport, 'reconciliation'> = {
-      recovered,
-      at: new Date(this.now()).toISOString(),
-      source: ctx.restoredFrom ? 'backup' : recovered ? 'ledger' : 'fresh',
-      unclean_shutdown: ctx.uncleanShutdown ?? null,
-      restored_from: ctx.restoredFrom ?? null,
-      fills_replayed: this.portfolio.fillCount,
-      journal_recovered: this.ledger.journalRecovered.length,
-      fills: counts.fills,
-      orders: counts.orders,
-      open_orders: this.openOrders.size,
-      positions: positions.length,
-      models: this.modelBooks.size,
-      snapshot,
-      ledger_check: { ok: problems.length === 0, problems: problems.slice(0, 20) },
-    };
-    const fields = { engine: this.name, recovery: report };
-    if (recovered) {
-      this.log.info(fields, `[RECON] ${this.name} recovered from the ledger${ctx.restoredFrom ? ' (restored from a backup)' : ''}: ${counts.orders} orders, ${counts.fills} fills, ${this.openOrders.size} open orders, ${positions.length} positions, ${this.modelBooks.size} model books`);
-    }
-    if (ctx.uncleanShutdown) {
-      this.log.warn(fields, `[RECON] ${this.name}: the previous run (pid ${ctx.uncleanShutdown.pid}, started ${ctx.uncleanShutdown.started_at}) did not stop cleanly; reconciling with the venue`);
-    }
-    for (const p of problems) this.log.error({ engine: this.name }, `[RECON] ${this.name} ledger inconsistency: ${p}`);
-    const journaled = this.ledger.journalRecovered;
-    if (journaled.length > 0) {
-      this.log.warn({ engine: this.name, orders: journaled.slice(0, 20) }, `[RECON] ${this.name}: ${journaled.length} order(s) were journaled but not yet committed when the process stopped; recorded as NEW for reconciliation with the venue`);
-    }
-    if (snapshot && snapshotPath) {
-      if (!recovered && snapshot.snapshot_seq !== null && snapshot.snapshot_seq > 0) {
-        // A snapshot with history beside a brand-new ledger: the ledger was lost or moved.
-        keepAside(snapshotPath);
-        this.log.error(fields, `[RECON] ${this.name}: ${snapshotPath} records ${snapshot.snapshot_seq} fills but the ledger is new; the ledger was lost or moved. The old snapshot is kept as ${snapshotPath}.rejected; restore the ledger from a backup (\`hmm restore FILE\`)`);
-      } else if (snapshot.status === 'corrupt' || snapshot.status === 'diverged') {
-        keepAside(snapshotPath);
-        this.log.error(fields, `[RECON] ${this.name}: snapshot ${snapshotPath} is ${snapshot.status} (${snapshot.detail}); kept as ${snapshotPath}.rejected and rebuilt from the ledger`);
-      } else if (snapshot.status === 'stale') {
-        this.log.warn(fields, `[RECON] ${this.name}: snapshot ${snapshotPath} is stale (${snapshot.detail}); rebuilt from the ledger`);
-      } else if (snapshot.status === 'missing' && recovered) {
-        this.log.warn(fields, `[RECON] ${this.name}: snapshot ${snapshotPath} is missing; rebuilt from the ledger`);
-      }
-    }
-    return report;
-  }
-
-  /**
-   * One reconciliation pass with the venue. Passes are serialised; each reads the venue first
-   * and then decides and applies synchronously, so no order event interleaves with a decision.
-   */
+  /** One reconciliation pass with the venue (passes are serialised by the reconciler). */
   reconcile(trigger: ReconcileTrigger = 'manual'): Promise<ReconcileReport> {
-    const run = this.reconcileChain.then(() => this.reconcilePass(trigger));
-    this.reconcileChain = run.catch(() => undefined);
-    return run;
+    return this.reconciler.reconcile(trigger);
   }
 
   /** Starts the periodic reconciliation (after the start-up pass). */
   startReconcileDaemon(): void {
-    if (this.reconcileDaemon) return;
-    this.reconcileDaemon = new ReconcileDaemon((t) => this.reconcile(t), this.reconcileOpts);
-    this.reconcileDaemon.start(this.lastReconcile);
+    this.reconciler.startDaemon();
   }
 
   reconcileState(): ReconcileState {
-    const last = this.lastReconcileOkAt;
+    return this.reconciler.state();
+  }
+
+  private reconcileTarget(): ReconcileTarget {
     return {
-      engine: this.name,
-      running: this.reconcileRunning,
-      passes: this.reconcilePasses,
-      interval_ms: this.reconcileOpts.intervalMs,
-      last: this.lastReconcile,
-      last_success_at: last === null ? null : new Date(last).toISOString(),
-      lag_sec: last === null ? null : Math.max(0, Math.round((this.now() - last) / 100) / 10),
-      startup: this.startupReconcile,
-      totals: { ...this.reconcileTotals },
-      history: [...this.reconcileHistory],
+      name: this.name,
+      venueId: this.venueId,
+      settledOpenOrders: () => [...this.openOrders.values()].filter((o) => !this.inflight.has(o.clientOrderId)),
+      isRouting: (id) => this.inflight.has(id),
+      order: (id) => this.openOrders.get(id) ?? this.ledger.getOrder(id)?.order,
+      isBooked: (tradeId) => this.ledger.hasTrade(this.venueId, tradeId),
+      correct: (local, apply) => this.correct(local, apply),
     };
   }
 
-  private localOrder(id: string): Order | undefined {
-    return this.openOrders.get(id) ?? this.ledger.getOrder(id)?.order;
-  }
-
-  private async reconcilePass(trigger: ReconcileTrigger): Promise<ReconcileReport> {
-    const started = this.now();
-    const t0 = performance.now();
-    this.reconcileRunning = true;
-    try {
-      const localOpen = [...this.openOrders.values()].filter((o) => !this.inflight.has(o.clientOrderId));
-      const gathered = await gatherEvidence(this.venue, localOpen, [...this.unknownOrderIds], (id) => this.localOrder(id));
-      const acc: ReconcileAccumulator = { adopted: [], accepted: [], closed: [], rejected_unsent: [], trade_ids: [], pending: [], flagged: [] };
-      let venueOpenIds: string[] = [];
-      const suspects = new Set<string>();
-      if (gathered.ok) {
-        venueOpenIds = gathered.venueOpen.map((o) => o.clientOrderId);
-        for (const e of gathered.evidence) {
-          if (this.inflight.has(e.clientOrderId)) continue; // being routed right now: not settled yet
-          const local = this.localOrder(e.clientOrderId);
-          const actions = decideOrder(local, e, {
-            now: this.now(),
-            newOrderGraceMs: this.reconcileOpts.newOrderGraceMs,
-            isBooked: (tradeId) => this.ledger.hasTrade(this.venueId, tradeId),
-          }).map((a): ReconcileAction => {
-            if (a.kind !== 'flag' || !a.transient) return a;
-            const key = `${a.clientOrderId}|${a.problem}`;
-            suspects.add(key);
-            return this.reconcileSuspects.has(key) ? a : { kind: 'pending', clientOrderId: a.clientOrderId, why: `${a.problem} (re-checking)` };
-          });
-          this.reconcileOrder(local, actions, acc);
-          if (!actions.some((a) => a.kind === 'pending')) this.unknownOrderIds.delete(e.clientOrderId);
-        }
-        this.reconcileSuspects = suspects;
-      }
-      const engineOpen = [...this.openOrders.values()].filter((o) => !this.inflight.has(o.clientOrderId) && o.createdAt <= started).map((o) => o.clientOrderId as string);
-      const venueSet = new Set(venueOpenIds);
-      const sameOpen = engineOpen.length === venueSet.size && engineOpen.every((id) => venueSet.has(id));
-      const base = {
-        engine: this.name, trigger, started_at: new Date(started).toISOString(), finished_at: new Date(this.now()).toISOString(),
-        duration_ms: Math.round((performance.now() - t0) * 1000) / 1000,
-        ok: gathered.ok, error: gathered.ok ? null : gathered.error,
-        checked: gathered.ok ? gathered.evidence.length : 0,
-        venue_open: venueOpenIds.length, engine_open: engineOpen.length,
-        adopted: acc.adopted, accepted: acc.accepted, closed: acc.closed, rejected_unsent: acc.rejected_unsent,
-        fills_booked: acc.trade_ids.length, trade_ids: acc.trade_ids, pending: acc.pending, flagged: acc.flagged,
-      };
-      const report: ReconcileReport = { ...base, drift: driftOf(base), in_sync: gathered.ok && sameOpen && acc.flagged.length === 0 && acc.pending.length === 0 };
-      this.afterReconcile(report);
-      return report;
-    } finally {
-      this.reconcileRunning = false;
-    }
-  }
-
-  /** Applies one order's actions in one ledger transaction, then publishes what changed. */
-  private reconcileOrder(local: Order | undefined, actions: readonly ReconcileAction[], acc: ReconcileAccumulator): void {
-    if (actions.length === 0) return;
-    let order = local;
+  /** Applies the reconciler's corrections to one order in one ledger transaction, then files
+   *  and publishes the result exactly as a venue event would be. */
+  private correct(local: Order | undefined, apply: (path: CorrectionPath) => Order | undefined): void {
     const fills: Fill[] = [];
     let rejected = false;
     const now = this.now();
+    const path: CorrectionPath = {
+      adopt: (order) => {
+        // Adopted orders never match a client's request hash: re-using the id is a conflict.
+        this.ledger.insertOrder(order, `adopted:${order.venueOrderId ?? ''}`);
+        this.logOrder('order.adopted', order, { reason: 'RECONCILED_FROM_VENUE' });
+      },
+      accept: (order, venueOrderId) => {
+        const next = transition(order, 'ACCEPTED', now, { venueOrderId });
+        if (isTransitionError(next)) return next;
+        this.ledger.updateOrder(next, 'RECONCILED');
+        this.logOrder('order.accepted', next, { reason: 'RECONCILED' });
+        return next;
+      },
+      apply: (order, event) => this.applyEvent(order, event, fills),
+      rejectUnsent: (order) => {
+        const next = transition(order, 'REJECTED', now, { rejectReason: 'NOT_SENT: the venue never received it (stopped or failed before its acknowledgement)' });
+        if (isTransitionError(next)) return next;
+        this.ledger.updateOrder(next);
+        this.logOrder('order.rejected', next, { reason: 'NOT_SENT', message: 'the venue never received it' });
+        rejected = true;
+        return next;
+      },
+    };
+    let order = local;
     this.ledger.transaction(() => {
-      for (const a of actions) {
-        const id = a.clientOrderId;
-        if (a.kind === 'pending') {
-          acc.pending.push({ client_order_id: id, why: a.why });
-        } else if (a.kind === 'flag') {
-          acc.flagged.push({ client_order_id: id, problem: a.problem });
-        } else if (a.kind === 'adopt') {
-          const v = a.state;
-          order = {
-            clientOrderId: id, venue: this.venueId, model: null, symbol: v.symbol, side: v.side, type: v.type,
-            timeInForce: v.type === 'MARKET' ? 'IOC' : 'GTC', qty: v.qty, price: v.price, status: 'ACCEPTED',
-            filledQty: ZERO, filledNotional: ZERO, fees: ZERO, venueOrderId: v.venueOrderId, rejectReason: null, createdAt: now, updatedAt: now,
-          };
-          // Adopted orders never match a client's request hash: re-using the id is a conflict.
-          this.ledger.insertOrder(order, `adopted:${v.venueOrderId}`);
-          this.logOrder('order.adopted', order, { reason: 'RECONCILED_FROM_VENUE' });
-          acc.adopted.push(id);
-        } else if (order === undefined) {
-          acc.flagged.push({ client_order_id: id, problem: `cannot ${a.kind}: the order is not in the ledger` });
-        } else if (a.kind === 'accept') {
-          const next = transition(order, 'ACCEPTED', now, { venueOrderId: a.venueOrderId });
-          if (isTransitionError(next)) {
-            acc.flagged.push({ client_order_id: id, problem: `cannot accept: ${next.from} → ${next.to}` });
-            continue;
-          }
-          order = next;
-          this.ledger.updateOrder(next, 'RECONCILED');
-          this.logOrder('order.accepted', next, { reason: 'RECONCILED' });
-          acc.accepted.push(id);
-        } else if (a.kind === 'book_fills') {
-          for (const f of a.fills) {
-            const before = fills.length;
-            order = this.applyEvent(order, { type: 'fill', fill: f }, fills);
-            if (fills.length > before) acc.trade_ids.push(f.tradeId);
-          }
-        } else if (a.kind === 'close') {
-          const next = this.applyEvent(order, { type: a.to === 'CANCELED' ? 'canceled' : 'expired', clientOrderId: id, ts: now, reason: `RECONCILED: ${a.to} at the venue` }, fills);
-          if (next === order) acc.flagged.push({ client_order_id: id, problem: `cannot close ${order.status} as ${a.to}` });
-          else acc.closed.push({ client_order_id: id, status: a.to });
-          order = next;
-        } else if (a.kind === 'reject_unsent') {
-          const next = transition(order, 'REJECTED', now, { rejectReason: 'NOT_SENT: the venue never received it (stopped or failed before its acknowledgement)' });
-          if (isTransitionError(next)) {
-            acc.flagged.push({ client_order_id: id, problem: `cannot reject: ${next.from} → ${next.to}` });
-            continue;
-          }
-          order = next;
-          this.ledger.updateOrder(next);
-          this.logOrder('order.rejected', next, { reason: 'NOT_SENT', message: 'the venue never received it' });
-          acc.rejected_unsent.push(id);
-          rejected = true;
-        }
-      }
+      order = apply(path);
     });
     if (order === undefined || order === local) return;
     if (TERMINAL_STATUSES.has(order.status)) this.openOrders.delete(order.clientOrderId);
@@ -1119,65 +739,9 @@ export class Engine {
     this.afterChange();
   }
 
-  private afterReconcile(r: ReconcileReport): void {
-    this.reconcilePasses++;
-    this.lastReconcile = r;
-    if (r.trigger === 'startup' && this.startupReconcile === null) this.startupReconcile = r;
-    this.reconcileHistory.unshift(r);
-    if (this.reconcileHistory.length > 20) this.reconcileHistory.length = 20;
-    const t = this.reconcileTotals;
-    t.adopted += r.adopted.length;
-    t.accepted += r.accepted.length;
-    t.closed += r.closed.length;
-    t.rejected_unsent += r.rejected_unsent.length;
-    t.fills_booked += r.fills_booked;
-    t.flagged += r.flagged.length;
-    if (r.ok) this.lastReconcileOkAt = this.now();
-
-    const m = this.metrics ? reconcileMetrics(this.metrics.registry) : null;
-    if (m) {
-      m.runs.inc({ venue: this.name, trigger: r.trigger, result: !r.ok ? 'venue_unavailable' : r.flagged.length ? 'flagged' : 'ok' });
-      for (const [kind, n] of [['adopted', r.adopted.length], ['accepted', r.accepted.length], ['closed', r.closed.length], ['rejected_unsent', r.rejected_unsent.length], ['fills_booked', r.fills_booked]] as const) {
-        if (n > 0) m.corrections.inc({ venue: this.name, kind }, n);
-      }
-      m.flagged.set({ venue: this.name }, r.flagged.length);
-      if (r.ok) m.lastSuccess.set({ venue: this.name }, this.now() / 1000);
-    }
-
-    const line = `[RECON] ${describeReport(r)}`;
-    const fields = { engine: this.name, reconcile: { trigger: r.trigger, drift: r.drift, in_sync: r.in_sync, adopted: r.adopted, accepted: r.accepted, closed: r.closed, rejected_unsent: r.rejected_unsent, trade_ids: r.trade_ids, pending: r.pending, flagged: r.flagged } };
-    if (!r.ok || r.flagged.length > 0) this.log.error(fields, line);
-    else if (r.drift > 0 || r.pending.length > 0) this.log.warn(fields, line);
-    else if (r.trigger === 'periodic') this.log.debug(fields, line);
-    else this.log.info(fields, line);
-
-    const ts = this.now();
-    if (!r.ok) {
-      this.bus.publish('alert', { severity: 'WARNING', title: 'Reconciliation cannot read the venue', message: `${this.name}: ${r.error}; nothing was changed, retrying`, key: `recon_unavailable:${this.name}`, ts });
-      return;
-    }
-    const fresh = r.flagged.filter((f) => !this.alertedFlags.has(`${f.client_order_id}|${f.problem}`));
-    this.alertedFlags.clear();
-    for (const f of r.flagged) this.alertedFlags.add(`${f.client_order_id}|${f.problem}`);
-    if (fresh.length > 0) {
-      this.bus.publish('alert', {
-        severity: 'CRITICAL', title: 'Reconciliation found what it cannot explain',
-        message: `${this.name}: ${fresh.map((f) => `${f.client_order_id}: ${f.problem}`).join('; ')}`, key: `recon_flagged:${this.name}`, ts,
-      });
-    } else if (r.drift > this.reconcileOpts.driftAlertThreshold) {
-      this.bus.publish('alert', {
-        severity: 'WARNING', title: 'Reconciliation corrected drift',
-        message: `${this.name} (${r.trigger}): imported ${r.adopted.length}, closed ${r.closed.length}, accepted ${r.accepted.length}, unsent ${r.rejected_unsent.length}, booked ${r.fills_booked} fills`,
-        key: `recon_drift:${this.name}`, ts,
-      });
-    }
-  }
-
   async close(): Promise<void> {
     this.metrics?.accountRefreshers.delete(this.refreshGauges);
-    this.reconcileDaemon?.stop();
-    this.reconcileDaemon = null;
-    await this.reconcileChain;
+    await this.reconciler.stop();
     await this.ledger.durable();
     this.snapshot?.writeNow();
     this.snapshot?.stop();
@@ -1194,53 +758,4 @@ function requestHash(r: SubmitOrderRequest): string {
   return hash('sha256', `${r.symbol}|${r.side}|${r.type}|${r.qty.toString()}|${price}|${r.timeInForce ?? ''}|${r.model ?? ''}`, 'hex').slice(0, 32);
 }
 
-function avgPrice(o: Order): string | null {
-  return o.filledQty > 0n ? toDecimalString(div(o.filledNotional, o.filledQty)) : null;
-}
 
-export function orderView(o: Order): OrderView {
-  return {
-    client_order_id: o.clientOrderId,
-    venue: o.venue,
-    model: o.model,
-    symbol: o.symbol,
-    side: o.side,
-    type: o.type,
-    time_in_force: o.timeInForce,
-    qty: toDecimalString(o.qty),
-    price: o.price === null ? null : toDecimalString(o.price),
-    status: o.status,
-    filled_qty: toDecimalString(o.filledQty),
-    avg_price: avgPrice(o),
-    fees: toDecimalString(o.fees),
-    venue_order_id: o.venueOrderId,
-    reject_reason: o.rejectReason,
-    created_at: o.createdAt,
-    updated_at: o.updatedAt,
-  };
-}
-
-function orderEvent(venue: string, o: Order, reason: string | null) {
-  return {
-    venue, clientOrderId: o.clientOrderId, model: o.model, symbol: o.symbol, side: o.side, type: o.type,
-    status: o.status, qty: toDecimalString(o.qty), filledQty: toDecimalString(o.filledQty),
-    price: o.price === null ? null : toDecimalString(o.price), reason, ts: o.updatedAt,
-  };
-}
-
-interface ReconcileAccumulator {
-  readonly adopted: string[];
-  readonly accepted: string[];
-  readonly closed: { client_order_id: string; status: string }[];
-  readonly rejected_unsent: string[];
-  readonly trade_ids: string[];
-  readonly pending: { client_order_id: string; why: string }[];
-  readonly flagged: { client_order_id: string; problem: string }[];
-}
-
-/** Keeps a snapshot that disagrees with the ledger beside it (evidence), before it is rewritten. */
-function keepAside(path: string): void {
-  try {
-    copyFileSync(path, `${path}.rejected`);
-  } catch { /* unreadable or gone: nothing to keep */ }
-}

@@ -3,12 +3,13 @@
 // need the operator token; bodies are validated by schema and errors name the field. It
 // carries everything HttpEngineHandle needs, so a control plane in another process reaches
 // this engine exactly as the embedded one reaches it in-process.
-import { randomBytes } from 'node:crypto';
+import { timeOrderedOrderId } from '../core/orderIds.js';
 import type { FastifyInstance } from 'fastify';
 import { fx, toDecimalString, type Fixed } from '../core/decimal.js';
 import { modelId, symbol as toSymbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
-import type { Engine, OrderView } from './engine.js';
+import type { Engine } from './engine.js';
+import type { OrderView } from './views.js';
 import { TRADING_STATES, type RiskLimits } from './riskRails.js';
 import { type TradingStateDocument, parseTradingStateDocument } from '../core/tradingState.js';
 import type { Registry } from '../obs/metrics.js';
@@ -98,7 +99,7 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
       if (refusal !== null && (clientOrderId === undefined || engine.getOrder(clientOrderId) === undefined)) {
         const now = Date.now();
         const order: OrderView = {
-          client_order_id: clientOrderId ?? `${engine.name}-refused-${randomBytes(4).toString('hex')}`, venue: engine.venueId, model: b.model ?? null,
+          client_order_id: clientOrderId ?? timeOrderedOrderId(`${engine.name}-refused`, Date.now()), venue: engine.venueId, model: b.model ?? null,
           symbol, side: b.side.toUpperCase() as 'BUY' | 'SELL', type, time_in_force: b.time_in_force ?? (type === 'MARKET' ? 'IOC' : 'GTC'),
           qty: toDecimalString(qty), price: price === null ? null : toDecimalString(price), status: 'REJECTED', filled_qty: '0', avg_price: null, fees: '0',
           venue_order_id: null, reject_reason: `${refusal.reason}: ${refusal.message}`, created_at: now, updated_at: now,

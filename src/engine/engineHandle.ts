@@ -1,31 +1,15 @@
 // How the control plane reaches an engine: through this interface only, never by reaching
 // into engine internals. The embedded stack uses LocalEngineHandle; a separate engine
-// process is reached with an HTTP implementation of the same interface.
+// process is reached with an HTTP implementation of the same interface. The shapes it answers
+// in are views.ts's; this file needs engine.ts only for LocalEngineHandle (engine.ts imports
+// nothing from here, so the two are no longer a circle).
 import type { Valuation } from '../core/portfolio.js';
 import { toDecimalString } from '../core/decimal.js';
 import type { TradingStateDocument } from '../core/tradingState.js';
-import type { Engine, EngineHealth, OrderView, SubmitOrderRequest, SubmitOutcome, CancelOutcome, TradingStateApplied } from './engine.js';
+import type { Engine } from './engine.js';
+import type { EngineHealth, InstrumentView, ModelPositionView, OrderView, SubmitOrderRequest, SubmitOutcome, CancelOutcome, TradingStateApplied } from './views.js';
 import type { EngineStats } from './engineStats.js';
 import type { ReconcileReport, ReconcileState } from './reconcile.js';
-
-export interface InstrumentView {
-  readonly symbol: string;
-  readonly base: string;
-  readonly quote: string;
-  readonly step_size: string;
-  readonly tick_size: string;
-  readonly min_qty: string;
-  readonly min_notional: string;
-}
-
-export interface ModelPositionView {
-  readonly model: string;
-  readonly symbol: string;
-  readonly qty: string;
-  readonly avgPrice: string;
-  readonly realizedPnl: string;
-  readonly fees: string;
-}
 
 export interface EngineHandle {
   readonly name: string;

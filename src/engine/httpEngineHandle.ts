@@ -8,34 +8,32 @@
 // outcome instead of placing a second order. Reads are retried once on a connection error;
 // nothing else is retried. An engine that cannot be reached raises EngineUnreachableError; an
 // engine that lacks a route this handle needs raises EngineRouteMissingError naming it.
-import { randomBytes } from 'node:crypto';
+import { timeOrderedOrderId } from '../core/orderIds.js';
 import type { Valuation } from '../core/portfolio.js';
 import { toDecimalString } from '../core/decimal.js';
 import type { TradingStateDocument } from '../core/tradingState.js';
-import type { CancelOutcome, EngineHealth, OrderView, SubmitOrderRequest, SubmitOutcome, TradingStateApplied } from './engine.js';
-import type { EngineHandle, InstrumentView, ModelPositionView } from './engineHandle.js';
+import type { CancelOutcome, EngineHealth, InstrumentView, ModelPositionView, OrderView, SubmitOrderRequest, SubmitOutcome, TradingStateApplied } from './views.js';
+import type { EngineHandle } from './engineHandle.js';
 import type { EngineStats } from './engineStats.js';
 import type { ReconcileReport, ReconcileState } from './reconcile.js';
 import { cancelKindOf, submitKindOf } from '../http/status.js';
+import { EngineError } from './errors.js';
 
-export class EngineUnreachableError extends Error {
+export class EngineUnreachableError extends EngineError {
   constructor(readonly engine: string, readonly url: string, cause: string) {
-    super(`engine ${engine} at ${url} is unreachable: ${cause}`);
-    this.name = 'EngineUnreachableError';
+    super('HMM_ENGINE_UNREACHABLE', `engine ${engine} at ${url} is unreachable: ${cause}`);
   }
 }
 
-export class EngineHttpError extends Error {
+export class EngineHttpError extends EngineError {
   constructor(readonly engine: string, readonly status: number, readonly route: string, message: string) {
-    super(`engine ${engine} ${route}: HTTP ${status}: ${message}`);
-    this.name = 'EngineHttpError';
+    super('HMM_ENGINE_HTTP', `engine ${engine} ${route}: HTTP ${status}: ${message}`);
   }
 }
 
-export class EngineRouteMissingError extends Error {
+export class EngineRouteMissingError extends EngineError {
   constructor(readonly engine: string, readonly route: string) {
-    super(`engine ${engine} has no route ${route}; this engine API predates the HTTP handle's needs`);
-    this.name = 'EngineRouteMissingError';
+    super('HMM_ENGINE_ROUTE_MISSING', `engine ${engine} has no route ${route}; this engine API predates the HTTP handle's needs`);
   }
 }
 
@@ -68,7 +66,7 @@ export class HttpEngineHandle implements EngineHandle {
   }
 
   async submit(req: SubmitOrderRequest): Promise<SubmitOutcome> {
-    const id = req.clientOrderId ?? `${this.name}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+    const id = req.clientOrderId ?? timeOrderedOrderId(this.name, Date.now());
     const body: Record<string, unknown> = {
       client_order_id: id, symbol: req.symbol, side: req.side, type: req.type, quantity: toDecimalString(req.qty),
     };

@@ -4,6 +4,8 @@
 // damaged file is recognised and rebuilt from the ledger.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { toDecimalString } from '../core/decimal.js';
+import type { Portfolio, Valuation } from '../core/portfolio.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
 
 export interface SnapshotBody {
@@ -113,4 +115,33 @@ export class PortfolioSnapshotWriter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
+}
+
+/** The snapshot's body: the portfolio as the ledger's fills make it, marked at the venue's prices. */
+export function portfolioSnapshotDocument(venue: string, portfolio: Portfolio, v: Valuation, tradingEnabled: boolean, openOrders: number, nowMs: number) {
+  return {
+    venue,
+    seq: portfolio.fillCount,
+    ts: new Date(nowMs).toISOString(),
+    ts_ms: nowMs,
+    trading_enabled: tradingEnabled,
+    cash: toDecimalString(portfolio.cash),
+    equity: v.equity,
+    exposure: v.exposure,
+    pnl: { realized: toDecimalString(portfolio.realizedPnl), unrealized: v.unrealizedPnl, fees: toDecimalString(portfolio.fees) },
+    positions: [...portfolio.positions.values()].filter((p) => p.qty !== 0n).map((p) => {
+      const pv = v.positions.find((x) => x.symbol === p.symbol);
+      return {
+        symbol: p.symbol,
+        qty: toDecimalString(p.qty),
+        avg_price: toDecimalString(p.avgPrice),
+        last_price: pv?.lastPrice ?? null,
+        value_usd: pv?.marketValue ?? 0,
+        unrealized_usd: pv?.unrealizedPnl ?? 0,
+        realized_usd: toDecimalString(p.realizedPnl),
+        fees_usd: toDecimalString(p.fees),
+      };
+    }),
+    open_orders: openOrders,
+  };
 }

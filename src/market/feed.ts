@@ -1,6 +1,7 @@
 // The shape of a live bar source (synthetic, CSV replay, a venue's stream): the engine
 // subscribes once and receives one step of bars (one per symbol, same open time) at a time.
 import type { Bar } from '../core/marketData.js';
+import { InvalidValueError } from '../core/errors.js';
 
 export interface BarFeed {
   /** Begins emitting; onBars is called once per step. Starting twice is an error. */
@@ -31,7 +32,7 @@ export class ReplayFeed implements BarFeed {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(bars: readonly Bar[], private readonly emitEveryMs = 1000) {
-    if (!(emitEveryMs > 0)) throw new RangeError(`emitEveryMs must be positive, got ${emitEveryMs}`);
+    if (!(emitEveryMs > 0)) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `emitEveryMs must be positive, got ${emitEveryMs}`);
     this.steps = groupByTs([...bars].sort((a, b) => a.ts - b.ts));
   }
 

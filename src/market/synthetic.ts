@@ -6,6 +6,7 @@ import { Rng } from '../core/random.js';
 import { type Symbol, symbol as toSymbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
 import type { BarFeed } from './feed.js';
+import { InvalidValueError } from '../core/errors.js';
 
 export type RegimeName = 'calm' | 'trending-up' | 'trending-down' | 'volatile';
 export const REGIME_NAMES: readonly RegimeName[] = ['calm', 'trending-up', 'trending-down', 'volatile'];
@@ -107,26 +108,26 @@ export class SyntheticMarket {
   private stepCount = 0;
 
   constructor(opts: SyntheticMarketOptions) {
-    if (!Number.isInteger(opts.seed)) throw new RangeError(`seed must be an integer, got ${opts.seed}`);
+    if (!Number.isInteger(opts.seed)) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `seed must be an integer, got ${opts.seed}`);
     this.intervalMs = opts.intervalMs ?? 60_000;
-    if (!(this.intervalMs > 0)) throw new RangeError(`intervalMs must be positive, got ${this.intervalMs}`);
+    if (!(this.intervalMs > 0)) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `intervalMs must be positive, got ${this.intervalMs}`);
     this.ts = opts.startTs ?? DEFAULT_START_TS;
     this.rng = new Rng(opts.seed);
     const corr = opts.correlation ?? 0.6;
-    if (!(corr >= 0 && corr < 1)) throw new RangeError(`correlation must be in [0, 1), got ${corr}`);
+    if (!(corr >= 0 && corr < 1)) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `correlation must be in [0, 1), got ${corr}`);
     this.rho = Math.sqrt(corr);
     this.idio = Math.sqrt(1 - corr);
     this.coupling = opts.regimeCoupling ?? 0.5;
-    if (!(this.coupling >= 0 && this.coupling <= 1)) throw new RangeError(`regimeCoupling must be in [0, 1], got ${this.coupling}`);
+    if (!(this.coupling >= 0 && this.coupling <= 1)) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `regimeCoupling must be in [0, 1], got ${this.coupling}`);
     const halfLife = opts.meanReversionHalfLifeDays ?? 30;
     this.kappa = Number.isFinite(halfLife) ? Math.LN2 / ((halfLife * DAY_MS) / this.intervalMs) : 0;
 
     const specs = opts.regimes ?? DEFAULT_REGIMES;
-    if (specs.length !== REGIME_NAMES.length) throw new RangeError(`regimes must list ${REGIME_NAMES.join(', ')} in that order`);
+    if (specs.length !== REGIME_NAMES.length) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `regimes must list ${REGIME_NAMES.join(', ')} in that order`);
     const sqrtDt = Math.sqrt(this.intervalMs / YEAR_MS);
     this.regimes = specs.map((spec, i) => {
-      if (spec.name !== REGIME_NAMES[i]) throw new RangeError(`regimes[${i}] must be ${REGIME_NAMES[i]}, got ${spec.name}`);
-      if (!(spec.meanBars >= 1)) throw new RangeError(`regimes[${i}].meanBars must be ≥ 1`);
+      if (spec.name !== REGIME_NAMES[i]) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `regimes[${i}] must be ${REGIME_NAMES[i]}, got ${spec.name}`);
+      if (!(spec.meanBars >= 1)) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `regimes[${i}].meanBars must be ≥ 1`);
       const sigma = spec.annualVol * sqrtDt;
       return { spec, sigma, drift: spec.driftPerBarSigma * sigma, leaveProb: 1 / spec.meanBars };
     });
@@ -134,13 +135,13 @@ export class SyntheticMarket {
     const symbolSpecs = (opts.symbols ?? ['BTCUSDT', 'ETHUSDT']).map((s) => {
       if (typeof s !== 'string') return s;
       const known = DEFAULT_SYMBOL_SPECS[s];
-      if (!known) throw new RangeError(`no default spec for symbol ${s}: pass { symbol, startPrice }`);
+      if (!known) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `no default spec for symbol ${s}: pass { symbol, startPrice }`);
       return known;
     });
-    if (symbolSpecs.length === 0) throw new RangeError('symbols must not be empty');
+    if (symbolSpecs.length === 0) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', 'symbols must not be empty');
     const minutes = this.intervalMs / 60_000;
     this.states = symbolSpecs.map((spec) => {
-      if (!(spec.startPrice > 0)) throw new RangeError(`startPrice of ${spec.symbol} must be positive`);
+      if (!(spec.startPrice > 0)) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `startPrice of ${spec.symbol} must be positive`);
       const logAnchor = Math.log(spec.startPrice);
       return {
         symbol: toSymbol(spec.symbol),
@@ -268,7 +269,7 @@ export class SyntheticFeed implements BarFeed {
   constructor(opts: SyntheticFeedOptions) {
     this.market = opts.market instanceof SyntheticMarket ? opts.market : new SyntheticMarket(opts.market);
     this.emitEveryMs = opts.emitEveryMs ?? 1000;
-    if (!(this.emitEveryMs > 0)) throw new RangeError(`emitEveryMs must be positive, got ${this.emitEveryMs}`);
+    if (!(this.emitEveryMs > 0)) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `emitEveryMs must be positive, got ${this.emitEveryMs}`);
   }
 
   get running(): boolean {

@@ -4,10 +4,11 @@
 // lowering a weight shrinks that model's orders at once. Weight 0 means shadow: not traded.
 import { type Fixed, fx, mul, div, floorToStep, toNumber, min as fmin } from '../core/decimal.js';
 import { modelId, symbol as toSymbol, type ModelId } from '../core/ids.js';
+import { signalOrderId } from '../core/orderIds.js';
 import { Rng } from '../core/random.js';
 import type { Signal } from '../core/signal.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
-import type { OrderView, SubmitOutcome } from '../engine/engine.js';
+import type { OrderView, SubmitOutcome } from '../engine/views.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 
@@ -90,7 +91,7 @@ export class StrategyRouter {
       return this.counted(routeResult(base, 'skipped', engine.name, 'BELOW_MIN_NOTIONAL', 'order would be below MIN_NOTIONAL_USDT (already at target)', toNumber(mul(sizing.qty, px))));
     }
     const submitted = engine.submit({
-      clientOrderId: opts.clientOrderId ?? `${model}-${signal.symbol}-${signal.ts}`,
+      clientOrderId: opts.clientOrderId ?? signalOrderId({ model, symbol: signal.symbol, ts: signal.ts }),
       symbol: toSymbol(signal.symbol),
       side: sizing.side,
       type: 'MARKET',

@@ -8,6 +8,7 @@ import { HmmModel } from './hmm/hmmModel.js';
 import { loadHmmModel } from './hmm/modelStore.js';
 import { DEFAULT_MA_CONFIG, MaCrossoverModel } from './ma/maCrossover.js';
 import type { Model, ModelKind } from './model.js';
+import { ModelError } from './errors.js';
 
 export interface MaSpec {
   readonly kind: 'ma';
@@ -34,9 +35,9 @@ export interface EnsembleSpec {
 
 export type ModelSpec = MaSpec | HmmSpec | EnsembleSpec;
 
-export class ModelSpecError extends Error {
+export class ModelSpecError extends ModelError {
   constructor(readonly field: string, message: string) {
-    super(`${field} ${message}`);
+    super('HMM_MODEL_INVALID_SPEC', `${field} ${message}`, { httpStatus: 400 });
   }
 }
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startEngineProcess, type EngineProcess } from '../../src/app/engineProcess.js';
 import { startOpsProcess, type OpsProcess } from '../../src/app/opsProcess.js';
-import { signalOrderId } from '../../src/app/controlPlane.js';
+import { signalOrderId } from '../../src/core/orderIds.js';
 import { modelId, symbol } from '../../src/core/ids.js';
 import { http, spawnHmm, until } from '../support/hmmProcess.js';
 

@@ -1,8 +1,8 @@
 // Mutating routes (all need X-OPS-TOKEN): kill switch, strategy weights, external signals,
 // publishing onto the running stack's bus.
-import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import { modelId, symbol as toSymbol } from '../../core/ids.js';
+import { externalOrderId } from '../../core/orderIds.js';
 import { isTopic, TOPICS } from '../../bus/topics.js';
 import type { Bus } from '../../bus/bus.js';
 import { HttpError, errorSchema } from '../../http/errors.js';
@@ -173,15 +173,3 @@ export const controlRoutes: FastifyPluginAsync<ControlRouteOptions> = async (app
     return { ok: true, topic };
   });
 };
-
-/**
- * A client order id for a signal that brings none: time first (base-36 milliseconds, fixed
- * width), then 48 random bits (unique across ops replicas). Time-ordered ids land at the end of
- * the ledger's and the venue's B-tree indexes; random ones (as a UUID was) dirtied a different
- * index page per order, and each page costs a write at every commit.
- */
-function externalOrderId(): string {
-  // randomUUID draws from Node's cached entropy pool; randomBytes(6) was a syscall per call.
-  // Its last group is 48 random bits.
-  return `ext-${Date.now().toString(36).padStart(9, '0')}-${randomUUID().slice(24)}`;
-}

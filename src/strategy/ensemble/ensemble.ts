@@ -9,6 +9,7 @@ import type { ModelId, Symbol } from '../../core/ids.js';
 import type { Bar } from '../../core/marketData.js';
 import type { Signal } from '../../core/signal.js';
 import type { Model } from '../model.js';
+import { InvalidValueError } from '../../core/errors.js';
 
 export interface EnsembleMember {
   readonly model: Model;
@@ -45,18 +46,18 @@ export class EnsembleModel implements Model {
   private readonly announced = new Map<string, number>();
 
   constructor(readonly id: ModelId, members: readonly EnsembleMember[], config: EnsembleConfig = {}) {
-    if (members.length === 0) throw new RangeError('an ensemble needs at least one member');
+    if (members.length === 0) throw new InvalidValueError('HMM_MODEL_INVALID_CONFIG', 'an ensemble needs at least one member');
     const ids = new Set<string>();
     for (const m of members) {
-      if (!(m.weight > 0) || !Number.isFinite(m.weight)) throw new RangeError(`member ${m.model.id} weight must be a positive number, got ${m.weight}`);
-      if (ids.has(m.model.id)) throw new RangeError(`member ${m.model.id} is listed twice`);
+      if (!(m.weight > 0) || !Number.isFinite(m.weight)) throw new InvalidValueError('HMM_MODEL_INVALID_CONFIG', `member ${m.model.id} weight must be a positive number, got ${m.weight}`);
+      if (ids.has(m.model.id)) throw new InvalidValueError('HMM_MODEL_INVALID_CONFIG', `member ${m.model.id} is listed twice`);
       ids.add(m.model.id);
     }
     this.members = members;
     this.resolution = config.resolution ?? 0.05;
-    if (!(this.resolution > 0 && this.resolution <= 1)) throw new RangeError(`resolution must be in (0, 1], got ${this.resolution}`);
+    if (!(this.resolution > 0 && this.resolution <= 1)) throw new InvalidValueError('HMM_MODEL_INVALID_CONFIG', `resolution must be in (0, 1], got ${this.resolution}`);
     this.quorum = config.quorum ?? 0.5;
-    if (!(this.quorum > 0 && this.quorum <= 1)) throw new RangeError(`quorum must be in (0, 1], got ${this.quorum}`);
+    if (!(this.quorum > 0 && this.quorum <= 1)) throw new InvalidValueError('HMM_MODEL_INVALID_CONFIG', `quorum must be in (0, 1], got ${this.quorum}`);
     const symbols = new Set<Symbol>();
     for (const m of members) {
       for (const s of m.model.symbols) {

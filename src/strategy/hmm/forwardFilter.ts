@@ -1,25 +1,33 @@
 // Owns online regime filtering: p(state_t | x_1..x_t) updated one observation at a time in
 // O(k² + k·d²), renormalised every step so it can run for the life of a process without
 // under- or overflow. Uses the same scaled step as the batch forward pass, so live and
-// backtest posteriors agree to the last bit.
+// backtest posteriors agree to the last bit. It reads a model only through FilterModel (what a
+// filter step needs), so gaussianHmm.ts can build filters without the two importing each other.
 import { HmmError } from './errors.js';
-import { emissionRow } from './emissions.js';
+import { emissionRow, type EmissionCache } from './emissions.js';
 import { predict, scaledUpdate } from './forwardBackward.js';
-import type { GaussianHmm } from './gaussianHmm.js';
+
+/** What a filter step reads of a Gaussian HMM (GaussianHmm is one). */
+export interface FilterModel {
+  readonly k: number;
+  readonly d: number;
+  readonly params: { readonly startProb: ArrayLike<number>; readonly transMat: Float64Array };
+  readonly emissions: EmissionCache;
+}
 
 export class ForwardFilter {
   /** Observations absorbed since construction or the last reset. */
   steps = 0;
   /** log p(x_1..x_steps) under the model. */
   logLikelihood = 0;
-  private readonly model: GaussianHmm;
+  private readonly model: FilterModel;
   private readonly initial: Float64Array;
   private readonly posterior: Float64Array;
   private readonly pred: Float64Array;
   private readonly emis: Float64Array;
   private readonly offset = new Float64Array(1);
 
-  constructor(model: GaussianHmm, initial?: ArrayLike<number>) {
+  constructor(model: FilterModel, initial?: ArrayLike<number>) {
     this.model = model;
     const k = model.k;
     if (initial !== undefined && initial.length !== k) {

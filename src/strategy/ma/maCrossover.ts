@@ -5,6 +5,7 @@ import type { ModelId, Symbol } from '../../core/ids.js';
 import type { Bar } from '../../core/marketData.js';
 import type { Signal } from '../../core/signal.js';
 import type { Model } from '../model.js';
+import { InvalidValueError } from '../../core/errors.js';
 
 export interface MaCrossoverConfig {
   readonly fast: number;
@@ -38,7 +39,7 @@ export class MaCrossoverModel implements Model {
     readonly symbols: readonly Symbol[],
     readonly config: MaCrossoverConfig = DEFAULT_MA_CONFIG,
   ) {
-    if (!(config.fast >= 1 && config.slow > config.fast)) throw new RangeError('MA crossover needs 1 ≤ fast < slow');
+    if (!(config.fast >= 1 && config.slow > config.fast)) throw new InvalidValueError('HMM_MODEL_INVALID_CONFIG', 'MA crossover needs 1 ≤ fast < slow');
     for (const s of symbols) this.state.set(s, new SymbolState(config.slow));
   }
 

@@ -22,6 +22,7 @@ import type { CcxtVenueConfig } from './ccxtConfig.js';
 import { ourSymbolOf } from './ccxtMapping.js';
 import { rewriteApiUrls } from './ccxtVenue.js';
 import { type BarFeed, groupByTs } from '../../market/feed.js';
+import { InvalidValueError } from '../../core/errors.js';
 
 /** The part of a ccxt exchange the feed uses (a stub in unit tests). */
 export interface OhlcvSource {
@@ -115,8 +116,8 @@ export class VenueFeed implements BarFeed {
     this.timeframe = opts.timeframe;
     this.timeframeMs = opts.timeframeMs;
     this.pollMs = opts.pollMs;
-    if (!(this.timeframeMs > 0)) throw new RangeError(`timeframeMs must be positive, got ${this.timeframeMs}`);
-    if (!(this.pollMs > 0)) throw new RangeError(`pollMs must be positive, got ${this.pollMs}`);
+    if (!(this.timeframeMs > 0)) throw new InvalidValueError('HMM_VENUE_INVALID_OPTION', `timeframeMs must be positive, got ${this.timeframeMs}`);
+    if (!(this.pollMs > 0)) throw new InvalidValueError('HMM_VENUE_INVALID_OPTION', `pollMs must be positive, got ${this.pollMs}`);
     this.tracked = tracked;
   }
 
@@ -220,7 +221,7 @@ export class VenueFeed implements BarFeed {
 export function createMarketDataExchange(cfg: Pick<CcxtVenueConfig, 'exchangeId' | 'apiBase' | 'sandbox' | 'timeoutMs' | 'exchangeOptions'>): Exchange {
   type Ctor = new (config: Record<string, unknown>) => Exchange;
   const C = (ccxt as unknown as Record<string, Ctor | undefined>)[cfg.exchangeId];
-  if (typeof C !== 'function') throw new RangeError(`${JSON.stringify(cfg.exchangeId)} is not a ccxt exchange`);
+  if (typeof C !== 'function') throw new InvalidValueError('HMM_VENUE_UNKNOWN_EXCHANGE', `${JSON.stringify(cfg.exchangeId)} is not a ccxt exchange`);
   const options: Record<string, unknown> = { defaultType: 'spot' };
   if (cfg.exchangeId.startsWith('binance')) {
     // Spot markets only, and none of the authenticated sapi calls loadMarkets may make.

@@ -9,6 +9,7 @@ import { type ClientOrderId, type Symbol, type VenueId, symbol as toSymbol } fro
 import type { Instrument } from '../../core/instrument.js';
 import type { Fill, OrderSide } from '../../core/order.js';
 import type { VenueOrderState } from '../venue.js';
+import { MalformedVenueAnswerError } from '../errors.js';
 
 /** ccxt's precision modes (ccxt/js/src/base/functions/number.js). */
 export const DECIMAL_PLACES = 2;
@@ -65,14 +66,14 @@ export interface TradeLike {
   readonly fees?: readonly FeeLike[] | undefined;
 }
 
-/** Exact decimal from a ccxt number (or numeric string); RangeError naming `what` otherwise. */
+/** Exact decimal from a ccxt number (or numeric string); MalformedVenueAnswerError naming `what` otherwise. */
 export function exactFixed(v: number | string | undefined | null, what: string, nts: NumberToString): Fixed {
-  if (v === undefined || v === null) throw new RangeError(`${what} is missing`);
+  if (v === undefined || v === null) throw new MalformedVenueAnswerError(`${what} is missing`);
   const text = typeof v === 'number' ? (Number.isFinite(v) ? nts(v) : String(v)) : v;
   try {
     return fx(text);
   } catch (err) {
-    throw new RangeError(`${what}: ${(err as Error).message}`);
+    throw new MalformedVenueAnswerError(`${what}: ${(err as Error).message}`);
   }
 }
 
@@ -80,7 +81,7 @@ export function exactFixed(v: number | string | undefined | null, what: string, 
 export function roundedFixed(v: number | string, nts: NumberToString): Fixed {
   const text = (typeof v === 'number' ? nts(v) : v).trim();
   const m = /^([+-])?(\d+)(?:\.(\d+))?$/.exec(text);
-  if (!m) throw new RangeError(`not a decimal number: ${JSON.stringify(text)}`);
+  if (!m) throw new MalformedVenueAnswerError(`not a decimal number: ${JSON.stringify(text)}`);
   const [, sign, int, frac = ''] = m;
   if (frac.length <= SCALE_DIGITS) return fx(text);
   let units = BigInt(int + frac.slice(0, SCALE_DIGITS));
@@ -108,7 +109,7 @@ export function incrementFromPrecision(p: number | undefined, mode: number, what
   }
   if (mode === DECIMAL_PLACES) {
     if (!Number.isInteger(p) || p < 0 || p > SCALE_DIGITS) {
-      throw new RangeError(`${what}: ${p} decimal places cannot be held in ${SCALE_DIGITS}-decimal money`);
+      throw new MalformedVenueAnswerError(`${what}: ${p} decimal places cannot be held in ${SCALE_DIGITS}-decimal money`);
     }
     return (SCALE / 10n ** BigInt(p)) as Fixed;
   }
@@ -147,7 +148,7 @@ export function instrumentFromMarket(m: MarketLike, precisionMode: number, nts: 
 }
 
 export function sideOf(side: string | undefined): OrderSide {
-  if (side === undefined) throw new RangeError('side is missing');
+  if (side === undefined) throw new MalformedVenueAnswerError('side is missing');
   return side.toLowerCase() === 'sell' ? 'SELL' : 'BUY';
 }
 
@@ -170,7 +171,7 @@ export function venueStatusOf(status: string | undefined, filled: Fixed, qty: Fi
 }
 
 export function orderStateFrom(o: OrderLike, clientOrderId: ClientOrderId, sym: Symbol, nts: NumberToString): VenueOrderState {
-  if (o.id === undefined) throw new RangeError('order id is missing');
+  if (o.id === undefined) throw new MalformedVenueAnswerError('order id is missing');
   const qty = exactFixed(o.amount, `order ${o.id} amount`, nts);
   const filledQty = o.filled === undefined || o.filled === null ? ZERO : exactFixed(o.filled, `order ${o.id} filled`, nts);
   const type = (o.type ?? '').toLowerCase() === 'market' ? 'MARKET' : 'LIMIT';
@@ -217,7 +218,7 @@ export interface FillConversion {
  * de-duplicates per venue.
  */
 export function fillFromTrade(t: TradeLike, ctx: FillContext): FillConversion {
-  if (t.id === undefined || t.id === '') throw new RangeError('trade id is missing');
+  if (t.id === undefined || t.id === '') throw new MalformedVenueAnswerError('trade id is missing');
   const qty = exactFixed(t.amount, `trade ${t.id} amount`, ctx.nts);
   const price = exactFixed(t.price, `trade ${t.id} price`, ctx.nts);
   const fees = t.fees !== undefined && t.fees.length > 0 ? t.fees : t.fee !== undefined ? [t.fee] : [];

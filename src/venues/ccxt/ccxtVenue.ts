@@ -16,6 +16,11 @@
 // Fills arrive by polling (open orders, then the trades of orders whose filled quantity moved).
 // A user-data stream would feed the same two entry points (settleOrder, catchUpFills) and the
 // stale watchdog would then watch the stream's last message instead of the last poll.
+// Longer than the ~500 lines a file aims for, on purpose: submit, the resolution of unknown
+// outcomes, the poll loop and the request gate share one state (the tracked orders, the trade
+// ids seen, the gate and the clock offset), and the rules above hold only because one object
+// changes it. What is pure is out already: ccxtMapping.ts (ccxt shapes → ours), ccxtErrors.ts
+// (what a failure means), requestGate.ts (429/418 back-off), ccxtConfig.ts.
 import ccxt, { type Exchange } from 'ccxt';
 import { type Fixed, ZERO, floorToStep, fx, toDecimalString } from '../../core/decimal.js';
 import { type ClientOrderId, type Symbol, type VenueId, clientOrderId as toClientOrderId, venueId } from '../../core/ids.js';
@@ -30,6 +35,8 @@ import {
   TICK_SIZE, fillFromTrade, instrumentFromMarket, orderStateFrom, ourSymbolOf, roundedFixed,
 } from './ccxtMapping.js';
 import { type GateState, RequestGate } from './requestGate.js';
+import { InvalidValueError } from '../../core/errors.js';
+import { VenueError } from '../errors.js';
 
 export interface CcxtVenueOptions {
   /** ccxt exchange id (binance, kraken, bybit, ...). */
@@ -80,18 +87,16 @@ export interface CcxtVenueOptions {
 }
 
 /** A read the venue could not answer (unavailable, rate limited, banned, refused). */
-export class VenueRequestError extends Error {
-  constructor(readonly venue: string, readonly op: string, readonly code: string, message: string, readonly cls: ErrorClass | null = null) {
-    super(`${venue} ${op}: ${message}`);
-    this.name = 'VenueRequestError';
+export class VenueRequestError extends VenueError {
+  constructor(readonly venue: string, readonly op: string, code: string, message: string, readonly cls: ErrorClass | null = null) {
+    super(code, `${venue} ${op}: ${message}`);
   }
 }
 
 /** A submit whose outcome could not be established: reconciliation must settle the order. */
-export class SubmitOutcomeUnknownError extends Error {
+export class SubmitOutcomeUnknownError extends VenueError {
   constructor(readonly venue: string, readonly clientOrderId: string, message: string) {
-    super(`${venue} submit ${clientOrderId}: outcome unknown (${message}); left for reconciliation, not re-sent`);
-    this.name = 'SubmitOutcomeUnknownError';
+    super('HMM_VENUE_SUBMIT_OUTCOME_UNKNOWN', `${venue} submit ${clientOrderId}: outcome unknown (${message}); left for reconciliation, not re-sent`);
   }
 }
 
@@ -259,7 +264,7 @@ export class CcxtVenue implements Venue {
     this.lastPollOkAt = this.now();
 
     const Ctor = (ccxt as unknown as Record<string, ExchangeCtor | undefined>)[opts.exchangeId];
-    if (typeof Ctor !== 'function') throw new RangeError(`${JSON.stringify(opts.exchangeId)} is not a ccxt exchange`);
+    if (typeof Ctor !== 'function') throw new InvalidValueError('HMM_VENUE_UNKNOWN_EXCHANGE', `${JSON.stringify(opts.exchangeId)} is not a ccxt exchange`);
     const creds = opts.credentials;
     this.secrets = creds ? [creds.apiKey.reveal(), creds.secret.reveal(), ...(creds.password ? [creds.password.reveal()] : [])] : [];
     const baseOptions: Record<string, unknown> = { defaultType: 'spot', recvWindow: this.recvWindowMs };

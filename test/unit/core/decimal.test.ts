@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { InvalidValueError } from '../../../src/core/errors.js';
 import { fx, toDecimalString, mul, div, bps, floorToStep, roundToStep, fromRaw, type Fixed } from '../../../src/core/decimal.js';
 
 test('parses and prints decimals exactly', () => {
@@ -12,10 +13,12 @@ test('parses and prints decimals exactly', () => {
 });
 
 test('refuses malformed numbers and hidden precision', () => {
-  for (const bad of ['abc', '1e5', '', '1.2.3', ' ', 'NaN']) assert.throws(() => fx(bad), RangeError, bad);
+  // A coded error (HMM_CORE_INVALID_DECIMAL, HTTP 400): bad input, never a silent zero.
+  const invalid = (e: unknown) => e instanceof InvalidValueError && e.code === 'HMM_CORE_INVALID_DECIMAL' && e.httpStatus === 400;
+  for (const bad of ['abc', '1e5', '', '1.2.3', ' ', 'NaN']) assert.throws(() => fx(bad), invalid, bad);
   assert.throws(() => fx('0.000000001'), /more than 8 decimal places/);
-  assert.throws(() => fx(Number.NaN), RangeError);
-  assert.throws(() => fx(Number.POSITIVE_INFINITY), RangeError);
+  assert.throws(() => fx(Number.NaN), invalid);
+  assert.throws(() => fx(Number.POSITIVE_INFINITY), invalid);
 });
 
 test('multiplication and division round half-even at 8 places', () => {

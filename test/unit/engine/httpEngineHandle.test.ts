@@ -88,7 +88,7 @@ test('submit: accepted, replayed on the same id, conflict on a different request
 test('submit without an id gets one (so a retry cannot double it), valid at Binance too', async () => {
   const out = await http.submit({ symbol: BTC, side: 'BUY', type: 'MARKET', qty: fx('0.001'), price: null });
   assert.equal(out.kind, 'accepted');
-  assert.match(out.order.client_order_id, /^engine_sim-[a-z0-9]+-[0-9a-f]{8}$/);
+  assert.match(out.order.client_order_id, /^engine_sim-[a-z0-9]{9}-[0-9a-f]{12}$/);
   assert.ok(out.order.client_order_id.length <= 36);
 });
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { InProcessBus } from '../../../src/bus/bus.js';
 import type { AlertPayload, GovernanceActionPayload } from '../../../src/bus/topics.js';
 import { type EngineTradingStates, type TradingStateDocument, engineView } from '../../../src/core/tradingState.js';
-import type { EngineHealth } from '../../../src/engine/engine.js';
+import type { EngineHealth } from '../../../src/engine/views.js';
 import type { EngineHandle } from '../../../src/engine/engineHandle.js';
 import { createLogger } from '../../../src/obs/logger.js';
 import { createMetrics } from '../../../src/obs/metrics.js';

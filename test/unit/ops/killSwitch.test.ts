@@ -13,7 +13,7 @@ import { fx } from '../../../src/core/decimal.js';
 import { symbol } from '../../../src/core/ids.js';
 import { InProcessBus } from '../../../src/bus/bus.js';
 import type { AlertPayload } from '../../../src/bus/topics.js';
-import type { SubmitOutcome } from '../../../src/engine/engine.js';
+import type { SubmitOutcome } from '../../../src/engine/views.js';
 import { LocalEngineHandle } from '../../../src/engine/engineHandle.js';
 import { createLogger, silentLogger } from '../../../src/obs/logger.js';
 import { createMetrics } from '../../../src/obs/metrics.js';

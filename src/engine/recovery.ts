@@ -1,0 +1,103 @@
+// Start-up recovery: what the engine found when it opened its ledger. The portfolio, the open
+// orders and the model books are rebuilt from the ledger by the engine (the ledger is the only
+// truth); this module judges the rest — the snapshot against the ledger's replay, the ledger's
+// own consistency, orders left in the intent journal, an unclean shutdown or a restore — logs
+// what an operator must know with [RECON] lines, and returns the report `/status` shows.
+// Reconciling the recovered orders with the venue is the reconciler's job (reconciler.ts).
+import { copyFileSync } from 'node:fs';
+import { toDecimalString } from '../core/decimal.js';
+import type { Portfolio } from '../core/portfolio.js';
+import type { Logger } from '../obs/logger.js';
+import type { Ledger } from './ledger.js';
+import { assessSnapshot, readSnapshot } from './snapshot.js';
+import type { RecoveryReport } from './views.js';
+
+export interface RecoveryContext {
+  /** The previous run's lock was left behind: it did not stop cleanly. */
+  readonly uncleanShutdown?: { readonly pid: number; readonly started_at: string } | null;
+  /** `hmm restore` put this state in place (its marker). */
+  readonly restoredFrom?: Readonly<Record<string, unknown>> | null;
+}
+
+/** What recovery reads: the engine's state as rebuilt from the ledger, and the context of the start. */
+export interface RecoveryInput {
+  readonly name: string;
+  readonly ledger: Ledger;
+  readonly portfolio: Portfolio;
+  /** Open orders rebuilt from the ledger. */
+  readonly openOrders: number;
+  /** Models with their own book rebuilt from the ledger. */
+  readonly models: number;
+  readonly snapshotPath: string | null;
+  readonly ctx: RecoveryContext;
+  readonly log: Logger;
+  /** When this start recovered (epoch ms). */
+  readonly now: number;
+}
+
+export function recoverFromLedger(input: RecoveryInput): Omit<RecoveryReport, 'reconciliation'> {
+  const { name, ledger, portfolio, openOrders, models, snapshotPath, ctx, log, now } = input;
+  const counts = ledger.counts();
+  const recovered = ledger.existed;
+  const positions = [...portfolio.positions.values()].filter((p) => p.qty !== 0n);
+  const problems = recovered ? ledger.consistencyProblems() : [];
+  let snapshot: RecoveryReport['snapshot'] = null;
+  if (snapshotPath) {
+    const a = assessSnapshot(readSnapshot(snapshotPath), {
+      seq: portfolio.fillCount,
+      cash: toDecimalString(portfolio.cash),
+      positions: Object.fromEntries(positions.map((p) => [p.symbol, toDecimalString(p.qty)])),
+    });
+    snapshot = { ...a, rebuilt: a.status !== 'ok' };
+  }
+  const report: Omit<RecoveryReport, 'reconciliation'> = {
+    recovered,
+    at: new Date(now).toISOString(),
+    source: ctx.restoredFrom ? 'backup' : recovered ? 'ledger' : 'fresh',
+    unclean_shutdown: ctx.uncleanShutdown ?? null,
+    restored_from: ctx.restoredFrom ?? null,
+    fills_replayed: portfolio.fillCount,
+    journal_recovered: ledger.journalRecovered.length,
+    fills: counts.fills,
+    orders: counts.orders,
+    open_orders: openOrders,
+    positions: positions.length,
+    models: models,
+    snapshot,
+    ledger_check: { ok: problems.length === 0, problems: problems.slice(0, 20) },
+  };
+  const fields = { engine: name, recovery: report };
+  if (recovered) {
+    log.info(fields, `[RECON] ${name} recovered from the ledger${ctx.restoredFrom ? ' (restored from a backup)' : ''}: ${counts.orders} orders, ${counts.fills} fills, ${openOrders} open orders, ${positions.length} positions, ${models} model books`);
+  }
+  if (ctx.uncleanShutdown) {
+    log.warn(fields, `[RECON] ${name}: the previous run (pid ${ctx.uncleanShutdown.pid}, started ${ctx.uncleanShutdown.started_at}) did not stop cleanly; reconciling with the venue`);
+  }
+  for (const p of problems) log.error({ engine: name }, `[RECON] ${name} ledger inconsistency: ${p}`);
+  const journaled = ledger.journalRecovered;
+  if (journaled.length > 0) {
+    log.warn({ engine: name, orders: journaled.slice(0, 20) }, `[RECON] ${name}: ${journaled.length} order(s) were journaled but not yet committed when the process stopped; recorded as NEW for reconciliation with the venue`);
+  }
+  if (snapshot && snapshotPath) {
+    if (!recovered && snapshot.snapshot_seq !== null && snapshot.snapshot_seq > 0) {
+      // A snapshot with history beside a brand-new ledger: the ledger was lost or moved.
+      keepAside(snapshotPath);
+      log.error(fields, `[RECON] ${name}: ${snapshotPath} records ${snapshot.snapshot_seq} fills but the ledger is new; the ledger was lost or moved. The old snapshot is kept as ${snapshotPath}.rejected; restore the ledger from a backup (\`hmm restore FILE\`)`);
+    } else if (snapshot.status === 'corrupt' || snapshot.status === 'diverged') {
+      keepAside(snapshotPath);
+      log.error(fields, `[RECON] ${name}: snapshot ${snapshotPath} is ${snapshot.status} (${snapshot.detail}); kept as ${snapshotPath}.rejected and rebuilt from the ledger`);
+    } else if (snapshot.status === 'stale') {
+      log.warn(fields, `[RECON] ${name}: snapshot ${snapshotPath} is stale (${snapshot.detail}); rebuilt from the ledger`);
+    } else if (snapshot.status === 'missing' && recovered) {
+      log.warn(fields, `[RECON] ${name}: snapshot ${snapshotPath} is missing; rebuilt from the ledger`);
+    }
+  }
+  return report;
+}
+
+/** Keeps a snapshot that disagrees with the ledger beside it (evidence), before it is rewritten. */
+function keepAside(path: string): void {
+  try {
+    copyFileSync(path, `${path}.rejected`);
+  } catch { /* unreadable or gone: nothing to keep */ }
+}

@@ -1,0 +1,206 @@
+// The engine's wire views: the shapes an order, an outcome, the engine's health and its
+// recovery take on the way out (engine API JSON, EngineHandle answers, bus events), and the
+// mappers from the domain types to them. A field on the wire is added here, in the view and its
+// mapper; the domain types (core/order.ts) stay camelCase. Both engine handles and the engine
+// import this file, so neither depends on the other for a shape.
+import { type Fixed, toDecimalString, div } from '../core/decimal.js';
+import type { ModelId, Symbol } from '../core/ids.js';
+import type { Order, OrderSide, OrderType, TimeInForce } from '../core/order.js';
+import type { EngineTradingStates } from '../core/tradingState.js';
+import type { ReconcileSummary } from './reconcile.js';
+import type { OrderLogLine } from './orderLog.js';
+
+/** An order request as it arrives at the engine, quantities already exact. */
+export interface SubmitOrderRequest {
+  readonly clientOrderId?: string;
+  readonly symbol: Symbol;
+  readonly side: OrderSide;
+  readonly type: OrderType;
+  readonly qty: Fixed;
+  readonly price: Fixed | null;
+  readonly timeInForce?: TimeInForce;
+  readonly model?: ModelId | null;
+}
+
+export interface OrderView {
+  readonly client_order_id: string;
+  readonly venue: string;
+  readonly model: string | null;
+  readonly symbol: string;
+  readonly side: OrderSide;
+  readonly type: OrderType;
+  readonly time_in_force: TimeInForce;
+  readonly qty: string;
+  readonly price: string | null;
+  readonly status: string;
+  readonly filled_qty: string;
+  readonly avg_price: string | null;
+  readonly fees: string;
+  readonly venue_order_id: string | null;
+  readonly reject_reason: string | null;
+  readonly created_at: number;
+  readonly updated_at: number;
+}
+
+export type SubmitOutcome =
+  | { readonly kind: 'accepted'; readonly order: OrderView; readonly duplicate: boolean; readonly routingTimeMs: number }
+  | { readonly kind: 'rejected'; readonly reason: string; readonly message: string; readonly order: OrderView; readonly duplicate: boolean; readonly routingTimeMs: number }
+  | { readonly kind: 'conflict'; readonly message: string; readonly order: OrderView };
+
+export type CancelOutcome =
+  | { readonly kind: 'canceled'; readonly order: OrderView }
+  | { readonly kind: 'not_found'; readonly message: string }
+  | { readonly kind: 'not_open'; readonly order: OrderView; readonly message: string };
+
+export interface EngineHealth {
+  readonly engine: 'ok';
+  readonly venue: string;
+  readonly trading_enabled: boolean;
+  readonly open_orders: number;
+  readonly orders: number;
+  readonly fills: number;
+  readonly recovered: RecoveryReport;
+  /** The trading states this engine enforces (pushed by the control plane). */
+  readonly trading_states?: EngineTradingStates;
+  /** The trading-state document this engine applied: its version, and how many documents it
+   *  applied and ignored (already applied: the same change by push and bus, or from N replicas). */
+  readonly trading_state?: TradingStateApplication;
+  /** Cumulative venue request counts, for the governance daemon's error-rate rule. */
+  readonly venue_calls?: VenueCallStats;
+  readonly risk?: { readonly peak_equity: string; readonly loss_streak: number; readonly loss_cooldown_until: string | null };
+}
+
+export type { EngineTradingStates } from '../core/tradingState.js';
+
+export interface TradingStateApplication {
+  /** The version of the last document applied (0: none yet). */
+  readonly version: number;
+  readonly applied: number;
+  readonly ignored: number;
+  /** The engine's own stop, if any (start-up override, a ledger that cannot commit). */
+  readonly stopped: string | null;
+}
+
+/** The answer to one document: applied (a version not seen before) or ignored, and how many open
+ *  orders a HALTED with cancel_open canceled here. */
+export interface TradingStateApplied {
+  readonly applied: boolean;
+  readonly version: number;
+  readonly canceled: number;
+  readonly trading_enabled: boolean;
+}
+
+export interface VenueCallStats {
+  readonly requests: number;
+  readonly errors: number;
+  readonly last_error: string | null;
+  readonly last_error_at: number | null;
+}
+
+/** What start-up recovered, for `/status` → state.recovered / state.recovery. */
+export interface RecoveryReport {
+  /** True when the engine restarted over an existing ledger (after a stop, a crash or a restore). */
+  readonly recovered: boolean;
+  /** When this start recovered. */
+  readonly at: string;
+  readonly source: 'fresh' | 'ledger' | 'backup';
+  readonly unclean_shutdown: { readonly pid: number; readonly started_at: string } | null;
+  readonly restored_from: Readonly<Record<string, unknown>> | null;
+  readonly fills_replayed: number;
+  /** Orders found only in the intent journal (sent, or about to be, when the process died). */
+  readonly journal_recovered: number;
+  readonly fills: number;
+  readonly orders: number;
+  readonly open_orders: number;
+  readonly positions: number;
+  /** Models with their own book rebuilt from the ledger. */
+  readonly models: number;
+  /** The snapshot found at start, judged against the ledger replay (rebuilt unless ok). */
+  readonly snapshot: { readonly status: string; readonly detail: string; readonly snapshot_seq: number | null; readonly ledger_seq: number; readonly rebuilt: boolean } | null;
+  readonly ledger_check: { readonly ok: boolean; readonly problems: readonly string[] };
+  /** The start-up reconciliation with the venue, once it ran. */
+  readonly reconciliation: ReconcileSummary | null;
+}
+
+export interface InstrumentView {
+  readonly symbol: string;
+  readonly base: string;
+  readonly quote: string;
+  readonly step_size: string;
+  readonly tick_size: string;
+  readonly min_qty: string;
+  readonly min_notional: string;
+}
+
+export interface ModelPositionView {
+  readonly model: string;
+  readonly symbol: string;
+  readonly qty: string;
+  readonly avgPrice: string;
+  readonly realizedPnl: string;
+  readonly fees: string;
+}
+
+export function avgPrice(o: Order): string | null {
+  return o.filledQty > 0n ? toDecimalString(div(o.filledNotional, o.filledQty)) : null;
+}
+
+export function orderView(o: Order): OrderView {
+  return {
+    client_order_id: o.clientOrderId,
+    venue: o.venue,
+    model: o.model,
+    symbol: o.symbol,
+    side: o.side,
+    type: o.type,
+    time_in_force: o.timeInForce,
+    qty: toDecimalString(o.qty),
+    price: o.price === null ? null : toDecimalString(o.price),
+    status: o.status,
+    filled_qty: toDecimalString(o.filledQty),
+    avg_price: avgPrice(o),
+    fees: toDecimalString(o.fees),
+    venue_order_id: o.venueOrderId,
+    reject_reason: o.rejectReason,
+    created_at: o.createdAt,
+    updated_at: o.updatedAt,
+  };
+}
+
+/** The `order.update` bus event for an order as it stands. */
+export function orderEvent(venue: string, o: Order, reason: string | null) {
+  return {
+    venue, clientOrderId: o.clientOrderId, model: o.model, symbol: o.symbol, side: o.side, type: o.type,
+    status: o.status, qty: toDecimalString(o.qty), filledQty: toDecimalString(o.filledQty),
+    price: o.price === null ? null : toDecimalString(o.price), reason, ts: o.updatedAt,
+  };
+}
+
+/** The audit line (engine/logs/orders.jsonl) of one order event. */
+export function orderLogLine(nowMs: number, event: string, venue: string, o: Order, extra: Partial<OrderLogLine>): OrderLogLine {
+  return {
+    ts: new Date(nowMs).toISOString(),
+    event,
+    venue,
+    client_order_id: o.clientOrderId,
+    model: o.model,
+    symbol: o.symbol,
+    side: o.side,
+    type: o.type,
+    status: o.status,
+    qty: toDecimalString(o.qty),
+    price: o.price === null ? null : toDecimalString(o.price),
+    filled_qty: toDecimalString(o.filledQty),
+    avg_price: avgPrice(o),
+    fees: toDecimalString(o.fees),
+    reason: extra.reason ?? null,
+    // Every key written out (JSON drops the undefined ones): spreading `extra` in added
+    // new keys after a spread, V8's slow path.
+    message: extra.message,
+    routing_time: extra.routing_time,
+    trade_id: extra.trade_id,
+    fill_qty: extra.fill_qty,
+    fill_price: extra.fill_price,
+    fill_fee: extra.fill_fee,
+  };
+}
