@@ -27,6 +27,7 @@ import {
 } from './reconcile.js';
 import { EngineStatsCollector, type EngineStats } from './engineStats.js';
 import type { ModelPositionView } from './engineHandle.js';
+import { type NotSized, type NotionalOrderRequest, type Sizing, sizeNotional } from './sizing.js';
 
 export interface EngineOptions {
   readonly name: string;
@@ -94,6 +95,13 @@ export type SubmitOutcome =
   | { readonly kind: 'accepted'; readonly order: OrderView; readonly duplicate: boolean; readonly routingTimeMs: number }
   | { readonly kind: 'rejected'; readonly reason: string; readonly message: string; readonly order: OrderView; readonly duplicate: boolean; readonly routingTimeMs: number }
   | { readonly kind: 'conflict'; readonly message: string; readonly order: OrderView };
+
+/** A notional order's answer: what submit() answers for the sized order, or why it was not
+ *  placed; with the order's worth at sizing (quantity × last price) for the router's record. */
+export interface NotionalOutcome {
+  readonly outcome: SubmitOutcome | NotSized;
+  readonly notionalUsd: Fixed;
+}
 
 export type CancelOutcome =
   | { readonly kind: 'canceled'; readonly order: OrderView }
@@ -438,12 +446,50 @@ export class Engine {
     const intake = performance.now();
     const id = req.clientOrderId ? toClientOrderId(req.clientOrderId) : this.newClientOrderId();
     const hash = requestHash(req);
+    return this.known(id, hash) ?? this.place(id, req, hash, intake);
+  }
 
+  /** A market order stated in money (the control plane's one call per signal): sized here
+   *  against this engine's last price and the model's own position, then placed as submit()
+   *  places an order. The request's hash is of the money, not of the quantity, so a retry of
+   *  a lost answer replays even after the order's fill moved the position. */
+  async submitNotional(req: NotionalOrderRequest): Promise<NotionalOutcome> {
+    const intake = performance.now();
+    const id = req.clientOrderId ? toClientOrderId(req.clientOrderId) : this.newClientOrderId();
+    const hash = notionalRequestHash(req);
+    const known = this.known(id, hash);
+    if (known !== null) {
+      const outcome = await known;
+      return { outcome, notionalUsd: mul(fx(outcome.order.qty), this.lastPrice(req.symbol) ?? ZERO) };
+    }
+    // Sized now, and nothing awaits from here to route()'s risk rails and venue call: the
+    // price and the model's position the quantity comes from are those the rails check.
+    const sized = this.sizeNotional(req);
+    if (sized.kind === 'not_sized') return { outcome: sized, notionalUsd: sized.notionalUsd };
+    const outcome = await this.place(id, { clientOrderId: id, symbol: req.symbol, side: sized.side, type: 'MARKET', qty: sized.qty, price: null, model: req.model }, hash, intake);
+    return { outcome, notionalUsd: sized.notionalUsd };
+  }
+
+  /** What a notional order would be sized to now (nothing is placed). */
+  sizeNotional(req: NotionalOrderRequest): Sizing {
+    return sizeNotional(req, {
+      price: this.lastPrice(req.symbol),
+      held: this.modelBooks.get(req.model)?.positions.get(req.symbol)?.qty ?? ZERO,
+      stepSize: this.instruments().get(req.symbol)?.stepSize,
+    });
+  }
+
+  /** The answer for a client order id already in flight or on record (a replay, or a conflict
+   *  when the request differs); null for a new id. */
+  private known(id: ClientOrderId, hash: string): Promise<SubmitOutcome> | SubmitOutcome | null {
     const inflight = this.inflight.get(id);
-    if (inflight) return this.asDuplicate(await inflight, hash);
+    if (inflight) return inflight.then((o) => this.asDuplicate(o, hash));
     const stored = this.ledger.getOrder(id);
     if (stored) return this.replay(stored.order, stored.requestHash, hash);
+    return null;
+  }
 
+  private async place(id: ClientOrderId, req: SubmitOrderRequest, hash: string, intake: number): Promise<SubmitOutcome> {
     const work = this.route(id, req, hash, intake);
     this.inflight.set(id, work);
     try {
@@ -1186,6 +1232,14 @@ export class Engine {
 
 function conflict(order: Order): SubmitOutcome {
   return { kind: 'conflict', message: `client order id ${order.clientOrderId} was already used for a different order`, order: orderView(order) };
+}
+
+/** Hashed in a space of its own ("N|"), so a quantity order and a notional order under one
+ *  client order id conflict rather than replay each other. */
+function notionalRequestHash(r: NotionalOrderRequest): string {
+  const i = r.intent;
+  const money = i.kind === 'target' ? `T|${i.targetUsd.toString()}` : `${i.side}|${i.notionalUsd.toString()}`;
+  return hash('sha256', `N|${r.symbol}|${money}|${r.maxNotionalUsd.toString()}|${r.minNotionalUsd.toString()}|${r.model}`, 'hex').slice(0, 32);
 }
 
 function requestHash(r: SubmitOrderRequest): string {

@@ -4,7 +4,8 @@
 import type { Valuation } from '../core/portfolio.js';
 import { toDecimalString } from '../core/decimal.js';
 import type { TradingStateDocument } from '../core/tradingState.js';
-import type { Engine, EngineHealth, OrderView, SubmitOrderRequest, SubmitOutcome, CancelOutcome, TradingStateApplied } from './engine.js';
+import type { Engine, EngineHealth, NotionalOutcome, OrderView, SubmitOrderRequest, SubmitOutcome, CancelOutcome, TradingStateApplied } from './engine.js';
+import type { NotionalOrderRequest } from './sizing.js';
 import type { EngineStats } from './engineStats.js';
 import type { ReconcileReport, ReconcileState } from './reconcile.js';
 
@@ -30,6 +31,9 @@ export interface ModelPositionView {
 export interface EngineHandle {
   readonly name: string;
   submit(req: SubmitOrderRequest): Promise<SubmitOutcome>;
+  /** A market order stated in money, sized by the engine against its own price and the
+   *  model's position as its rails check it: a distributed signal's one round trip. */
+  submitNotional(req: NotionalOrderRequest): Promise<NotionalOutcome>;
   cancel(clientOrderId: string): Promise<CancelOutcome>;
   cancelAllOpen(actor: string): Promise<number>;
   getOrder(clientOrderId: string): Promise<OrderView | undefined>;
@@ -59,6 +63,7 @@ export class LocalEngineHandle implements EngineHandle {
   constructor(readonly engine: Engine) {}
   get name(): string { return this.engine.name; }
   submit(req: SubmitOrderRequest) { return this.engine.submit(req); }
+  submitNotional(req: NotionalOrderRequest) { return this.engine.submitNotional(req); }
   cancel(id: string) { return this.engine.cancel(id); }
   cancelAllOpen(actor: string) { return this.engine.cancelAllOpen(actor); }
   async getOrder(id: string) { return this.engine.getOrder(id); }
