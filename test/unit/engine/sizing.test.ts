@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { fx, toDecimalString } from '../../../src/core/decimal.js';
 import { modelId } from '../../../src/core/ids.js';
 import { sizeNotional, type NotionalOrderRequest } from '../../../src/engine/sizing.js';
+import { tradingDoc } from '../../support/tradingState.js';
 import { BTC, ETH, bar, engineFixture, removeDir } from '../../support/engineFixture.js';
 
 const STEP = fx('0.00001');
@@ -113,7 +114,7 @@ test('the engine sizes against its own last price, the instrument\'s step and th
 test('the engine\'s risk rails still judge a sized order (a halted model is refused, with its reason)', async () => {
   const f = engineFixture();
   try {
-    f.engine.setTradingStates({ global: 'ACTIVE', venue: 'ACTIVE', models: { m: 'HALTED' } });
+    await f.engine.applyTradingState(tradingDoc(1, { models: { m: 'HALTED' } }));
     const r = await f.engine.submitNotional({ clientOrderId: 'n-halt', ...req({ kind: 'notional', side: 'BUY', notionalUsd: fx('100') }) });
     assert.equal(r.outcome.kind, 'rejected');
     // Counterpart: another model trades.
