@@ -63,7 +63,7 @@ function notionalRequest(
   const limits = engine.riskLimits();
   const intent: NotionalIntent = b.target_usd !== undefined
     ? { kind: 'target', targetUsd: toMoney(b.target_usd, 'target_usd') }
-    : { kind: 'notional', side: (b.side?.toUpperCase() ?? 'BUY') as 'BUY' | 'SELL', notionalUsd: toFixed(b.notional_usd, 'notional_usd')! };
+    : { kind: 'notional', side: (b.side?.toUpperCase() ?? 'BUY') as 'BUY' | 'SELL', notionalUsd: toMoney(b.notional_usd!, 'notional_usd') };
   return {
     symbol, model: modelId(b.model), intent,
     maxNotionalUsd: toFixed(b.max_notional_usd, 'max_notional_usd') ?? limits.maxNotionalUsdt,
@@ -71,7 +71,7 @@ function notionalRequest(
   };
 }
 
-/** A money amount that may be 0 (a flat target, no floor). */
+/** A money amount that may be 0 (a flat target, no floor, a signal of strength 0: a skip). */
 function toMoney(value: string | number, field: string): Fixed {
   try {
     const v = fx(value);
@@ -122,9 +122,9 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
             quantity: decimalInput,
             quote_usd: decimalInput,
             // Money the engine sizes against its own price and the model's position (MARKET, with model).
-            notional_usd: { ...decimalInput, description: 'buy or sell this many USD worth; a SELL never sells more than the model holds' },
+            notional_usd: { ...moneyInput, description: 'buy or sell this many USD worth; a SELL never sells more than the model holds' },
             target_usd: { ...moneyInput, description: 'trade the model\'s position toward this USD value; 0 sells exactly what it holds' },
-            max_notional_usd: { ...decimalInput, description: 'clip for notional_usd / target_usd (default: this engine\'s max_notional_usdt)' },
+            max_notional_usd: { ...moneyInput, description: 'clip for notional_usd / target_usd (default: this engine\'s max_notional_usdt)' },
             min_notional_usd: { ...moneyInput, description: 'below this nothing is placed (default: this engine\'s min_notional_usdt)' },
             price: decimalInput,
             time_in_force: { type: 'string', enum: ['GTC', 'IOC', 'FOK'] },

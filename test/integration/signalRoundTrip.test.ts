@@ -95,6 +95,12 @@ test('a flat target is one request and closes exactly what the model holds; alre
   assert.equal(remote.engine.getOrder('ma_v1-BTCUSDT-3000'), undefined);
 });
 
+test('a signal of strength 0 is one request and a skip, as it was before the engine sized', async () => {
+  const r = await viaHttp.route(sig({ strength: 0, ts: 3_500 }));
+  assert.deepEqual([r.outcome, r.reason, r.notional_usd], ['skipped', 'BELOW_MIN_NOTIONAL', 0]);
+  assert.deepEqual(requests, ['POST /orders']);
+});
+
 test('a retried signal (same client order id) replays its order instead of placing a second', async () => {
   const first = await viaHttp.route(sig({ ts: 4_000 }));
   const retry = await viaHttp.route(sig({ ts: 4_000 }));
