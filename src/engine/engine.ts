@@ -27,7 +27,7 @@ import {
 } from './reconcile.js';
 import { EngineStatsCollector, type EngineStats } from './engineStats.js';
 import type { ModelPositionView } from './engineHandle.js';
-import { type NotSized, type NotionalOrderRequest, type Sizing, sizeNotional } from './sizing.js';
+import { type NotSized, type NotionalOrderRequest, type Sizing, sizeNotional as sizeNotionalOrder } from './sizing.js';
 
 export interface EngineOptions {
   readonly name: string;
@@ -472,10 +472,12 @@ export class Engine {
 
   /** What a notional order would be sized to now (nothing is placed). */
   sizeNotional(req: NotionalOrderRequest): Sizing {
-    return sizeNotional(req, {
+    // As instruments() narrows, without building its map on every order.
+    const traded = this.limits.tradeSymbols.size === 0 || this.limits.tradeSymbols.has(req.symbol);
+    return sizeNotionalOrder(req, {
       price: this.lastPrice(req.symbol),
       held: this.modelBooks.get(req.model)?.positions.get(req.symbol)?.qty ?? ZERO,
-      stepSize: this.instruments().get(req.symbol)?.stepSize,
+      stepSize: traded ? this.instrument(req.symbol)?.stepSize : undefined,
     });
   }
 
