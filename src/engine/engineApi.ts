@@ -39,49 +39,6 @@ export function statusForOutcome(o: SubmitOutcome): 200 | 201 | 403 | 409 | 422 
   return 422;
 }
 
-function outcomeBody(out: SubmitOutcome) {
-  return out.kind === 'accepted'
-    ? { status: 'accepted', order: out.order, duplicate: out.duplicate, routing_time_ms: out.routingTimeMs }
-    : out.kind === 'rejected'
-      ? { status: 'rejected', error: out.reason, message: out.message, order: out.order, duplicate: out.duplicate, routing_time_ms: out.routingTimeMs }
-      : { status: 'conflict', error: out.message, order: out.order };
-}
-
-/** The notional order a POST /orders body states (notional_usd or target_usd), or null for a
- *  quantity order; the clip and floor default to this engine's own limits. */
-function notionalRequest(
-  b: { side?: string; model?: string; quantity?: unknown; quote_usd?: unknown; notional_usd?: string | number; target_usd?: string | number; max_notional_usd?: string | number; min_notional_usd?: string | number },
-  symbol: Symbol, type: 'MARKET' | 'LIMIT', engine: Engine,
-): NotionalOrderRequest | null {
-  const given = [b.quantity, b.quote_usd, b.notional_usd, b.target_usd].filter((v) => v !== undefined).length;
-  if (b.notional_usd === undefined && b.target_usd === undefined) return null;
-  const field = b.target_usd !== undefined ? 'target_usd' : 'notional_usd';
-  if (given !== 1) throw new HttpError(400, 'give exactly one of quantity, quote_usd, notional_usd or target_usd', [{ field, message: 'exactly one amount' }]);
-  if (type !== 'MARKET') throw new HttpError(400, `${field} sizes a MARKET order only`, [{ field: 'type', message: 'MARKET only' }]);
-  if (b.model === undefined) throw new HttpError(400, `${field} is sized against a model's position: model is required`, [{ field: 'model', message: 'required' }]);
-  if (b.target_usd !== undefined && b.side !== undefined) throw new HttpError(400, 'target_usd sets the side itself: leave side out', [{ field: 'side', message: 'not allowed with target_usd' }]);
-  const limits = engine.riskLimits();
-  const intent: NotionalIntent = b.target_usd !== undefined
-    ? { kind: 'target', targetUsd: toMoney(b.target_usd, 'target_usd') }
-    : { kind: 'notional', side: (b.side?.toUpperCase() ?? 'BUY') as 'BUY' | 'SELL', notionalUsd: toMoney(b.notional_usd!, 'notional_usd') };
-  return {
-    symbol, model: modelId(b.model), intent,
-    maxNotionalUsd: toFixed(b.max_notional_usd, 'max_notional_usd') ?? limits.maxNotionalUsdt,
-    minNotionalUsd: b.min_notional_usd === undefined ? limits.minNotionalUsdt : toMoney(b.min_notional_usd, 'min_notional_usd'),
-  };
-}
-
-/** A money amount that may be 0 (a flat target, no floor, a signal of strength 0: a skip). */
-function toMoney(value: string | number, field: string): Fixed {
-  try {
-    const v = fx(value);
-    if (v < 0n) throw new RangeError('must not be negative');
-    return v;
-  } catch (err) {
-    throw new HttpError(400, `${field} ${(err as Error).message}`, [{ field, message: (err as Error).message }]);
-  }
-}
-
 /** Why this process refuses new orders before they reach the engine (e.g. the bus is down). */
 export interface AdmissionRefusal {
   readonly reason: string;
@@ -394,4 +351,50 @@ export function riskLimitsView(l: RiskLimits, tradingEnabled: boolean) {
     price_band_pct: n(l.priceBandPct),
     max_open_orders: n(l.maxOpenOrders),
   };
+}
+
+// ---- POST /orders bodies: a quantity, a quote, or money the engine sizes (sizing.ts) ----
+
+function outcomeBody(out: SubmitOutcome) {
+  return out.kind === 'accepted'
+    ? { status: 'accepted', order: out.order, duplicate: out.duplicate, routing_time_ms: out.routingTimeMs }
+    : out.kind === 'rejected'
+      ? { status: 'rejected', error: out.reason, message: out.message, order: out.order, duplicate: out.duplicate, routing_time_ms: out.routingTimeMs }
+      : { status: 'conflict', error: out.message, order: out.order };
+}
+
+/** The notional order a POST /orders body states (notional_usd or target_usd), or null for a
+ *  quantity order; the clip and floor default to this engine's own limits. */
+function notionalRequest(
+  b: { side?: string; model?: string; quantity?: unknown; quote_usd?: unknown; notional_usd?: string | number; target_usd?: string | number; max_notional_usd?: string | number; min_notional_usd?: string | number },
+  symbol: Symbol, type: 'MARKET' | 'LIMIT', engine: Engine,
+): NotionalOrderRequest | null {
+  const given = [b.quantity, b.quote_usd, b.notional_usd, b.target_usd].filter((v) => v !== undefined).length;
+  if (b.notional_usd === undefined && b.target_usd === undefined) return null;
+  const field = b.target_usd !== undefined ? 'target_usd' : 'notional_usd';
+  if (given !== 1) throw new HttpError(400, 'give exactly one of quantity, quote_usd, notional_usd or target_usd', [{ field, message: 'exactly one amount' }]);
+  if (type !== 'MARKET') throw new HttpError(400, `${field} sizes a MARKET order only`, [{ field: 'type', message: 'MARKET only' }]);
+  if (b.model === undefined) throw new HttpError(400, `${field} is sized against a model's position: model is required`, [{ field: 'model', message: 'required' }]);
+  if (b.target_usd !== undefined && b.side !== undefined) throw new HttpError(400, 'target_usd sets the side itself: leave side out', [{ field: 'side', message: 'not allowed with target_usd' }]);
+  const limits = engine.riskLimits();
+  const intent: NotionalIntent = b.target_usd !== undefined
+    ? { kind: 'target', targetUsd: toMoney(b.target_usd, 'target_usd') }
+    : { kind: 'notional', side: (b.side?.toUpperCase() ?? 'BUY') as 'BUY' | 'SELL', notionalUsd: toMoney(b.notional_usd!, 'notional_usd') };
+  return {
+    symbol, model: modelId(b.model), intent,
+    maxNotionalUsd: toFixed(b.max_notional_usd, 'max_notional_usd') ?? limits.maxNotionalUsdt,
+    minNotionalUsd: b.min_notional_usd === undefined ? limits.minNotionalUsdt : toMoney(b.min_notional_usd, 'min_notional_usd'),
+  };
+}
+
+/** A money amount that may be 0 (a flat target, no floor, a signal of strength 0: a skip). */
+function toMoney(value: string | number, field: string): Fixed {
+  let v: Fixed;
+  try {
+    v = fx(value);
+  } catch (err) {
+    throw new HttpError(400, `${field} ${(err as Error).message}`, [{ field, message: (err as Error).message }]);
+  }
+  if (v < 0n) throw new HttpError(400, `${field} must not be negative`, [{ field, message: 'must not be negative' }]);
+  return v;
 }
