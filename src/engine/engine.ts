@@ -11,7 +11,7 @@
 // remember (riskMemory.ts), the risk decision (riskRails.ts), the snapshot (snapshot.ts).
 import { hash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { type Fixed, fx, toDecimalString, div, floorToStep } from '../core/decimal.js';
+import { type Fixed, ZERO, fx, toDecimalString, div, floorToStep, mul } from '../core/decimal.js';
 import { clientOrderId as toClientOrderId, type ClientOrderId, type Symbol, type VenueId } from '../core/ids.js';
 import {
   type Fill, type Order, type OrderIntent,
@@ -39,10 +39,11 @@ import { type RecoveryContext, recoverFromLedger } from './recovery.js';
 export type { RecoveryContext } from './recovery.js';
 import { EngineStatsCollector, type EngineStats } from './engineStats.js';
 import {
-  type CancelOutcome, type EngineHealth, type ModelPositionView, type OrderView, type RecoveryReport, type SubmitOrderRequest,
+  type CancelOutcome, type EngineHealth, type ModelPositionView, type NotionalOutcome, type OrderView, type RecoveryReport, type SubmitOrderRequest,
   type SubmitOutcome, type TradingStateApplication, type TradingStateApplied, orderEvent, orderLogLine, orderView,
 } from './views.js';
 import { OrderStateError } from './errors.js';
+import { type NotionalOrderRequest, type Sizing, sizeNotional as sizeNotionalOrder } from './sizing.js';
 
 export interface EngineOptions {
   readonly name: string;
@@ -282,12 +283,52 @@ export class Engine {
     const intake = performance.now();
     const id = req.clientOrderId ? toClientOrderId(req.clientOrderId) : timeOrderedOrderId(this.name, this.now());
     const hash = requestHash(req);
+    return this.known(id, hash) ?? this.place(id, req, hash, intake);
+  }
 
+  /** A market order stated in money (the control plane's one call per signal): sized here
+   *  against this engine's last price and the model's own position, then placed as submit()
+   *  places an order. The request's hash is of the money, not of the quantity, so a retry of
+   *  a lost answer replays even after the order's fill moved the position. */
+  async submitNotional(req: NotionalOrderRequest): Promise<NotionalOutcome> {
+    const intake = performance.now();
+    const id = req.clientOrderId ? toClientOrderId(req.clientOrderId) : timeOrderedOrderId(this.name, this.now());
+    const hash = notionalRequestHash(req);
+    const known = this.known(id, hash);
+    if (known !== null) {
+      const outcome = await known;
+      return { outcome, notionalUsd: mul(fx(outcome.order.qty), this.lastPrice(req.symbol) ?? ZERO) };
+    }
+    // Sized now, and nothing awaits from here to route()'s risk rails and venue call: the
+    // price and the model's position the quantity comes from are those the rails check.
+    const sized = this.sizeNotional(req);
+    if (sized.kind === 'not_sized') return { outcome: sized, notionalUsd: sized.notionalUsd };
+    const outcome = await this.place(id, { clientOrderId: id, symbol: req.symbol, side: sized.side, type: 'MARKET', qty: sized.qty, price: null, model: req.model }, hash, intake);
+    return { outcome, notionalUsd: sized.notionalUsd };
+  }
+
+  /** What a notional order would be sized to now (nothing is placed). */
+  sizeNotional(req: NotionalOrderRequest): Sizing {
+    // As instruments() narrows, without building its map on every order.
+    const traded = this.limits.tradeSymbols.size === 0 || this.limits.tradeSymbols.has(req.symbol);
+    return sizeNotionalOrder(req, {
+      price: this.lastPrice(req.symbol),
+      held: this.modelBooks.get(req.model)?.positions.get(req.symbol)?.qty ?? ZERO,
+      stepSize: traded ? this.instrument(req.symbol)?.stepSize : undefined,
+    });
+  }
+
+  /** The answer for a client order id already in flight or on record (a replay, or a conflict
+   *  when the request differs); null for a new id. */
+  private known(id: ClientOrderId, hash: string): Promise<SubmitOutcome> | SubmitOutcome | null {
     const inflight = this.inflight.get(id);
-    if (inflight) return this.asDuplicate(await inflight, hash);
+    if (inflight) return inflight.then((o) => this.asDuplicate(o, hash));
     const stored = this.ledger.getOrder(id);
     if (stored) return this.replay(stored.order, stored.requestHash, hash);
+    return null;
+  }
 
+  private async place(id: ClientOrderId, req: SubmitOrderRequest, hash: string, intake: number): Promise<SubmitOutcome> {
     const work = this.route(id, req, hash, intake);
     this.inflight.set(id, work);
     try {
@@ -750,6 +791,14 @@ export class Engine {
 
 function conflict(order: Order): SubmitOutcome {
   return { kind: 'conflict', message: `client order id ${order.clientOrderId} was already used for a different order`, order: orderView(order) };
+}
+
+/** Hashed in a space of its own ("N|"), so a quantity order and a notional order under one
+ *  client order id conflict rather than replay each other. */
+function notionalRequestHash(r: NotionalOrderRequest): string {
+  const i = r.intent;
+  const money = i.kind === 'target' ? `T|${i.targetUsd.toString()}` : `${i.side}|${i.notionalUsd.toString()}`;
+  return hash('sha256', `N|${r.symbol}|${money}|${r.maxNotionalUsd.toString()}|${r.minNotionalUsd.toString()}|${r.model}`, 'hex').slice(0, 32);
 }
 
 function requestHash(r: SubmitOrderRequest): string {

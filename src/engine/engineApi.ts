@@ -5,11 +5,11 @@
 // this engine exactly as the embedded one reaches it in-process.
 import { timeOrderedOrderId } from '../core/orderIds.js';
 import type { FastifyInstance } from 'fastify';
-import { fx, toDecimalString, type Fixed } from '../core/decimal.js';
-import { modelId, symbol as toSymbol } from '../core/ids.js';
+import { ZERO, fx, toDecimalString, type Fixed } from '../core/decimal.js';
+import { modelId, symbol as toSymbol, type Symbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
 import type { Engine } from './engine.js';
-import type { OrderView } from './views.js';
+import type { OrderView, SubmitOutcome } from './views.js';
 import { TRADING_STATES, type RiskLimits } from './riskRails.js';
 import { type TradingStateDocument, parseTradingStateDocument } from '../core/tradingState.js';
 import type { Registry } from '../obs/metrics.js';
@@ -17,8 +17,10 @@ import { HttpError, errorSchema } from '../http/errors.js';
 import { statusOf } from '../http/status.js';
 import { createHttpServer, type HttpServerOptions } from '../http/server.js';
 import { LocalEngineHandle } from './engineHandle.js';
+import { NOT_SIZED_STATUS, type NotionalIntent, type NotionalOrderRequest } from './sizing.js';
 
 const decimalInput = { anyOf: [{ type: 'string', pattern: '^[0-9]+(\\.[0-9]{1,8})?$' }, { type: 'number', exclusiveMinimum: 0, maximum: 1e12 }] } as const;
+const moneyInput = { anyOf: [{ type: 'string', pattern: '^[0-9]+(\\.[0-9]{1,8})?$' }, { type: 'number', minimum: 0, maximum: 1e12 }] } as const;
 const anyObject = { type: 'object', additionalProperties: true } as const;
 
 function toFixed(value: string | number | undefined, field: string): Fixed | null {
@@ -62,7 +64,8 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
         headers: { type: 'object', properties: { 'x-idempotency-key': { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' } } },
         body: {
           type: 'object',
-          required: ['symbol', 'side'],
+          // side is required unless target_usd is given (the engine picks the side then).
+          required: ['symbol'],
           additionalProperties: false,
           properties: {
             client_order_id: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' },
@@ -71,6 +74,11 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
             type: { type: 'string', enum: ['MARKET', 'LIMIT', 'market', 'limit'], default: 'MARKET' },
             quantity: decimalInput,
             quote_usd: decimalInput,
+            // Money the engine sizes against its own price and the model's position (MARKET, with model).
+            notional_usd: { ...moneyInput, description: 'buy or sell this many USD worth; a SELL never sells more than the model holds' },
+            target_usd: { ...moneyInput, description: 'trade the model\'s position toward this USD value; 0 sells exactly what it holds' },
+            max_notional_usd: { ...moneyInput, description: 'clip for notional_usd / target_usd (default: this engine\'s max_notional_usdt)' },
+            min_notional_usd: { ...moneyInput, description: 'below this nothing is placed (default: this engine\'s min_notional_usdt)' },
             price: decimalInput,
             time_in_force: { type: 'string', enum: ['GTC', 'IOC', 'FOK'] },
             model: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
@@ -79,14 +87,23 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
         response: { 200: anyObject, 201: anyObject, 400: errorSchema, 401: errorSchema, 403: anyObject, 409: anyObject, 422: anyObject, 429: anyObject },
       },
     }, async (req, reply) => {
-      const b = req.body as { client_order_id?: string; symbol: string; side: string; type: string; quantity?: string | number; quote_usd?: string | number; price?: string | number; time_in_force?: 'GTC' | 'IOC' | 'FOK'; model?: string };
+      const b = req.body as {
+        client_order_id?: string; symbol: string; side?: string; type: string; quantity?: string | number; quote_usd?: string | number; price?: string | number;
+        time_in_force?: 'GTC' | 'IOC' | 'FOK'; model?: string; notional_usd?: string | number; target_usd?: string | number; max_notional_usd?: string | number; min_notional_usd?: string | number;
+      };
       const type = b.type.toUpperCase() as 'MARKET' | 'LIMIT';
       const symbol = toSymbol(b.symbol.toUpperCase());
       const price = toFixed(b.price, 'price');
       if (type === 'LIMIT' && price === null) throw new HttpError(400, 'price is required for a LIMIT order', [{ field: 'price', message: 'required for LIMIT' }]);
       if (type === 'MARKET' && price !== null) throw new HttpError(400, 'price is not allowed on a MARKET order', [{ field: 'price', message: 'not allowed for MARKET' }]);
-      if ((b.quantity === undefined) === (b.quote_usd === undefined)) throw new HttpError(400, 'give exactly one of quantity or quote_usd', [{ field: 'quantity', message: 'exactly one of quantity or quote_usd' }]);
-      let qty = toFixed(b.quantity, 'quantity');
+      const notional = notionalRequest(b, symbol, type, engine);
+      // A notional order is sized inside the engine, in the same run as its rails; it is sized
+      // here only to describe an order refused by admission below.
+      const preview = notional === null || opts.admission === undefined ? null : engine.sizeNotional(notional);
+      const side = (preview?.kind === 'sized' ? preview.side : notional?.intent.kind === 'target' ? 'SELL' : b.side?.toUpperCase()) as 'BUY' | 'SELL' | undefined;
+      if (side === undefined) throw new HttpError(400, 'side is required (or target_usd, which sets it)', [{ field: 'side', message: 'required' }]);
+      if (notional === null && (b.quantity === undefined) === (b.quote_usd === undefined)) throw new HttpError(400, 'give exactly one of quantity or quote_usd', [{ field: 'quantity', message: 'exactly one of quantity or quote_usd' }]);
+      let qty = notional === null ? toFixed(b.quantity, 'quantity') : preview?.kind === 'sized' ? preview.qty : ZERO;
       if (qty === null) {
         qty = engine.qtyForQuote(symbol, toFixed(b.quote_usd, 'quote_usd')!, price);
         if (qty === null) throw new HttpError(422, `cannot size ${symbol}: unknown symbol or no price yet`, [{ field: 'quote_usd', message: 'no price to convert with' }]);
@@ -100,24 +117,26 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
         const now = Date.now();
         const order: OrderView = {
           client_order_id: clientOrderId ?? timeOrderedOrderId(`${engine.name}-refused`, Date.now()), venue: engine.venueId, model: b.model ?? null,
-          symbol, side: b.side.toUpperCase() as 'BUY' | 'SELL', type, time_in_force: b.time_in_force ?? (type === 'MARKET' ? 'IOC' : 'GTC'),
+          symbol, side, type, time_in_force: b.time_in_force ?? (type === 'MARKET' ? 'IOC' : 'GTC'),
           qty: toDecimalString(qty), price: price === null ? null : toDecimalString(price), status: 'REJECTED', filled_qty: '0', avg_price: null, fees: '0',
           venue_order_id: null, reject_reason: `${refusal.reason}: ${refusal.message}`, created_at: now, updated_at: now,
         };
         opts.onRefused?.(order, refusal);
         return reply.code(statusOf({ kind: 'rejected', reason: refusal.reason })).send({ status: 'rejected', error: refusal.reason, message: refusal.message, order, duplicate: false, routing_time_ms: 0 });
       }
+      if (notional !== null) {
+        const n = await engine.submitNotional(clientOrderId === undefined ? notional : { ...notional, clientOrderId });
+        const notionalUsd = toDecimalString(n.notionalUsd);
+        const o = n.outcome;
+        if (o.kind === 'not_sized') return reply.code(NOT_SIZED_STATUS[o.reason]).send({ status: 'not_sized', error: o.reason, message: o.message, notional_usd: notionalUsd });
+        return reply.code(statusOf(o)).send({ ...outcomeBody(o), notional_usd: notionalUsd });
+      }
       const out = await engine.submit({
         clientOrderId,
-        symbol, side: b.side.toUpperCase() as 'BUY' | 'SELL', type, qty, price, timeInForce: b.time_in_force,
+        symbol, side, type, qty, price, timeInForce: b.time_in_force,
         model: b.model === undefined ? null : modelId(b.model),
       });
-      const body = out.kind === 'accepted'
-        ? { status: 'accepted', order: out.order, duplicate: out.duplicate, routing_time_ms: out.routingTimeMs }
-        : out.kind === 'rejected'
-          ? { status: 'rejected', error: out.reason, message: out.message, order: out.order, duplicate: out.duplicate, routing_time_ms: out.routingTimeMs }
-          : { status: 'conflict', error: out.message, order: out.order };
-      return reply.code(statusOf(out)).send(body);
+      return reply.code(statusOf(out)).send(outcomeBody(out));
     });
 
     app.get('/orders/:id', {
@@ -336,4 +355,50 @@ export function createEngineServer(opts: Omit<HttpServerOptions, 'title' | 'desc
     description: 'One engine (one venue): orders, portfolio, health, risk limits, trading state, reconciliation.',
     logTag: '[ENGINE]',
   });
+}
+
+// ---- POST /orders bodies: a quantity, a quote, or money the engine sizes (sizing.ts) ----
+
+function outcomeBody(out: SubmitOutcome) {
+  return out.kind === 'accepted'
+    ? { status: 'accepted', order: out.order, duplicate: out.duplicate, routing_time_ms: out.routingTimeMs }
+    : out.kind === 'rejected'
+      ? { status: 'rejected', error: out.reason, message: out.message, order: out.order, duplicate: out.duplicate, routing_time_ms: out.routingTimeMs }
+      : { status: 'conflict', error: out.message, order: out.order };
+}
+
+/** The notional order a POST /orders body states (notional_usd or target_usd), or null for a
+ *  quantity order; the clip and floor default to this engine's own limits. */
+function notionalRequest(
+  b: { side?: string; model?: string; quantity?: unknown; quote_usd?: unknown; notional_usd?: string | number; target_usd?: string | number; max_notional_usd?: string | number; min_notional_usd?: string | number },
+  symbol: Symbol, type: 'MARKET' | 'LIMIT', engine: Engine,
+): NotionalOrderRequest | null {
+  const given = [b.quantity, b.quote_usd, b.notional_usd, b.target_usd].filter((v) => v !== undefined).length;
+  if (b.notional_usd === undefined && b.target_usd === undefined) return null;
+  const field = b.target_usd !== undefined ? 'target_usd' : 'notional_usd';
+  if (given !== 1) throw new HttpError(400, 'give exactly one of quantity, quote_usd, notional_usd or target_usd', [{ field, message: 'exactly one amount' }]);
+  if (type !== 'MARKET') throw new HttpError(400, `${field} sizes a MARKET order only`, [{ field: 'type', message: 'MARKET only' }]);
+  if (b.model === undefined) throw new HttpError(400, `${field} is sized against a model's position: model is required`, [{ field: 'model', message: 'required' }]);
+  if (b.target_usd !== undefined && b.side !== undefined) throw new HttpError(400, 'target_usd sets the side itself: leave side out', [{ field: 'side', message: 'not allowed with target_usd' }]);
+  const limits = engine.riskLimits();
+  const intent: NotionalIntent = b.target_usd !== undefined
+    ? { kind: 'target', targetUsd: toMoney(b.target_usd, 'target_usd') }
+    : { kind: 'notional', side: (b.side?.toUpperCase() ?? 'BUY') as 'BUY' | 'SELL', notionalUsd: toMoney(b.notional_usd!, 'notional_usd') };
+  return {
+    symbol, model: modelId(b.model), intent,
+    maxNotionalUsd: toFixed(b.max_notional_usd, 'max_notional_usd') ?? limits.maxNotionalUsdt,
+    minNotionalUsd: b.min_notional_usd === undefined ? limits.minNotionalUsdt : toMoney(b.min_notional_usd, 'min_notional_usd'),
+  };
+}
+
+/** A money amount that may be 0 (a flat target, no floor, a signal of strength 0: a skip). */
+function toMoney(value: string | number, field: string): Fixed {
+  let v: Fixed;
+  try {
+    v = fx(value);
+  } catch (err) {
+    throw new HttpError(400, `${field} ${(err as Error).message}`, [{ field, message: (err as Error).message }]);
+  }
+  if (v < 0n) throw new HttpError(400, `${field} must not be negative`, [{ field, message: 'must not be negative' }]);
+  return v;
 }

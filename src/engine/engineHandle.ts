@@ -7,13 +7,17 @@ import type { Valuation } from '../core/portfolio.js';
 import { toDecimalString } from '../core/decimal.js';
 import type { TradingStateDocument } from '../core/tradingState.js';
 import type { Engine } from './engine.js';
-import type { EngineHealth, InstrumentView, ModelPositionView, OrderView, SubmitOrderRequest, SubmitOutcome, CancelOutcome, TradingStateApplied } from './views.js';
+import type { EngineHealth, InstrumentView, ModelPositionView, NotionalOutcome, OrderView, SubmitOrderRequest, SubmitOutcome, CancelOutcome, TradingStateApplied } from './views.js';
+import type { NotionalOrderRequest } from './sizing.js';
 import type { EngineStats } from './engineStats.js';
 import type { ReconcileReport, ReconcileState } from './reconcile.js';
 
 export interface EngineHandle {
   readonly name: string;
   submit(req: SubmitOrderRequest): Promise<SubmitOutcome>;
+  /** A market order stated in money, sized by the engine against its own price and the
+   *  model's position as its rails check it: a distributed signal's one round trip. */
+  submitNotional(req: NotionalOrderRequest): Promise<NotionalOutcome>;
   cancel(clientOrderId: string): Promise<CancelOutcome>;
   cancelAllOpen(actor: string): Promise<number>;
   getOrder(clientOrderId: string): Promise<OrderView | undefined>;
@@ -43,6 +47,7 @@ export class LocalEngineHandle implements EngineHandle {
   constructor(readonly engine: Engine) {}
   get name(): string { return this.engine.name; }
   submit(req: SubmitOrderRequest) { return this.engine.submit(req); }
+  submitNotional(req: NotionalOrderRequest) { return this.engine.submitNotional(req); }
   cancel(id: string) { return this.engine.cancel(id); }
   cancelAllOpen(actor: string) { return this.engine.cancelAllOpen(actor); }
   async getOrder(id: string) { return this.engine.getOrder(id); }

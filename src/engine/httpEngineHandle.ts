@@ -3,6 +3,9 @@
 // ("engine_sim=http://engine_sim:8101,engine_binance=http://engine_binance:8101") and talks
 // to each through one of these, exactly as the embedded stack talks to LocalEngineHandle.
 //
+// A distributed signal is one POST /orders stating money (submitNotional): the engine sizes it
+// against its own price and the model's position, so no GET precedes it.
+//
 // Submits carry a client order id (one is made here when the caller gave none), so a submit
 // whose HTTP answer was lost is retried once with the same id and the engine replays its
 // outcome instead of placing a second order. Reads are retried once on a connection error;
@@ -10,9 +13,10 @@
 // engine that lacks a route this handle needs raises EngineRouteMissingError naming it.
 import { timeOrderedOrderId } from '../core/orderIds.js';
 import type { Valuation } from '../core/portfolio.js';
-import { toDecimalString } from '../core/decimal.js';
+import { ZERO, fx, toDecimalString } from '../core/decimal.js';
 import type { TradingStateDocument } from '../core/tradingState.js';
-import type { CancelOutcome, EngineHealth, InstrumentView, ModelPositionView, OrderView, SubmitOrderRequest, SubmitOutcome, TradingStateApplied } from './views.js';
+import type { CancelOutcome, EngineHealth, InstrumentView, ModelPositionView, NotionalOutcome, OrderView, SubmitOrderRequest, SubmitOutcome, TradingStateApplied } from './views.js';
+import type { NotSized, NotSizedReason, NotionalOrderRequest } from './sizing.js';
 import type { EngineHandle } from './engineHandle.js';
 import type { EngineStats } from './engineStats.js';
 import type { ReconcileReport, ReconcileState } from './reconcile.js';
@@ -74,7 +78,31 @@ export class HttpEngineHandle implements EngineHandle {
     if (req.timeInForce !== undefined) body['time_in_force'] = req.timeInForce;
     if (req.model) body['model'] = req.model;
     // Safe to repeat: the same client order id makes the engine replay, not re-place.
+    return this.submitOutcome(await this.call('POST', '/orders', body, { retry: true, timeoutMs: this.timeoutMs * 6 }));
+  }
+
+  /** One POST /orders carrying money, not a quantity: the engine reads its own price and the
+   *  model's position as it sizes, so a signal needs no GET before it. */
+  async submitNotional(req: NotionalOrderRequest): Promise<NotionalOutcome> {
+    const body: Record<string, unknown> = {
+      client_order_id: req.clientOrderId ?? timeOrderedOrderId(this.name, Date.now()), symbol: req.symbol, type: 'MARKET', model: req.model,
+      max_notional_usd: toDecimalString(req.maxNotionalUsd), min_notional_usd: toDecimalString(req.minNotionalUsd),
+    };
+    if (req.intent.kind === 'target') body['target_usd'] = toDecimalString(req.intent.targetUsd);
+    else {
+      body['side'] = req.intent.side;
+      body['notional_usd'] = toDecimalString(req.intent.notionalUsd);
+    }
     const a = await this.call('POST', '/orders', body, { retry: true, timeoutMs: this.timeoutMs * 6 });
+    const notionalUsd = typeof a.body['notional_usd'] === 'string' ? fx(a.body['notional_usd']) : ZERO;
+    if (a.body['status'] === 'not_sized' && (a.status === 200 || a.status === 422)) {
+      const outcome: NotSized = { kind: 'not_sized', reason: String(a.body['error']) as NotSizedReason, message: String(a.body['message'] ?? ''), notionalUsd };
+      return { outcome, notionalUsd };
+    }
+    return { outcome: this.submitOutcome(a), notionalUsd };
+  }
+
+  private submitOutcome(a: Answer): SubmitOutcome {
     const order = a.body['order'] as OrderView;
     const routingTimeMs = Number(a.body['routing_time_ms'] ?? 0);
     // The status → outcome reading is the engine API's own table read backwards (src/http/status.ts).

@@ -9,6 +9,7 @@ import type { Order, OrderSide, OrderType, TimeInForce } from '../core/order.js'
 import type { EngineTradingStates } from '../core/tradingState.js';
 import type { ReconcileSummary } from './reconcile.js';
 import type { OrderLogLine } from './orderLog.js';
+import type { NotSized } from './sizing.js';
 
 /** An order request as it arrives at the engine, quantities already exact. */
 export interface SubmitOrderRequest {
@@ -46,6 +47,13 @@ export type SubmitOutcome =
   | { readonly kind: 'accepted'; readonly order: OrderView; readonly duplicate: boolean; readonly routingTimeMs: number }
   | { readonly kind: 'rejected'; readonly reason: string; readonly message: string; readonly order: OrderView; readonly duplicate: boolean; readonly routingTimeMs: number }
   | { readonly kind: 'conflict'; readonly message: string; readonly order: OrderView };
+
+/** A notional order's answer: what submit() answers for the sized order, or why it was not
+ *  placed; with the order's worth at sizing (quantity × last price) for the router's record. */
+export interface NotionalOutcome {
+  readonly outcome: SubmitOutcome | NotSized;
+  readonly notionalUsd: Fixed;
+}
 
 export type CancelOutcome =
   | { readonly kind: 'canceled'; readonly order: OrderView }

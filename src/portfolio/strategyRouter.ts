@@ -1,14 +1,17 @@
-// The strategy router: turns a model's signal into a sized order for the engine that lists
-// the symbol. Weights are both traffic shares (an external signal without a model goes to a
-// live model chosen by weight) and size scalers (notional = quota × weight × strength), so
-// lowering a weight shrinks that model's orders at once. Weight 0 means shadow: not traded.
-import { type Fixed, fx, mul, div, floorToStep, toNumber, min as fmin } from '../core/decimal.js';
+// The strategy router: turns a model's signal into money for the engine that lists the symbol,
+// which sizes it (engine/sizing.ts) against its own price and the model's position in the
+// same call that places it: one round trip per signal in either deployment. Weights are both
+// traffic shares (an external signal without a model goes to a live model chosen by weight)
+// and size scalers (notional = quota × weight × strength), so lowering a weight shrinks that
+// model's orders at once. Weight 0 means shadow: not traded.
+import { type Fixed, fx, mul, toNumber, min as fmin } from '../core/decimal.js';
 import { modelId, symbol as toSymbol, type ModelId } from '../core/ids.js';
 import { signalOrderId } from '../core/orderIds.js';
 import { Rng } from '../core/random.js';
 import type { Signal } from '../core/signal.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
-import type { OrderView, SubmitOutcome } from '../engine/views.js';
+import type { NotionalOutcome, OrderView } from '../engine/views.js';
+import { type NotionalIntent, qtyForIntent } from '../engine/sizing.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 
@@ -47,7 +50,7 @@ export interface ExternalSignalOptions {
 
 export class StrategyRouter {
   private readonly rng: Rng;
-  private readonly engineBySymbol = new Map<string, { engine: EngineHandle; step: Fixed }>();
+  private readonly engineBySymbol = new Map<string, EngineHandle>();
 
   constructor(private readonly deps: RouterDeps) {
     this.rng = new Rng(deps.seed ?? 1);
@@ -56,7 +59,7 @@ export class StrategyRouter {
   async indexEngines(): Promise<void> {
     this.engineBySymbol.clear();
     for (const e of this.deps.engines()) {
-      for (const i of await e.instruments()) if (!this.engineBySymbol.has(i.symbol)) this.engineBySymbol.set(i.symbol, { engine: e, step: fx(i.step_size) });
+      for (const i of await e.instruments()) if (!this.engineBySymbol.has(i.symbol)) this.engineBySymbol.set(i.symbol, e);
     }
   }
 
@@ -78,34 +81,32 @@ export class StrategyRouter {
     if (weight <= 0) {
       return this.counted(routeResult(base, 'shadow', null, 'SHADOW', 'model weight is 0: tracked in shadow, not traded', 0));
     }
-    const route = this.engineBySymbol.get(signal.symbol);
-    if (!route) return this.counted(routeResult(base, 'rejected', null, 'NO_ENGINE', `no engine lists ${signal.symbol}`, 0));
-    const engine = route.engine;
-    const pxText = await engine.lastPrice(signal.symbol);
-    if (pxText === null) return this.counted(routeResult(base, 'rejected', engine.name, 'NO_MARKET_DATA', `no price for ${signal.symbol} yet`, 0));
-    const px = fx(pxText);
-    const held = fx(await engine.modelQty(model, signal.symbol));
-
-    const sizing = sizeOrder(signal, { weight, quotaUsd: quota, price: px, held, quoteUsd: opts.quoteUsd, maxNotional: this.deps.maxNotionalUsd, stepSize: route.step });
-    if (sizing.qty <= 0n || mul(sizing.qty, px) < this.deps.minNotionalUsd) {
-      return this.counted(routeResult(base, 'skipped', engine.name, 'BELOW_MIN_NOTIONAL', 'order would be below MIN_NOTIONAL_USDT (already at target)', toNumber(mul(sizing.qty, px))));
-    }
-    const submitted = engine.submit({
-      clientOrderId: opts.clientOrderId ?? signalOrderId({ model, symbol: signal.symbol, ts: signal.ts }),
-      symbol: toSymbol(signal.symbol),
-      side: sizing.side,
-      type: 'MARKET',
-      qty: sizing.qty,
-      price: null,
-      model: modelId(model) as ModelId,
-    });
-    let out: SubmitOutcome;
+    const engine = this.engineBySymbol.get(signal.symbol);
+    if (!engine) return this.counted(routeResult(base, 'rejected', null, 'NO_ENGINE', `no engine lists ${signal.symbol}`, 0));
+    // One call: the engine sizes this money against its own price and the model's position
+    // at the moment its rails check the order (no price or position is read from here).
+    const intent = signalMoney(signal, { weight, quotaUsd: quota, quoteUsd: opts.quoteUsd });
+    let sized: NotionalOutcome;
     try {
-      out = await submitted;
+      sized = await engine.submitNotional({
+        clientOrderId: opts.clientOrderId ?? signalOrderId({ model, symbol: signal.symbol, ts: signal.ts }),
+      symbol: toSymbol(signal.symbol),
+      model: modelId(model) as ModelId,
+        intent,
+        maxNotionalUsd: this.deps.maxNotionalUsd,
+        minNotionalUsd: this.deps.minNotionalUsd,
+    });
     } catch (err) {
-      return this.counted(routeResult(base, 'rejected', engine.name, 'ENGINE_ERROR', (err as Error).message, toNumber(mul(sizing.qty, px))));
+      // The engine's sizing is unknown: the money asked for stands in for the order's worth.
+      const asked = intent.kind === 'notional' ? toNumber(fmin(intent.notionalUsd, this.deps.maxNotionalUsd)) : 0;
+      return this.counted(routeResult(base, 'rejected', engine.name, 'ENGINE_ERROR', (err as Error).message, asked));
     }
-    const notional = toNumber(mul(sizing.qty, px));
+    const out = sized.outcome;
+    const notional = toNumber(sized.notionalUsd);
+    if (out.kind === 'not_sized') {
+      // Below the minimum is a skip (already at target); no price or symbol is a refusal.
+      return this.counted(routeResult(base, out.reason === 'BELOW_MIN_NOTIONAL' ? 'skipped' : 'rejected', engine.name, out.reason, out.message, notional));
+    }
     if (out.kind === 'conflict') {
       return this.counted(routeResult(base, 'conflict', engine.name, 'IDEMPOTENCY_CONFLICT', out.message, notional, out.order));
     }
@@ -153,31 +154,22 @@ export interface SizingInput {
   readonly stepSize?: Fixed;
 }
 
-/** Pure sizing. With a target exposure the model trades toward quota × weight × target;
- *  otherwise a BUY adds and a SELL removes quota × weight × strength (or the given quote),
- *  never selling more than the model holds (spot). Clipped to MAX_NOTIONAL_USDT. */
-export function sizeOrder(signal: Signal, s: SizingInput): { side: 'BUY' | 'SELL'; qty: Fixed } {
-  const step = s.stepSize ?? fx('0.00001');
+/** The money a signal commits (the control plane's half of sizing). With a target exposure the
+ *  model's position should be worth quota × weight × target (clamped to [0, 1]: spot, no
+ *  shorts); otherwise a BUY adds and a SELL removes quota × weight × strength, or the quote an
+ *  external signal names. The quota already carries governance's exposure multiplier. */
+export function signalMoney(signal: Signal, s: { readonly weight: number; readonly quotaUsd: number; readonly quoteUsd?: number | undefined }): NotionalIntent {
   const budget = fx(Math.max(0, s.quotaUsd * s.weight));
-  let side: 'BUY' | 'SELL';
-  let notional: Fixed;
   if (signal.targetExposure !== undefined) {
-    const target = mul(budget, fx(Math.max(0, Math.min(1, signal.targetExposure)))); // spot: no shorts
-    const current = mul(s.held, s.price);
-    const delta = (target - current) as Fixed;
-    side = delta >= 0n ? 'BUY' : 'SELL';
-    notional = (delta < 0n ? -delta : delta) as Fixed;
-  } else {
-    side = signal.action === 'SELL' ? 'SELL' : 'BUY';
-    notional = s.quoteUsd !== undefined ? fx(s.quoteUsd) : mul(budget, fx(Math.max(0, Math.min(1, signal.strength))));
+    return { kind: 'target', targetUsd: mul(budget, fx(Math.max(0, Math.min(1, signal.targetExposure)))) };
   }
-  notional = fmin(notional, s.maxNotional);
-  let qty = floorToStep(div(notional, s.price, 'down'), step);
-  if (side === 'SELL') {
-    const available = s.held > 0n ? s.held : fx(0);
-    // Selling to flat takes the whole position, even the part below one step of notional.
-    if (signal.targetExposure !== undefined && signal.targetExposure <= 0 && mul(available, s.price) <= s.maxNotional) qty = available;
-    qty = fmin(qty, available);
-  }
-  return { side, qty };
+  const notionalUsd = s.quoteUsd !== undefined ? fx(s.quoteUsd) : mul(budget, fx(Math.max(0, Math.min(1, signal.strength))));
+  return { kind: 'notional', side: signal.action === 'SELL' ? 'SELL' : 'BUY', notionalUsd };
+}
+
+/** Pure sizing, both halves in one call (the shadow book and tests size without an engine):
+ *  the signal's money, then the quantity the engine would size it to (sizing.ts), clipped to
+ *  MAX_NOTIONAL_USDT, never selling more than the model holds. */
+export function sizeOrder(signal: Signal, s: SizingInput): { side: 'BUY' | 'SELL'; qty: Fixed } {
+  return qtyForIntent(signalMoney(signal, s), { price: s.price, held: s.held, stepSize: s.stepSize ?? fx('0.00001'), maxNotionalUsd: s.maxNotional });
 }
