@@ -313,7 +313,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   let tracker: StrategyTracker | null = null;
   const allocatorArgs: ConstructorParameters<typeof CapitalAllocator> = [paths.capitalAllocations, () => capitalPolicy.current, modelIds,
     async () => (await Promise.all(engines.map((e) => e.valuation()))).reduce((a, v) => a + v.equity, 0), log, metrics, {
-      performance: () => Object.fromEntries((tracker?.reports() ?? []).map((r) => [r.model, { sharpe: r.total.sharpe, return_pct: r.total.return_pct, samples: r.total.samples }])),
+      performance: () => Object.fromEntries((tracker?.reports() ?? []).map((r) => [r.model, { sharpe: r.total.sharpe ?? 0, return_pct: r.total.return_pct, samples: r.total.samples }])),
       historyPath: paths.capitalAllocations.replace(/\.json$/, '_history.json'),
       historyLimit: () => policies.current.allocation_history_limit,
     }];
@@ -348,7 +348,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   for (const bar of history) shadow.onBar(bar);
   tracker = new StrategyTracker({
     engines: () => engines, shadow, registry, weight: (m) => weights.weight(m), quota: (m) => allocator.quota(m), models: modelIds,
-    scoreMetric: () => policies.current.canary.score_metric, bus, log, sampleEveryMs: config.marketIntervalMs,
+    scoreMetric: () => policies.current.canary.score_metric, bus, log, evidencePolicy: () => policies.current.evidence,
   });
   const canary = new CanaryManager({
     registry, weights, tracker, shadow, policy: () => policies.current.canary, engines: () => engines,
@@ -388,7 +388,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   await ops.register(strategyRoutes(context, { registry, canary, allocator }));
   if (coordination?.routes) await ops.register(coordination.routes.bind(coordination));
   attachLeaderboardSource(context, () => ({
-    reports: tracker!.reports(), scoreMetric: policies.current.canary.score_metric,
+    reports: tracker!.reports(), scoreMetric: policies.current.canary.score_metric, evidencePolicy: policies.current.evidence,
     stage: (m) => registry.get(m)?.stage ?? 'shadow', stageSince: (m) => registry.get(m)?.stage_since ?? null,
     kind: (m) => registry.get(m)?.kind ?? runtime.get(m)?.kind ?? 'unknown', weight: (m) => weights.weight(m), quota: (m) => allocator.quota(m),
   }));

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { OpsContext } from '../context.js';
 import { aggregateExposure, aggregateMetrics, aggregatePortfolio } from '../aggregate.js';
-import { buildLeaderboard, modelStage } from '../../lifecycle/leaderboard.js';
+import { LEADERBOARD_ROW_SCHEMA, buildLeaderboard, modelStage } from '../../lifecycle/leaderboard.js';
 import { errorSchema } from '../opsApi.js';
 
 const anyObject = { type: 'object', additionalProperties: true } as const;
@@ -124,8 +124,8 @@ export function readRoutes(ctx: OpsContext, extras: StatusExtras = {}) {
 
     app.get('/strategy/status', {
       schema: {
-        summary: 'Models, stages, weights, quotas and the leaderboard (best score first: leaderboard[0] is the leader)',
-        response: { 200: { type: 'object', properties: { weights: anyObject, models: { type: 'array', items: anyObject }, leaderboard: { type: 'array', items: anyObject }, leader: { type: ['string', 'null'] }, ts: { type: 'string' } } } },
+        summary: 'Models, stages, weights, quotas and the leaderboard (models with evidence first, by probabilistic Sharpe ratio: leaderboard[0] is the leader); each row carries its evidence (bars, trades, status, psr, edge_vs_live) and a null Sharpe with its reason until the evidence policy is met',
+        response: { 200: { type: 'object', properties: { weights: anyObject, models: { type: 'array', items: anyObject }, leaderboard: { type: 'array', items: LEADERBOARD_ROW_SCHEMA }, leader: { type: ['string', 'null'] }, ts: { type: 'string' } } } },
       },
     }, async () => {
       const weights = ctx.weights.current.weights;
