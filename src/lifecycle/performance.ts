@@ -41,7 +41,8 @@ export interface PerformanceMetrics {
   /** Share of samples with a non-zero position, in percent. */
   readonly exposure_time_pct: number;
   readonly samples: number;
-  /** Market hours between the first and the latest bar sampled. */
+  /** Market hours the per-bar returns cover (the sum of their bar-to-bar gaps): time the model
+   *  was observed, not time a process ran. */
   readonly hours: number;
 }
 
@@ -59,8 +60,8 @@ export interface PerformanceState {
   losses: number;
   firstTs: number | null;
   lastTs: number | null;
-  /** Market time spanned by the returns (sum of bar-to-bar gaps), for the interval when the
-   *  caller does not state one. */
+  /** Market time spanned by the returns (sum of bar-to-bar gaps): the hours observed, and the
+   *  bar interval when the caller does not state one. */
   sumDtMs: number;
 }
 
@@ -129,6 +130,9 @@ export class PerformanceAccumulator {
     s.samples++;
     if (exposed) s.exposed++;
     if (s.firstTs === null) s.firstTs = ts;
+    // A series starting again (ret null: after a restart) on a feed that restarted earlier in
+    // market time: follow it rather than ignore every bar until it passes the old timestamp.
+    if (ret === null && s.lastTs !== null && ts < s.lastTs) s.lastTs = ts;
     if (ret !== null && Number.isFinite(ret) && s.lastTs !== null && ts > s.lastTs) {
       // A return below −100 % would flip the index's sign; a spot book cannot lose more than it had.
       const r = Math.max(ret, -1);
@@ -190,7 +194,7 @@ export function metricsOf(s: PerformanceState, opts: MetricsOptions = {}): Perfo
     losses: s.losses,
     exposure_time_pct: s.samples === 0 ? 0 : round((s.exposed / s.samples) * 100, 2),
     samples: s.samples,
-    hours: s.firstTs === null || s.lastTs === null ? 0 : round((s.lastTs - s.firstTs) / 3_600_000, 6),
+    hours: round(s.sumDtMs / 3_600_000, 6),
   };
 }
 

@@ -321,7 +321,7 @@ export class StrategyTracker {
     return {
       bars: s.returns.n,
       trades: s.trades,
-      marketMs: s.firstTs === null || s.lastTs === null ? 0 : s.lastTs - s.firstTs,
+      marketMs: s.sumDtMs,
       returns: { ...s.returns },
       vsLive: model === this.liveModel() ? emptyMoments() : { ...t.vsLive },
     };

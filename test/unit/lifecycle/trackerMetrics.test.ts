@@ -237,4 +237,11 @@ test('evidence and figures resume from the registry after a restart', withDir(as
   assert.equal(before.get('paper')!.bars, 9);
   assert.equal(before.get('paper')!.vsLive.n, 9);
   assert.ok(before.get('paper')!.vsLive.mean < 0, 'idle while live gained');
+  // The restarted feed begins earlier in market time than the last saved bar (a paper market
+  // that restarts from its warm-up): the series continues instead of waiting to catch up.
+  await second.tracker.start();
+  for (let i = 0; i < 4; i++) second.bus.publish('market.bar', bar('BTCUSDT', 1000 + i, T0 + i * MINUTE));
+  assert.equal(second.tracker.evidence('live')!.bars, 9 + 3, 'no return across the restart, one per bar after it');
+  assert.equal(second.tracker.evidence('live')!.marketMs, 12 * MINUTE);
+  second.tracker.stop();
 }));
