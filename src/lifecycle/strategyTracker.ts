@@ -23,7 +23,10 @@
 // No return is taken across a change of book or from a book with no budget.
 //
 // State is saved into the registry (the accumulators and the vs-live moments) so figures and
-// evidence resume after a restart; the Clock times the saves.
+// evidence resume after a restart. How often it is saved is about what a crash may lose, which
+// is wall time: the saves run on a wall clock of their own (a replay on a SimClock would
+// otherwise write the registry several times per bar) and once more on stop; the stack's Clock
+// stamps them.
 import { type Fixed, fx, toNumber } from '../core/decimal.js';
 import { WallClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { clientOrderId, modelId, symbol as toSymbol, venueId, type Symbol } from '../core/ids.js';
@@ -58,7 +61,9 @@ export interface TrackerDeps {
   readonly barIntervalMs?: number;
   /** The evidence minimum (ops/policies.yaml `evidence:`); default the shipped one. */
   readonly evidencePolicy?: () => EvidencePolicy;
+  /** The stack's clock (stamps saved figures); default the wall clock. */
   readonly clock?: Clock;
+  /** Wall-clock ms between saves into the registry (default 5000). */
   readonly persistEveryMs?: number;
   /** Weight a shadow model is sized at in the shadow book (its capital base). */
   readonly paperWeight?: number;
@@ -130,6 +135,7 @@ export class StrategyTracker {
   private readonly paperWeight: number;
   private unsubscribe: (() => void)[] = [];
   private persistTimer: TimerHandle | null = null;
+  private readonly saveClock = new WallClock();
 
   constructor(private readonly deps: TrackerDeps) {
     this.clock = deps.clock ?? new WallClock();
@@ -177,7 +183,7 @@ export class StrategyTracker {
     }
     this.unsubscribe.push(this.deps.bus.subscribe('trade.fill', (f) => this.onLiveFill(f)));
     this.unsubscribe.push(this.deps.bus.subscribe('market.bar', (bar) => this.onBar(bar)));
-    this.persistTimer = this.clock.setInterval(() => this.persist(), this.deps.persistEveryMs ?? 5000);
+    this.persistTimer = this.saveClock.setInterval(() => this.persist(), this.deps.persistEveryMs ?? 5000);
   }
 
   /**
@@ -374,7 +380,7 @@ export class StrategyTracker {
   stop(): void {
     for (const u of this.unsubscribe) u();
     this.unsubscribe = [];
-    this.clock.clear(this.persistTimer);
+    this.saveClock.clear(this.persistTimer);
     this.persistTimer = null;
     this.flush();
     this.persist();
