@@ -113,6 +113,11 @@ test('live PnL from the engine book, shadow from the shadow book, returns on cap
   assert.equal(tracker.report('paper').source, 'live');
   assert.equal(tracker.report('paper').total.return_pct, before.return_pct);
   assert.equal(tracker.report('paper').total.bars_observed, before.bars_observed);
+  // Every book is marked at the bar the tracker samples, whichever subscriber saw it first:
+  // the shadow book has not had this bar yet and still marks the paper position at 121.
+  bus.publish('market.bar', bar('BTCUSDT', 130, T0 + 4 * MINUTE));
+  assert.equal(shadow.view('paper').pnl, 210);
+  assert.equal(tracker.report('paper').shadow_pnl, 300);
   tracker.stop();
 }));
 
