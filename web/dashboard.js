@@ -189,16 +189,32 @@
     return `<span class="regime">${bars}</span> ${isNum(d.regime) && d.regime >= 0 ? 'R' + d.regime : ''}`;
   }
 
+  // Evidence columns: a Sharpe the tracker withholds (too few bars or trades) shows as "—" with the
+  // reason in the Evidence column beside it; PSR = P(true Sharpe > 0), edge = P(beats the live
+  // model), both on per-bar returns net of fees.
+  function evidenceCells(r) {
+    const e = r.evidence;
+    if (!e) return '<td class="sharpe muted">–</td><td class="muted">–</td><td class="muted">–</td><td class="l muted">–</td>';
+    const prob = (p) => (isNum(p) ? `${fmt(p * 100, 0)}%` : '<span class="muted">—</span>');
+    const why = r.sharpe_reason || e.reason || '';
+    const sharpe = isNum(r.sharpe) ? `<span class="${cls(r.sharpe)}">${fmt(r.sharpe, 2)}</span>` : `<span class="muted" title="${esc(why)}">—</span>`;
+    const state = e.sufficient
+      ? `<span class="evidence ok">sufficient</span> <small class="why">${e.bars} bars · ${e.trades} trades</small>`
+      : `<span class="evidence" title="${esc(why)}">${esc(String(e.status).replace(/^collecting: /, '')).replace(/, /g, ' · ')}</span>`;
+    return `<td class="sharpe">${sharpe}</td><td>${prob(e.psr)}</td><td title="${e.paired_bars} bars paired with the live model">${prob(e.edge_vs_live)}</td>`
+      + `<td class="l evidence-state" title="${esc(e.status)}, ${fmt(e.market_hours, 1)} market hours">${state}</td>`;
+  }
+
   function renderLeaderboard() {
     const byId = new Map(models.map((m) => [m.id, m]));
     const rows = leaderboard.length ? leaderboard : models.map((m, i) => ({ rank: i + 1, model: m.id, stage: m.stage, weight: m.weight, capital_quota_usd: m.capital_quota_usd }));
-    $('leaderboard').tBodies[0].innerHTML = rows.length === 0 ? '<tr><td colspan="10" class="empty">no models</td></tr>' : rows.map((r) => {
+    $('leaderboard').tBodies[0].innerHTML = rows.length === 0 ? '<tr><td colspan="12" class="empty">no models</td></tr>' : rows.map((r) => {
       const m = byId.get(r.model);
       const stage = (m && m.stage) || r.stage || '';
-      return `<tr><td>${r.rank}</td><td class="l"><b>${esc(r.model)}</b> <span class="muted">${esc(m ? m.kind : '')}</span></td><td><span class="tag ${esc(stage)}">${esc(stage)}</span></td>`
+      return `<tr><td>${r.rank}</td><td class="l" title="${esc(m ? m.kind : r.kind || '')}"><b>${esc(r.model)}</b></td><td><span class="tag ${esc(stage)}">${esc(stage)}</span></td>`
         + `<td>${fmt((m ? m.weight : r.weight) * 100, 0)}%</td><td>${usd(m ? m.capital_quota_usd : r.capital_quota_usd, 0)}</td>`
-        + `<td class="${cls(r.pnl)}"><b>${signedUsd(r.pnl)}</b></td><td class="${cls(r.realized_pnl)}">${signedUsd(r.realized_pnl)}</td>`
-        + `<td class="${cls(r.unrealized_pnl)}">${signedUsd(r.unrealized_pnl)}</td><td>${usd(r.exposure_usd, 0)}</td><td>${regimeCell(m)}</td></tr>`;
+        + `<td class="${cls(r.pnl)}" title="realized ${signedUsd(r.realized_pnl)} · unrealized ${signedUsd(r.unrealized_pnl)} · fees ${usd(r.fees)}"><b>${signedUsd(r.pnl)}</b></td>`
+        + `<td>${usd(r.exposure_usd, 0)}</td>${evidenceCells(r)}<td>${regimeCell(m)}</td></tr>`;
     }).join('');
   }
 

@@ -278,14 +278,14 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   for (const bar of history) shadow.onBar(bar); // prices only: a bar fills nothing here
   const tracker = new StrategyTracker({
     engines, shadow, registry, weight: (m) => weights.weight(m), quota, models: modelIds,
-    scoreMetric: () => policies.current.canary.score_metric, bus, log, sampleEveryMs: config.marketIntervalMs, now: () => clock.now(),
+    scoreMetric: () => policies.current.canary.score_metric, bus, log, evidencePolicy: () => policies.current.evidence, clock,
   });
   // The first allocation step of a process counts no performance (the tracker has not sampled
   // yet); every later one tilts by the tracker's figures.
   let trackerSampled = false;
   const allocatorArgs: ConstructorParameters<typeof CapitalAllocator> = [paths.capitalAllocations, () => capitalPolicy.current, modelIds,
     async () => (await Promise.all(engines().map((e) => e.valuation()))).reduce((a, v) => a + v.equity, 0), log, metrics, {
-      performance: () => trackerSampled ? Object.fromEntries(tracker.reports().map((r) => [r.model, { sharpe: r.total.sharpe, return_pct: r.total.return_pct, samples: r.total.samples }])) : {},
+      performance: () => trackerSampled ? Object.fromEntries(tracker.reports().map((r) => [r.model, { sharpe: r.total.sharpe ?? 0, return_pct: r.total.return_pct, samples: r.total.samples }])) : {},
       historyPath: paths.capitalAllocations.replace(/\.json$/, '_history.json'),
       historyLimit: () => policies.current.allocation_history_limit,
     }];
@@ -343,7 +343,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   await ops.register(strategyRoutes, { registry, canary, allocator });
   if (coordination?.routes) await ops.register(coordination.routes.bind(coordination));
   attachLeaderboardSource(context, () => ({
-    reports: tracker.reports(), scoreMetric: policies.current.canary.score_metric,
+    reports: tracker.reports(), scoreMetric: policies.current.canary.score_metric, evidencePolicy: policies.current.evidence,
     stage: (m) => registry.get(m)?.stage ?? 'shadow', stageSince: (m) => registry.get(m)?.stage_since ?? null,
     kind: (m) => registry.get(m)?.kind ?? runtime.get(m)?.kind ?? 'unknown', weight: (m) => weights.weight(m), quota: (m) => allocator.quota(m),
   }));

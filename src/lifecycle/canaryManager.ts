@@ -222,7 +222,7 @@ export class CanaryManager {
       const lastDrop = reg.current.history.findLast((h) => h.model === e.id && (h.action === 'demote' || h.action === 'rollback') && h.to === 'shadow');
       return {
         id: e.id, stage: e.stage, score: r.score,
-        windowScore: metric === 'pnl' ? r.score : metric === 'sharpe' ? r.window.sharpe : metric === 'sortino' ? r.window.sortino : r.window.return_pct,
+        windowScore: metric === 'pnl' ? r.score : metric === 'sharpe' ? r.window.sharpe ?? 0 : metric === 'sortino' ? r.window.sortino ?? 0 : r.window.return_pct,
         total: r.total, window: r.window, restorable, demotedAt: lastDrop ? Date.parse(lastDrop.ts) : null,
       };
     });

@@ -1,18 +1,32 @@
 // Owns the performance figures every model is judged by — Sharpe, Sortino, max drawdown,
-// win rate, trade count, exposure time — as an O(1)-per-sample accumulator. The strategy
+// win rate, trade count, exposure time — as an O(1)-per-bar accumulator. The strategy
 // tracker (live and shadow books) and the backtest report use this one implementation, so a
 // backtested Sharpe and a leaderboard Sharpe are the same number computed the same way.
+//
+// Time is market time: one observation per bar at the bar's timestamp, annualised with the
+// bar interval (evidence.ts annualisePerBar), never with how often a process sampled — a
+// stack replaying a minute of market per wall second used to show Sharpe −2,000. The return
+// series is kept as evidence.ts Moments so the same state feeds the probabilistic Sharpe
+// ratio. With an evidence policy, Sharpe and Sortino are null with the reason until the model
+// has the policy's bars and trades (evidencePolicy.ts).
 // State is plain JSON so the tracker can persist it and resume after a restart.
+import { addObservation, annualisePerBar, emptyMoments, reviveMoments, seriesStats, type Moments } from './evidence.js';
+import { judgeEvidence, type EvidencePolicy } from './evidencePolicy.js';
 
 export const YEAR_MS = 365 * 24 * 3600 * 1000;
 
 /** What the leaderboard, the canary manager and the backtest report show for a model. */
 export interface PerformanceMetrics {
-  /** Compounded return of the sampled series, in percent. */
+  /** Compounded return of the per-bar series, in percent. */
   readonly return_pct: number;
-  /** Annualised from the mean sampling interval; 0 with fewer than 2 returns or no variance. */
-  readonly sharpe: number;
-  readonly sortino: number;
+  /** Annualised in market time (bar interval). 0 for a book without variance; null below the
+   *  evidence minimum when one applies (sharpe_reason says why). */
+  readonly sharpe: number | null;
+  readonly sortino: number | null;
+  /** Why sharpe and sortino are null ("12 of 120 bars, 1 of 4 trades"); null when they are not. */
+  readonly sharpe_reason: string | null;
+  /** Per-bar returns behind the figures (independent observations). */
+  readonly bars_observed: number;
   /** Largest peak-to-trough fall of the compounded return index, in percent (≥ 0). */
   readonly max_drawdown_pct: number;
   /** Current distance below the running peak, in percent. */
@@ -27,14 +41,15 @@ export interface PerformanceMetrics {
   /** Share of samples with a non-zero position, in percent. */
   readonly exposure_time_pct: number;
   readonly samples: number;
-  /** Hours between the first and the latest sample. */
+  /** Market hours the per-bar returns cover (the sum of their bar-to-bar gaps): time the model
+   *  was observed, not time a process ran. */
   readonly hours: number;
 }
 
 export interface PerformanceState {
   samples: number;
-  sumR: number;
-  sumR2: number;
+  /** Moments of the per-bar returns (evidence.ts): mean, variance, skew, kurtosis online. */
+  returns: Moments;
   sumDown2: number;
   index: number;
   peak: number;
@@ -45,60 +60,83 @@ export interface PerformanceState {
   losses: number;
   firstTs: number | null;
   lastTs: number | null;
+  /** Market time spanned by the returns (sum of bar-to-bar gaps): the hours observed, and the
+   *  bar interval when the caller does not state one. */
   sumDtMs: number;
-  returns: number;
 }
 
 export function emptyPerformanceState(): PerformanceState {
   return {
-    samples: 0, sumR: 0, sumR2: 0, sumDown2: 0, index: 1, peak: 1, maxDrawdown: 0, exposed: 0,
-    trades: 0, wins: 0, losses: 0, firstTs: null, lastTs: null, sumDtMs: 0, returns: 0,
+    samples: 0, returns: emptyMoments(), sumDown2: 0, index: 1, peak: 1, maxDrawdown: 0, exposed: 0,
+    trades: 0, wins: 0, losses: 0, firstTs: null, lastTs: null, sumDtMs: 0,
   };
 }
 
-/** Checks a persisted state; anything malformed gives a fresh state rather than NaN metrics. */
+const NUMBER_KEYS = ['samples', 'sumDown2', 'index', 'peak', 'maxDrawdown', 'exposed', 'trades', 'wins', 'losses', 'sumDtMs'] as const;
+
+/**
+ * Checks a persisted state; anything malformed gives a fresh state rather than NaN metrics.
+ * A state saved before returns were kept as moments (wall-clock sampling, `returns` a count)
+ * keeps its trade counts and drops its return series: those returns were measured on the
+ * wrong clock and must not be mixed with per-bar ones.
+ */
 export function reviveState(value: unknown): PerformanceState {
   const fresh = emptyPerformanceState();
   if (value === null || typeof value !== 'object') return fresh;
   const v = value as Record<string, unknown>;
-  const out = { ...fresh };
-  for (const key of Object.keys(fresh) as (keyof PerformanceState)[]) {
-    const x = v[key];
-    if (key === 'firstTs' || key === 'lastTs') {
-      if (x === null || (typeof x === 'number' && Number.isFinite(x))) (out[key] as number | null) = x as number | null;
-      else return fresh;
-    } else if (typeof x === 'number' && Number.isFinite(x)) {
-      (out[key] as number) = x;
-    } else {
-      return fresh;
-    }
+  if (typeof v['returns'] === 'number' || v['returns'] === undefined) {
+    const count = (k: string) => (typeof v[k] === 'number' && Number.isInteger(v[k]) && (v[k] as number) >= 0 ? (v[k] as number) : 0);
+    return { ...fresh, trades: count('trades'), wins: count('wins'), losses: count('losses') };
   }
+  const out = { ...fresh };
+  for (const key of NUMBER_KEYS) {
+    const x = v[key];
+    if (typeof x !== 'number' || !Number.isFinite(x)) return fresh;
+    out[key] = x;
+  }
+  for (const key of ['firstTs', 'lastTs'] as const) {
+    const x = v[key];
+    if (x === null || (typeof x === 'number' && Number.isFinite(x))) out[key] = x as number | null;
+    else return fresh;
+  }
+  const m = reviveMoments(v['returns']);
+  if (m.n === 0 && (v['returns'] as { n?: unknown } | null)?.n !== 0) return fresh;
+  out.returns = m;
   return out;
+}
+
+export interface MetricsOptions {
+  /** The bar interval in ms (market time); default: the mean gap between the bars observed. */
+  readonly barIntervalMs?: number;
+  /** When given, Sharpe and Sortino are null with a reason until the minimum is met. */
+  readonly evidence?: EvidencePolicy;
 }
 
 export class PerformanceAccumulator {
   readonly state: PerformanceState;
 
   constructor(state?: PerformanceState) {
-    this.state = state ? { ...state } : emptyPerformanceState();
+    this.state = state ? { ...state, returns: { ...state.returns } } : emptyPerformanceState();
   }
 
   /**
-   * One sample: `ret` is the period's return on the capital the model had at work (null for
-   * the first sample after a start or a change of book, when no return is defined), `exposed`
-   * whether it held a position, `ts` the sample time (epoch ms).
+   * One bar: `ret` is the bar's return on the capital the model had at work (null for the
+   * first bar after a start or a change of book, when no return is defined), `exposed`
+   * whether it held a position, `ts` the bar's timestamp (epoch ms, market time). A bar at or
+   * before the last one adds no return (a bar is observed once).
    */
   addSample(ret: number | null, exposed: boolean, ts: number): void {
     const s = this.state;
     s.samples++;
     if (exposed) s.exposed++;
     if (s.firstTs === null) s.firstTs = ts;
+    // A series starting again (ret null: after a restart) on a feed that restarted earlier in
+    // market time: follow it rather than ignore every bar until it passes the old timestamp.
+    if (ret === null && s.lastTs !== null && ts < s.lastTs) s.lastTs = ts;
     if (ret !== null && Number.isFinite(ret) && s.lastTs !== null && ts > s.lastTs) {
       // A return below −100 % would flip the index's sign; a spot book cannot lose more than it had.
       const r = Math.max(ret, -1);
-      s.returns++;
-      s.sumR += r;
-      s.sumR2 += r * r;
+      addObservation(s.returns, r);
       if (r < 0) s.sumDown2 += r * r;
       s.sumDtMs += ts - s.lastTs;
       s.index *= 1 + r;
@@ -119,31 +157,35 @@ export class PerformanceAccumulator {
     else s.losses++;
   }
 
-  metrics(): PerformanceMetrics {
-    return metricsOf(this.state);
+  metrics(opts: MetricsOptions = {}): PerformanceMetrics {
+    return metricsOf(this.state, opts);
   }
 }
 
-export function metricsOf(s: PerformanceState): PerformanceMetrics {
-  const n = s.returns;
-  let sharpe = 0;
-  let sortino = 0;
-  if (n >= 2 && s.sumDtMs > 0) {
-    const mean = s.sumR / n;
-    const variance = Math.max(0, (s.sumR2 - n * mean * mean) / (n - 1));
-    const perYear = Math.sqrt(YEAR_MS / (s.sumDtMs / n));
-    const sd = Math.sqrt(variance);
+export function metricsOf(s: PerformanceState, opts: MetricsOptions = {}): PerformanceMetrics {
+  const n = s.returns.n;
+  const judged = opts.evidence ? judgeEvidence(n, s.trades, opts.evidence) : null;
+  let sharpe: number | null = 0;
+  let sortino: number | null = 0;
+  const barMs = opts.barIntervalMs ?? (n > 0 && s.sumDtMs > 0 ? s.sumDtMs / n : 0);
+  if (judged !== null && !judged.sufficient) {
+    sharpe = null;
+    sortino = null;
+  } else if (n >= 2 && barMs > 0) {
+    const st = seriesStats(s.returns);
     // Below ~1e-12 the "variance" is rounding noise of a flat book, not risk.
-    if (sd > 1e-12) sharpe = (mean / sd) * perYear;
+    if (st.stdev > 1e-12) sharpe = annualisePerBar(st.mean / st.stdev, barMs);
     const downside = Math.sqrt(s.sumDown2 / n);
-    if (downside > 1e-12) sortino = (mean / downside) * perYear;
-    else if (mean > 1e-12) sortino = sharpe;
+    if (downside > 1e-12) sortino = annualisePerBar(st.mean / downside, barMs);
+    else if (st.mean > 1e-12) sortino = sharpe;
   }
   const closed = s.wins + s.losses;
   return {
     return_pct: round((s.index - 1) * 100, 4),
-    sharpe: round(sharpe, 4),
-    sortino: round(sortino, 4),
+    sharpe: sharpe === null ? null : round(sharpe, 4),
+    sortino: sortino === null ? null : round(sortino, 4),
+    sharpe_reason: judged?.reason ?? null,
+    bars_observed: n,
     max_drawdown_pct: round(s.maxDrawdown * 100, 4),
     drawdown_pct: round(s.peak > 0 ? ((s.peak - s.index) / s.peak) * 100 : 0, 4),
     win_rate: closed === 0 ? null : round((s.wins / closed) * 100, 2),
@@ -152,7 +194,7 @@ export function metricsOf(s: PerformanceState): PerformanceMetrics {
     losses: s.losses,
     exposure_time_pct: s.samples === 0 ? 0 : round((s.exposed / s.samples) * 100, 2),
     samples: s.samples,
-    hours: s.firstTs === null || s.lastTs === null ? 0 : round((s.lastTs - s.firstTs) / 3_600_000, 6),
+    hours: round(s.sumDtMs / 3_600_000, 6),
   };
 }
 

@@ -163,17 +163,20 @@ export class ShadowBook {
     return [...this.books.keys()];
   }
 
-  /** PnL marked at the last bar (realized + unrealized − fees), exposure and positions. */
-  view(model: string): ShadowModelView {
+  /** PnL marked at the last bar (realized + unrealized − fees), exposure and positions.
+   *  `mark` overrides the book's own marks (the tracker marks every book at the same bar's
+   *  closes, whatever order the bar's subscribers run in). */
+  view(model: string, mark?: (symbol: string) => number | undefined): ShadowModelView {
     const book = this.books.get(model);
     if (!book) return { pnl: 0, realized_pnl: 0, unrealized_pnl: 0, fees: 0, exposure_usd: 0, fills: 0, positions: [] };
     let unrealized = 0;
     let exposure = 0;
     const positions: ShadowModelView['positions'] = [];
     for (const p of book.positions.values()) {
-      const mark = this.markets.get(p.symbol)?.last ?? p.avgPrice;
-      unrealized += toNumber(mul(p.qty, (mark - p.avgPrice) as Fixed));
-      exposure += Math.abs(toNumber(mul(p.qty, mark)));
+      const given = mark?.(p.symbol);
+      const px = given !== undefined && given > 0 ? fx(given) : (this.markets.get(p.symbol)?.last ?? p.avgPrice);
+      unrealized += toNumber(mul(p.qty, (px - p.avgPrice) as Fixed));
+      exposure += Math.abs(toNumber(mul(p.qty, px)));
       if (p.qty !== 0n) positions.push({ symbol: p.symbol, qty: toDecimalString(p.qty), avg_price: toDecimalString(p.avgPrice) });
     }
     const realized = toNumber(book.realizedPnl);

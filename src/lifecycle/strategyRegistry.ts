@@ -14,6 +14,7 @@ import { buildModel, maSpec, validateModelSpec, type HmmSpec, type ModelSpec } f
 import type { Model, ModelKind } from '../strategy/model.js';
 import type { StrategyRuntime } from '../strategy/runtime.js';
 import type { PerformanceMetrics, PerformanceState } from './performance.js';
+import type { Moments } from './evidence.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
 import { LifecycleError } from './errors.js';
 import type { ModelStage } from './modelStage.js';
@@ -45,7 +46,8 @@ export interface RegistryEntry {
   /** The live model this one replaced when it was promoted: where a rollback returns to. */
   readonly replaced: string | null;
   readonly metrics: RegistryMetrics | null;
-  readonly tracking: { readonly total: PerformanceState; readonly window: PerformanceState } | null;
+  /** The tracker's resume state (vs_live: per-bar differences against the live model). */
+  readonly tracking: { readonly total: PerformanceState; readonly window: PerformanceState; readonly vs_live?: Moments } | null;
 }
 
 export type HistoryAction = 'register' | 'promote' | 'rollback' | 'demote' | 'retire' | 'stage_sync';

@@ -1,19 +1,44 @@
-// The strategy tracker: samples every running model's PnL once per bar interval and keeps
+// The strategy tracker: measures every running model once per bar, in market time, and keeps
 // its performance figures (Sharpe, Sortino, drawdown, win rate, trades, exposure time) over
-// its whole life and since its last stage change. A model with weight > 0 is measured from
-// the engine's per-model book (EngineHandle.modelPositions, marked at the last price, plus
-// its fills on the bus); a model with weight 0 from the shadow book. Returns are taken on
-// the capital the model had at work (quota × weight, or × the paper weight in shadow), so a
-// canary trading a tenth of its quota and a shadow model sized at full weight are compared
-// on the same footing. State is saved into the registry so figures resume after a restart.
+// its whole life and since its last stage change, plus the evidence behind them
+// (ModelEvidence: per-bar returns as Moments, the per-bar difference against the live model,
+// bars and trades) that ranking, allocation and promotion read.
+//
+// Sampling: one observation per bar timestamp, taken when every symbol has delivered its bar
+// for that timestamp (or a later bar arrives), marked at those bars' closes. Never on a
+// wall-clock interval: a feed that runs a minute of market per wall second, or a replay that
+// runs a year in seconds, gives the same figures for the same bars.
+//
+// Books: a model with weight > 0 is measured on its engine book — seeded from
+// EngineHandle.modelPositions at start and kept by its fills on the bus, so a bar's sample is
+// synchronous and deterministic — a model with weight 0 on the shadow book.
+//
+// Capital at work: a model's return on a bar is its PnL change (net of fees) divided by its
+// sizing budget at the start of the bar — quota × weight live, quota × paper weight in shadow —
+// the amount its signals are sized from (order notional = quota × weight × strength). An idle
+// bar is a 0 return on that budget, so a model that sits out half the bars is not flattered
+// against one that trades through them, and a canary at a tenth of its weight and a shadow
+// model at full paper weight compare on the same footing. (Returns on the notional actually
+// deployed would be undefined when flat and inflate a model that is rarely in the market.)
+// No return is taken across a change of book or from a book with no budget.
+//
+// State is saved into the registry (the accumulators and the vs-live moments) so figures and
+// evidence resume after a restart. How often it is saved is about what a crash may lose, which
+// is wall time: the saves run on a wall clock of their own (a replay on a SimClock would
+// otherwise write the registry several times per bar) and once more on stop; the stack's Clock
+// stamps them.
 import { type Fixed, fx, toNumber } from '../core/decimal.js';
+import { WallClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { clientOrderId, modelId, symbol as toSymbol, venueId, type Symbol } from '../core/ids.js';
+import type { Bar } from '../core/marketData.js';
 import type { Fill } from '../core/order.js';
 import { type Portfolio, type Position, applyFill, emptyPortfolio } from '../core/portfolio.js';
 import type { Bus } from '../bus/bus.js';
 import type { FillPayload } from '../bus/topics.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
 import type { Logger } from '../obs/logger.js';
+import { addObservation, emptyMoments, reviveMoments, type ModelEvidence, type Moments } from './evidence.js';
+import { DEFAULT_EVIDENCE_POLICY, type EvidencePolicy } from './evidencePolicy.js';
 import { PerformanceAccumulator, reviveState, type PerformanceMetrics } from './performance.js';
 import type { ShadowBook } from './shadowBook.js';
 import { StrategyRegistry, type RegistryMetrics } from './strategyRegistry.js';
@@ -31,11 +56,17 @@ export interface TrackerDeps {
   readonly scoreMetric: () => ScoreMetric;
   readonly bus: Bus;
   readonly log: Logger;
-  readonly sampleEveryMs: number;
+  /** Bar interval (ms of market time) figures are annualised with; default: the mean gap
+   *  between the bars observed (right for any venue timeframe without configuring it). */
+  readonly barIntervalMs?: number;
+  /** The evidence minimum (ops/policies.yaml `evidence:`); default the shipped one. */
+  readonly evidencePolicy?: () => EvidencePolicy;
+  /** The stack's clock (stamps saved figures); default the wall clock. */
+  readonly clock?: Clock;
+  /** Wall-clock ms between saves into the registry (default 5000). */
   readonly persistEveryMs?: number;
   /** Weight a shadow model is sized at in the shadow book (its capital base). */
   readonly paperWeight?: number;
-  readonly now?: () => number;
 }
 
 export type Source = 'live' | 'shadow';
@@ -53,7 +84,12 @@ export interface ModelReport {
   readonly unrealized_pnl: number;
   readonly fees: number;
   readonly exposure_usd: number;
+  /** The canary policy's score metric over the model's life (0 while its figure is withheld). */
   readonly score: number;
+  /** What the figures rest on, in market time (the same object evidence(model) returns). */
+  readonly evidence: ModelEvidence;
+  /** Whether this is the model the others are compared against (vsLive). */
+  readonly is_live: boolean;
 }
 
 interface BookFigures {
@@ -68,6 +104,7 @@ interface ModelTrack {
   total: PerformanceAccumulator;
   window: PerformanceAccumulator;
   windowSince: string;
+  vsLive: Moments;
   last: { source: Source; pnl: number; base: number } | null;
   live: BookFigures;
   shadow: BookFigures;
@@ -77,8 +114,8 @@ const ZERO_FIGURES: BookFigures = { pnl: 0, realized: 0, unrealized: 0, fees: 0,
 
 export function scoreOf(metric: ScoreMetric, m: PerformanceMetrics, pnl: number): number {
   switch (metric) {
-    case 'sharpe': return m.sharpe;
-    case 'sortino': return m.sortino;
+    case 'sharpe': return m.sharpe ?? 0;
+    case 'sortino': return m.sortino ?? 0;
     case 'return_pct': return m.return_pct;
     case 'pnl': return Math.round(pnl * 100) / 100;
   }
@@ -86,18 +123,27 @@ export function scoreOf(metric: ScoreMetric, m: PerformanceMetrics, pnl: number)
 
 export class StrategyTracker {
   private readonly tracks = new Map<string, ModelTrack>();
-  /** Live fills replayed per model, to tell a closing fill's realized PnL (win rate). */
+  /** Engine books per model, from the engines at start and every fill on the bus since. */
   private readonly mirrors = new Map<string, Portfolio>();
-  private readonly now: () => number;
+  /** Latest close per symbol and the timestamp of its latest bar (market time). */
+  private readonly marks = new Map<string, number>();
+  private readonly barTs = new Map<string, number>();
+  /** The bar timestamp waiting for the rest of its symbols, and the last one sampled. */
+  private pendingTs: number | null = null;
+  private sampledTs = -Infinity;
+  private readonly clock: Clock;
   private readonly paperWeight: number;
-  private unsubscribe: (() => void) | null = null;
-  private sampleTimer: NodeJS.Timeout | null = null;
-  private persistTimer: NodeJS.Timeout | null = null;
-  private sampling: Promise<void> | null = null;
+  private unsubscribe: (() => void)[] = [];
+  private persistTimer: TimerHandle | null = null;
+  private readonly saveClock = new WallClock();
 
   constructor(private readonly deps: TrackerDeps) {
-    this.now = deps.now ?? Date.now;
+    this.clock = deps.clock ?? new WallClock();
     this.paperWeight = deps.paperWeight ?? 1;
+  }
+
+  private policy(): EvidencePolicy {
+    return this.deps.evidencePolicy?.() ?? DEFAULT_EVIDENCE_POLICY;
   }
 
   private track(model: string): ModelTrack {
@@ -109,6 +155,7 @@ export class StrategyTracker {
         total: new PerformanceAccumulator(entry?.tracking ? reviveState(entry.tracking.total) : undefined),
         window: new PerformanceAccumulator(entry?.tracking && since !== '' ? reviveState(entry.tracking.window) : undefined),
         windowSince: since,
+        vsLive: reviveMoments(entry?.tracking?.vs_live),
         last: null,
         live: { ...ZERO_FIGURES },
         shadow: { ...ZERO_FIGURES },
@@ -122,8 +169,7 @@ export class StrategyTracker {
     return t;
   }
 
-  /** Seeds the live fill mirrors from the engines' per-model books, subscribes to fills and
-   *  starts sampling. */
+  /** Seeds the engine books from the engines' per-model positions, then follows fills and bars. */
   async start(): Promise<void> {
     for (const e of this.deps.engines()) {
       for (const p of await e.modelPositions()) {
@@ -135,14 +181,27 @@ export class StrategyTracker {
         this.mirrors.set(p.model, { ...book, positions });
       }
     }
-    this.unsubscribe = this.deps.bus.subscribe('trade.fill', (f) => this.onLiveFill(f));
-    const tick = () => {
-      this.sample().catch((err: Error) => this.deps.log.error({ err }, `[CANARY] strategy tracker sample failed: ${err.message}`));
-    };
-    this.sampleTimer = setInterval(tick, Math.max(10, this.deps.sampleEveryMs));
-    this.sampleTimer.unref();
-    this.persistTimer = setInterval(() => this.persist(), this.deps.persistEveryMs ?? 5000);
-    this.persistTimer.unref();
+    this.unsubscribe.push(this.deps.bus.subscribe('trade.fill', (f) => this.onLiveFill(f)));
+    this.unsubscribe.push(this.deps.bus.subscribe('market.bar', (bar) => this.onBar(bar)));
+    this.persistTimer = this.saveClock.setInterval(() => this.persist(), this.deps.persistEveryMs ?? 5000);
+  }
+
+  /**
+   * A bar: its close marks the symbol; the bar timestamp is sampled once every symbol seen so
+   * far has a bar at it (or when a later bar shows the step is over). A bar at or before the
+   * last sampled timestamp only updates its mark.
+   */
+  onBar(bar: Bar): void {
+    if (!(bar.close > 0)) return;
+    if (this.pendingTs !== null && bar.ts > this.pendingTs) this.flush();
+    const seen = this.barTs.get(bar.symbol);
+    if (seen !== undefined && bar.ts < seen) return; // a stale bar never moves the mark back
+    this.marks.set(bar.symbol, bar.close);
+    this.barTs.set(bar.symbol, bar.ts);
+    if (bar.ts <= this.sampledTs) return;
+    this.pendingTs = Math.max(this.pendingTs ?? -Infinity, bar.ts);
+    for (const ts of this.barTs.values()) if (ts < this.pendingTs) return;
+    this.flush();
   }
 
   onLiveFill(f: FillPayload): void {
@@ -171,72 +230,123 @@ export class StrategyTracker {
     t.window.addFill(realizedNet);
   }
 
-  /** One sample of every running model (serialised: a slow engine never overlaps samples). */
-  sample(now = this.now()): Promise<void> {
-    if (this.sampling) return this.sampling;
-    this.sampling = this.sampleNow(now).finally(() => { this.sampling = null; });
-    return this.sampling;
+  /**
+   * Figures as of the latest bar: takes the sample of a bar timestamp still waiting for other
+   * symbols' bars. Figures advance only with bars; this never adds an observation of its own.
+   */
+  sample(): Promise<void> {
+    this.flush();
+    return Promise.resolve();
   }
 
-  private async sampleNow(now: number): Promise<void> {
-    const live = await this.liveFigures();
+  private flush(): void {
+    const ts = this.pendingTs;
+    this.pendingTs = null;
+    if (ts === null || ts <= this.sampledTs) return;
+    this.sampledTs = ts;
+    this.sampleAt(ts);
+  }
+
+  /** The model the others are compared against: the registry's live model (the heaviest if
+   *  several), else the heaviest weighted model; null when nothing trades. */
+  liveModel(): string | null {
+    let best: string | null = null;
+    let bestKey = -Infinity;
+    for (const m of this.deps.models()) {
+      const w = this.deps.weight(m);
+      if (!(w > 0)) continue;
+      const key = (this.deps.registry.get(m)?.stage === 'live' ? 2 : 1) + w / 2;
+      if (key > bestKey) {
+        best = m;
+        bestKey = key;
+      }
+    }
+    return best;
+  }
+
+  private sampleAt(ts: number): void {
+    const rets = new Map<string, number>();
     for (const model of this.deps.models()) {
       const t = this.track(model);
       const weight = this.deps.weight(model);
       const source: Source = weight > 0 ? 'live' : 'shadow';
-      t.live = live.get(model) ?? { ...ZERO_FIGURES };
-      const sv = this.deps.shadow.view(model);
+      t.live = this.bookFigures(model);
+      const sv = this.deps.shadow.view(model, (sym) => this.marks.get(sym));
       t.shadow = { pnl: sv.pnl, realized: sv.realized_pnl, unrealized: sv.unrealized_pnl, fees: sv.fees, exposure: sv.exposure_usd };
       const fig = source === 'live' ? t.live : t.shadow;
       const base = this.deps.quota(model) * (source === 'live' ? weight : this.paperWeight);
-      // No return across a change of book or from a book with no capital behind it.
       const ret = t.last !== null && t.last.source === source && t.last.base > 0 ? (fig.pnl - t.last.pnl) / t.last.base : null;
       const exposed = fig.exposure > 1e-9;
-      t.total.addSample(ret, exposed, now);
-      t.window.addSample(ret, exposed, now);
+      t.total.addSample(ret, exposed, ts);
+      t.window.addSample(ret, exposed, ts);
       t.last = { source, pnl: fig.pnl, base };
+      if (ret !== null && Number.isFinite(ret)) rets.set(model, Math.max(ret, -1));
     }
+    // Paired differences against the live model, over the bars both have a return on.
+    const live = this.liveModel();
+    const liveRet = live === null ? undefined : rets.get(live);
+    if (liveRet === undefined) return;
+    for (const [model, r] of rets) if (model !== live) addObservation(this.track(model).vsLive, r - liveRet);
   }
 
-  private async liveFigures(): Promise<Map<string, BookFigures>> {
-    const out = new Map<string, BookFigures>();
-    for (const e of this.deps.engines()) {
-      const positions = await e.modelPositions();
-      const marks = new Map<string, number | null>();
-      for (const p of positions) {
-        if (!marks.has(p.symbol)) {
-          const px = await e.lastPrice(p.symbol);
-          marks.set(p.symbol, px === null ? null : Number(px));
-        }
-        const qty = Number(p.qty);
-        const avg = Number(p.avgPrice);
-        const mark = marks.get(p.symbol) ?? avg;
-        const f = out.get(p.model) ?? { ...ZERO_FIGURES };
-        const realized = Number(p.realizedPnl);
-        const fees = Number(p.fees);
-        const unrealized = qty * (mark - avg);
-        f.realized += realized;
-        f.fees += fees;
-        f.unrealized += unrealized;
-        f.pnl += realized + unrealized - fees;
-        f.exposure += Math.abs(qty * mark);
-        out.set(p.model, f);
-      }
+  /** A model's engine book marked at the latest bar closes (its average price before any bar). */
+  private bookFigures(model: string): BookFigures {
+    const book = this.mirrors.get(model);
+    const f = { ...ZERO_FIGURES };
+    if (!book) return f;
+    for (const p of book.positions.values()) {
+      const qty = toNumber(p.qty);
+      const avg = toNumber(p.avgPrice);
+      const mark = this.marks.get(p.symbol) ?? avg;
+      const realized = toNumber(p.realizedPnl);
+      const fees = toNumber(p.fees);
+      const unrealized = qty * (mark - avg);
+      f.realized += realized;
+      f.fees += fees;
+      f.unrealized += unrealized;
+      f.pnl += realized + unrealized - fees;
+      f.exposure += Math.abs(qty * mark);
     }
-    return out;
+    return f;
+  }
+
+  /** What ranking, allocation and promotion read: the model's evidence, or null if it is not
+   *  running. */
+  evidence(model: string): ModelEvidence | null {
+    if (!this.deps.models().includes(model)) return null;
+    return this.evidenceOf(model);
+  }
+
+  evidenceAll(): ReadonlyMap<string, ModelEvidence> {
+    return new Map(this.deps.models().map((m) => [m, this.evidenceOf(m)]));
+  }
+
+  private evidenceOf(model: string): ModelEvidence {
+    const t = this.track(model);
+    const s = t.total.state;
+    return {
+      bars: s.returns.n,
+      trades: s.trades,
+      marketMs: s.sumDtMs,
+      returns: { ...s.returns },
+      vsLive: model === this.liveModel() ? emptyMoments() : { ...t.vsLive },
+    };
   }
 
   report(model: string): ModelReport {
     const t = this.track(model);
     const source: Source = this.deps.weight(model) > 0 ? 'live' : 'shadow';
     const fig = source === 'live' ? t.live : t.shadow;
-    const total = t.total.metrics();
+    const opts = { barIntervalMs: this.deps.barIntervalMs, evidence: this.policy() };
+    const total = t.total.metrics(opts);
     const r2 = (x: number) => Math.round(x * 100) / 100;
     return {
-      model, source, total, window: t.window.metrics(),
+      model, source, total, window: t.window.metrics(opts),
       pnl: r2(fig.pnl), live_pnl: r2(t.live.pnl), shadow_pnl: r2(t.shadow.pnl),
       realized_pnl: r2(fig.realized), unrealized_pnl: r2(fig.unrealized), fees: r2(fig.fees), exposure_usd: r2(fig.exposure),
       score: scoreOf(this.deps.scoreMetric(), total, fig.pnl),
+      evidence: this.evidenceOf(model),
+      is_live: model === this.liveModel(),
     };
   }
 
@@ -244,11 +354,11 @@ export class StrategyTracker {
     return this.deps.models().map((m) => this.report(m));
   }
 
-  /** Saves figures and accumulator state into the registry (one atomic write). */
+  /** Saves figures, accumulator state and vs-live moments into the registry (one atomic write). */
   persist(): void {
     const models = new Set(this.deps.models());
     if (models.size === 0) return;
-    const ts = new Date(this.now()).toISOString();
+    const ts = new Date(this.clock.now()).toISOString();
     try {
       this.deps.registry.commit((draft) => {
         for (const e of draft.models) {
@@ -256,7 +366,10 @@ export class StrategyTracker {
           const t = this.track(e.id);
           const r = this.report(e.id);
           const metrics: RegistryMetrics = { total: r.total, window: r.window, pnl: r.pnl, live_pnl: r.live_pnl, shadow_pnl: r.shadow_pnl, score: r.score, updated_at: ts };
-          StrategyRegistry.patch(draft, e.id, { metrics, tracking: { total: { ...t.total.state }, window: { ...t.window.state } } });
+          StrategyRegistry.patch(draft, e.id, {
+            metrics,
+            tracking: { total: { ...t.total.state, returns: { ...t.total.state.returns } }, window: { ...t.window.state, returns: { ...t.window.state.returns } }, vs_live: { ...t.vsLive } },
+          });
         }
       });
     } catch (err) {
@@ -265,12 +378,11 @@ export class StrategyTracker {
   }
 
   stop(): void {
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    if (this.sampleTimer) clearInterval(this.sampleTimer);
-    if (this.persistTimer) clearInterval(this.persistTimer);
-    this.sampleTimer = null;
+    for (const u of this.unsubscribe) u();
+    this.unsubscribe = [];
+    this.saveClock.clear(this.persistTimer);
     this.persistTimer = null;
+    this.flush();
     this.persist();
   }
 }

@@ -6,6 +6,7 @@ import { DEFAULT_LOGS_POLICY, type LogsPolicy, parseLogsPolicy } from './logsPol
 import { DEFAULT_GOVERNANCE_POLICY, type GovernancePolicy, parseGovernancePolicy } from './governance/policy.js';
 import { DEFAULT_ALERTING_POLICY, type AlertingPolicy, parseAlertingPolicy } from './alerts/policy.js';
 import { DEFAULT_CANARY_POLICY, type CanaryPolicy, parseCanaryPolicy } from '../lifecycle/canaryPolicy.js';
+import { DEFAULT_EVIDENCE_POLICY, type EvidencePolicy, parseEvidencePolicy } from '../lifecycle/evidencePolicy.js';
 
 export interface Policies {
   readonly max_concurrent_signals: number;
@@ -19,6 +20,8 @@ export interface Policies {
   readonly governance: GovernancePolicy;
   /** Promotion and rollback rules (lifecycle/canaryPolicy.ts). */
   readonly canary: CanaryPolicy;
+  /** Bars and trades before a model's Sharpe counts and it ranks by evidence (evidencePolicy.ts). */
+  readonly evidence: EvidencePolicy;
   /** Alert delivery: severity filter, de-duplication, rate, digest (alerts/policy.ts). */
   readonly alerting: AlertingPolicy;
   /** Log rotation and retention (logsPolicy.ts). */
@@ -34,6 +37,7 @@ export const DEFAULT_POLICIES: Policies = {
   dashboard_refresh_sec: 10,
   governance: DEFAULT_GOVERNANCE_POLICY,
   canary: DEFAULT_CANARY_POLICY,
+  evidence: DEFAULT_EVIDENCE_POLICY,
   alerting: DEFAULT_ALERTING_POLICY,
   logs: DEFAULT_LOGS_POLICY,
 };
@@ -46,7 +50,7 @@ const INTEGER_KEYS: Record<string, [number, number]> = {
   allocation_history_limit: [1, 1_000_000],
   dashboard_refresh_sec: [1, 3600],
 };
-const SECTION_KEYS = ['governance', 'canary', 'alerting', 'logs'];
+const SECTION_KEYS = ['governance', 'canary', 'evidence', 'alerting', 'logs'];
 
 export function parsePolicies(text: string): Policies {
   let doc: unknown;
@@ -67,6 +71,8 @@ export function parsePolicies(text: string): Policies {
       out[key] = value;
     } else if (key === 'canary') {
       out[key] = parseCanaryPolicy(value);
+    } else if (key === 'evidence') {
+      out[key] = parseEvidencePolicy(value);
     } else if (key === 'logs') {
       out[key] = parseLogsPolicy(value);
     } else if (key === 'governance') {

@@ -1,6 +1,7 @@
 // Owns how a backtest is shown and kept: the printed summary, report.json (the figures plus
 // an equity curve thinned to at most 2000 points for charts) and equity.csv (every step).
-// Both files are written atomically.
+// Both files are written atomically. Sharpe and Sortino are the performance module's
+// (per bar, annualised with the bar interval); a withheld figure prints as "—" with its reason.
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomicFile.js';
 import type { BacktestReport, BacktestResult, CurvePoint } from './backtest.js';
@@ -32,6 +33,13 @@ export function writeBacktestFiles(dir: string, result: BacktestResult, meta: Re
   return { json, csv };
 }
 
+/** Annualised in market time (the bars' interval); "—" with the reason when a figure is withheld. */
+function sharpeLine(r: Pick<BacktestReport, 'sharpe' | 'sortino' | 'sharpe_reason' | 'bars_observed'>): string {
+  const f = (x: number | null) => (x === null ? '—' : x.toFixed(2));
+  const why = r.sharpe === null ? `: ${r.sharpe_reason ?? 'not enough bars'}` : `, ${r.bars_observed.toLocaleString('en-US')} bar returns`;
+  return `${f(r.sharpe)} / ${f(r.sortino)} (annualised in market time${why})`;
+}
+
 export function formatReport(r: BacktestReport): string {
   const pct = (x: number | null) => (x === null ? '–' : `${x.toFixed(2)} %`);
   const usd = (x: number) => `${x.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} USDT`;
@@ -40,7 +48,7 @@ export function formatReport(r: BacktestReport): string {
     ['bars', `${r.bars.toLocaleString('en-US')} (${r.steps.toLocaleString('en-US')} steps, ${r.from ?? '–'} → ${r.to ?? '–'})`],
     ['return', `${pct(r.return_pct)} (${usd(r.pnl)}; buy & hold ${pct(r.buy_and_hold_return_pct)})`],
     ['final equity', usd(r.final_equity)],
-    ['sharpe / sortino', `${r.sharpe.toFixed(2)} / ${r.sortino.toFixed(2)} (annualised)`],
+    ['sharpe / sortino', sharpeLine(r)],
     ['max drawdown', pct(r.max_drawdown_pct)],
     ['trades', `${r.trades} fills from ${r.orders} orders (${r.signals} signals, ${r.rejected} rejected${r.rejected > 0 ? `: ${Object.entries(r.rejections).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''})`],
     ['win rate', pct(r.win_rate)],

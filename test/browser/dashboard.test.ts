@@ -89,6 +89,16 @@ test('the page loads without errors, streams live equity, and is saved as a scre
 
   // Tables are filled from the API: the model, its quota, the BUY we placed.
   await page.waitForFunction(() => document.querySelector('#leaderboard tbody')?.textContent?.includes('ma_crossover_v1') ?? false, undefined, { timeout: 10_000 });
+  // Every model shows its evidence state; a model still collecting shows no Sharpe ("—") and,
+  // beside it, what it still lacks (the reason, also on the dash's tooltip).
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('#leaderboard tbody tr')).every((tr) => /sufficient|\d+\/\d+ (bars|trades)/.test(tr.querySelector('td.evidence-state')?.textContent ?? '')), undefined, { timeout: 10_000 });
+  const collecting = await page.$$eval('#leaderboard tbody tr', (trs) => trs.filter((tr) => !tr.querySelector('td.evidence-state')?.textContent?.includes('sufficient'))
+    .map((tr) => ({ sharpe: tr.querySelector('td.sharpe')?.textContent ?? '', why: tr.querySelector('td.sharpe span')?.getAttribute('title') ?? '', state: tr.querySelector('td.evidence-state')?.textContent ?? '' })));
+  for (const c of collecting) {
+    assert.equal(c.sharpe, '—', JSON.stringify(c));
+    assert.match(c.why, /^\d+ of \d+ (bars|trades)/, JSON.stringify(c));
+    assert.match(c.state, /^\d+\/\d+ (bars|trades)/, JSON.stringify(c));
+  }
   await page.waitForFunction(() => document.querySelector('#positions tbody')?.textContent?.includes('BTCUSDT') ?? false, undefined, { timeout: 10_000 });
   await page.waitForFunction(() => document.querySelector('#orders tbody')?.textContent?.includes('FILLED') ?? false, undefined, { timeout: 10_000 });
   assert.match((await page.textContent('#allocations'))!, /ma_crossover_v1/);

@@ -71,6 +71,8 @@ test('after a restart the registry, stages and tracked figures resume', async ()
   ]);
   assert.equal(stack.strategy.runtime.list().length, 4);
   assert.ok(!/no trained HMM/.test(readFileSync(join(tmp, 'ops/logs/ops.log'), 'utf8').split('hmm-stack stopped')[1] ?? ''), 'no retraining on restart');
-  await stack.strategy.tracker.sample();
+  // Samples are taken per bar (market time): the next bars continue the saved count.
+  const end = Date.now() + 10_000;
+  while (stack.strategy.tracker.report('ma_crossover_v1').total.samples <= before && Date.now() < end) await sleep(50);
   assert.ok(stack.strategy.tracker.report('ma_crossover_v1').total.samples > before, 'samples continue from the saved state');
 });

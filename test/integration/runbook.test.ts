@@ -208,8 +208,19 @@ test('Monitoring: /aggregate/metrics, /aggregate/portfolio, /aggregate/exposure,
   const s = await api('GET', '/strategy/status');
   assert.ok(s.json.leaderboard.length >= 1);
   assert.ok(s.json.leaderboard.some((r: { model: string }) => r.model === 'ma_crossover_v1'));
-  const scores = s.json.leaderboard.map((r: { score: number }) => r.score);
-  assert.deepEqual(scores, [...scores].sort((a: number, b: number) => b - a), 'leaderboard[0] is the best score');
+  // leaderboard[0] is the best: models with evidence first, by score (PSR), then the rest by
+  // bars observed; a row without evidence shows no Sharpe and says why.
+  type Row = { score: number | null; sharpe: number | null; sharpe_reason: string | null; evidence: { sufficient: boolean; bars: number; reason: string | null; status: string } };
+  const rows = s.json.leaderboard as Row[];
+  const key = (r: Row) => (r.evidence.sufficient ? [1, r.score ?? -1] : [0, r.evidence.bars]);
+  for (let i = 1; i < rows.length; i++) {
+    const [a, b] = [key(rows[i - 1]!), key(rows[i]!)];
+    assert.ok(a[0]! > b[0]! || (a[0] === b[0] && a[1]! >= b[1]!), `leaderboard[${i - 1}] ranks before leaderboard[${i}]: ${JSON.stringify(rows.map(key))}`);
+  }
+  for (const r of rows) {
+    assert.equal(r.evidence.sufficient, r.evidence.reason === null);
+    if (!r.evidence.sufficient) assert.ok(r.sharpe === null && r.sharpe_reason === r.evidence.reason && r.evidence.status.startsWith('collecting: '), JSON.stringify(r));
+  }
   assert.equal(s.json.weights.ma_crossover_v1, 1);
   const metrics = await fetch(stack.opsUrl + '/metrics');
   const text = await metrics.text();

@@ -7,6 +7,7 @@ import type { Registry } from '../../obs/metrics.js';
 import type { StrategyWeights } from '../../portfolio/strategyWeights.js';
 import { aggregateExposure, aggregateMetrics, aggregatePortfolio } from '../aggregate.js';
 import type { KillSwitch } from '../killSwitch.js';
+import { LEADERBOARD_ROW_SCHEMA } from '../../lifecycle/leaderboard.js';
 
 const anyObject = { type: 'object', additionalProperties: true } as const;
 
@@ -141,8 +142,8 @@ export const readRoutes: FastifyPluginAsync<ReadRouteOptions> = async (app, o) =
 
   app.get('/strategy/status', {
     schema: {
-      summary: 'Models, stages, weights, quotas and the leaderboard (best score first: leaderboard[0] is the leader)',
-      response: { 200: { type: 'object', properties: { weights: anyObject, models: { type: 'array', items: anyObject }, leaderboard: { type: 'array', items: anyObject }, leader: { type: ['string', 'null'] }, ts: { type: 'string' } } } },
+        summary: 'Models, stages, weights, quotas and the leaderboard (models with evidence first, by probabilistic Sharpe ratio: leaderboard[0] is the leader); each row carries its evidence (bars, trades, status, psr, edge_vs_live) and a null Sharpe with its reason until the evidence policy is met',
+        response: { 200: { type: 'object', properties: { weights: anyObject, models: { type: 'array', items: anyObject }, leaderboard: { type: 'array', items: LEADERBOARD_ROW_SCHEMA }, leader: { type: ['string', 'null'] }, ts: { type: 'string' } } } },
     },
   }, async () => {
     const weights = o.weights.current.weights;

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PerformanceAccumulator, YEAR_MS, reviveState } from '../../../src/lifecycle/performance.js';
+import { DEFAULT_EVIDENCE_POLICY } from '../../../src/lifecycle/evidencePolicy.js';
 
 test('Sharpe, Sortino, drawdown and return from a known series', () => {
   const acc = new PerformanceAccumulator();
@@ -12,9 +13,9 @@ test('Sharpe, Sortino, drawdown and return from a known series', () => {
   const mean = rets.reduce((a, b) => a + b, 0) / 4;
   const sd = Math.sqrt(rets.reduce((a, r) => a + (r - mean) ** 2, 0) / 3);
   const perYear = Math.sqrt(YEAR_MS / 60_000);
-  assert.ok(Math.abs(m.sharpe - (mean / sd) * perYear) < 1e-3, `${m.sharpe}`);
+  assert.ok(Math.abs(m.sharpe! - (mean / sd) * perYear) < 1e-3, `${m.sharpe}`);
   const down = Math.sqrt((0.02 ** 2) / 4);
-  assert.ok(Math.abs(m.sortino - (mean / down) * perYear) < 1e-3);
+  assert.ok(Math.abs(m.sortino! - (mean / down) * perYear) < 1e-3);
   const idx = rets.reduce((a, r) => a * (1 + r), 1);
   assert.ok(Math.abs(m.return_pct - (idx - 1) * 100) < 1e-3);
   assert.ok(Math.abs(m.max_drawdown_pct - 2) < 1e-9); // 1.01 → 0.9898
@@ -47,4 +48,45 @@ test('state round-trips through JSON; malformed state starts fresh', () => {
   assert.deepEqual(back.metrics(), acc.metrics());
   assert.equal(reviveState({ samples: 'x' }).samples, 0);
   assert.equal(reviveState(null).samples, 0);
+});
+
+test('annualised with the stated bar interval, not the gaps between samples', () => {
+  const acc = new PerformanceAccumulator();
+  const rets = [0.01, -0.02, 0.03, 0.01, 0.002];
+  acc.addSample(null, true, 0);
+  // Two bars missing after the third: the gaps say 2 minutes on average, the feed says 1.
+  [1, 2, 3, 6, 7].forEach((k, i) => acc.addSample(rets[i]!, true, k * 60_000));
+  const byGaps = acc.metrics().sharpe!;
+  const byBar = acc.metrics({ barIntervalMs: 60_000 }).sharpe!;
+  assert.ok(Math.abs(byBar / byGaps - Math.sqrt(7 / 5)) < 1e-3, `${byBar} ${byGaps}`);
+});
+
+test('with an evidence policy: null with the reason below the minimum, numbers at it', () => {
+  const acc = new PerformanceAccumulator();
+  const policy = { min_bars: 5, min_trades: 2 };
+  acc.addSample(null, true, 0);
+  for (let i = 1; i <= 4; i++) acc.addSample(i % 2 ? 0.01 : -0.004, true, i * 60_000);
+  let m = acc.metrics({ evidence: policy });
+  assert.equal(m.sharpe, null);
+  assert.equal(m.sortino, null);
+  assert.equal(m.sharpe_reason, '4 of 5 bars, 0 of 2 trades');
+  assert.equal(m.bars_observed, 4);
+  assert.notEqual(acc.metrics().sharpe, null, 'without a policy the raw figure');
+  acc.addSample(0.01, true, 5 * 60_000);
+  acc.addFill(null);
+  acc.addFill(1);
+  m = acc.metrics({ evidence: policy });
+  assert.equal(m.sharpe_reason, null);
+  assert.ok(typeof m.sharpe === 'number' && m.sharpe > 0);
+  assert.ok(typeof m.sortino === 'number' && m.sortino > 0);
+  // The shipped policy asks for more than a handful of bars.
+  assert.equal(acc.metrics({ evidence: DEFAULT_EVIDENCE_POLICY }).sharpe, null);
+});
+
+test('a state saved by wall-clock sampling keeps its trade counts and drops its returns', () => {
+  const legacy = { samples: 40, sumR: 0.5, sumR2: 0.1, sumDown2: 0.01, index: 1.5, peak: 1.6, maxDrawdown: 0.2, exposed: 30, trades: 12, wins: 5, losses: 3, firstTs: 0, lastTs: 40_000, sumDtMs: 39_000, returns: 39 };
+  const s = reviveState(legacy);
+  assert.equal(s.returns.n, 0);
+  assert.equal(s.index, 1);
+  assert.deepEqual([s.trades, s.wins, s.losses], [12, 5, 3]);
 });

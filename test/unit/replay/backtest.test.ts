@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { modelId, symbol } from '../../../src/core/ids.js';
 import { SyntheticMarket } from '../../../src/market/synthetic.js';
 import { runBacktest } from '../../../src/replay/backtest.js';
-import { curveCsv, thinCurve } from '../../../src/replay/report.js';
+import { curveCsv, formatReport, thinCurve } from '../../../src/replay/report.js';
 import { MaCrossoverModel } from '../../../src/strategy/ma/maCrossover.js';
 
 const bars = new SyntheticMarket({ seed: 5, symbols: ['BTCUSDT', 'ETHUSDT'], intervalMs: 60_000 }).generate(3000);
@@ -52,4 +52,12 @@ test('curve files: thinned for JSON, every step in CSV with drawdown', () => {
   assert.equal(csv[0], 'ts,time,equity,exposure_usd,drawdown_pct');
   assert.equal(csv.length, 4);
   assert.match(csv[2]!, /,99\.00,0\.00,1\.0000$/);
+});
+
+test('the printed report: Sharpe annualised in market time with the bars behind it, "—" with the reason when withheld', async () => {
+  const { report } = await runBacktest({ model: ma(), bars: bars.slice(0, 400) });
+  assert.equal(report.bars_observed, 199, 'one return per step after the first');
+  assert.match(formatReport(report), /sharpe \/ sortino\s+-?\d+\.\d\d \/ -?\d+\.\d\d \(annualised in market time, 199 bar returns\)/);
+  const withheld = formatReport({ ...report, sharpe: null, sortino: null, sharpe_reason: '12 of 120 bars' });
+  assert.match(withheld, /sharpe \/ sortino\s+— \/ — \(annualised in market time: 12 of 120 bars\)/);
 });
