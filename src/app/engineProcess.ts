@@ -107,7 +107,7 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
       const instruments = DEFAULT_SIM_INSTRUMENTS.filter((i) => config.tradeSymbols.includes(i.symbol));
       const missing = config.tradeSymbols.filter((s) => !instruments.some((i) => i.symbol === s));
       if (missing.length > 0) throw new ConfigError('TRADE_SYMBOLS', `the sim venue lists ${DEFAULT_SIM_INSTRUMENTS.map((i) => i.symbol).join(', ')}; not ${missing.join(', ')}`);
-      market = await openMarketSource({ config, env, symbols, log });
+      market = await openMarketSource({ config, env, symbols, log, statePath: paths.marketState(name) });
       cleanup.push(() => market.close());
       sim = openSimVenue(config, paths, name, instruments);
       venue = sim;

@@ -111,7 +111,7 @@ async function assembleStack(opts: StartOptions, started: { lockedRoot: string |
   // dead run = a crash. Taken before anything writes to the root.
   const previousRun = acquireLock(config.root);
   started.lockedRoot = config.root;
-  const market = await openMarketSource({ config, env, symbols, log });
+  const market = await openMarketSource({ config, env, symbols, log, statePath: paths.marketState('engine_sim') });
   const history = market.history;
 
   // Execution plane: the sim venue keeps its own books (as an exchange would) beside the ledger.
