@@ -54,7 +54,8 @@ import { WatchedFile } from '../config/watchedFile.js';
 import { CanaryManager } from '../lifecycle/canaryManager.js';
 import { attachLeaderboardSource } from '../lifecycle/leaderboard.js';
 import { ShadowBook } from '../lifecycle/shadowBook.js';
-import { ModelFleet, StrategyRegistry } from '../lifecycle/strategyRegistry.js';
+import { DEFAULT_HMM_STORE_ID, ModelFleet, StrategyRegistry } from '../lifecycle/strategyRegistry.js';
+import { Retrainer } from '../lifecycle/retrainer.js';
 import { StrategyTracker } from '../lifecycle/strategyTracker.js';
 import { MaCrossoverModel } from '../strategy/ma/maCrossover.js';
 import { StrategyRuntime } from '../strategy/runtime.js';
@@ -290,14 +291,17 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   await o.beforeStrategy?.();
 
   // Strategy plane: every non-retired model in ops/strategy_registry.json runs (a fresh root
-  // registers MA live, an HMM — trained now from synthetic history if ops/models has none —
+  // registers MA live, an HMM — trained now on the market's warm-up history if ops/models has none —
   // and their ensemble in shadow).
   const symbols = o.symbols;
   const history = o.history;
   const registry = new StrategyRegistry(paths.strategyRegistry, log, () => policies.current.canary.history_limit);
   const runtime = new StrategyRuntime(modelBus, log);
-  const fleet = new ModelFleet({ registry, runtime, modelsDir: paths.modelsDir, symbols, intervalMs: config.barIntervalMs, seed: config.marketSeed, log });
-  fleet.bootstrap();
+  const fleet = new ModelFleet({
+    registry, runtime, modelsDir: paths.modelsDir, symbols, intervalMs: config.barIntervalMs, seed: config.marketSeed, log,
+    minTrainingBars: policies.current.retrain.min_bars, historySource: config.marketData.source === 'binance' ? 'binance' : 'synthetic market',
+  });
+  fleet.bootstrap(history);
   fleet.buildAll();
   runtime.warmup(history);
   for (const bar of history) fleet.observe(bar);
@@ -354,6 +358,14 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     registry, weights, tracker, shadow, policy: () => policies.current.canary, engines: () => engines,
     lastSignals: (m) => runtime.lastSignals(m), retire: (m) => { runtime.remove(m); }, maxNotionalUsd: config.maxNotionalUsdt, bus: modelBus, log,
   });
+  // --- retrainer (market-hmm): walk-forward HMM refits on bar events, leader only ---
+  const retrainer = new Retrainer({
+    fleet, registry, modelsDir: paths.modelsDir, storeId: DEFAULT_HMM_STORE_ID, symbol: symbols[0]!, policy: () => policies.current.retrain,
+    retire: (m, reason) => canary.transition({ action: 'retire', changes: [{ model: m, to: 'retired' }], counterpart: null, actor: 'retrainer', reason }),
+    log, seed: config.marketSeed + 2000, leads,
+  });
+  retrainer.seed(history);
+  // --- end retrainer ---
   const signalGate = new SignalGate(() => ({ maxConcurrent: policies.current.max_concurrent_signals, queueSize: policies.current.signal_queue_size }));
   // Signals on the bus are routed by the leader only (its own models', and any an operator or
   // another process published); a follower's API still routes what it is asked to directly.
@@ -456,7 +468,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     try { fleet.scan(); } catch (err) { log.error({ err }, `[CANARY] model scan failed: ${(err as Error).message}`); }
   }, 10_000);
   fleetTimer.unref();
-  bus.subscribe('market.bar', (bar) => { shadow.onBar(bar); fleet.observe(bar); });
+  bus.subscribe('market.bar', (bar) => { shadow.onBar(bar); fleet.observe(bar); retrainer.onBar(bar); /* retrainer (market-hmm) */ });
   // Every model states its current view to its book once warm (a live model with a position
   // already at target trades nothing: targets are idempotent).
   const restateTargets = () => {
@@ -477,6 +489,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
       stopped = true;
       runtime.stop();
       clearInterval(fleetTimer);
+      await retrainer.stop(); // retrainer (market-hmm): a refit in progress finishes saving
       await daemons.stop();
       canary.stop();
       tracker!.stop();

@@ -6,6 +6,7 @@ import { DEFAULT_LOGS_POLICY, type LogsPolicy, parseLogsPolicy } from './logsPol
 import { DEFAULT_GOVERNANCE_POLICY, type GovernancePolicy, parseGovernancePolicy } from './governance/policy.js';
 import { DEFAULT_ALERTING_POLICY, type AlertingPolicy, parseAlertingPolicy } from './alerts/policy.js';
 import { DEFAULT_CANARY_POLICY, type CanaryPolicy, parseCanaryPolicy } from '../lifecycle/canaryManager.js';
+import { DEFAULT_RETRAIN_POLICY, type RetrainPolicy, parseRetrainPolicy } from '../lifecycle/retrainPolicy.js';
 
 export interface Policies {
   readonly max_concurrent_signals: number;
@@ -23,6 +24,8 @@ export interface Policies {
   readonly alerting: AlertingPolicy;
   /** Log rotation and retention (logsPolicy.ts). */
   readonly logs: LogsPolicy;
+  /** Walk-forward HMM refits (lifecycle/retrainPolicy.ts). */
+  readonly retrain: RetrainPolicy;
 }
 
 export const DEFAULT_POLICIES: Policies = {
@@ -36,6 +39,7 @@ export const DEFAULT_POLICIES: Policies = {
   canary: DEFAULT_CANARY_POLICY,
   alerting: DEFAULT_ALERTING_POLICY,
   logs: DEFAULT_LOGS_POLICY,
+  retrain: DEFAULT_RETRAIN_POLICY,
 };
 
 const INTEGER_KEYS: Record<string, [number, number]> = {
@@ -46,7 +50,7 @@ const INTEGER_KEYS: Record<string, [number, number]> = {
   allocation_history_limit: [1, 1_000_000],
   dashboard_refresh_sec: [1, 3600],
 };
-const SECTION_KEYS = ['governance', 'canary', 'alerting', 'logs'];
+const SECTION_KEYS = ['governance', 'canary', 'alerting', 'logs', 'retrain'];
 
 export function parsePolicies(text: string): Policies {
   let doc: unknown;
@@ -73,6 +77,8 @@ export function parsePolicies(text: string): Policies {
       out[key] = parseGovernancePolicy(value);
     } else if (key === 'alerting') {
       out[key] = parseAlertingPolicy(value);
+    } else if (key === 'retrain') {
+      out[key] = parseRetrainPolicy(value);
     } else if (SECTION_KEYS.includes(key)) {
       if (value !== null && (typeof value !== 'object' || Array.isArray(value))) throw new ValidationError(`${key} must be a mapping`);
       out[key] = value ?? {};
