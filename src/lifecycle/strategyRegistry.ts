@@ -346,7 +346,7 @@ export class ModelFleet {
       id: DEFAULT_HMM_STORE_ID, symbol: sym, bars: this.opts.bootstrapBars ?? 3000, seed: this.opts.seed + 1000, intervalMs: this.opts.intervalMs,
     });
     log.warn({ path: t.path, seconds: t.seconds, historyBars: own, minBars: min, logLikelihood: t.model.fit.logLikelihood },
-      `[CANARY] no trained HMM in ${modelsDir} and only ${own} ${sym} bars of ${source} history (fewer than retrain.min_bars ${min}): trained ${t.model.id} v${t.model.version} on ${t.meta.bars} seeded synthetic bars instead in ${t.seconds.toFixed(2)} s (log-likelihood ${t.model.fit.logLikelihood.toFixed(1)}); the first walk-forward refit replaces it with one on market bars`);
+      `[CANARY] no trained HMM in ${modelsDir} and only ${own} ${sym} bars of ${source} history (fewer than retrain.min_bars ${min}): trained ${t.model.id} v${t.model.version} on ${t.meta.bars} synthetic ${sym} bars (seeded) instead in ${t.seconds.toFixed(2)} s (log-likelihood ${t.model.fit.logLikelihood.toFixed(1)}); the first walk-forward refit replaces it with one on market bars`);
     return t;
   }
 

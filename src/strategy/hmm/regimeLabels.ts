@@ -72,3 +72,54 @@ export function labelAgreement(labels: ArrayLike<number>, truth: readonly string
   const majority = Math.max(0, ...truthCounts.values());
   return { accuracy: n > 0 ? hits / n : 0, chance: n > 0 ? majority / n : 0, mapping, bars: n };
 }
+
+/** One stretch of bars with the same label. */
+export interface RegimeSpell {
+  readonly regime: number;
+  readonly from_ts: number;
+  readonly to_ts: number;
+  readonly bars: number;
+  /** Close-to-close return over the spell, from the close before it (percent). */
+  readonly return_pct: number;
+}
+
+export interface RegimeSummary {
+  readonly regime: number;
+  readonly bars: number;
+  readonly share_pct: number;
+  readonly spells: number;
+  readonly mean_spell_bars: number;
+  /** Mean close-to-close return per bar while in the regime, in basis points. */
+  readonly mean_return_bp: number;
+}
+
+/** Spells and a per-regime summary of labelled bars (one symbol, time-ordered): what a replay
+ *  report shows, so an operator sees whether "bullish" bars really went up. */
+export function summariseRegimes(labels: ArrayLike<number>, bars: readonly Bar[], k: number): { spells: RegimeSpell[]; regimes: RegimeSummary[] } {
+  const spells: RegimeSpell[] = [];
+  const count = new Array<number>(k).fill(0);
+  const spellCount = new Array<number>(k).fill(0);
+  const logSum = new Array<number>(k).fill(0);
+  let start = -1;
+  for (let i = 0; i <= bars.length; i++) {
+    const l = i < bars.length ? labels[i]! : -2;
+    if (i < bars.length && l >= 0) {
+      count[l]!++;
+      if (i > 0) logSum[l]! += Math.log(bars[i]!.close / bars[i - 1]!.close);
+    }
+    if (start >= 0 && l !== labels[start]) {
+      const r = labels[start]!;
+      const before = bars[Math.max(0, start - 1)]!.close;
+      spells.push({ regime: r, from_ts: bars[start]!.ts, to_ts: bars[i - 1]!.ts, bars: i - start, return_pct: (bars[i - 1]!.close / before - 1) * 100 });
+      spellCount[r]!++;
+      start = -1;
+    }
+    if (start < 0 && i < bars.length && l >= 0) start = i;
+  }
+  const labelled = count.reduce((a, b) => a + b, 0);
+  const regimes = count.map((n, r) => ({
+    regime: r, bars: n, share_pct: labelled > 0 ? (n / labelled) * 100 : 0, spells: spellCount[r]!,
+    mean_spell_bars: spellCount[r]! > 0 ? n / spellCount[r]! : 0, mean_return_bp: n > 0 ? (logSum[r]! / n) * 1e4 : 0,
+  }));
+  return { spells, regimes };
+}

@@ -12,7 +12,7 @@ import { symbol } from '../../../src/core/ids.js';
 import type { Bar } from '../../../src/core/marketData.js';
 import { SyntheticMarket } from '../../../src/market/synthetic.js';
 import { BAND_BARS, HmmModel, trainHmmFromBars } from '../../../src/strategy/hmm/hmmModel.js';
-import { labelAgreement, labelRegimes } from '../../../src/strategy/hmm/regimeLabels.js';
+import { labelAgreement, labelRegimes, summariseRegimes } from '../../../src/strategy/hmm/regimeLabels.js';
 
 /** 6,000 one-minute bars of one symbol, with the regime each was drawn from. */
 function plantedMarket(seed: number): { bars: Bar[]; truth: string[] } {
@@ -65,4 +65,15 @@ test('the live HMM exposes its most likely regime path over the last bars for th
   assert.equal(model.diagnostics()['band_bars'], BAND_BARS);
   // Posterior and regime keys the metrics collector reads are unchanged.
   assert.ok('posterior_0' in d && 'regime' in d);
+});
+
+test('summariseRegimes splits labelled bars into spells and per-regime figures', () => {
+  const closes = [100, 101, 102, 103, 102, 101, 101];
+  const bars: Bar[] = closes.map((c, i) => ({ symbol: symbol('BTCUSDT'), ts: i * 60_000, open: c, high: c, low: c, close: c, volume: 1 }));
+  const { spells, regimes } = summariseRegimes([-1, 1, 1, 1, 0, 0, 1], bars, 2);
+  assert.deepEqual(spells.map((s) => [s.regime, s.bars, s.from_ts, s.to_ts]), [[1, 3, 60_000, 180_000], [0, 2, 240_000, 300_000], [1, 1, 360_000, 360_000]]);
+  assert.ok(Math.abs(spells[0]!.return_pct - 3) < 1e-9, 'from the close before the spell to its last close');
+  assert.deepEqual(regimes.map((r) => [r.regime, r.bars, r.spells]), [[0, 2, 1], [1, 4, 2]]);
+  assert.ok(regimes[1]!.mean_return_bp > 0 && regimes[0]!.mean_return_bp < 0);
+  assert.ok(Math.abs(regimes[0]!.share_pct + regimes[1]!.share_pct - 100) < 1e-9);
 });
