@@ -308,6 +308,34 @@
     if (!leaderboard.length && st.leaderboard) leaderboard = st.leaderboard;
     renderAllocations();
     renderLeaderboard();
+    renderRegimeBand();
+  }
+
+  // Regime band (market-hmm): the HMM that trades (live, else canary, else the newest in
+  // shadow) draws its most likely regime path over its last bars, band_0 oldest.
+  const STAGE_ORDER = { live: 0, canary: 1, shadow: 2 };
+  function regimeColor(rank, k) {
+    if (k <= 1) return '#8b96a5';
+    const x = rank / (k - 1); // 0 bearish … 1 bullish
+    if (x < 0.34) return '#ff7b72';
+    if (x > 0.66) return '#3fb950';
+    return '#8b96a5';
+  }
+  function renderRegimeBand() {
+    const withBand = models.filter((m) => m.kind === 'hmm' && m.diagnostics && m.diagnostics.band_bars > 0);
+    withBand.sort((a, b) => (STAGE_ORDER[a.stage] ?? 3) - (STAGE_ORDER[b.stage] ?? 3) || String(b.id).localeCompare(String(a.id), 'en', { numeric: true }));
+    const m = withBand[0];
+    const el = $('regimeBand');
+    if (!m) { el.innerHTML = ''; setText($('regimeBandHint'), 'regime: no HMM running'); return; }
+    const d = m.diagnostics;
+    const k = Object.keys(d).filter((x) => /^posterior_\d+$/.test(x)).length;
+    const cells = [];
+    for (let i = 0; i < d.band_bars; i++) {
+      const r = d[`band_${i}`];
+      cells.push(`<i data-regime="${r}" style="background:${regimeColor(r, k)}" title="${d.band_bars - i - 1} bars ago: regime ${r} of ${k}"></i>`);
+    }
+    el.innerHTML = cells.join('');
+    setText($('regimeBandHint'), `regime of ${m.id} (${m.stage || 'shadow'}), last ${d.band_bars} bars: now R${d.viterbi_regime} of ${k}`);
   }
   async function refreshOrders() {
     renderOrders((await getJson('/orders/recent?limit=25')).orders || []);

@@ -64,7 +64,8 @@ import { WatchedFile } from '../config/watchedFile.js';
 import { CanaryManager } from '../lifecycle/canaryManager.js';
 import { attachLeaderboardSource, buildLeaderboard, modelStage } from '../lifecycle/leaderboard.js';
 import { ShadowBook } from '../lifecycle/shadowBook.js';
-import { ModelFleet, StrategyRegistry } from '../lifecycle/strategyRegistry.js';
+import { DEFAULT_HMM_STORE_ID, ModelFleet, StrategyRegistry } from '../lifecycle/strategyRegistry.js';
+import { Retrainer } from '../lifecycle/retrainer.js';
 import { StrategyTracker } from '../lifecycle/strategyTracker.js';
 import { StrategyRuntime } from '../strategy/runtime.js';
 import type { RotatingFile } from '../util/rotatingFile.js';
@@ -242,13 +243,16 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   });
 
   // Strategy plane: every non-retired model in ops/strategy_registry.json runs (a fresh root
-  // registers MA live, an HMM — trained now from synthetic history if ops/models has none —
+  // registers MA live, an HMM — trained now on the market's warm-up history if ops/models has none —
   // and their ensemble in shadow), warmed on the history.
   const { symbols, history } = market;
   const registry = new StrategyRegistry(paths.strategyRegistry, log, () => policies.current.canary.history_limit);
   const runtime = new StrategyRuntime(modelBus, log);
-  const fleet = new ModelFleet({ registry, runtime, modelsDir: paths.modelsDir, symbols, intervalMs: config.barIntervalMs, seed: config.marketSeed, log, now: () => clock.now() });
-  fleet.bootstrap();
+  const fleet = new ModelFleet({
+    registry, runtime, modelsDir: paths.modelsDir, symbols, intervalMs: config.barIntervalMs, seed: config.marketSeed, log, now: () => clock.now(),
+    minTrainingBars: policies.current.retrain.min_bars, historySource: config.marketData.source === 'binance' ? 'binance' : 'synthetic market',
+  });
+  fleet.bootstrap(history);
   fleet.buildAll();
   runtime.warmup(history);
   for (const bar of history) fleet.observe(bar);
@@ -311,6 +315,14 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
     registry, weights, tracker, shadow, policy: () => policies.current.canary, engines,
     lastSignals: (m) => runtime.lastSignals(m), retire: (m) => { runtime.remove(m); }, maxNotionalUsd: config.maxNotionalUsdt, bus: modelBus, log, now: () => clock.now(),
   });
+  // --- retrainer (market-hmm): walk-forward HMM refits on bar events, leader only ---
+  const retrainer = new Retrainer({
+    fleet, registry, modelsDir: paths.modelsDir, storeId: DEFAULT_HMM_STORE_ID, symbol: symbols[0]!, policy: () => policies.current.retrain,
+    retire: (m, reason) => canary.transition({ action: 'retire', changes: [{ model: m, to: 'retired' }], counterpart: null, actor: 'retrainer', reason }),
+    log, seed: config.marketSeed + 2000, leads,
+  });
+  retrainer.seed(history);
+  // --- end retrainer ---
   const signalGate = new SignalGate(() => ({ maxConcurrent: policies.current.max_concurrent_signals, queueSize: policies.current.signal_queue_size }));
 
   let lastBarTs: number | null = null;
@@ -428,7 +440,9 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
       every(10_000, () => {
         try { fleet.scan(); } catch (err) { log.error({ err }, `[CANARY] model scan failed: ${(err as Error).message}`); }
       });
-      undo.push(bus.subscribe('market.bar', (bar) => { shadow.onBar(bar); fleet.observe(bar); }));
+      undo.push(bus.subscribe('market.bar', (bar) => { shadow.onBar(bar); fleet.observe(bar); retrainer.onBar(bar); }));
+      // A refit in progress finishes saving before the rest stops.
+      undo.push(() => retrainer.stop());
       restateTargets();
       runtime.start();
       undo.push(() => runtime.stop());

@@ -250,7 +250,7 @@ async function openVenueAndMarket(o: {
     const instruments = DEFAULT_SIM_INSTRUMENTS.filter((i) => config.tradeSymbols.includes(i.symbol));
     const missing = config.tradeSymbols.filter((s) => !instruments.some((i) => i.symbol === s));
     if (missing.length > 0) throw new ConfigError('TRADE_SYMBOLS', `the sim venue lists ${DEFAULT_SIM_INSTRUMENTS.map((i) => i.symbol).join(', ')}; not ${missing.join(', ')}`);
-    const market = await openMarketSource({ config, env, symbols, log, now: clock.now() });
+    const market = await openMarketSource({ config, env, symbols, log, now: clock.now(), statePath: paths.marketState(name) });
     cleanup.push(() => market.close());
     const sim = openSimVenue(config, paths, name, instruments, clock);
     cleanup.push(() => sim.close());

@@ -7,7 +7,9 @@ import type { Exchange } from 'ccxt';
 import type { StackConfig } from '../config/config.js';
 import type { Symbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
-import { SyntheticFeed, SyntheticMarket } from '../market/synthetic.js';
+import { SyntheticMarket } from '../market/synthetic.js';
+import { readMarketState } from '../market/marketState.js';
+import { writeJsonAtomic } from '../util/atomicFile.js';
 import type { Logger } from '../obs/logger.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -24,25 +26,82 @@ export interface MarketSource {
   close(): Promise<void>;
 }
 
+/** How often (in steps) the synthetic market's recent bars are persisted with its state. */
+const BARS_EVERY = 30;
+
 /** The seeded synthetic market: WARMUP_BARS of history, then one bar per symbol every
- *  MARKET_INTERVAL_MS, each spanning BAR_INTERVAL_MS of market time (a day in minutes). */
-export function syntheticSource(config: StackConfig, symbols: readonly Symbol[], now = Date.now()): MarketSource {
-  const market = new SyntheticMarket({ seed: config.marketSeed, symbols, intervalMs: config.barIntervalMs, startTs: now - config.warmupBars * config.barIntervalMs });
-  const history: Bar[] = [];
+ *  MARKET_INTERVAL_MS, each spanning BAR_INTERVAL_MS of market time (a day in minutes).
+ *  With a state file the market continues where the previous run stopped (market.ts): its
+ *  warm-up history is the bars that run emitted, and its next bar follows the last one. */
+export function syntheticSource(
+  config: StackConfig,
+  symbols: readonly Symbol[],
+  opts: { readonly statePath?: string | null; readonly log?: Logger | null; readonly now?: number } = {},
+): MarketSource {
+  const statePath = opts.statePath ?? null;
+  const log = opts.log ?? null;
+  const base = { seed: config.marketSeed, symbols, intervalMs: config.barIntervalMs, driftScale: config.marketDrift };
+  let market: SyntheticMarket | null = null;
+  let history: Bar[] = [];
+  let resumed = '';
+  if (statePath !== null) {
+    const read = readMarketState(statePath);
+    if (read.kind === 'ok') {
+      try {
+        market = new SyntheticMarket({ ...base, resume: read.market.state });
+        history = read.market.bars.slice(-config.warmupBars * symbols.length);
+        resumed = `, resumed at step ${market.steps}`;
+        log?.info({ file: statePath, steps: market.steps }, `[MARKET] synthetic market resumed from ${statePath} at step ${market.steps} (next bar ${new Date(market.nextTs).toISOString()})`);
+      } catch (err) {
+        // A state for another seed, drift or symbol list: that market is not this one.
+        log?.warn({ file: statePath, err: (err as Error).message }, `[MARKET] ${statePath} does not fit the configured market (${(err as Error).message}): starting from seed ${config.marketSeed}`);
+        market = null;
+      }
+    } else if (read.kind === 'damaged') {
+      log?.error({ file: statePath, reason: read.reason, moved_to: read.movedTo }, `[MARKET] ERROR ${statePath} is damaged (${read.reason}); moved to ${read.movedTo ?? '(could not move)'}; starting from seed ${config.marketSeed}`);
+    }
+  }
+  if (market === null) {
+    market = new SyntheticMarket({ ...base, startTs: (opts.now ?? Date.now()) - config.warmupBars * config.barIntervalMs });
   for (let i = 0; i < config.warmupBars; i++) history.push(...market.nextBars());
-  let feed: SyntheticFeed | null = null;
+  }
+  const m = market;
+  // Recent bars, kept to persist as the next start's warm-up history.
+  const recent: Bar[] = history.slice();
+  const keep = Math.max(1, config.warmupBars) * symbols.length;
+  const save = (withBars: boolean): void => {
+    if (statePath === null) return;
+    if (recent.length > keep * 1.5) recent.splice(0, recent.length - keep);
+    try {
+      // The generator state is derived data a crash may lose a few steps of; no fsync needed.
+      writeJsonAtomic(statePath, { state: m.snapshot(), bars: withBars ? recent.slice(-keep) : lastBars }, undefined, { fsync: false });
+      if (withBars) lastBars = recent.slice(-keep);
+    } catch (err) {
+      log?.error({ file: statePath, err: (err as Error).message }, `[MARKET] ERROR could not write ${statePath}: ${(err as Error).message}`);
+    }
+  };
+  let lastBars: Bar[] = recent.slice(-keep);
+  const step = (): Bar[] => {
+    const bars = m.nextBars();
+    recent.push(...bars);
+    save(m.steps % BARS_EVERY === 0);
+    return bars;
+  };
+  let timer: NodeJS.Timeout | null = null;
+  save(true);
   return {
-    description: `synthetic (seed ${config.marketSeed}, a bar every ${config.marketIntervalMs} ms)`,
+    description: `synthetic (seed ${config.marketSeed}${config.marketDrift === 1 ? '' : `, drift ×${config.marketDrift}`}, a bar every ${config.marketIntervalMs} ms${resumed})`,
     kind: 'synthetic',
     history,
     start(onBars) {
-      feed = new SyntheticFeed({ market, emitEveryMs: config.marketIntervalMs });
-      feed.start(onBars);
+      timer = setInterval(() => onBars(step()), config.marketIntervalMs);
       // The first step at once: prices are known as soon as the stack is up.
-      onBars(market.nextBars());
+      onBars(step());
     },
     async close() {
-      feed?.stop();
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+      save(true);
     },
   };
 }
@@ -89,9 +148,10 @@ export async function venueSource(opts: {
 }
 
 /** The market source MARKET_DATA names, for a process trading on the sim venue. `now` (the
- *  stack's clock at start) ends the synthetic warm-up history. */
-export function openMarketSource(opts: { readonly config: StackConfig; readonly env: Env; readonly symbols: readonly Symbol[]; readonly log: Logger; readonly now?: number }): Promise<MarketSource> {
-  if (opts.config.marketData.source === 'synthetic') return Promise.resolve(syntheticSource(opts.config, opts.symbols, opts.now));
+ *  stack's clock at start) ends a fresh synthetic warm-up history; with `statePath` the
+ *  synthetic market continues where the previous run stopped. */
+export function openMarketSource(opts: { readonly config: StackConfig; readonly env: Env; readonly symbols: readonly Symbol[]; readonly log: Logger; readonly now?: number; readonly statePath?: string | null }): Promise<MarketSource> {
+  if (opts.config.marketData.source === 'synthetic') return Promise.resolve(syntheticSource(opts.config, opts.symbols, { statePath: opts.statePath ?? null, log: opts.log, now: opts.now }));
   return venueSource({ ...opts, exchangeId: opts.config.marketData.source });
 }
 

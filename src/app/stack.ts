@@ -107,7 +107,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     // them (synthetic by default: a bar every MARKET_INTERVAL_MS spanning BAR_INTERVAL_MS of
     // market time, so a demo shows a day's movement in minutes; MARKET_DATA=binance: the
     // venue's bars).
-    const market = await openMarketSource({ config, env, symbols, log, now: startedAt });
+    const market = await openMarketSource({ config, env, symbols, log, now: startedAt, statePath: paths.marketState('engine_sim') });
     undo.push(() => market.close());
     const deps = { config, paths, log, opsLogFile, metrics, bus, clock };
     const core = buildControlCore(deps);

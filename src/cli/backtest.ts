@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { modelId, symbol as toSymbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
 import { runBacktest } from '../replay/backtest.js';
+import { labelRegimes, summariseRegimes } from '../strategy/hmm/regimeLabels.js';
 import { formatReport, writeBacktestFiles } from '../replay/report.js';
 import { EnsembleModel } from '../strategy/ensemble/ensemble.js';
 import { HmmError } from '../strategy/hmm/errors.js';
@@ -63,6 +64,7 @@ export async function backtestCommand(root: string, o: BacktestCliOptions): Prom
   const ma = () => new MaCrossoverModel(modelId('ma_crossover_bt'), symbols, { ...DEFAULT_MA_CONFIG, fast, slow });
 
   let hmm: (() => HmmModel) | null = null;
+  let regimeStored: StoredHmmModel | null = null; // for the report's Viterbi regime labels
   if (kind !== 'ma') {
     const hmmSymbol = symbols[0]!;
     let stored: StoredHmmModel;
@@ -86,6 +88,7 @@ export async function backtestCommand(root: string, o: BacktestCliOptions): Prom
       bars = bars.filter((b) => b.ts >= cut);
     }
     const s = stored;
+    regimeStored = s;
     hmm = () => new HmmModel(s, { symbol: hmmSymbol, id: modelId('hmm_bt') });
   }
 
@@ -97,7 +100,18 @@ export async function backtestCommand(root: string, o: BacktestCliOptions): Prom
   const result = await runBacktest({ model, bars, startingCash: cash });
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const outDir = o.out ?? join(root, 'backtests', `${kind}-${stamp}`);
-  const files = writeBacktestFiles(outDir, result, { model: kind, source: data.source, detail: data.detail, notes });
+  // The HMM's most likely regime path over the traded bars (Viterbi): how the bars split into
+  // regimes and whether each regime's bars moved as its rank says.
+  let regimes: ReturnType<typeof summariseRegimes> | null = null;
+  if (regimeStored !== null) {
+    const own = bars.filter((b) => b.symbol === symbols[0]);
+    regimes = summariseRegimes(labelRegimes(regimeStored, own), own, regimeStored.k);
+    for (const r of regimes.regimes) notes.push(`regime ${r.regime} of ${regimeStored.k} (Viterbi): ${r.share_pct.toFixed(1)} % of bars in ${r.spells} spells (mean ${r.mean_spell_bars.toFixed(0)} bars), mean return ${r.mean_return_bp.toFixed(2)} bp/bar`);
+  }
+  const files = writeBacktestFiles(outDir, result, {
+    model: kind, source: data.source, detail: data.detail, notes,
+    ...(regimes !== null ? { regimes: { summary: regimes.regimes, spells: regimes.spells.slice(-500) } } : {}),
+  });
   return [
     `backtest of ${kind} on ${data.source} bars (${data.detail})`,
     ...notes.map((n) => `  note: ${n}`),

@@ -28,6 +28,8 @@ export interface StackConfig {
   /** Market time one synthetic bar spans (the demo replays one-minute bars every MARKET_INTERVAL_MS). */
   readonly barIntervalMs: number;
   readonly marketSeed: number;
+  /** MARKET_DRIFT: scales the synthetic regimes' drift (1 as specified, 0 none: a market with no edge to find). */
+  readonly marketDrift: number;
   readonly warmupBars: number;
   readonly sim: { readonly takerBps: number; readonly makerBps: number; readonly slippageBps: number; readonly seed: number };
   readonly ledgerSync: 'full' | 'normal';
@@ -193,6 +195,7 @@ export function loadConfig(env: Env = process.env): StackConfig {
     marketIntervalMs: num(env, 'MARKET_INTERVAL_MS', 1000, { min: 1, integer: true }),
     barIntervalMs: num(env, 'BAR_INTERVAL_MS', 60_000, { min: 1, integer: true }),
     marketSeed: num(env, 'MARKET_SEED', 7, { integer: true }),
+    marketDrift: num(env, 'MARKET_DRIFT', 1, { min: 0, max: 100 }),
     warmupBars: num(env, 'WARMUP_BARS', 300, { min: 0, integer: true }),
     sim: {
       takerBps: num(env, 'SIM_TAKER_BPS', 10, { min: 0, max: 1000 }),

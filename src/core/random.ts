@@ -1,6 +1,11 @@
 // Seeded pseudo-random numbers (xoshiro128**), so the synthetic market, the sim venue and
 // HMM restarts are reproducible for a seed.
 
+export interface RngState {
+  readonly s: readonly number[];
+  readonly spare: number | null;
+}
+
 export class Rng {
   private s0: number;
   private s1: number;
@@ -22,6 +27,25 @@ export class Rng {
     this.s1 = next();
     this.s2 = next();
     this.s3 = next();
+  }
+
+  /** The generator's whole state, so a process can stop and resume the same sequence. */
+  state(): RngState {
+    // Words as unsigned 32-bit integers (the arithmetic keeps some of them signed internally).
+    return { s: [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0], spare: this.spare };
+  }
+
+  /** A generator that continues exactly where `state` was taken. */
+  static fromState(state: RngState): Rng {
+    const words = state.s;
+    if (!Array.isArray(words) || words.length !== 4 || !words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff) || words.every((w) => w === 0)) {
+      throw new RangeError('rng state must be four 32-bit words, not all zero');
+    }
+    if (state.spare !== null && !Number.isFinite(state.spare)) throw new RangeError('rng spare must be a number or null');
+    const r = new Rng(0);
+    [r.s0, r.s1, r.s2, r.s3] = words as [number, number, number, number];
+    r.spare = state.spare;
+    return r;
   }
 
   /** Uniform in [0, 1). */

@@ -4,12 +4,15 @@
 // Owned by ops: changed only through commit(), which validates the whole document and
 // replaces the file atomically, so a reader (or a crash) never sees half a promotion.
 // Also owns the fleet (ModelFleet): which registered models run, the defaults a fresh root
-// starts with, and stored HMM versions joining as shadow models.
+// starts with, and stored HMM versions joining as shadow models with their lineage (the
+// version they were refitted after, their training window and fit), trained at first start
+// on the history the market source already holds.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Bar } from '../core/marketData.js';
 import type { Logger } from '../obs/logger.js';
-import { listHmmModelVersions } from '../strategy/hmm/modelStore.js';
-import { readTrainingMeta, trainOnSynthetic, type TrainedAndSaved } from '../strategy/hmm/trainingMeta.js';
+import { listHmmModelVersions, loadHmmModel } from '../strategy/hmm/modelStore.js';
+import { readTrainingMeta, trainAndSave, trainOnSynthetic, type TrainedAndSaved } from '../strategy/hmm/trainingMeta.js';
+import { DEFAULT_RETRAIN_POLICY } from './retrainPolicy.js';
 import { buildModel, maSpec, validateModelSpec, type HmmSpec, type ModelSpec } from '../strategy/modelSpec.js';
 import type { Model, ModelKind } from '../strategy/model.js';
 import type { StrategyRuntime } from '../strategy/runtime.js';
@@ -48,6 +51,41 @@ export interface RegistryEntry {
   readonly metrics: RegistryMetrics | null;
   /** The tracker's resume state (vs_live: per-bar differences against the live model). */
   readonly tracking: { readonly total: PerformanceState; readonly window: PerformanceState; readonly vs_live?: Moments } | null;
+  /** Where a stored HMM version came from; null for models that are not trained (MA, ensembles)
+   *  and for entries written before lineage was recorded. */
+  readonly lineage?: ModelLineage | null;
+}
+
+/** A trained version's ancestry and training, as the registry shows it to an operator. */
+export interface ModelLineage {
+  /** Registry id of the version this one was refitted after; null for a root (first start, CLI). */
+  readonly parent: string | null;
+  readonly parent_version: number | null;
+  /** TrainingSource: synthetic, csv, market (the stack's own history at start) or retrain. */
+  readonly source: string;
+  readonly window_first_ts: string;
+  readonly window_last_ts: string;
+  readonly bars: number;
+  readonly log_likelihood: number;
+}
+
+function parseLineage(v: unknown, at: string, bad: (msg: string) => never): ModelLineage | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) return bad(`${at} must be an object or null`);
+  const l = v as Record<string, unknown>;
+  if (l['parent'] !== null && typeof l['parent'] !== 'string') bad(`${at}.parent must be a model id or null`);
+  if (l['parent_version'] !== null && !(Number.isInteger(l['parent_version']) && (l['parent_version'] as number) > 0)) bad(`${at}.parent_version must be a positive integer or null`);
+  if (typeof l['source'] !== 'string') bad(`${at}.source must be a string`);
+  for (const k of ['window_first_ts', 'window_last_ts']) {
+    if (typeof l[k] !== 'string' || Number.isNaN(Date.parse(l[k] as string))) bad(`${at}.${k} must be an ISO date-time`);
+  }
+  if (!Number.isInteger(l['bars']) || (l['bars'] as number) < 0) bad(`${at}.bars must be a non-negative integer`);
+  if (typeof l['log_likelihood'] !== 'number' || !Number.isFinite(l['log_likelihood'])) bad(`${at}.log_likelihood must be a finite number`);
+  return {
+    parent: l['parent'] as string | null, parent_version: l['parent_version'] as number | null, source: l['source'] as string,
+    window_first_ts: l['window_first_ts'] as string, window_last_ts: l['window_last_ts'] as string,
+    bars: l['bars'] as number, log_likelihood: l['log_likelihood'] as number,
+  };
 }
 
 export type HistoryAction = 'register' | 'promote' | 'rollback' | 'demote' | 'retire' | 'stage_sync';
@@ -118,6 +156,7 @@ export function parseRegistry(value: unknown, source: string): RegistryDoc {
       replaced: replaced as string | null,
       metrics: (e['metrics'] ?? null) as RegistryMetrics | null,
       tracking: (e['tracking'] ?? null) as RegistryEntry['tracking'],
+      lineage: parseLineage(e['lineage'], `models[${i}].lineage`, bad),
     } satisfies RegistryEntry;
   });
   const history = Array.isArray(v['history']) ? (v['history'] as HistoryEntry[]) : bad('history must be an array');
@@ -235,8 +274,15 @@ export interface FleetOptions {
   /** Bar interval of the live feed: a bootstrap HMM is trained on bars of the same interval. */
   readonly intervalMs: number;
   readonly seed: number;
-  /** Synthetic bars for the first-start HMM; default 3000 (well under a second to fit). */
+  /** Synthetic bars for the first-start HMM when the market's history is too short; default
+   *  3000 (well under a second to fit). */
   readonly bootstrapBars?: number;
+  /** Fewest bars of the HMM's symbol the first-start fit uses from the market's history;
+   *  default the retrain policy's min_bars. */
+  readonly minTrainingBars?: number;
+  /** What the history passed to bootstrap is, for the log and the training sidecar
+   *  ("binance", "synthetic market"). */
+  readonly historySource?: string;
   /** Recent bars kept per symbol to warm up a model registered while running. */
   readonly warmupBars?: number;
   readonly log: Logger;
@@ -245,8 +291,9 @@ export interface FleetOptions {
 
 /**
  * Keeps the runtime in step with the registry: on a fresh root registers the default models
- * (MA crossover live, an HMM and an ensemble of the two in shadow, training the HMM from
- * synthetic history when ops/models has none), registers HMM versions that appear in
+ * (MA crossover live, an HMM and an ensemble of the two in shadow, training the HMM on the
+ * market's own warm-up history when ops/models has none — on a seeded synthetic series only
+ * when that history is too short to fit), registers HMM versions that appear in
  * ops/models (`hmm train-hmm`) as shadow models — at start and while running — and builds
  * every non-retired model into the runtime.
  */
@@ -262,25 +309,21 @@ export class ModelFleet {
   }
 
   /** Registers defaults on an empty registry and any unregistered stored HMM versions.
-   *  Returns a description of the bootstrap training, if one ran. */
-  bootstrap(): TrainedAndSaved | null {
+   *  `history` is the warm-up history the market source holds (venue bars, or the synthetic
+   *  market's own, which continues across restarts): the first HMM is trained on it, so it
+   *  learns the market the stack trades. Returns a description of the training, if one ran. */
+  bootstrap(history: readonly Bar[] = []): TrainedAndSaved | null {
     const { registry, modelsDir, symbols } = this.opts;
     let trained: TrainedAndSaved | null = null;
     if (registry.entries().length === 0) {
-      if (listHmmModelVersions(modelsDir, DEFAULT_HMM_STORE_ID).length === 0) {
-        trained = trainOnSynthetic(modelsDir, {
-          id: DEFAULT_HMM_STORE_ID, symbol: symbols[0]!, bars: this.opts.bootstrapBars ?? 3000, seed: this.opts.seed + 1000, intervalMs: this.opts.intervalMs,
-        });
-        this.opts.log.info({ path: trained.path, seconds: trained.seconds, logLikelihood: trained.model.fit.logLikelihood },
-          `[CANARY] no trained HMM in ${modelsDir}: trained ${trained.model.id} v${trained.model.version} on ${trained.meta.bars} synthetic ${trained.meta.symbol} bars in ${trained.seconds.toFixed(2)} s (log-likelihood ${trained.model.fit.logLikelihood.toFixed(1)})`);
-      }
+      if (listHmmModelVersions(modelsDir, DEFAULT_HMM_STORE_ID).length === 0) trained = this.trainFirst(history);
       const latest = listHmmModelVersions(modelsDir, DEFAULT_HMM_STORE_ID).at(-1)!;
       const ts = new Date(this.now()).toISOString();
       const hmmId = hmmModelId(DEFAULT_HMM_STORE_ID, latest);
       const hmmSymbol = readTrainingMeta(modelsDir, DEFAULT_HMM_STORE_ID, latest)?.symbol ?? symbols[0]!;
       const entries: RegistryEntry[] = [
         newEntry(DEFAULT_MA_ID, maSpec(symbols), 1, 'live', ts),
-        newEntry(hmmId, { kind: 'hmm', symbols: [hmmSymbol], params: { store_id: DEFAULT_HMM_STORE_ID, store_version: latest } }, latest, 'shadow', ts),
+        { ...newEntry(hmmId, { kind: 'hmm', symbols: [hmmSymbol], params: { store_id: DEFAULT_HMM_STORE_ID, store_version: latest } }, latest, 'shadow', ts), lineage: this.lineageOf(DEFAULT_HMM_STORE_ID, latest) },
         newEntry(DEFAULT_ENSEMBLE_ID, {
           kind: 'ensemble', symbols: [...new Set([...symbols, hmmSymbol])],
           params: { members: [{ id: DEFAULT_MA_ID, weight: 1 }, { id: hmmId, weight: 1 }] },
@@ -293,6 +336,57 @@ export class ModelFleet {
     }
     this.registerStored();
     return trained;
+  }
+
+  private trainFirst(history: readonly Bar[]): TrainedAndSaved {
+    const { modelsDir, symbols, log } = this.opts;
+    const sym = symbols[0]!;
+    const own = history.filter((b) => b.symbol === sym).length;
+    const min = this.opts.minTrainingBars ?? DEFAULT_RETRAIN_POLICY.min_bars;
+    const source = this.opts.historySource ?? 'market history';
+    if (own >= min) {
+      const t = trainAndSave(modelsDir, history, { id: DEFAULT_HMM_STORE_ID, symbol: sym, source: 'market', detail: source, seed: this.opts.seed + 1000 });
+      log.info({ path: t.path, seconds: t.seconds, bars: t.meta.bars, source, logLikelihood: t.model.fit.logLikelihood },
+        `[CANARY] no trained HMM in ${modelsDir}: trained ${t.model.id} v${t.model.version} on the last ${t.meta.bars} ${sym} bars of ${source} history in ${t.seconds.toFixed(2)} s (log-likelihood ${t.model.fit.logLikelihood.toFixed(1)})`);
+      return t;
+    }
+    const t = trainOnSynthetic(modelsDir, {
+      id: DEFAULT_HMM_STORE_ID, symbol: sym, bars: this.opts.bootstrapBars ?? 3000, seed: this.opts.seed + 1000, intervalMs: this.opts.intervalMs,
+    });
+    log.warn({ path: t.path, seconds: t.seconds, historyBars: own, minBars: min, logLikelihood: t.model.fit.logLikelihood },
+      `[CANARY] no trained HMM in ${modelsDir} and only ${own} ${sym} bars of ${source} history (fewer than retrain.min_bars ${min}): trained ${t.model.id} v${t.model.version} on ${t.meta.bars} synthetic ${sym} bars (seeded) instead in ${t.seconds.toFixed(2)} s (log-likelihood ${t.model.fit.logLikelihood.toFixed(1)}); the first walk-forward refit replaces it with one on market bars`);
+    return t;
+  }
+
+  /** The registry id a stored version runs under, if registered. */
+  idOfStored(storeId: string, version: number): string | undefined {
+    return this.opts.registry.entries().find((e) => {
+      if (e.kind !== 'hmm') return false;
+      const p = e.params as HmmSpec['params'];
+      return p.store_id === storeId && p.store_version === version;
+    })?.id;
+  }
+
+  /** A stored version's lineage from its file and sidecar; null when the file cannot be read
+   *  (buildAll will name the problem). */
+  private lineageOf(storeId: string, version: number): ModelLineage | null {
+    let stored;
+    try {
+      stored = loadHmmModel(this.opts.modelsDir, storeId, version);
+    } catch {
+      return null;
+    }
+    const meta = readTrainingMeta(this.opts.modelsDir, storeId, version);
+    const parentVersion = meta?.parent ?? null;
+    return {
+      parent: parentVersion === null ? null : this.idOfStored(storeId, parentVersion) ?? hmmModelId(storeId, parentVersion),
+      parent_version: parentVersion,
+      source: meta?.source ?? 'unknown',
+      window_first_ts: new Date(stored.trainingWindow.from).toISOString(),
+      window_last_ts: new Date(stored.trainingWindow.to).toISOString(),
+      bars: stored.trainingWindow.bars,
+      log_likelihood: stored.fit.logLikelihood,
+    };
   }
 
   /** Registers stored HMM versions that no registry entry refers to; returns the new entries. */
@@ -317,15 +411,17 @@ export class ModelFleet {
         let id = hmmModelId(storeId, v);
         if (registry.get(id) || added.some((a) => a.id === id)) id = `${id}_${Date.now().toString(36)}`;
         const sym = readTrainingMeta(modelsDir, storeId, v)?.symbol ?? this.opts.symbols[0]!;
-        added.push(newEntry(id, { kind: 'hmm', symbols: [sym], params: { store_id: storeId, store_version: v } }, v, 'shadow', ts));
+        added.push({ ...newEntry(id, { kind: 'hmm', symbols: [sym], params: { store_id: storeId, store_version: v } }, v, 'shadow', ts), lineage: this.lineageOf(storeId, v) });
       }
     }
     if (added.length > 0) {
       registry.commit((draft) => {
         draft.models.push(...added);
-        draft.history.push(...added.map((e) => registerHistory(e, ts, `found ${(e.params as HmmSpec['params']).store_id}/v${e.version} in ops/models`)));
+        draft.history.push(...added.map((e) => registerHistory(e, ts, e.lineage?.source === 'retrain' && e.lineage.parent !== null
+          ? `walk-forward refit of ${e.lineage.parent} on ${e.lineage.bars} bars to ${e.lineage.window_last_ts}`
+          : `found ${(e.params as HmmSpec['params']).store_id}/v${e.version} in ops/models`)));
       });
-      for (const e of added) this.opts.log.info({ model: e.id }, `[CANARY] registered ${e.id} (${e.kind} v${e.version} on ${e.symbols.join(',')}) as shadow`);
+      for (const e of added) this.opts.log.info({ model: e.id, lineage: e.lineage }, `[CANARY] registered ${e.id} (${e.kind} v${e.version} on ${e.symbols.join(',')}${e.lineage?.parent ? `, refitted after ${e.lineage.parent}` : ''}) as shadow`);
     }
     return added;
   }

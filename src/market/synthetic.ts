@@ -2,7 +2,7 @@
 // and a live feed that emits its bars on a timer. Owns the regime model (a Markov chain
 // per symbol over calm / trending-up / trending-down / volatile) and the price path; it
 // knows nothing of orders or venues. Same seed → the same bars, bit for bit.
-import { Rng } from '../core/random.js';
+import { Rng, type RngState } from '../core/random.js';
 import { type Symbol, symbol as toSymbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
 import type { BarFeed } from './feed.js';
@@ -69,6 +69,25 @@ export interface SyntheticMarketOptions {
    *  long backtest (millions of bars) within a sane range without being visible in a day
    *  of bars. Default 30; Infinity disables it. */
   readonly meanReversionHalfLifeDays?: number;
+  /** Scales every regime's drift (the planted edge): 1 = the regimes as specified (default),
+   *  0 = no drift anywhere (a market with nothing to find), 2 = trends twice as strong.
+   *  With drift, a model that identifies the regime can earn an edge; one that cannot, cannot. */
+  readonly driftScale?: number;
+  /** Continue a market from its snapshot (same seed and symbols), instead of from the seed. */
+  readonly resume?: SyntheticMarketState;
+}
+
+/** Everything a market needs to continue where it stopped: no price jump, same regime process. */
+export interface SyntheticMarketState {
+  readonly version: 1;
+  readonly seed: number;
+  readonly intervalMs: number;
+  readonly driftScale: number;
+  /** Open time of the next bar. */
+  readonly nextTs: number;
+  readonly steps: number;
+  readonly rng: RngState;
+  readonly symbols: readonly { readonly symbol: string; readonly logPrice: number; readonly regime: number; readonly barsInRegime: number }[];
 }
 
 const YEAR_MS = 365 * 24 * 3600 * 1000;
@@ -97,7 +116,7 @@ interface RegimeRuntime {
 
 export class SyntheticMarket {
   readonly intervalMs: number;
-  private readonly rng: Rng;
+  private rng: Rng;
   private readonly states: SymbolState[];
   private readonly regimes: RegimeRuntime[];
   private readonly rho: number;
@@ -106,12 +125,17 @@ export class SyntheticMarket {
   private readonly kappa: number;
   private ts: number;
   private stepCount = 0;
+  private readonly seed: number;
+  private readonly driftScale: number;
 
   constructor(opts: SyntheticMarketOptions) {
     if (!Number.isInteger(opts.seed)) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `seed must be an integer, got ${opts.seed}`);
     this.intervalMs = opts.intervalMs ?? 60_000;
     if (!(this.intervalMs > 0)) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `intervalMs must be positive, got ${this.intervalMs}`);
     this.ts = opts.startTs ?? DEFAULT_START_TS;
+    this.seed = opts.seed;
+    this.driftScale = opts.driftScale ?? 1;
+    if (!(this.driftScale >= 0 && this.driftScale <= 100)) throw new RangeError(`driftScale must be in [0, 100], got ${this.driftScale}`);
     this.rng = new Rng(opts.seed);
     const corr = opts.correlation ?? 0.6;
     if (!(corr >= 0 && corr < 1)) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `correlation must be in [0, 1), got ${corr}`);
@@ -129,7 +153,7 @@ export class SyntheticMarket {
       if (spec.name !== REGIME_NAMES[i]) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `regimes[${i}] must be ${REGIME_NAMES[i]}, got ${spec.name}`);
       if (!(spec.meanBars >= 1)) throw new InvalidValueError('HMM_MARKET_INVALID_OPTION', `regimes[${i}].meanBars must be ≥ 1`);
       const sigma = spec.annualVol * sqrtDt;
-      return { spec, sigma, drift: spec.driftPerBarSigma * sigma, leaveProb: 1 / spec.meanBars };
+      return { spec, sigma, drift: this.driftScale * spec.driftPerBarSigma * sigma, leaveProb: 1 / spec.meanBars };
     });
 
     const symbolSpecs = (opts.symbols ?? ['BTCUSDT', 'ETHUSDT']).map((s) => {
@@ -156,6 +180,48 @@ export class SyntheticMarket {
         barsInRegime: 0,
       };
     });
+    if (opts.resume) this.resumeFrom(opts.resume);
+  }
+
+  /** The state to persist; `new SyntheticMarket({ ...sameOptions, resume })` continues from it. */
+  snapshot(): SyntheticMarketState {
+    return {
+      version: 1,
+      seed: this.seed,
+      intervalMs: this.intervalMs,
+      driftScale: this.driftScale,
+      nextTs: this.ts,
+      steps: this.stepCount,
+      rng: this.rng.state(),
+      symbols: this.states.map((s) => ({ symbol: s.symbol, logPrice: s.logPrice, regime: s.regime, barsInRegime: s.barsInRegime })),
+    };
+  }
+
+  private resumeFrom(st: SyntheticMarketState): void {
+    // A state for another seed, bar length, drift or symbol list is another market: resuming it
+    // would silently change the regime process, so it is refused and the caller says so.
+    if (st.version !== 1) throw new RangeError(`market state version ${String(st.version)} is not 1`);
+    if (st.seed !== this.seed) throw new RangeError(`market state is for seed ${st.seed}, not ${this.seed}`);
+    if (st.intervalMs !== this.intervalMs) throw new RangeError(`market state is for ${st.intervalMs} ms bars, not ${this.intervalMs}`);
+    if (st.driftScale !== this.driftScale) throw new RangeError(`market state is for drift ${st.driftScale}, not ${this.driftScale}`);
+    if (!Number.isInteger(st.nextTs) || !Number.isInteger(st.steps) || st.steps < 0) throw new RangeError('market state nextTs/steps must be integers');
+    const names = st.symbols.map((s) => s.symbol).join(',');
+    if (names !== this.states.map((s) => s.symbol).join(',')) throw new RangeError(`market state is for ${names}, not ${this.states.map((s) => s.symbol).join(',')}`);
+    const rng = Rng.fromState(st.rng);
+    for (const saved of st.symbols) {
+      if (!Number.isFinite(saved.logPrice) || !Number.isInteger(saved.regime) || saved.regime < 0 || saved.regime >= REGIME_NAMES.length || !Number.isInteger(saved.barsInRegime) || saved.barsInRegime < 0) {
+        throw new RangeError(`market state for ${saved.symbol} is malformed`);
+      }
+    }
+    this.rng = rng;
+    st.symbols.forEach((saved, i) => {
+      const s = this.states[i]!;
+      s.logPrice = saved.logPrice;
+      s.regime = saved.regime;
+      s.barsInRegime = saved.barsInRegime;
+    });
+    this.ts = st.nextTs;
+    this.stepCount = st.steps;
   }
 
   get symbols(): readonly Symbol[] {

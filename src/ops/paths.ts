@@ -21,6 +21,8 @@ export function stackPaths(root: string) {
     portfolioSnapshot: join(root, 'engine/state/portfolio.json'),
     ledger: (engine: string) => join(root, `engine/state/${engine}.ledger.sqlite`),
     simVenueState: (engine: string) => join(root, `engine/state/${engine}.venue.sqlite`),
+    /** The synthetic market's state and recent bars (it continues after a restart). */
+    marketState: (engine: string) => join(root, `engine/state/${engine}.market.json`),
     orderLog: join(root, 'engine/logs/orders.jsonl'),
   };
 }

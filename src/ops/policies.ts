@@ -7,6 +7,7 @@ import { DEFAULT_GOVERNANCE_POLICY, type GovernancePolicy, parseGovernancePolicy
 import { DEFAULT_ALERTING_POLICY, type AlertingPolicy, parseAlertingPolicy } from './alerts/policy.js';
 import { DEFAULT_CANARY_POLICY, type CanaryPolicy, parseCanaryPolicy } from '../lifecycle/canaryPolicy.js';
 import { DEFAULT_EVIDENCE_POLICY, type EvidencePolicy, parseEvidencePolicy } from '../lifecycle/evidencePolicy.js';
+import { DEFAULT_RETRAIN_POLICY, type RetrainPolicy, parseRetrainPolicy } from '../lifecycle/retrainPolicy.js';
 
 export interface Policies {
   readonly max_concurrent_signals: number;
@@ -26,6 +27,8 @@ export interface Policies {
   readonly alerting: AlertingPolicy;
   /** Log rotation and retention (logsPolicy.ts). */
   readonly logs: LogsPolicy;
+  /** Walk-forward HMM refits (lifecycle/retrainPolicy.ts). */
+  readonly retrain: RetrainPolicy;
 }
 
 export const DEFAULT_POLICIES: Policies = {
@@ -40,6 +43,7 @@ export const DEFAULT_POLICIES: Policies = {
   evidence: DEFAULT_EVIDENCE_POLICY,
   alerting: DEFAULT_ALERTING_POLICY,
   logs: DEFAULT_LOGS_POLICY,
+  retrain: DEFAULT_RETRAIN_POLICY,
 };
 
 const INTEGER_KEYS: Record<string, [number, number]> = {
@@ -50,7 +54,7 @@ const INTEGER_KEYS: Record<string, [number, number]> = {
   allocation_history_limit: [1, 1_000_000],
   dashboard_refresh_sec: [1, 3600],
 };
-const SECTION_KEYS = ['governance', 'canary', 'evidence', 'alerting', 'logs'];
+const SECTION_KEYS = ['governance', 'canary', 'evidence', 'alerting', 'logs', 'retrain'];
 
 export function parsePolicies(text: string): Policies {
   let doc: unknown;
@@ -79,6 +83,8 @@ export function parsePolicies(text: string): Policies {
       out[key] = parseGovernancePolicy(value);
     } else if (key === 'alerting') {
       out[key] = parseAlertingPolicy(value);
+    } else if (key === 'retrain') {
+      out[key] = parseRetrainPolicy(value);
     } else if (SECTION_KEYS.includes(key)) {
       if (value !== null && (typeof value !== 'object' || Array.isArray(value))) throw new ValidationError(`${key} must be a mapping`);
       out[key] = value ?? {};

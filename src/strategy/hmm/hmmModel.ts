@@ -6,7 +6,8 @@ import { modelId } from '../../core/ids.js';
 import type { Bar } from '../../core/marketData.js';
 import type { Signal } from '../../core/signal.js';
 import type { Model } from '../model.js';
-import { fitGaussianHmm, type FitOptions } from './baumWelch.js';
+import { Rng } from '../../core/random.js';
+import { fitGaussianHmm, type FitOptions, type FitResult, type RestartSummary } from './baumWelch.js';
 import { HmmError } from './errors.js';
 import {
   DEFAULT_FEATURE_SPEC, FeatureStream, barProblem, computeFeatures, featureNames, fitStandardisation,
@@ -42,6 +43,10 @@ export class HmmModel implements Model {
   private rejected = 0;
   private action: RegimeAction = 'HOLD';
   private regime = -1;
+  /** The last BAND_BARS scaled feature rows (a ring), for the regime band's Viterbi path. */
+  private readonly recentRows: Float64Array;
+  private recentCount = 0;
+  private readonly rank: Int32Array;
 
   constructor(stored: StoredHmmModel, options: HmmModelOptions) {
     this.stored = stored;
@@ -56,6 +61,9 @@ export class HmmModel implements Model {
     this.filter = this.hmm.filter(this.hmm.stationaryDistribution());
     this.order = orderStatesByReturn(this.hmm.params.means, this.hmm.k, this.hmm.d, 0);
     this.scaled = new Float64Array(this.hmm.d);
+    this.recentRows = new Float64Array(BAND_BARS * this.hmm.d);
+    this.rank = new Int32Array(this.hmm.k);
+    for (let r = 0; r < this.order.length; r++) this.rank[this.order[r]!] = r;
   }
 
   onBar(bar: Bar): Signal | null {
@@ -71,6 +79,8 @@ export class HmmModel implements Model {
     if (raw === null) return null;
     standardiseRow(raw, 0, this.stats, this.scaled, 0);
     const posterior = this.filter.update(this.scaled);
+    this.recentRows.set(this.scaled, (this.recentCount % BAND_BARS) * this.hmm.d);
+    this.recentCount++;
     this.filtered++;
     const decision = decideRegimeAction(posterior, this.order, this.stored.policy, this.action);
     this.regime = decision.regime;
@@ -99,9 +109,36 @@ export class HmmModel implements Model {
     out['regime'] = this.regime;
     out['bars_filtered'] = this.filtered;
     out['bars_rejected'] = this.rejected;
+    Object.assign(out, this.regimeBand());
+    return out;
+  }
+
+  /** The most likely regime path over the last BAND_BARS filtered bars, as ranks like
+   *  `regime`: band_0 is the oldest bar, band_<band_bars−1> the newest, viterbi_regime the
+   *  newest again. Unlike `regime` (the filter's view at each bar, never revised) the path
+   *  is smoothed with hindsight, so a band drawn from it shows regimes, not flicker. Computed
+   *  when asked (the dashboard polls), never per bar. */
+  regimeBand(): Record<string, number> {
+    const n = Math.min(this.recentCount, BAND_BARS);
+    const out: Record<string, number> = { band_bars: n, viterbi_regime: -1 };
+    if (n === 0) return out;
+    const d = this.hmm.d;
+    const rows = new Float64Array(n * d);
+    const start = this.recentCount - n;
+    for (let i = 0; i < n; i++) {
+      const at = ((start + i) % BAND_BARS) * d;
+      rows.set(this.recentRows.subarray(at, at + d), i * d);
+    }
+    const { path } = this.hmm.viterbi({ data: rows, n, d });
+    for (let i = 0; i < n; i++) out[`band_${i}`] = this.rank[path[i]!]!;
+    out['viterbi_regime'] = this.rank[path[n - 1]!]!;
     return out;
   }
 }
+
+/** Bars in the regime band: about an hour of minute bars, and few enough diagnostics keys
+ *  that a status response stays small. */
+export const BAND_BARS = 60;
 
 /** A posterior as a percentage with one decimal, for signal reasons. */
 function pct(p: number): string {
@@ -120,12 +157,16 @@ export interface TrainHmmOptions {
   readonly now?: Date;
 }
 
-/**
- * Fits an HMM to a bar history and returns it in stored form (version 0, unsaved), ready
- * for saveHmmModel. States are relabelled in ascending order of mean log return, so state 0
- * is the most bearish regime in every version of every model.
- */
-export function trainHmmFromBars(bars: readonly Bar[], options: TrainHmmOptions): StoredHmmModel {
+/** Features and scaling of a training history, computed once before any fitting. */
+interface PreparedTraining {
+  readonly spec: FeatureSpec;
+  readonly policy: PolicyConfig;
+  readonly k: number;
+  readonly stats: Standardisation;
+  readonly obs: ReturnType<typeof standardise>;
+}
+
+function prepareTraining(bars: readonly Bar[], options: TrainHmmOptions): PreparedTraining {
   modelId(options.id);
   const spec: FeatureSpec = { ...DEFAULT_FEATURE_SPEC, ...options.features };
   validateFeatureSpec(spec);
@@ -137,8 +178,11 @@ export function trainHmmFromBars(bars: readonly Bar[], options: TrainHmmOptions)
     throw new HmmError(`${bars.length} bars give no feature rows; the feature windows need more than ${bars.length} bars`);
   }
   const stats = fitStandardisation(raw);
-  const obs = standardise(raw, stats);
-  const fit = fitGaussianHmm(obs, { ...options.fit, k, covarianceType: options.covarianceType ?? 'diag' });
+  return { spec, policy, k, stats, obs: standardise(raw, stats) };
+}
+
+function storeTrained(bars: readonly Bar[], options: TrainHmmOptions, prep: PreparedTraining, fit: FitResult): StoredHmmModel {
+  const { k, obs, spec, stats, policy } = prep;
   const hmm = fit.model.permuteStates(orderStatesByReturn(fit.model.params.means, k, obs.d, 0));
   const first = bars[0]!;
   const last = bars[bars.length - 1]!;
@@ -156,4 +200,41 @@ export function trainHmmFromBars(bars: readonly Bar[], options: TrainHmmOptions)
       converged: fit.converged,
     },
   });
+}
+
+/**
+ * Fits an HMM to a bar history and returns it in stored form (version 0, unsaved), ready
+ * for saveHmmModel. States are relabelled in ascending order of mean log return, so state 0
+ * is the most bearish regime in every version of every model.
+ */
+export function trainHmmFromBars(bars: readonly Bar[], options: TrainHmmOptions): StoredHmmModel {
+  const prep = prepareTraining(bars, options);
+  const fit = fitGaussianHmm(prep.obs, { ...options.fit, k: prep.k, covarianceType: options.covarianceType ?? 'diag' });
+  return storeTrained(bars, options, prep, fit);
+}
+
+/**
+ * The same training, with the event loop let through between restarts (`pause`, e.g. one
+ * setImmediate): a running stack refits on its bar loop's thread, and one restart of a
+ * 2,000-bar fit takes ~20 ms where all four together take ~70–150 ms. Deterministic for a
+ * given seed, but its restart seeds are not fitGaussianHmm's, so the result may differ from
+ * trainHmmFromBars' on the same bars.
+ */
+export async function trainHmmFromBarsInSteps(
+  bars: readonly Bar[], options: TrainHmmOptions, pause: () => Promise<void>,
+): Promise<StoredHmmModel> {
+  const prep = prepareTraining(bars, options);
+  const nInit = Math.max(1, options.fit?.nInit ?? 4);
+  const seeder = new Rng(options.fit?.seed ?? 1);
+  let best: FitResult | null = null;
+  const restarts: RestartSummary[] = [];
+  for (let r = 0; r < nInit; r++) {
+    await pause();
+    const fit = fitGaussianHmm(prep.obs, {
+      ...options.fit, nInit: 1, seed: seeder.int(0x7fffffff), k: prep.k, covarianceType: options.covarianceType ?? 'diag',
+    });
+    restarts.push(...fit.restarts);
+    if (best === null || fit.logLikelihood > best.logLikelihood) best = fit;
+  }
+  return storeTrained(bars, options, prep, { ...best!, restarts });
 }

@@ -1,8 +1,10 @@
 // Owns what a stored HMM does not record about itself: the symbol it was trained on and where
 // its training bars came from. Kept as a sidecar (<registry>/<id>/v<N>.meta.json) so the
 // checksummed model format stays as it is; listHmmModelVersions only matches v<N>.json, so the
-// sidecar is never mistaken for a version. Also owns training on synthetic history, which both
-// `hmm train-hmm --bars` and the stack's first start use.
+// sidecar is never mistaken for a version. The sidecar also carries a version's parent (the
+// version a walk-forward refit followed), so lineage survives in ops/models alone. Also owns
+// training and saving: on given bars (the market's own history, a CSV, a refit window) or on
+// a seeded synthetic series (`hmm train-hmm --bars`, and a first start with too little history).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { symbol as toSymbol } from '../../core/ids.js';
@@ -10,16 +12,24 @@ import type { Bar } from '../../core/marketData.js';
 import { SyntheticMarket } from '../../market/synthetic.js';
 import { writeJsonAtomic } from '../../util/atomicFile.js';
 import type { CovarianceType } from './gaussianHmm.js';
-import { trainHmmFromBars } from './hmmModel.js';
+import { trainHmmFromBars, trainHmmFromBarsInSteps, type TrainHmmOptions } from './hmmModel.js';
 import { saveHmmModel, type StoredHmmModel } from './modelStore.js';
+
+/** Where training bars came from: a seeded synthetic series, a CSV file, the history the
+ *  stack's market source held at start (venue bars, or the synthetic market's own), or a
+ *  walk-forward refit on the bars the stack traded. */
+export type TrainingSource = 'synthetic' | 'csv' | 'market' | 'retrain';
+const SOURCES: readonly TrainingSource[] = ['synthetic', 'csv', 'market', 'retrain'];
 
 export interface HmmTrainingMeta {
   readonly symbol: string;
-  readonly source: 'synthetic' | 'csv';
-  /** CSV path, or "seed=<n> interval_ms=<n>" for synthetic history. */
+  readonly source: TrainingSource;
+  /** CSV path, "seed=<n> interval_ms=<n>" for synthetic history, the market source's name. */
   readonly detail: string;
   readonly bars: number;
   readonly fit_seconds: number;
+  /** The version this one was refitted after (same store id); absent or null for a root. */
+  readonly parent?: number | null;
 }
 
 export function trainingMetaPath(registryDir: string, id: string, version: number): string {
@@ -38,6 +48,8 @@ export function readTrainingMeta(registryDir: string, id: string, version: numbe
     const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<HmmTrainingMeta>;
     if (typeof v.symbol !== 'string') return null;
     toSymbol(v.symbol);
+    if (!SOURCES.includes(v.source as TrainingSource)) return null;
+    if (v.parent !== undefined && v.parent !== null && !(Number.isInteger(v.parent) && v.parent > 0)) return null;
     return v as HmmTrainingMeta;
   } catch {
     return null;
@@ -68,21 +80,51 @@ export interface TrainedAndSaved {
   readonly meta: HmmTrainingMeta;
 }
 
-/** Trains on the given bars of one symbol, saves as the next version with its sidecar. */
-export function trainAndSave(registryDir: string, bars: readonly Bar[], opts: {
-  id: string; symbol: string; source: HmmTrainingMeta['source']; detail: string; k?: number; covarianceType?: CovarianceType; seed?: number;
-}): TrainedAndSaved {
-  const own = bars.filter((b) => b.symbol === opts.symbol);
-  const t0 = performance.now();
-  const trained = trainHmmFromBars(own, {
+export interface TrainOnBarsOptions {
+  readonly id: string;
+  readonly symbol: string;
+  readonly source: TrainingSource;
+  readonly detail: string;
+  readonly k?: number;
+  readonly covarianceType?: CovarianceType;
+  readonly seed?: number;
+  readonly parent?: number | null;
+}
+
+function trainOptions(opts: TrainOnBarsOptions): TrainHmmOptions {
+  return {
     id: opts.id, k: opts.k ?? 3, covarianceType: opts.covarianceType ?? 'diag',
     ...(opts.seed !== undefined ? { fit: { seed: opts.seed } } : {}),
-  });
-  const seconds = (performance.now() - t0) / 1000;
+  };
+}
+
+function saveWithMeta(registryDir: string, trained: StoredHmmModel, bars: number, seconds: number, opts: TrainOnBarsOptions): TrainedAndSaved {
   const { path, model } = saveHmmModel(registryDir, trained);
-  const meta: HmmTrainingMeta = { symbol: opts.symbol, source: opts.source, detail: opts.detail, bars: own.length, fit_seconds: Math.round(seconds * 1000) / 1000 };
+  const meta: HmmTrainingMeta = {
+    symbol: opts.symbol, source: opts.source, detail: opts.detail, bars, fit_seconds: Math.round(seconds * 1000) / 1000,
+    ...(opts.parent !== undefined ? { parent: opts.parent } : {}),
+  };
   writeTrainingMeta(registryDir, model.id, model.version, meta);
   return { model, path, seconds, meta };
+}
+
+/** Trains on the given bars of one symbol, saves as the next version with its sidecar. */
+export function trainAndSave(registryDir: string, bars: readonly Bar[], opts: TrainOnBarsOptions): TrainedAndSaved {
+  const own = bars.filter((b) => b.symbol === opts.symbol);
+  const t0 = performance.now();
+  const trained = trainHmmFromBars(own, trainOptions(opts));
+  return saveWithMeta(registryDir, trained, own.length, (performance.now() - t0) / 1000, opts);
+}
+
+/** trainAndSave with the event loop let through between fit restarts: for a running stack.
+ *  `seconds` is the elapsed time, pauses included. */
+export async function trainAndSaveInSteps(
+  registryDir: string, bars: readonly Bar[], opts: TrainOnBarsOptions, pause: () => Promise<void>,
+): Promise<TrainedAndSaved> {
+  const own = bars.filter((b) => b.symbol === opts.symbol);
+  const t0 = performance.now();
+  const trained = await trainHmmFromBarsInSteps(own, trainOptions(opts), pause);
+  return saveWithMeta(registryDir, trained, own.length, (performance.now() - t0) / 1000, opts);
 }
 
 export function trainOnSynthetic(registryDir: string, opts: SyntheticTrainingOptions): TrainedAndSaved {

@@ -1,0 +1,54 @@
+// engine/state/market.json: where the synthetic market stopped (its generator state) and the
+// last bars it emitted (the warm-up history of the next start), so a restarted stack continues
+// the same market — no price jump, same regime process — instead of restarting from its seed.
+// Written atomically; the generator state is small and written every step, the bars every
+// BARS_EVERY steps and at close. A file that cannot be read or does not fit the configured
+// market is set aside as market.json.damaged (never deleted: it is evidence) and the market
+// starts from its seed, with an ERROR naming the file.
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import type { Bar } from '../core/marketData.js';
+import { symbol as toSymbol } from '../core/ids.js';
+import type { SyntheticMarketState } from './synthetic.js';
+
+export interface PersistedMarket {
+  readonly state: SyntheticMarketState;
+  /** Most recent bars, oldest first. */
+  readonly bars: readonly Bar[];
+}
+
+export type MarketStateRead =
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'ok'; readonly market: PersistedMarket }
+  | { readonly kind: 'damaged'; readonly reason: string; readonly movedTo: string | null };
+
+function isBar(b: unknown): b is Bar {
+  const o = b as Record<string, unknown> | null;
+  if (!o || typeof o !== 'object' || typeof o.symbol !== 'string') return false;
+  return ['ts', 'open', 'high', 'low', 'close', 'volume'].every((k) => typeof o[k] === 'number' && Number.isFinite(o[k] as number));
+}
+
+/** Reads the persisted market; a damaged file is moved aside and reported, never thrown. */
+export function readMarketState(path: string): MarketStateRead {
+  if (!existsSync(path)) return { kind: 'missing' };
+  let reason: string;
+  try {
+    const doc = JSON.parse(readFileSync(path, 'utf8')) as { state?: SyntheticMarketState; bars?: unknown[] };
+    if (!doc || typeof doc !== 'object' || !doc.state || typeof doc.state !== 'object') reason = 'no state object';
+    else if (!Array.isArray(doc.bars) || !doc.bars.every(isBar)) reason = 'bars is not a list of bars';
+    else return { kind: 'ok', market: { state: doc.state, bars: doc.bars.map((b) => ({ ...b, symbol: toSymbol(b.symbol) })) } };
+  } catch (err) {
+    reason = (err as Error).message;
+  }
+  return quarantine(path, reason);
+}
+
+/** Moves a file that cannot be used aside (path.damaged), so the next start does not trip on it. */
+export function quarantine(path: string, reason: string): MarketStateRead {
+  const movedTo = `${path}.damaged`;
+  try {
+    renameSync(path, movedTo);
+    return { kind: 'damaged', reason, movedTo };
+  } catch {
+    return { kind: 'damaged', reason, movedTo: null };
+  }
+}
