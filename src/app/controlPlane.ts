@@ -62,6 +62,7 @@ import { StrategyRouter } from '../portfolio/strategyRouter.js';
 import { StrategyWeights } from '../portfolio/strategyWeights.js';
 import { WatchedFile } from '../config/watchedFile.js';
 import { CanaryManager } from '../lifecycle/canaryManager.js';
+import { evidenceFrom, standingsOf } from '../lifecycle/allocationStanding.js';
 import { attachLeaderboardSource, buildLeaderboard, modelStage } from '../lifecycle/leaderboard.js';
 import { ShadowBook } from '../lifecycle/shadowBook.js';
 import { ModelFleet, StrategyRegistry } from '../lifecycle/strategyRegistry.js';
@@ -285,7 +286,9 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   let trackerSampled = false;
   const allocatorArgs: ConstructorParameters<typeof CapitalAllocator> = [paths.capitalAllocations, () => capitalPolicy.current, modelIds,
     async () => (await Promise.all(engines().map((e) => e.valuation()))).reduce((a, v) => a + v.equity, 0), log, metrics, {
-      performance: () => trackerSampled ? Object.fromEntries(tracker.reports().map((r) => [r.model, { sharpe: r.total.sharpe, return_pct: r.total.return_pct, samples: r.total.samples }])) : {},
+      // Live or not, and the evidence behind each model (none before the tracker's first sample).
+      standings: () => standingsOf(modelIds(), evidenceFrom(trackerSampled ? tracker : null), (m) => registry.get(m)?.stage === 'live'),
+      clock,
       historyPath: paths.capitalAllocations.replace(/\.json$/, '_history.json'),
       historyLimit: () => policies.current.allocation_history_limit,
     }];

@@ -17,6 +17,7 @@ import type { EngineHandle } from '../engine/engineHandle.js';
 import type { Logger } from '../obs/logger.js';
 import { WallClock, type Clock, type TimerHandle } from '../core/clock.js';
 import type { ModelStage } from '../ops/context.js';
+import { evidenceFrom } from './allocationStanding.js';
 import { decideCanary, type CanaryCandidate } from './canaryDecision.js';
 import type { CanaryPolicy } from './canaryPolicy.js';
 import type { ModelEvidence } from './evidence.js';
@@ -77,10 +78,6 @@ export interface CanaryManagerDeps {
   readonly evidence?: (model: string) => ModelEvidence | null;
 }
 
-/** What the strategy tracker answers once it keeps evidence (the 'evidence' change). */
-interface EvidenceSource {
-  evidence(model: string): ModelEvidence | null;
-}
 
 export class CanaryManager {
   private timer: TimerHandle | null = null;
@@ -93,9 +90,7 @@ export class CanaryManager {
 
   constructor(private readonly deps: CanaryManagerDeps) {
     this.clock = deps.clock ?? new WallClock();
-    // SEAM: until the tracker has evidence() (it arrives with the market-time tracker), a
-    // tracker without it gives no evidence, and nothing is promoted automatically.
-    this.evidence = deps.evidence ?? ((m) => (deps.tracker as Partial<EvidenceSource>).evidence?.(m) ?? null);
+    this.evidence = deps.evidence ?? evidenceFrom(deps.tracker);
   }
 
   private now(): number {
