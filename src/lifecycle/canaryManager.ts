@@ -19,6 +19,7 @@ import { WallClock, type Clock, type TimerHandle } from '../core/clock.js';
 import type { ModelStage } from '../ops/context.js';
 import { evidenceFrom } from './allocationStanding.js';
 import { decideCanary, type CanaryCandidate } from './canaryDecision.js';
+import { StageEvidence } from './stageEvidence.js';
 import type { CanaryPolicy } from './canaryPolicy.js';
 import type { ModelEvidence } from './evidence.js';
 import type { ShadowBook } from './shadowBook.js';
@@ -74,7 +75,8 @@ export interface CanaryManagerDeps {
   readonly log: Logger;
   /** The stack's clock: evaluation cadence, cooldowns, canary windows, history timestamps. */
   readonly clock?: Clock;
-  /** A model's evidence since its current stage began (market time). Default: the tracker's. */
+  /** A model's evidence over its tracked life (market time). Default: the tracker's. The
+   *  manager narrows it to the current stage (stageEvidence.ts). */
   readonly evidence?: (model: string) => ModelEvidence | null;
 }
 
@@ -85,6 +87,7 @@ export class CanaryManager {
   private readonly warnedAt = new Map<string, number>();
   private readonly clock: Clock;
   private readonly evidence: (model: string) => ModelEvidence | null;
+  private readonly stages = new StageEvidence();
   private unsubscribe: (() => void) | null = null;
   private evaluating: Promise<TransitionResult[]> | null = null;
 
@@ -125,8 +128,8 @@ export class CanaryManager {
     return stage === 'live' ? p.live_weight : stage === 'canary' ? p.canary_weight : 0;
   }
 
-  /** Candidates for decideCanary: stages from the registry, evidence and the stage's drawdown
-   *  from the tracker. */
+  /** Candidates for decideCanary: stages from the registry, the evidence since each stage
+   *  began and the stage's drawdown from the tracker. */
   candidates(): CanaryCandidate[] {
     const reg = this.deps.registry;
     const reports = new Map<string, ModelReport>(this.deps.tracker.reports().map((r) => [r.model, r]));
@@ -139,11 +142,19 @@ export class CanaryManager {
       const lastDrop = reg.current.history.findLast((h) => h.model === e.id && (h.action === 'demote' || h.action === 'rollback') && h.to === 'shadow');
       const since = Date.parse(e.stage_since);
       out.push({
-        id: e.id, stage: e.stage, evidence: this.evidence(e.id), drawdownPct: r.window.max_drawdown_pct,
+        id: e.id, stage: e.stage, evidence: this.stages.since(e.id, e.stage_since, this.evidence(e.id)), drawdownPct: r.window.max_drawdown_pct,
         stageSince: Number.isFinite(since) ? since : null, restorable, demotedAt: lastDrop ? Date.parse(lastDrop.ts) : null,
       });
     }
     return out;
+  }
+
+  /** A stage's evidence starts at the change, not at the next evaluation. */
+  private markStageStarts(models: readonly string[]): void {
+    for (const m of models) {
+      const e = this.deps.registry.get(m);
+      if (e !== undefined) this.stages.since(m, e.stage_since, this.evidence(m));
+    }
   }
 
   /** One evaluation: fresh figures, the decision, then each action applied in turn. */
@@ -255,6 +266,7 @@ export class CanaryManager {
     } finally {
       this.applying = false;
     }
+    this.markStageStarts(req.changes.map((c) => c.model));
     for (const e of entries) {
       this.deps.log.info({ model: e.model, from: e.from, to: e.to, actor: e.actor, counterpart: e.counterpart, weight: weightsAfter[e.model] }, `[CANARY] ${e.action.toUpperCase()} ${e.model} ${e.from} → ${e.to} (weight ${weightsBefore[e.model] ?? 0} → ${weightsAfter[e.model]}) by ${e.actor}: ${e.reason}`);
     }
@@ -346,6 +358,7 @@ export class CanaryManager {
       this.deps.log.error({ err }, `[CANARY] syncing stages to weights failed: ${(err as Error).message}`);
       return;
     }
+    this.markStageStarts(changes.map((c) => c.model));
     for (const c of changes) {
       this.deps.log.info({ model: c.model, from: c.from, to: c.to }, `[CANARY] ${c.model} ${c.from} → ${c.to}: its weight is now ${weights[c.model] ?? 0}`);
       this.deps.bus.publish('strategy.promoted', { action: 'stage_sync', model: c.model, from: c.from, to: c.to, counterpart: null, actor: this.deps.weights.current.updated_by, reason: 'weight edit', weights, ts });

@@ -136,10 +136,11 @@ const BAR_MS = 60_000;
 const SIGMA = 0.001;
 const EDGE = 0.12 * SIGMA * Math.SQRT2;
 
-interface Window { since: string; bars: number; trades: number; first: number | null; last: number; returns: Moments; vsLive: Moments }
+interface Lifetime { bars: number; trades: number; first: number | null; last: number; returns: Moments; vsLive: Moments }
 
 /** A manager wired as the stack wires it (registry and weights files, bus, log), its tracker
- *  replaced by seeded per-bar returns: one bar per clock minute, evidence per stage window. */
+ *  replaced by seeded per-bar returns: one bar per clock minute, evidence over each model's
+ *  whole life as the tracker keeps it (the manager narrows it to the current stage). */
 async function managedRun(drift: Record<string, number>, hours: number, switchAtLive?: Record<string, number>) {
   const dir = mkdtempSync(join(tmpdir(), 'hmm-canary-mgr-'));
   mkdirSync(join(dir, 'ops/logs'), { recursive: true });
@@ -162,16 +163,10 @@ async function managedRun(drift: Record<string, number>, hours: number, switchAt
   };
   const tracker = { reports: () => ids.map(report), sample: async () => {} } as unknown as StrategyTracker;
   const shadow = { flatten: () => [] } as unknown as ShadowBook;
-  const windows = new Map<string, Window>();
-  const windowOf = (id: string): Window => {
-    const since = registry.get(id)!.stage_since;
-    let w = windows.get(id);
-    if (!w || w.since !== since) windows.set(id, (w = { since, bars: 0, trades: 0, first: null, last: 0, returns: emptyMoments(), vsLive: emptyMoments() }));
-    return w;
-  };
+  const lives = new Map(ids.map((id): [string, Lifetime] => [id, { bars: 0, trades: 0, first: null, last: 0, returns: emptyMoments(), vsLive: emptyMoments() }]));
   const evidence = (id: string): ModelEvidence | null => {
-    const w = windowOf(id);
-    return w.bars === 0 ? null : { bars: w.bars, trades: w.trades, marketMs: w.last - (w.first ?? w.last), returns: w.returns, vsLive: w.vsLive };
+    const w = lives.get(id)!;
+    return w.bars === 0 ? null : { bars: w.bars, trades: w.trades, marketMs: w.last - (w.first ?? w.last), returns: { ...w.returns }, vsLive: { ...w.vsLive } };
   };
   const canary = new CanaryManager({
     registry, weights, tracker, shadow, policy: () => SHIPPED, engines: () => [], lastSignals: () => [], retire: () => {},
@@ -189,7 +184,7 @@ async function managedRun(drift: Record<string, number>, hours: number, switchAt
     const r = Object.fromEntries(ids.map((id) => [id, d[id]! + SIGMA * rng.normal()]));
     const liveId = ids.find((id) => registry.get(id)!.stage === 'live');
     for (const id of ids) {
-      const w = windowOf(id);
+      const w = lives.get(id)!;
       w.bars++;
       w.first ??= now;
       w.last = now;
