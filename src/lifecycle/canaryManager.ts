@@ -16,6 +16,7 @@ import type { Bus } from '../bus/bus.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
 import type { Logger } from '../obs/logger.js';
 import { WallClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { StackError } from '../core/errors.js';
 import type { ModelStage } from '../ops/context.js';
 import { evidenceFrom } from './allocationStanding.js';
 import { decideCanary, type CanaryCandidate } from './canaryDecision.js';
@@ -53,9 +54,11 @@ export interface TransitionResult {
   readonly history: readonly HistoryEntry[];
 }
 
-export class CanaryError extends Error {
-  constructor(readonly statusCode: number, readonly field: string | null, message: string) {
-    super(message);
+/** A manual stage change refused: the model is unknown (404), already in that stage or
+ *  retired (409), or its weights were refused (400). `field` names the input at fault. */
+export class CanaryError extends StackError {
+  constructor(readonly statusCode: 400 | 404 | 409, readonly field: string | null, message: string) {
+    super(statusCode === 404 ? 'HMM_CANARY_UNKNOWN_MODEL' : statusCode === 409 ? 'HMM_CANARY_STAGE_CONFLICT' : 'HMM_CANARY_INVALID_WEIGHTS', message, { httpStatus: statusCode });
   }
 }
 
