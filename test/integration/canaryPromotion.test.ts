@@ -1,5 +1,6 @@
 // The canary lifecycle under the SHIPPED canary rules (ops/policies.yaml as in the repo, never
-// a loosened copy). On a running stack: POST /strategy/promote's input checks, a manual
+// a loosened copy). On a running stack: the probation quotas of a fresh root, POST
+// /strategy/promote's input checks, a manual
 // promotion to canary that the rules do not carry further without evidence, and a manual
 // promotion to live with its weights, registry, log line, event and history. On the canary
 // manager itself, with the real registry and weights files, on a simulated clock with seeded
@@ -30,6 +31,7 @@ import { StrategyRegistry } from '../../src/lifecycle/strategyRegistry.js';
 import type { ModelReport, StrategyTracker } from '../../src/lifecycle/strategyTracker.js';
 import { createLogger, silentLogger } from '../../src/obs/logger.js';
 import { parsePolicies } from '../../src/ops/policies.js';
+import { parseCapitalPolicy } from '../../src/portfolio/capitalPolicy.js';
 import { StrategyWeights } from '../../src/portfolio/strategyWeights.js';
 import { maSpec } from '../../src/strategy/modelSpec.js';
 
@@ -67,6 +69,18 @@ type Row = { model: string; stage: string; score: number; weight: number };
 test('the stack runs the shipped canary rules', () => {
   assert.deepEqual(stack.context.policies.current.canary, SHIPPED);
   assert.deepEqual(parsePolicies(readFileSync(join(tmp, 'ops/policies.yaml'), 'utf8')).canary, SHIPPED);
+});
+
+test('on a fresh stack under the shipped capital policy, the shadow models hold the probation quota and the live model the rest', async () => {
+  const policy = parseCapitalPolicy(readFileSync(new URL('../../ops/capital_policy.json', import.meta.url), 'utf8'));
+  assert.deepEqual(stack.context.capitalPolicy.current, policy);
+  const alloc = JSON.parse(readFileSync(join(tmp, 'ops/capital_allocations.json'), 'utf8')) as { capital_quota_usd: Record<string, number>; reasons: Record<string, string>; deployable_usd: number };
+  const q = alloc.capital_quota_usd;
+  for (const m of [HMM, 'ensemble_v1']) {
+    assert.ok(q[m]! <= policy.probation.quota_usd, `${m}: ${q[m]}`);
+    assert.ok(q[m]! <= q[MA]!, `${m}: ${q[m]} above the live model's ${q[MA]}`);
+  }
+  assert.ok(q[MA]! >= alloc.deployable_usd - 2 * policy.probation.quota_usd - 0.01, JSON.stringify(alloc));
 });
 
 test('POST /strategy/promote refuses bad input with the field named', async () => {
