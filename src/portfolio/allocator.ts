@@ -124,6 +124,13 @@ export function waterFill(total: number, w: readonly number[], floor: readonly n
   return out;
 }
 
+/** The smallest of `xs` over the live models (Infinity without one). */
+function smallestLive(xs: readonly number[], live: readonly boolean[], probation: readonly boolean[]): number {
+  let v = Infinity;
+  for (let i = 0; i < xs.length; i++) if (live[i] && !probation[i] && xs[i]! < v) v = xs[i]!;
+  return v;
+}
+
 /** When freeze_until ends (epoch ms); -Infinity without a freeze. */
 function freezeEnd(policy: CapitalPolicy): number {
   return policy.freeze_until === null ? -Infinity : Date.parse(policy.freeze_until);
@@ -170,13 +177,8 @@ export function planAllocation(input: AllocationInput, policy: CapitalPolicy): A
   let t = waterFill(deployable, weights, floors, caps);
   // Never above a live model: when the probation quota would exceed the smallest live target,
   // it comes down to it (and water-filling runs again, so what it frees goes to the others).
-  const liveMin = (xs: readonly number[]): number => {
-    let v = Infinity;
-    for (let i = 0; i < n; i++) if (live[i] && !probation[i] && xs[i]! < v) v = xs[i]!;
-    return v;
-  };
   if (anyProbation && anyLive) {
-    const bound = liveMin(t);
+    const bound = smallestLive(t, live, probation);
     let lowered = false;
     for (let i = 0; i < n; i++) {
       if (probation[i] && floors[i]! > bound) { floors[i] = bound; caps[i] = bound; lowered = true; }
@@ -245,7 +247,7 @@ export function planAllocation(input: AllocationInput, policy: CapitalPolicy): A
   // rounding) leaves a model on probation above its probation quota or a live model's quota;
   // it only lowers a quota, so the ceiling still holds.
   if (anyProbation) {
-    const liveQuota = liveMin(models.map((m) => quotas[m]!));
+    const liveQuota = smallestLive(models.map((m) => quotas[m]!), live, probation);
     for (let i = 0; i < n; i++) {
       const m = models[i]!;
       const bound = Math.min(probationQuota[i]!, liveQuota);
