@@ -9,6 +9,8 @@
 // line, a `strategy.promoted` bus event and a history entry. The decision is the pure
 // decideCanary() (canaryDecision.ts); this shell only gathers evidence and applies actions.
 // Its evaluation loop and every time it records run on the stack's Clock.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { type Fixed, div, floorToStep, fx, min as fmin, toDecimalString } from '../core/decimal.js';
 import { modelId, symbol as toSymbol } from '../core/ids.js';
 import type { Signal } from '../core/signal.js';
@@ -28,6 +30,7 @@ import { StrategyRegistry, type HistoryAction, type HistoryEntry, type RegistryE
 import type { ModelReport, StrategyTracker } from './strategyTracker.js';
 import type { StrategyWeights } from '../portfolio/strategyWeights.js';
 import { ValidationError } from '../config/watchedFile.js';
+import { writeJsonAtomic } from '../util/atomicFile.js';
 
 export interface StageChange {
   readonly model: string;
@@ -81,6 +84,9 @@ export interface CanaryManagerDeps {
   /** A model's evidence over its tracked life (market time). Default: the tracker's. The
    *  manager narrows it to the current stage (stageEvidence.ts). */
   readonly evidence?: (model: string) => ModelEvidence | null;
+  /** Where the copies of evidence at each stage's start are kept; default
+   *  canary_stages.json beside the registry (ops/). */
+  readonly stagesPath?: string;
 }
 
 
@@ -90,13 +96,34 @@ export class CanaryManager {
   private readonly warnedAt = new Map<string, number>();
   private readonly clock: Clock;
   private readonly evidence: (model: string) => ModelEvidence | null;
-  private readonly stages = new StageEvidence();
+  private readonly stages: StageEvidence;
+  private readonly stagesPath: string;
   private unsubscribe: (() => void) | null = null;
   private evaluating: Promise<TransitionResult[]> | null = null;
 
   constructor(private readonly deps: CanaryManagerDeps) {
     this.clock = deps.clock ?? new WallClock();
     this.evidence = deps.evidence ?? evidenceFrom(deps.tracker);
+    this.stagesPath = deps.stagesPath ?? join(dirname(deps.registry.path), 'canary_stages.json');
+    let saved: unknown = null;
+    if (existsSync(this.stagesPath)) {
+      try {
+        saved = JSON.parse(readFileSync(this.stagesPath, 'utf8'));
+      } catch (err) {
+        deps.log.warn({ err }, `[CANARY] ${this.stagesPath} is damaged (${(err as Error).message}): each model's stage evidence starts again now`);
+      }
+    }
+    this.stages = new StageEvidence(saved);
+  }
+
+  /** Saves the stage-start copies when they changed (a stage began), atomically. */
+  private saveStages(): void {
+    if (!this.stages.takeChanged()) return;
+    try {
+      writeJsonAtomic(this.stagesPath, this.stages);
+    } catch (err) {
+      this.deps.log.error({ err }, `[CANARY] saving ${this.stagesPath} failed: ${(err as Error).message}`);
+    }
   }
 
   private now(): number {
@@ -149,6 +176,7 @@ export class CanaryManager {
         stageSince: Number.isFinite(since) ? since : null, restorable, demotedAt: lastDrop ? Date.parse(lastDrop.ts) : null,
       });
     }
+    this.saveStages();
     return out;
   }
 
@@ -158,6 +186,7 @@ export class CanaryManager {
       const e = this.deps.registry.get(m);
       if (e !== undefined) this.stages.since(m, e.stage_since, this.evidence(m));
     }
+    this.saveStages();
   }
 
   /** One evaluation: fresh figures, the decision, then each action applied in turn. */

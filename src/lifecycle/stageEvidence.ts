@@ -6,9 +6,12 @@
 // earlier part taken out — the pairwise merge of central moments (Chan et al., Pébay) solved
 // for the second part — so nothing per bar is stored.
 //
-// The copies live in memory: after a restart each stage's window starts again at the first
-// evaluation, which can only make a canary wait longer, never promote it sooner.
-import { emptyMoments, type ModelEvidence, type Moments } from './evidence.js';
+// The copies are few (one per model, taken at a stage change) and saved beside the registry
+// (ops/canary_stages.json) by the canary manager, so a stage's window survives a restart as
+// the tracker's lifetime evidence does. Without that file (or with a damaged one) each window
+// starts again at the first evaluation, which can only make a canary wait longer, never
+// promote it sooner.
+import { emptyMoments, reviveMoments, type ModelEvidence, type Moments } from './evidence.js';
 
 /** The moments of the observations in `all` that are not in `head`, where `all` is `head`
  *  followed by more observations. Rounding can leave a tiny negative M2: it is clamped to 0. */
@@ -43,24 +46,66 @@ export function evidenceSince(now: ModelEvidence, start: ModelEvidence): ModelEv
 
 const NONE: ModelEvidence = { bars: 0, trades: 0, marketMs: 0, returns: emptyMoments(), vsLive: emptyMoments() };
 
+export interface StageStart {
+  /** The registry's stage_since of the stage this copy belongs to. */
+  readonly since: string;
+  readonly at: ModelEvidence;
+}
+
 /** Per model, the lifetime evidence at the start of its current stage (keyed by the
  *  registry's stage_since), and the evidence gathered since. */
 export class StageEvidence {
-  private readonly starts = new Map<string, { since: string; at: ModelEvidence }>();
+  private readonly starts = new Map<string, StageStart>();
+  private changed = false;
+
+  constructor(saved: unknown = null) {
+    for (const [model, s] of Object.entries(reviveStarts(saved))) this.starts.set(model, s);
+  }
 
   /** Evidence since the stage that began at `since`; the first call for a stage takes the copy. */
   since(model: string, since: string, lifetime: ModelEvidence | null): ModelEvidence | null {
     if (lifetime === null) return null;
     const s = this.starts.get(model);
-    // A new stage, or the tracker started the model's evidence again (it shrank): start here.
-    if (s === undefined || s.since !== since || lifetime.bars < s.at.bars || lifetime.vsLive.n < s.at.vsLive.n || lifetime.returns.n < s.at.returns.n) {
-      this.starts.set(model, { since, at: s === undefined || s.since !== since ? lifetime : NONE });
-      return s === undefined || s.since !== since ? evidenceSince(lifetime, lifetime) : lifetime;
+    if (s === undefined || s.since !== since) {
+      this.record(model, { since, at: lifetime });
+      return evidenceSince(lifetime, lifetime);
+    }
+    // The tracker started the model's evidence again (it shrank): all of it is this stage's.
+    if (lifetime.bars < s.at.bars || lifetime.vsLive.n < s.at.vsLive.n || lifetime.returns.n < s.at.returns.n) {
+      this.record(model, { since, at: NONE });
+      return lifetime;
     }
     return evidenceSince(lifetime, s.at);
   }
 
-  forget(model: string): void {
-    this.starts.delete(model);
+  /** True once after each change of the copies: the caller saves toJSON() then. */
+  takeChanged(): boolean {
+    const c = this.changed;
+    this.changed = false;
+    return c;
   }
+
+  toJSON(): Record<string, StageStart> {
+    return Object.fromEntries(this.starts);
+  }
+
+  private record(model: string, start: StageStart): void {
+    this.starts.set(model, start);
+    this.changed = true;
+  }
+}
+
+/** A saved copy that is not well formed is dropped (its window starts again), never trusted. */
+function reviveStarts(v: unknown): Record<string, StageStart> {
+  const out: Record<string, StageStart> = {};
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return out;
+  for (const [model, raw] of Object.entries(v as Record<string, unknown>)) {
+    const r = raw as { since?: unknown; at?: Partial<Record<keyof ModelEvidence, unknown>> } | null;
+    const at = r?.at;
+    if (!r || typeof r.since !== 'string' || !at || typeof at !== 'object') continue;
+    const nums = [at.bars, at.trades, at.marketMs];
+    if (!nums.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0)) continue;
+    out[model] = { since: r.since, at: { bars: at.bars as number, trades: at.trades as number, marketMs: at.marketMs as number, returns: reviveMoments(at.returns), vsLive: reviveMoments(at.vsLive) } };
+  }
+  return out;
 }

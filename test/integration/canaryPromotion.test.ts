@@ -214,8 +214,10 @@ async function managedRun(drift: Record<string, number>, hours: number, switchAt
   await weights.close();
   const opsLog = readFileSync(join(dir, 'ops/logs/ops.log'), 'utf8');
   const doc = JSON.parse(readFileSync(join(dir, 'ops/strategy_registry.json'), 'utf8')) as { history: { ts: string; action: string; model: string; from: string; to: string; actor: string; reason: string }[] };
+  const stages = JSON.parse(readFileSync(join(dir, 'ops/canary_stages.json'), 'utf8')) as Record<string, { since: string }>;
+  const since = Object.fromEntries(ids.map((id) => [id, registry.get(id)!.stage_since]));
   rmSync(dir, { recursive: true, force: true });
-  return { history: doc.history, promoted, opsLog, stage: (id: string) => registry.get(id)!.stage, weight: (id: string) => weights.weight(id) };
+  return { history: doc.history, promoted, opsLog, stages, since, stage: (id: string) => registry.get(id)!.stage, weight: (id: string) => weights.weight(id) };
 }
 
 test('the canary manager on a simulated clock: a candidate with an edge enters canary and goes live by the shipped rules, then is rolled back when the model it replaced beats it', async () => {
@@ -238,6 +240,8 @@ test('the canary manager on a simulated clock: a candidate with an edge enters c
   assert.match(run.opsLog, /\[CANARY\] PROMOTE candidate canary → live/);
   assert.match(run.opsLog, /\[CANARY\] ROLLBACK candidate live → shadow/);
   assert.ok(run.promoted.some((e) => e.action === 'rollback' && e.model === 'candidate'));
+  // Where each stage's evidence began is kept beside the registry, for a restart.
+  for (const id of ['incumbent', 'candidate']) assert.equal(run.stages[id]?.since, run.since[id]);
 });
 
 test('the same run with no edge: the shipped rules promote nothing', async () => {

@@ -51,3 +51,20 @@ test('a stage window starts when the stage does, and again if the tracker restar
   assert.equal(stages.since('m', 'S2', ev([0.01], 1))!.bars, 1);
   assert.equal(stages.since('m', 'S2', ev([0.01, 0.02], 1))!.bars, 2);
 });
+
+test('the stage starts survive a restart through their saved copy; a damaged copy starts the window again', () => {
+  const a = [0.01, -0.02, 0.03];
+  const b = [0.02, 0.01, -0.01, 0.04];
+  const before = new StageEvidence();
+  before.since('m', 'S1', ev(a, 2));
+  assert.equal(before.takeChanged(), true);
+  assert.equal(before.takeChanged(), false, 'saved once per change');
+  before.since('m', 'S1', ev([...a, ...b], 5));
+  assert.equal(before.takeChanged(), false, 'reading a window changes nothing');
+  const after = new StageEvidence(JSON.parse(JSON.stringify(before)));
+  assert.deepEqual(after.since('m', 'S1', ev([...a, ...b], 5)), before.since('m', 'S1', ev([...a, ...b], 5)));
+  assert.equal(after.since('m', 'S1', ev([...a, ...b], 5))!.bars, 4);
+  const damaged = new StageEvidence({ m: { since: 'S1', at: { bars: 'many' } }, n: null });
+  assert.equal(damaged.since('m', 'S1', ev([...a, ...b], 5))!.bars, 0, 'starts again');
+  assert.equal(new StageEvidence('garbage').since('m', 'S1', ev(a, 1))!.bars, 0);
+});
