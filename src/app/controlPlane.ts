@@ -312,7 +312,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   await router.indexEngines();
   const canary = new CanaryManager({
     registry, weights, tracker, shadow, policy: () => policies.current.canary, engines,
-    lastSignals: (m) => runtime.lastSignals(m), retire: (m) => { runtime.remove(m); }, maxNotionalUsd: config.maxNotionalUsdt, bus: modelBus, log, now: () => clock.now(),
+    lastSignals: (m) => runtime.lastSignals(m), retire: (m) => { runtime.remove(m); }, maxNotionalUsd: config.maxNotionalUsdt, bus: modelBus, log, clock,
   });
   const signalGate = new SignalGate(() => ({ maxConcurrent: policies.current.max_concurrent_signals, queueSize: policies.current.signal_queue_size }));
 

@@ -18,14 +18,14 @@ import type { Bus } from '../bus/bus.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
 import type { Logger } from '../obs/logger.js';
 import { WallClock, type Clock, type TimerHandle } from '../core/clock.js';
-import { StackError } from '../core/errors.js';
-import type { ModelStage } from '../ops/context.js';
+import type { ModelStage } from './modelStage.js';
 import { evidenceFrom } from './allocationStanding.js';
 import { decideCanary, type CanaryCandidate } from './canaryDecision.js';
 import { StageEvidence } from './stageEvidence.js';
 import type { CanaryPolicy } from './canaryPolicy.js';
 import type { ModelEvidence } from './evidence.js';
 import type { ShadowBook } from './shadowBook.js';
+import { LifecycleError } from './errors.js';
 import { StrategyRegistry, type HistoryAction, type HistoryEntry, type RegistryEntry } from './strategyRegistry.js';
 import type { ModelReport, StrategyTracker } from './strategyTracker.js';
 import type { StrategyWeights } from '../portfolio/strategyWeights.js';
@@ -57,13 +57,16 @@ export interface TransitionResult {
   readonly history: readonly HistoryEntry[];
 }
 
-/** A manual stage change refused: the model is unknown (404), already in that stage or
- *  retired (409), or its weights were refused (400). `field` names the input at fault. */
-export class CanaryError extends StackError {
+/** A stage change the canary manager refuses: unknown model (404), a move that makes no sense
+ *  from its stage (409), weights it could not write (400). `field` names the request field at
+ *  fault; the API answers with the status and the field. */
+export class CanaryError extends LifecycleError {
   constructor(readonly statusCode: 400 | 404 | 409, readonly field: string | null, message: string) {
-    super(statusCode === 404 ? 'HMM_CANARY_UNKNOWN_MODEL' : statusCode === 409 ? 'HMM_CANARY_STAGE_CONFLICT' : 'HMM_CANARY_INVALID_WEIGHTS', message, { httpStatus: statusCode });
+    super(CANARY_CODES[statusCode], message, { httpStatus: statusCode });
   }
 }
+
+const CANARY_CODES = { 400: 'HMM_LIFECYCLE_INVALID_WEIGHTS', 404: 'HMM_LIFECYCLE_UNKNOWN_MODEL', 409: 'HMM_LIFECYCLE_STAGE_CONFLICT' } as const;
 
 export interface CanaryManagerDeps {
   readonly registry: StrategyRegistry;

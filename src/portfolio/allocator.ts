@@ -356,7 +356,8 @@ export class CapitalAllocator {
   private changedAt: Record<string, number> = {};
   private history: AllocationHistoryEntry[] = [];
   private timer: TimerHandle | null = null;
-  private readonly clock: Clock;
+  // Named apart from a subclass's own clock (ReplicatedAllocator keeps one for its loop).
+  private readonly stepClock: Clock;
 
   constructor(
     private readonly path: string,
@@ -367,7 +368,7 @@ export class CapitalAllocator {
     private readonly metrics: Metrics | null,
     private readonly extras: AllocatorExtras = {},
   ) {
-    this.clock = extras.clock ?? new WallClock();
+    this.stepClock = extras.clock ?? new WallClock();
     // Resume from the last file so the step limit and cooldowns hold across a restart.
     const prev = readJson(path) as Partial<AllocationsFile> | null;
     if (prev && prev.capital_quota_usd && typeof prev.capital_quota_usd === 'object') {
@@ -392,7 +393,7 @@ export class CapitalAllocator {
     return this.history.slice(-limit).reverse();
   }
 
-  async step(now = this.clock.now()): Promise<AllocationsFile> {
+  async step(now = this.stepClock.now()): Promise<AllocationsFile> {
     const equityUsd = await this.equity();
     const policy = this.policy();
     const models = this.models();
@@ -431,13 +432,13 @@ export class CapitalAllocator {
   start(): void {
     const tick = () => {
       this.step().catch((err) => this.log.error({ err }, `[ALLOC] allocation step failed: ${(err as Error).message}`));
-      this.timer = this.clock.setTimeout(tick, this.policy().refresh_sec * 1000);
+      this.timer = this.stepClock.setTimeout(tick, this.policy().refresh_sec * 1000);
     };
     tick();
   }
 
   stop(): void {
-    this.clock.clear(this.timer);
+    this.stepClock.clear(this.timer);
     this.timer = null;
   }
 }
