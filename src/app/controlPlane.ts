@@ -62,6 +62,7 @@ import { StrategyRouter } from '../portfolio/strategyRouter.js';
 import { StrategyWeights } from '../portfolio/strategyWeights.js';
 import { WatchedFile } from '../config/watchedFile.js';
 import { CanaryManager } from '../lifecycle/canaryManager.js';
+import { evidenceFrom, standingsOf } from '../lifecycle/allocationStanding.js';
 import { attachLeaderboardSource, buildLeaderboard, modelStage } from '../lifecycle/leaderboard.js';
 import { ShadowBook } from '../lifecycle/shadowBook.js';
 import { DEFAULT_HMM_STORE_ID, ModelFleet, StrategyRegistry } from '../lifecycle/strategyRegistry.js';
@@ -289,7 +290,9 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   let trackerSampled = false;
   const allocatorArgs: ConstructorParameters<typeof CapitalAllocator> = [paths.capitalAllocations, () => capitalPolicy.current, modelIds,
     async () => (await Promise.all(engines().map((e) => e.valuation()))).reduce((a, v) => a + v.equity, 0), log, metrics, {
-      performance: () => trackerSampled ? Object.fromEntries(tracker.reports().map((r) => [r.model, { sharpe: r.total.sharpe ?? 0, return_pct: r.total.return_pct, samples: r.total.samples }])) : {},
+      // Live or not, and the evidence behind each model (none before the tracker's first sample).
+      standings: () => standingsOf(modelIds(), evidenceFrom(trackerSampled ? tracker : null), (m) => registry.get(m)?.stage === 'live'),
+      clock,
       historyPath: paths.capitalAllocations.replace(/\.json$/, '_history.json'),
       historyLimit: () => policies.current.allocation_history_limit,
     }];
@@ -313,7 +316,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   await router.indexEngines();
   const canary = new CanaryManager({
     registry, weights, tracker, shadow, policy: () => policies.current.canary, engines,
-    lastSignals: (m) => runtime.lastSignals(m), retire: (m) => { runtime.remove(m); }, maxNotionalUsd: config.maxNotionalUsdt, bus: modelBus, log, now: () => clock.now(),
+    lastSignals: (m) => runtime.lastSignals(m), retire: (m) => { runtime.remove(m); }, maxNotionalUsd: config.maxNotionalUsdt, bus: modelBus, log, clock,
   });
   // --- retrainer (market-hmm): walk-forward HMM refits on bar events, leader only ---
   const retrainer = new Retrainer({

@@ -1,121 +1,36 @@
 // The canary manager: moves models between stages by the `canary:` rules of
-// ops/policies.yaml. shadow → canary (a small live weight) when a paper-tracked model beats
-// the live one; canary → live when, as canary, it has traded enough, long enough, within its
-// drawdown cap and still beats the live model by the margin; a promoted live model that
-// degrades past the rollback rule is rolled back to the model it replaced. Every change —
-// automatic or POST /strategy/promote — goes through transition(): registry and weights are
-// validated, then written (registry first, weights second, registry restored if the weights
-// write fails), then a [CANARY] log line, a `strategy.promoted` bus event and a history entry.
-// The decision is the pure decideCanary(); the loop around it only reads figures and applies.
+// ops/policies.yaml (canaryPolicy.ts). shadow → canary (a small live weight) when a
+// paper-tracked model's evidence shows it beats the live one; canary → live when, as canary,
+// it has enough market time and trades, stayed within its drawdown cap and still beats live
+// with the policy's confidence; a promoted live model that degrades past the rollback rule is
+// rolled back to the model it replaced. Every change — automatic or POST /strategy/promote —
+// goes through transition(): registry and weights are validated, then written (registry
+// first, weights second, registry restored if the weights write fails), then a [CANARY] log
+// line, a `strategy.promoted` bus event and a history entry. The decision is the pure
+// decideCanary() (canaryDecision.ts); this shell only gathers evidence and applies actions.
+// Its evaluation loop and every time it records run on the stack's Clock.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { type Fixed, div, floorToStep, fx, min as fmin, toDecimalString } from '../core/decimal.js';
 import { modelId, symbol as toSymbol } from '../core/ids.js';
 import type { Signal } from '../core/signal.js';
 import type { Bus } from '../bus/bus.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
 import type { Logger } from '../obs/logger.js';
-import type { PerformanceMetrics } from './performance.js';
+import { WallClock, type Clock, type TimerHandle } from '../core/clock.js';
 import type { ModelStage } from './modelStage.js';
+import { evidenceFrom } from './allocationStanding.js';
+import { decideCanary, type CanaryCandidate } from './canaryDecision.js';
+import { StageEvidence } from './stageEvidence.js';
+import type { CanaryPolicy } from './canaryPolicy.js';
+import type { ModelEvidence } from './evidence.js';
 import type { ShadowBook } from './shadowBook.js';
 import { LifecycleError } from './errors.js';
 import { StrategyRegistry, type HistoryAction, type HistoryEntry, type RegistryEntry } from './strategyRegistry.js';
 import type { ModelReport, StrategyTracker } from './strategyTracker.js';
 import type { StrategyWeights } from '../portfolio/strategyWeights.js';
 import { ValidationError } from '../config/watchedFile.js';
-
-// The policy (types, defaults, parser) is canaryPolicy.ts's; re-exported for existing readers.
-export { DEFAULT_CANARY_POLICY, parseCanaryPolicy, type CanaryPolicy, type CanaryRule, type RollbackRule } from './canaryPolicy.js';
-import type { CanaryPolicy } from './canaryPolicy.js';
-
-// ---- the decision ------------------------------------------------------------------------
-
-export interface CanaryCandidate {
-  readonly id: string;
-  readonly stage: ModelStage;
-  /** Lifetime score (the leaderboard's). */
-  readonly score: number;
-  /** Score of the figures since the last stage change. */
-  readonly windowScore: number;
-  readonly total: PerformanceMetrics;
-  readonly window: PerformanceMetrics;
-  /** For a live model: the model it replaced, if that one can still be restored. */
-  readonly restorable: string | null;
-  /** When the model last dropped to shadow by a demotion or rollback (epoch ms). */
-  readonly demotedAt: number | null;
-}
-
-export type CanaryAction =
-  | { readonly action: 'promote'; readonly model: string; readonly from: 'shadow'; readonly to: 'canary'; readonly reason: string }
-  | { readonly action: 'promote'; readonly model: string; readonly from: 'canary'; readonly to: 'live'; readonly replaces: readonly string[]; readonly reason: string }
-  | { readonly action: 'demote'; readonly model: string; readonly from: 'canary'; readonly to: 'shadow'; readonly reason: string }
-  | { readonly action: 'rollback'; readonly model: string; readonly from: 'live'; readonly to: 'shadow'; readonly restore: string; readonly reason: string }
-  | { readonly action: 'degraded'; readonly model: string; readonly reason: string };
-
-const f2 = (x: number): string => (Math.round(x * 100) / 100).toString();
-
-export function decideCanary(models: readonly CanaryCandidate[], policy: CanaryPolicy, now: number): CanaryAction[] {
-  const out: CanaryAction[] = [];
-  const live = models.filter((m) => m.stage === 'live');
-  const liveScore = live.length > 0 ? Math.max(...live.map((m) => m.score)) : 0;
-  const liveNames = live.map((m) => m.id);
-  const rb = policy.rollback;
-
-  for (const m of live) {
-    const w = m.window;
-    if (w.hours < rb.min_hours || w.trades < rb.min_trades) continue;
-    let why: string | null = null;
-    if (w.max_drawdown_pct > rb.max_drawdown_pct) why = `drawdown ${f2(w.max_drawdown_pct)}% since promotion > ${rb.max_drawdown_pct}%`;
-    else if (rb.min_score !== null && m.windowScore < rb.min_score) why = `${policy.score_metric} ${f2(m.windowScore)} since promotion < ${rb.min_score}`;
-    if (why === null) continue;
-    if (m.restorable !== null) out.push({ action: 'rollback', model: m.id, from: 'live', to: 'shadow', restore: m.restorable, reason: why });
-    else out.push({ action: 'degraded', model: m.id, reason: `${why}, but it replaced no model that can be restored` });
-  }
-  const rolledBack = new Set(out.filter((a) => a.action === 'rollback').map((a) => a.model));
-
-  let canaries = models.filter((m) => m.stage === 'canary').length;
-  const p = policy.promote;
-  const qualified: CanaryCandidate[] = [];
-  for (const m of models.filter((x) => x.stage === 'canary')) {
-    const w = m.window;
-    if (w.max_drawdown_pct > p.max_drawdown_pct) {
-      out.push({ action: 'demote', model: m.id, from: 'canary', to: 'shadow', reason: `drawdown as canary ${f2(w.max_drawdown_pct)}% > ${p.max_drawdown_pct}%` });
-      canaries--;
-    } else if (p.max_hours > 0 && w.hours > p.max_hours) {
-      out.push({ action: 'demote', model: m.id, from: 'canary', to: 'shadow', reason: `did not qualify for live within ${p.max_hours} h as canary` });
-      canaries--;
-    } else if (w.trades >= p.min_trades && w.hours >= p.min_hours && m.score >= liveScore + p.score_margin) {
-      qualified.push(m);
-    }
-  }
-  // One promotion to live per evaluation, and none while a rollback is under way.
-  if (qualified.length > 0 && rolledBack.size === 0) {
-    const best = [...qualified].sort((a, b) => b.score - a.score || a.id.localeCompare(b.id))[0]!;
-    out.push({
-      action: 'promote', model: best.id, from: 'canary', to: 'live', replaces: liveNames,
-      reason: `${best.window.trades} trades in ${f2(best.window.hours)} h as canary, drawdown ${f2(best.window.max_drawdown_pct)}%, ${policy.score_metric} ${f2(best.score)} vs live ${f2(liveScore)} (margin ${p.score_margin})`,
-    });
-    canaries--;
-  }
-
-  if (policy.auto_canary && canaries < policy.max_canaries) {
-    const e = policy.enter;
-    const cooldownMs = policy.cooldown_hours * 3_600_000;
-    const eligible = models
-      .filter((m) => m.stage === 'shadow' && !rolledBack.has(m.id))
-      .filter((m) => m.demotedAt === null || now - m.demotedAt >= cooldownMs)
-      .filter((m) => m.total.trades >= e.min_trades && m.total.hours >= e.min_hours && m.total.max_drawdown_pct <= e.max_drawdown_pct)
-      .filter((m) => m.score >= liveScore + e.score_margin)
-      .sort((a, b) => b.score - a.score || a.id.localeCompare(b.id));
-    for (const m of eligible.slice(0, policy.max_canaries - canaries)) {
-      out.push({
-        action: 'promote', model: m.id, from: 'shadow', to: 'canary',
-        reason: `${m.total.trades} paper trades in ${f2(m.total.hours)} h, drawdown ${f2(m.total.max_drawdown_pct)}%, ${policy.score_metric} ${f2(m.score)} vs live ${f2(liveScore)} (margin ${e.score_margin})`,
-      });
-    }
-  }
-  return out;
-}
-
-// ---- the manager -------------------------------------------------------------------------
+import { writeJsonAtomic } from '../util/atomicFile.js';
 
 export interface StageChange {
   readonly model: string;
@@ -167,19 +82,55 @@ export interface CanaryManagerDeps {
   readonly maxNotionalUsd: Fixed;
   readonly bus: Bus;
   readonly log: Logger;
-  readonly now?: () => number;
+  /** The stack's clock: evaluation cadence, cooldowns, canary windows, history timestamps. */
+  readonly clock?: Clock;
+  /** A model's evidence over its tracked life (market time). Default: the tracker's. The
+   *  manager narrows it to the current stage (stageEvidence.ts). */
+  readonly evidence?: (model: string) => ModelEvidence | null;
+  /** Where the copies of evidence at each stage's start are kept; default
+   *  canary_stages.json beside the registry (ops/). */
+  readonly stagesPath?: string;
 }
 
+
 export class CanaryManager {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: TimerHandle | null = null;
   private applying = false;
   private readonly warnedAt = new Map<string, number>();
-  private readonly now: () => number;
+  private readonly clock: Clock;
+  private readonly evidence: (model: string) => ModelEvidence | null;
+  private readonly stages: StageEvidence;
+  private readonly stagesPath: string;
   private unsubscribe: (() => void) | null = null;
   private evaluating: Promise<TransitionResult[]> | null = null;
 
   constructor(private readonly deps: CanaryManagerDeps) {
-    this.now = deps.now ?? Date.now;
+    this.clock = deps.clock ?? new WallClock();
+    this.evidence = deps.evidence ?? evidenceFrom(deps.tracker);
+    this.stagesPath = deps.stagesPath ?? join(dirname(deps.registry.path), 'canary_stages.json');
+    let saved: unknown = null;
+    if (existsSync(this.stagesPath)) {
+      try {
+        saved = JSON.parse(readFileSync(this.stagesPath, 'utf8'));
+      } catch (err) {
+        deps.log.warn({ err }, `[CANARY] ${this.stagesPath} is damaged (${(err as Error).message}): each model's stage evidence starts again now`);
+      }
+    }
+    this.stages = new StageEvidence(saved);
+  }
+
+  /** Saves the stage-start copies when they changed (a stage began), atomically. */
+  private saveStages(): void {
+    if (!this.stages.takeChanged()) return;
+    try {
+      writeJsonAtomic(this.stagesPath, this.stages);
+    } catch (err) {
+      this.deps.log.error({ err }, `[CANARY] saving ${this.stagesPath} failed: ${(err as Error).message}`);
+    }
+  }
+
+  private now(): number {
+    return this.clock.now();
   }
 
   start(): void {
@@ -188,19 +139,18 @@ export class CanaryManager {
     this.syncStagesToWeights();
     const loop = () => {
       const p = this.deps.policy();
-      this.timer = setTimeout(() => {
+      this.timer = this.clock.setTimeout(() => {
         if (this.deps.policy().enabled) {
           this.evaluate().catch((err: Error) => this.deps.log.error({ err }, `[CANARY] evaluation failed: ${err.message}`));
         }
         loop();
       }, p.evaluate_every_sec * 1000);
-      this.timer.unref();
     };
     loop();
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.clock.clear(this.timer);
     this.timer = null;
     this.unsubscribe?.();
     this.unsubscribe = null;
@@ -211,21 +161,35 @@ export class CanaryManager {
     return stage === 'live' ? p.live_weight : stage === 'canary' ? p.canary_weight : 0;
   }
 
-  /** Candidates for decideCanary from the registry and the tracker's latest figures. */
+  /** Candidates for decideCanary: stages from the registry, the evidence since each stage
+   *  began and the stage's drawdown from the tracker. */
   candidates(): CanaryCandidate[] {
     const reg = this.deps.registry;
-    const metric = this.deps.policy().score_metric;
     const reports = new Map<string, ModelReport>(this.deps.tracker.reports().map((r) => [r.model, r]));
-    return reg.active().filter((e) => reports.has(e.id)).map((e) => {
-      const r = reports.get(e.id)!;
-      const restorable = e.replaced !== null && reg.get(e.replaced) !== undefined && reg.get(e.replaced)!.stage !== 'retired' && reports.has(e.replaced) ? e.replaced : null;
+    const out: CanaryCandidate[] = [];
+    for (const e of reg.active()) {
+      const r = reports.get(e.id);
+      if (r === undefined || e.stage === 'retired') continue;
+      const replaced = e.replaced === null ? undefined : reg.get(e.replaced);
+      const restorable = replaced !== undefined && replaced.stage !== 'retired' && reports.has(replaced.id) ? replaced.id : null;
       const lastDrop = reg.current.history.findLast((h) => h.model === e.id && (h.action === 'demote' || h.action === 'rollback') && h.to === 'shadow');
-      return {
-        id: e.id, stage: e.stage, score: r.score,
-        windowScore: metric === 'pnl' ? r.score : metric === 'sharpe' ? r.window.sharpe ?? 0 : metric === 'sortino' ? r.window.sortino ?? 0 : r.window.return_pct,
-        total: r.total, window: r.window, restorable, demotedAt: lastDrop ? Date.parse(lastDrop.ts) : null,
-      };
+      const since = Date.parse(e.stage_since);
+      out.push({
+        id: e.id, stage: e.stage, evidence: this.stages.since(e.id, e.stage_since, this.evidence(e.id)), drawdownPct: r.window.max_drawdown_pct,
+        stageSince: Number.isFinite(since) ? since : null, restorable, demotedAt: lastDrop ? Date.parse(lastDrop.ts) : null,
     });
+  }
+    this.saveStages();
+    return out;
+  }
+
+  /** A stage's evidence starts at the change, not at the next evaluation. */
+  private markStageStarts(models: readonly string[]): void {
+    for (const m of models) {
+      const e = this.deps.registry.get(m);
+      if (e !== undefined) this.stages.since(m, e.stage_since, this.evidence(m));
+    }
+    this.saveStages();
   }
 
   /** One evaluation: fresh figures, the decision, then each action applied in turn. */
@@ -337,6 +301,7 @@ export class CanaryManager {
     } finally {
       this.applying = false;
     }
+    this.markStageStarts(req.changes.map((c) => c.model));
     for (const e of entries) {
       this.deps.log.info({ model: e.model, from: e.from, to: e.to, actor: e.actor, counterpart: e.counterpart, weight: weightsAfter[e.model] }, `[CANARY] ${e.action.toUpperCase()} ${e.model} ${e.from} → ${e.to} (weight ${weightsBefore[e.model] ?? 0} → ${weightsAfter[e.model]}) by ${e.actor}: ${e.reason}`);
     }
@@ -428,6 +393,7 @@ export class CanaryManager {
       this.deps.log.error({ err }, `[CANARY] syncing stages to weights failed: ${(err as Error).message}`);
       return;
     }
+    this.markStageStarts(changes.map((c) => c.model));
     for (const c of changes) {
       this.deps.log.info({ model: c.model, from: c.from, to: c.to }, `[CANARY] ${c.model} ${c.from} → ${c.to}: its weight is now ${weights[c.model] ?? 0}`);
       this.deps.bus.publish('strategy.promoted', { action: 'stage_sync', model: c.model, from: c.from, to: c.to, counterpart: null, actor: this.deps.weights.current.updated_by, reason: 'weight edit', weights, ts });

@@ -1,22 +1,33 @@
-// The capital allocator: sets each model's capital quota (USD) from equity, the models'
-// risk-adjusted performance (strategy tracker) and ops/capital_policy.json, and rewrites
-// ops/capital_allocations.json (plus a bounded history of changes beside it). The decision
-// is the pure planAllocation(); the loop around it only reads equity and writes files.
+// The capital allocator: sets each model's capital quota (USD) from equity, the evidence
+// behind each model's performance (its standing, from the strategy tracker) and
+// ops/capital_policy.json, and rewrites ops/capital_allocations.json (plus a bounded history
+// of changes beside it). The decision is the pure planAllocation(); the loop around it only
+// reads equity and standings, and writes files, on the stack's Clock.
 //
 // Order of rules, strongest first: the total never exceeds equity × max_deployable_frac
-// (risk ceiling, even over a freeze); a freeze or cooldown keeps a quota where it is; a
-// model's floor and cap (when the floors fit in what is deployable); the step limit.
+// (risk ceiling, even over a freeze); a model on probation (not live, too little evidence)
+// holds at most the probation quota and never more than a live model; a freeze or cooldown
+// keeps a quota where it is; a model's floor and cap (when the floors fit in what is
+// deployable); the step limit. Between those bounds, proven models share what is deployable
+// by their evidence-weighted performance.
 import { readFileSync } from 'node:fs';
+import { WallClock, type Clock, type TimerHandle } from '../core/clock.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
 import { limitsFor, type CapitalPolicy } from './capitalPolicy.js';
 
-export interface ModelPerformance {
-  readonly sharpe: number;
-  /** Return in percent on the model's capital. */
-  readonly return_pct: number;
-  readonly samples: number;
+/** What the allocator knows of a model: whether it is live, and the evidence behind its
+ *  performance in market time (lifecycle/allocationStanding.ts builds it from the tracker). */
+export interface ModelStanding {
+  /** Stage live: its quota is the bound of every probation quota. */
+  readonly live: boolean;
+  /** Bars observed (market time) and trades made, paper trades for a shadow model. */
+  readonly bars: number;
+  readonly trades: number;
+  /** The probabilistic Sharpe ratio against zero as a z-score (per-bar Sharpe × √(bars − 1),
+   *  widened for skew and fat tails): 0 = no evidence either way; null without variance. */
+  readonly sharpeZ: number | null;
 }
 
 export interface AllocationInput {
@@ -25,10 +36,11 @@ export interface AllocationInput {
   readonly previous: Readonly<Record<string, number>>;
   readonly lastChangeAt: Readonly<Record<string, number>>;
   readonly now: number;
-  readonly performance?: Readonly<Record<string, ModelPerformance>>;
+  /** Per model; a model without one is neither on probation nor tilted (a backtest's one model). */
+  readonly standings?: Readonly<Record<string, ModelStanding>>;
 }
 
-export type AllocationReason = 'new' | 'target' | 'step_limited' | 'frozen' | 'cooldown' | 'floor' | 'cap' | 'scaled_to_deployable';
+export type AllocationReason = 'new' | 'target' | 'step_limited' | 'frozen' | 'cooldown' | 'floor' | 'cap' | 'probation' | 'scaled_to_deployable';
 
 export interface AllocationPlan {
   readonly quotas: Record<string, number>;
@@ -39,19 +51,27 @@ export interface AllocationPlan {
   readonly frozen: boolean;
 }
 
-/** Share weights from performance: exp(strength × clip(metric)); neutral (1) until a model
- *  has tilt_min_samples samples. */
-export function tiltWeights(models: readonly string[], perf: Readonly<Record<string, ModelPerformance>>, policy: CapitalPolicy): number[] {
+/** A model that is not live and has less evidence than probation asks for. */
+export function onProbation(s: ModelStanding | undefined, policy: CapitalPolicy): boolean {
+  return s !== undefined && !s.live && (s.bars < policy.probation.min_bars || s.trades < policy.probation.min_trades);
+}
+
+// exp() of more than this is a share no cap would let through anyway; the bound only keeps the
+// arithmetic finite (exp(710) is Infinity), it is far beyond any z a real model reaches.
+const MAX_TILT_EXPONENT = 50;
+
+/** Share weights from evidence: exp(tilt_strength × z) for a model with enough evidence,
+ *  neutral (1) for one without a standing, on probation, or without variance. */
+export function tiltWeights(models: readonly string[], standings: Readonly<Record<string, ModelStanding>>, policy: CapitalPolicy): number[] {
   const out = new Array<number>(models.length);
   for (let i = 0; i < models.length; i++) {
-    const p = perf[models[i]!];
-    if (!p || p.samples < policy.tilt_min_samples || policy.tilt_strength === 0) {
+    const s = standings[models[i]!];
+    const z = s?.sharpeZ;
+    if (s === undefined || z === null || z === undefined || !Number.isFinite(z) || onProbation(s, policy) || policy.tilt_strength === 0) {
       out[i] = 1;
       continue;
     }
-    const raw = policy.tilt_metric === 'sharpe' ? p.sharpe : p.return_pct;
-    const z = Math.max(-policy.tilt_clip, Math.min(policy.tilt_clip, Number.isFinite(raw) ? raw : 0));
-    out[i] = Math.exp(policy.tilt_strength * z);
+    out[i] = Math.exp(Math.max(-MAX_TILT_EXPONENT, Math.min(MAX_TILT_EXPONENT, policy.tilt_strength * z)));
   }
   return out;
 }
@@ -104,6 +124,13 @@ export function waterFill(total: number, w: readonly number[], floor: readonly n
   return out;
 }
 
+/** The smallest of `xs` over the live models (Infinity without one). */
+function smallestLive(xs: readonly number[], live: readonly boolean[], probation: readonly boolean[]): number {
+  let v = Infinity;
+  for (let i = 0; i < xs.length; i++) if (live[i] && !probation[i] && xs[i]! < v) v = xs[i]!;
+  return v;
+}
+
 /** When freeze_until ends (epoch ms); -Infinity without a freeze. */
 function freezeEnd(policy: CapitalPolicy): number {
   return policy.freeze_until === null ? -Infinity : Date.parse(policy.freeze_until);
@@ -116,6 +143,7 @@ function coolingAt(policy: CapitalPolicy, lastChangeAt: number | undefined, now:
 
 export function planAllocation(input: AllocationInput, policy: CapitalPolicy): AllocationPlan {
   const { models, equityUsd, previous, lastChangeAt, now } = input;
+  const standings = input.standings ?? {};
   const deployable = Math.max(0, Number.isFinite(equityUsd) ? equityUsd : 0) * policy.max_deployable_frac;
   const frozen = freezeEnd(policy) > now;
   const quotas: Record<string, number> = {};
@@ -126,13 +154,38 @@ export function planAllocation(input: AllocationInput, policy: CapitalPolicy): A
 
   const floors = new Array<number>(n);
   const caps = new Array<number>(n);
+  const probation = new Array<boolean>(n);
+  const live = new Array<boolean>(n);
+  const probationQuota = new Array<number>(n);
+  let anyProbation = false;
+  let anyLive = false;
   for (let i = 0; i < n; i++) {
-    const b = limitsFor(policy, models[i]!);
-    floors[i] = b.floor;
-    caps[i] = b.cap;
+    const m = models[i]!;
+    const b = limitsFor(policy, m);
+    probation[i] = onProbation(standings[m], policy);
+    live[i] = standings[m]?.live === true;
+    anyProbation ||= probation[i]!;
+    anyLive ||= live[i]!;
+    // A model on probation holds exactly its probation quota (within its own cap): pinned at
+    // both ends, so water-filling hands the rest to the models that have evidence or are live.
+    const p = Math.min(policy.probation.quota_usd, b.cap);
+    probationQuota[i] = p;
+    floors[i] = probation[i] ? p : b.floor;
+    caps[i] = probation[i] ? p : b.cap;
+  }
+  const weights = tiltWeights(models, standings, policy);
+  let t = waterFill(deployable, weights, floors, caps);
+  // Never above a live model: when the probation quota would exceed the smallest live target,
+  // it comes down to it (and water-filling runs again, so what it frees goes to the others).
+  if (anyProbation && anyLive) {
+    const bound = smallestLive(t, live, probation);
+    let lowered = false;
+    for (let i = 0; i < n; i++) {
+      if (probation[i] && floors[i]! > bound) { floors[i] = bound; caps[i] = bound; lowered = true; }
+    }
+    if (lowered) t = waterFill(deployable, weights, floors, caps);
   }
   const floorsFit = sum(floors) <= deployable;
-  const t = waterFill(deployable, tiltWeights(models, input.performance ?? {}, policy), floors, caps);
   for (let i = 0; i < n; i++) targets[models[i]!] = t[i]!;
 
   for (let i = 0; i < n; i++) {
@@ -158,8 +211,8 @@ export function planAllocation(input: AllocationInput, policy: CapitalPolicy): A
     let q = Math.min(prev + step, Math.max(prev - step, target));
     reasons[m] = q === target ? 'target' : 'step_limited';
     // Floor and cap are hard limits (the operator's intent), the step limit moves within them.
-    if (floorsFit && q < floors[i]!) { q = floors[i]!; reasons[m] = 'floor'; }
-    if (q > caps[i]!) { q = caps[i]!; reasons[m] = 'cap'; }
+    if (floorsFit && q < floors[i]!) { q = floors[i]!; reasons[m] = probation[i] ? 'probation' : 'floor'; }
+    if (q > caps[i]!) { q = caps[i]!; reasons[m] = probation[i] ? 'probation' : 'cap'; }
     quotas[m] = q;
   }
 
@@ -189,6 +242,17 @@ export function planAllocation(input: AllocationInput, policy: CapitalPolicy): A
     const take = Math.min(quotas[m]!, over);
     quotas[m] = Math.round((quotas[m]! - take) * 100) / 100;
     rounded -= take;
+  }
+  // Last, so no rule above (a freeze, a cooldown, the ceiling's cut of live quotas, a cent of
+  // rounding) leaves a model on probation above its probation quota or a live model's quota;
+  // it only lowers a quota, so the ceiling still holds.
+  if (anyProbation) {
+    const liveQuota = smallestLive(models.map((m) => quotas[m]!), live, probation);
+    for (let i = 0; i < n; i++) {
+      const m = models[i]!;
+      const bound = Math.min(probationQuota[i]!, liveQuota);
+      if (probation[i] && quotas[m]! > bound) { quotas[m] = bound; reasons[m] = 'probation'; }
+    }
   }
   return { quotas, targets, reasons, deployable, frozen };
 }
@@ -248,7 +312,7 @@ export class SingleModelAllocation {
   }
 }
 
-/** Equal shares of deployable equity (tilted by performance when given), clamped to each
+/** Equal shares of deployable equity (tilted by evidence when standings are given), clamped to each
  *  model's [floor, cap], moved at most max_step_pct per step, unchanged during cooldown or
  *  freeze; the total never exceeds deployable equity. */
 export function allocateCapital(input: AllocationInput, policy: CapitalPolicy): Record<string, number> {
@@ -277,8 +341,10 @@ export interface AllocationHistoryEntry {
 }
 
 export interface AllocatorExtras {
-  /** Risk-adjusted performance per model (the strategy tracker). */
-  readonly performance?: () => Readonly<Record<string, ModelPerformance>>;
+  /** Each model's standing: live or not, and its evidence (lifecycle/allocationStanding.ts). */
+  readonly standings?: () => Readonly<Record<string, ModelStanding>>;
+  /** The stack's clock: the step cadence, cooldowns, the freeze and the files' timestamps. */
+  readonly clock?: Clock;
   /** ops/capital_allocations_history.json; none when absent. */
   readonly historyPath?: string;
   /** policies.yaml allocation_history_limit. */
@@ -289,7 +355,9 @@ export class CapitalAllocator {
   private quotas: Record<string, number> = {};
   private changedAt: Record<string, number> = {};
   private history: AllocationHistoryEntry[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private timer: TimerHandle | null = null;
+  // Named apart from a subclass's own clock (ReplicatedAllocator keeps one for its loop).
+  private readonly stepClock: Clock;
 
   constructor(
     private readonly path: string,
@@ -300,6 +368,7 @@ export class CapitalAllocator {
     private readonly metrics: Metrics | null,
     private readonly extras: AllocatorExtras = {},
   ) {
+    this.stepClock = extras.clock ?? new WallClock();
     // Resume from the last file so the step limit and cooldowns hold across a restart.
     const prev = readJson(path) as Partial<AllocationsFile> | null;
     if (prev && prev.capital_quota_usd && typeof prev.capital_quota_usd === 'object') {
@@ -324,13 +393,13 @@ export class CapitalAllocator {
     return this.history.slice(-limit).reverse();
   }
 
-  async step(now = Date.now()): Promise<AllocationsFile> {
+  async step(now = this.stepClock.now()): Promise<AllocationsFile> {
     const equityUsd = await this.equity();
     const policy = this.policy();
     const models = this.models();
     const previous: Record<string, number> = {};
     for (const m of models) if (this.quotas[m] !== undefined) previous[m] = this.quotas[m]!;
-    const plan = planAllocation({ equityUsd, models, previous, lastChangeAt: this.changedAt, now, performance: this.extras.performance?.() ?? {} }, policy);
+    const plan = planAllocation({ equityUsd, models, previous, lastChangeAt: this.changedAt, now, standings: this.extras.standings?.() ?? {} }, policy);
     const changes: AllocationHistoryEntry['changes'] = {};
     for (const [m, q] of Object.entries(plan.quotas)) {
       if (this.quotas[m] !== q) {
@@ -363,14 +432,13 @@ export class CapitalAllocator {
   start(): void {
     const tick = () => {
       this.step().catch((err) => this.log.error({ err }, `[ALLOC] allocation step failed: ${(err as Error).message}`));
-      this.timer = setTimeout(tick, this.policy().refresh_sec * 1000);
-      this.timer.unref();
+      this.timer = this.stepClock.setTimeout(tick, this.policy().refresh_sec * 1000);
     };
     tick();
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.stepClock.clear(this.timer);
     this.timer = null;
   }
 }

@@ -1,9 +1,17 @@
 // ops/capital_policy.json: the allocator's bounds. Operator-edited, reloaded on change.
 // The runbook's market-disruption step ("extend allocation freeze") is `freeze_until` (or a
-// longer `cooldown_sec`): quotas then stay where they are.
+// longer `cooldown_sec`): quotas then stay where they are. `probation` is what a new or
+// unproven model gets until it has evidence; `tilt_strength` how far evidence moves a share.
 import { ValidationError } from '../config/watchedFile.js';
 
-export type TiltMetric = 'sharpe' | 'pnl';
+export interface ProbationPolicy {
+  /** Quota (USD) of a model that is not live and has too little evidence: its paper sizing
+   *  budget in shadow. Never above the live model's quota. */
+  readonly quota_usd: number;
+  /** Bars (market time) and trades a model needs before its evidence moves its quota. */
+  readonly min_bars: number;
+  readonly min_trades: number;
+}
 
 export interface ModelLimits {
   readonly min_quota_usd?: number;
@@ -23,15 +31,15 @@ export interface CapitalPolicy {
   readonly cooldown_sec: number;
   /** ISO time until which quotas are frozen (market disruption), or null. */
   readonly freeze_until: string | null;
-  /** Performance tilt: each model's share is ∝ exp(tilt_strength × clip(metric)); 0 = equal shares. */
+  readonly probation: ProbationPolicy;
+  /**
+   * Evidence tilt: a proven model's share is ∝ exp(tilt_strength × z), z its probabilistic
+   * Sharpe ratio against zero as a z-score (per-bar Sharpe × √bars, widened for skew and fat
+   * tails): it grows with both the Sharpe and the evidence behind it and never saturates, so
+   * models with different evidence get different shares; 0 = equal shares. Caps, the step
+   * limit and cooldowns bound how fast and how far it moves capital.
+   */
   readonly tilt_strength: number;
-  /** 'sharpe' (annualised, from the strategy tracker) or 'pnl' (return in percent on the
-   *  model's capital, so models of different size compare). */
-  readonly tilt_metric: TiltMetric;
-  /** The metric is clipped to ±tilt_clip, so one lucky model cannot take everything. */
-  readonly tilt_clip: number;
-  /** Samples a model needs before its performance tilts its share (until then: neutral). */
-  readonly tilt_min_samples: number;
   readonly model_limits: Readonly<Record<string, ModelLimits>>;
 }
 
@@ -43,14 +51,23 @@ export const DEFAULT_CAPITAL_POLICY: CapitalPolicy = {
   max_step_pct: 0.25,
   cooldown_sec: 0,
   freeze_until: null,
+  // A tenth of the deployable capital at the default 10,000 USD of paper cash: enough for a
+  // shadow model's paper orders to clear the minimum notional, and for its returns to mean
+  // something, without taking capital from the live model.
+  probation: { quota_usd: 1000, min_bars: 240, min_trades: 5 },
+  // z = +2 against z = −2 is e ≈ 2.7 times the share.
   tilt_strength: 0.25,
-  tilt_metric: 'sharpe',
-  tilt_clip: 3,
-  tilt_min_samples: 60,
   model_limits: {},
 };
 
 const KEYS = Object.keys(DEFAULT_CAPITAL_POLICY);
+
+// Keys of the earlier Sharpe-clip tilt: refused with what replaced them.
+const REPLACED: Record<string, string> = {
+  tilt_metric: 'the tilt now always reads the evidence-weighted Sharpe (see tilt_strength)',
+  tilt_clip: 'no clip: the evidence z-score does not saturate; max_quota_usd and max_step_pct bound a share',
+  tilt_min_samples: 'probation.min_bars and probation.min_trades',
+};
 
 export function parseCapitalPolicy(text: string): CapitalPolicy {
   let doc: unknown;
@@ -61,7 +78,10 @@ export function parseCapitalPolicy(text: string): CapitalPolicy {
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new ValidationError('expected a JSON object');
   const d = doc as Record<string, unknown>;
-  for (const k of Object.keys(d)) if (!KEYS.includes(k)) throw new ValidationError(`unknown key ${JSON.stringify(k)} (known: ${KEYS.join(', ')})`);
+  for (const k of Object.keys(d)) {
+    if (REPLACED[k]) throw new ValidationError(`${k} is no longer a key: ${REPLACED[k]}`);
+    if (!KEYS.includes(k)) throw new ValidationError(`unknown key ${JSON.stringify(k)} (known: ${KEYS.join(', ')})`);
+  }
   const out: Record<string, unknown> = { ...DEFAULT_CAPITAL_POLICY };
   const isNum = (v: unknown, lo: number, hi: number): v is number => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
   const num = (key: string, lo: number, hi: number) => {
@@ -77,15 +97,23 @@ export function parseCapitalPolicy(text: string): CapitalPolicy {
   num('max_step_pct', 0, 10);
   num('cooldown_sec', 0, 30 * 86_400);
   num('tilt_strength', 0, 10);
-  num('tilt_clip', 0, 100);
-  num('tilt_min_samples', 0, 1e9);
   if ('freeze_until' in d && d.freeze_until !== null) {
     if (typeof d.freeze_until !== 'string' || Number.isNaN(Date.parse(d.freeze_until))) throw new ValidationError('freeze_until must be an ISO date-time or null');
     out.freeze_until = d.freeze_until;
   }
-  if ('tilt_metric' in d) {
-    if (d.tilt_metric !== 'sharpe' && d.tilt_metric !== 'pnl') throw new ValidationError(`tilt_metric must be "sharpe" or "pnl", got ${JSON.stringify(d.tilt_metric)}`);
-    out.tilt_metric = d.tilt_metric;
+  if ('probation' in d) {
+    const pr = d.probation;
+    if (pr === null || typeof pr !== 'object' || Array.isArray(pr)) throw new ValidationError('probation must be an object { quota_usd, min_bars, min_trades }');
+    const r = pr as Record<string, unknown>;
+    const keys = ['quota_usd', 'min_bars', 'min_trades'] as const;
+    for (const k of Object.keys(r)) if (!(keys as readonly string[]).includes(k)) throw new ValidationError(`probation.${k} is not a known key (${keys.join(', ')})`);
+    const probation: Record<string, number> = { ...DEFAULT_CAPITAL_POLICY.probation };
+    for (const [k, hi, integer] of [['quota_usd', 1e12, false], ['min_bars', 1e9, true], ['min_trades', 1e9, true]] as const) {
+      if (!(k in r)) continue;
+      if (!isNum(r[k], 0, hi) || (integer && !Number.isInteger(r[k]))) throw new ValidationError(`probation.${k} must be ${integer ? 'an integer' : 'a number'} in [0, ${hi}], got ${JSON.stringify(r[k])}`);
+      probation[k] = r[k] as number;
+    }
+    out.probation = probation;
   }
   if ((out.min_quota_usd as number) > (out.max_quota_usd as number)) throw new ValidationError('min_quota_usd must not exceed max_quota_usd');
   if ('model_limits' in d) {

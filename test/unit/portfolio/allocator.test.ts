@@ -1,9 +1,15 @@
 // The capital allocator's pure decision: the deployable ceiling, floors and caps, the step
-// limit, cooldown and freeze, and the performance tilt — as properties over random inputs.
+// limit, cooldown and freeze, probation and the evidence tilt — as properties over random
+// inputs, and the allocator loop on a simulated clock under the SHIPPED capital policy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { planAllocation, allocateCapital, waterFill, SingleModelAllocation, type ModelPerformance } from '../../../src/portfolio/allocator.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SimClock } from '../../../src/core/clock.js';
+import { silentLogger } from '../../../src/obs/logger.js';
+import { planAllocation, allocateCapital, waterFill, SingleModelAllocation, CapitalAllocator, type ModelStanding } from '../../../src/portfolio/allocator.js';
 import { DEFAULT_CAPITAL_POLICY, parseCapitalPolicy, type CapitalPolicy } from '../../../src/portfolio/capitalPolicy.js';
 
 const NOW = Date.UTC(2025, 0, 1);
@@ -17,7 +23,7 @@ const policyArb = fc.record({
   tilt_strength: fc.double({ min: 0, max: 2, noNaN: true }),
 }).map((p): CapitalPolicy => ({
   ...DEFAULT_CAPITAL_POLICY, max_deployable_frac: p.max_deployable_frac, min_quota_usd: p.min_quota_usd,
-  max_quota_usd: p.min_quota_usd + p.spread, max_step_pct: p.max_step_pct, tilt_strength: p.tilt_strength, tilt_min_samples: 0,
+  max_quota_usd: p.min_quota_usd + p.spread, max_step_pct: p.max_step_pct, tilt_strength: p.tilt_strength,
 }));
 
 const scenarioArb = fc.record({
@@ -25,18 +31,19 @@ const scenarioArb = fc.record({
   n: fc.integer({ min: 1, max: 8 }),
   equity: fc.double({ min: -1000, max: 1e6, noNaN: true }),
   prevs: fc.array(fc.option(fc.double({ min: 0, max: 60_000, noNaN: true }), { nil: undefined }), { minLength: 8, maxLength: 8 }),
-  sharpes: fc.array(fc.double({ min: -20, max: 20, noNaN: true }), { minLength: 8, maxLength: 8 }),
+  zs: fc.array(fc.double({ min: -20, max: 20, noNaN: true }), { minLength: 8, maxLength: 8 }),
 });
 
-function inputOf(s: { n: number; equity: number; prevs: (number | undefined)[]; sharpes: number[] }) {
+// Every model proven and live in these properties: the probation rules have their own below.
+function inputOf(s: { n: number; equity: number; prevs: (number | undefined)[]; zs: number[] }) {
   const ms = models(s.n);
   const previous: Record<string, number> = {};
-  const performance: Record<string, ModelPerformance> = {};
+  const standings: Record<string, ModelStanding> = {};
   ms.forEach((m, i) => {
     if (s.prevs[i] !== undefined) previous[m] = s.prevs[i]!;
-    performance[m] = { sharpe: s.sharpes[i]!, return_pct: s.sharpes[i]!, samples: 100 };
+    standings[m] = { live: true, bars: 10_000, trades: 100, sharpeZ: s.zs[i]! };
   });
-  return { equityUsd: s.equity, models: ms, previous, lastChangeAt: {}, now: NOW, performance };
+  return { equityUsd: s.equity, models: ms, previous, lastChangeAt: {}, now: NOW, standings };
 }
 
 test('quotas never exceed equity × max deployable share (to the cent), whatever the previous quotas', () => {
@@ -96,18 +103,15 @@ test('a freeze that has passed no longer holds quotas', () => {
   assert.equal(q.a, 2000); // step limited: 1000 + 100 %
 });
 
-test('better risk-adjusted performance gets a larger share; equal shares without tilt', () => {
-  const perf = { good: { sharpe: 2, return_pct: 5, samples: 500 }, bad: { sharpe: -2, return_pct: -5, samples: 500 } };
-  const base = { equityUsd: 10_000, models: ['good', 'bad'], previous: {}, lastChangeAt: {}, now: NOW, performance: perf };
-  const tilted = allocateCapital(base, { ...DEFAULT_CAPITAL_POLICY, tilt_strength: 0.5, min_quota_usd: 0 });
-  assert.ok(tilted.good! > tilted.bad! * 2, JSON.stringify(tilted));
-  assert.ok(tilted.good! + tilted.bad! <= 8000 + 0.01);
-  const flat = allocateCapital(base, { ...DEFAULT_CAPITAL_POLICY, tilt_strength: 0 });
+test('equal shares without tilt or without standings', () => {
+  const standings = { good: { live: true, bars: 5000, trades: 50, sharpeZ: 4 }, bad: { live: true, bars: 5000, trades: 50, sharpeZ: -4 } };
+  const base = { equityUsd: 10_000, models: ['good', 'bad'], previous: {}, lastChangeAt: {}, now: NOW };
+  const flat = allocateCapital({ ...base, standings }, { ...DEFAULT_CAPITAL_POLICY, tilt_strength: 0 });
   assert.equal(flat.good, 4000);
   assert.equal(flat.bad, 4000);
-  // Too few samples: neutral.
-  const young = allocateCapital({ ...base, performance: { good: { ...perf.good, samples: 3 }, bad: { ...perf.bad, samples: 3 } } }, { ...DEFAULT_CAPITAL_POLICY, tilt_strength: 0.5 });
-  assert.equal(young.good, young.bad);
+  const none = allocateCapital(base, DEFAULT_CAPITAL_POLICY);
+  assert.equal(none.good, 4000);
+  assert.equal(none.bad, 4000);
 });
 
 test('per-model limits override the global floor and cap', () => {
@@ -125,7 +129,13 @@ test('waterFill splits by weight within bounds and scales infeasible floors', ()
 });
 
 test('capital_policy.json is validated key by key', () => {
-  assert.throws(() => parseCapitalPolicy('{"tilt_metric": "luck"}'), /tilt_metric/);
+  assert.throws(() => parseCapitalPolicy('{"tilt_metric": "sharpe"}'), /tilt_metric is no longer a key/);
+  assert.throws(() => parseCapitalPolicy('{"tilt_clip": 3}'), /tilt_clip is no longer a key: no clip/);
+  assert.throws(() => parseCapitalPolicy('{"tilt_min_samples": 60}'), /tilt_min_samples is no longer a key: probation\.min_bars/);
+  assert.throws(() => parseCapitalPolicy('{"probation": {"quota": 5}}'), /probation\.quota is not a known key/);
+  assert.throws(() => parseCapitalPolicy('{"probation": {"min_bars": 2.5}}'), /probation\.min_bars must be an integer/);
+  assert.throws(() => parseCapitalPolicy('{"probation": {"quota_usd": -1}}'), /probation\.quota_usd/);
+  assert.deepEqual(parseCapitalPolicy('{"probation": {"quota_usd": 500}}').probation, { ...DEFAULT_CAPITAL_POLICY.probation, quota_usd: 500 });
   assert.throws(() => parseCapitalPolicy('{"max_step_pct": -1}'), /max_step_pct/);
   assert.throws(() => parseCapitalPolicy('{"model_limits": {"a": {"min_quota_usd": 10, "max_quota_usd": 5}}}'), /model_limits\.a/);
   assert.throws(() => parseCapitalPolicy('{"freeze": true}'), /unknown key "freeze"/);
@@ -168,4 +178,110 @@ test('a plan made during a cooldown is not the answer once the cooldown is over,
   const after = memo.plan(12_000, 8000, NOW, NOW + 300_000);
   assert.equal(after.reasons.m, 'target');
   assert.equal(after.quotas.m, 9600);
+});
+
+// ---- probation and the evidence tilt under the shipped policy -------------------------------
+
+const SHIPPED = parseCapitalPolicy(readFileSync(new URL('../../../ops/capital_policy.json', import.meta.url), 'utf8'));
+const LIVE_FRESH: ModelStanding = { live: true, bars: 0, trades: 0, sharpeZ: null };
+const UNPROVEN: ModelStanding = { live: false, bars: 0, trades: 0, sharpeZ: null };
+const proven = (sharpeZ: number, live = false): ModelStanding => ({ live, bars: 5000, trades: 100, sharpeZ });
+
+test('the shipped capital policy is the defaults', () => {
+  assert.deepEqual(SHIPPED, DEFAULT_CAPITAL_POLICY);
+  assert.ok(SHIPPED.probation.quota_usd > 0 && SHIPPED.tilt_strength > 0);
+});
+
+test('a freshly trained shadow model gets the probation quota, and the live model keeps its size (the train-hmm case)', () => {
+  // Before: MA live, the bootstrap HMM and the ensemble in shadow, all still collecting evidence.
+  const standings: Record<string, ModelStanding> = { ma: LIVE_FRESH, hmm: UNPROVEN, ens: UNPROVEN };
+  const first = planAllocation({ equityUsd: 10_000, models: ['ma', 'hmm', 'ens'], previous: {}, lastChangeAt: {}, now: NOW, standings }, SHIPPED);
+  assert.deepEqual(first.quotas, { ma: 6000, hmm: 1000, ens: 1000 });
+  // Later: the MA is losing (negative evidence) when `hmm train-hmm` registers hmm_v2 in shadow.
+  const later = { ...standings, ma: proven(-2, true), hmm: proven(1), ens: proven(0.5), hmm_v2: UNPROVEN };
+  const before = planAllocation({ equityUsd: 10_000, models: ['ma', 'hmm', 'ens'], previous: first.quotas, lastChangeAt: {}, now: NOW, standings: later }, SHIPPED);
+  const after = planAllocation({ equityUsd: 10_000, models: ['ma', 'hmm', 'ens', 'hmm_v2'], previous: before.quotas, lastChangeAt: {}, now: NOW + 5000, standings: later }, SHIPPED);
+  const without = planAllocation({ equityUsd: 10_000, models: ['ma', 'hmm', 'ens'], previous: before.quotas, lastChangeAt: {}, now: NOW + 5000, standings: later }, SHIPPED);
+  assert.equal(after.reasons.hmm_v2, 'new');
+  assert.ok(after.quotas.hmm_v2! <= SHIPPED.probation.quota_usd, JSON.stringify(after.quotas));
+  assert.ok(after.quotas.hmm_v2! <= after.quotas.ma!, 'never above the live model');
+  // What the new model costs the live one is at most its share of the probation quota (1,000
+  // of 8,000 deployable), never the quarter the Sharpe-clip tilt took.
+  assert.ok(after.quotas.ma! >= without.quotas.ma! * (1 - 1000 / 8000) - 0.01, `the live model's quota fell from ${without.quotas.ma} to ${after.quotas.ma}`);
+  assert.ok(after.targets.ma! >= without.targets.ma! * (1 - 1000 / 8000) - 0.01);
+});
+
+test('a model on probation never gets more than the probation quota or a live model, whatever else holds (property)', () => {
+  const standingArb = fc.record({
+    live: fc.boolean(), bars: fc.integer({ min: 0, max: 1000 }), trades: fc.integer({ min: 0, max: 20 }),
+    sharpeZ: fc.option(fc.double({ min: -30, max: 30, noNaN: true }), { nil: null }),
+  });
+  fc.assert(fc.property(scenarioArb, fc.array(standingArb, { minLength: 8, maxLength: 8 }), fc.boolean(), (s, sts, frozen) => {
+    const base = inputOf(s);
+    const standings = Object.fromEntries(base.models.map((m, i) => [m, sts[i]!]));
+    const policy: CapitalPolicy = { ...s.policy, probation: SHIPPED.probation, freeze_until: frozen ? new Date(NOW + 60_000).toISOString() : null };
+    const plan = planAllocation({ ...base, standings }, policy);
+    const liveQuotas = base.models.filter((m) => standings[m]!.live).map((m) => plan.quotas[m]!);
+    const total = Object.values(plan.quotas).reduce((a, b) => a + b, 0);
+    assert.ok(total <= Math.max(0, s.equity) * policy.max_deployable_frac + 0.01);
+    for (const m of base.models) {
+      const st = standings[m]!;
+      if (st.live || (st.bars >= policy.probation.min_bars && st.trades >= policy.probation.min_trades)) continue;
+      assert.ok(plan.quotas[m]! <= policy.probation.quota_usd + 1e-9, `${m}: ${plan.quotas[m]} above probation`);
+      for (const q of liveQuotas) assert.ok(plan.quotas[m]! <= q + 1e-9, `${m}: ${plan.quotas[m]} above a live model's ${q}`);
+    }
+  }), { numRuns: 500 });
+});
+
+test('two models with different evidence get different quotas — no clip makes strong models equal; equal evidence, equal quotas', () => {
+  const plan = (a: number, b: number) => planAllocation({ equityUsd: 10_000, models: ['a', 'b'], previous: {}, lastChangeAt: {}, now: NOW, standings: { a: proven(a, true), b: proven(b) } }, SHIPPED).quotas;
+  // Both far beyond the old ±3 clip of the Sharpe tilt, which made them equal.
+  const strong = plan(6, 12);
+  assert.ok(strong.b! > strong.a! * 2, JSON.stringify(strong));
+  const weak = plan(-2, 2);
+  assert.ok(weak.b! > weak.a!, JSON.stringify(weak));
+  assert.ok(strong.b! > weak.b!, 'more evidence of a better model, more capital');
+  const same = plan(3, 3);
+  assert.equal(same.a, same.b);
+});
+
+test('the allocator loop on a simulated clock: a model with strong evidence gains quota step by step, within the step limit and the cooldown', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hmm-alloc-'));
+  try {
+    const clock = new SimClock(NOW);
+    const policy: CapitalPolicy = { ...SHIPPED, cooldown_sec: 60 };
+    let standings: Record<string, ModelStanding> = { live: LIVE_FRESH, cand: UNPROVEN };
+    const quotas: { t: number; live: number; cand: number }[] = [];
+    const alloc = new CapitalAllocator(join(dir, 'alloc.json'), () => policy, () => ['live', 'cand'], async () => 10_000, silentLogger(), null, { standings: () => standings, clock });
+    alloc.start();
+    const tick = async (sec: number) => {
+      clock.advanceBy(sec * 1000);
+      await new Promise((r) => setImmediate(r));
+      quotas.push({ t: (clock.now() - NOW) / 1000, live: alloc.quota('live'), cand: alloc.quota('cand') });
+    };
+    await tick(0);
+    assert.equal(alloc.quota('cand'), 1000, 'probation');
+    assert.equal(alloc.quota('live'), 7000);
+    // The candidate earns strong evidence; the live model's stays neutral.
+    standings = { live: proven(0, true), cand: proven(8) };
+    for (let i = 0; i < 150; i++) await tick(policy.refresh_sec);
+    const changes = quotas.filter((q, i) => i > 0 && q.cand !== quotas[i - 1]!.cand);
+    assert.ok(changes.length >= 3, `moved in ${changes.length} steps`);
+    for (let i = 1; i < quotas.length; i++) {
+      const prev = quotas[i - 1]!;
+      const q = quotas[i]!;
+      if (q.cand === prev.cand) continue;
+      assert.ok(q.cand <= prev.cand * (1 + policy.max_step_pct) + 0.01, `step ${prev.cand} → ${q.cand} beyond max_step_pct`);
+      const lastChange = changes.findIndex((c) => c === q);
+      if (lastChange > 0) assert.ok(q.t - changes[lastChange - 1]!.t >= policy.cooldown_sec, 'a change within the cooldown (clock seconds)');
+    }
+    const end = quotas.at(-1)!;
+    assert.ok(end.cand > end.live * 2, `evidence moved most capital to the candidate: ${JSON.stringify(end)}`);
+    assert.ok(end.cand + end.live <= 8000 + 0.01);
+    const file = JSON.parse(readFileSync(join(dir, 'alloc.json'), 'utf8')) as { ts: string };
+    assert.equal(file.ts, new Date(clock.now()).toISOString(), 'files are stamped with the clock');
+    alloc.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
