@@ -783,6 +783,9 @@ export class Engine {
   async close(): Promise<void> {
     this.metrics?.accountRefreshers.delete(this.refreshGauges);
     await this.reconciler.stop();
+    // Orders still on their way to the venue (a model's signal routed just before the stop)
+    // book their fills before the last snapshot, so it matches the ledger it is derived from.
+    await this.quiesce();
     await this.ledger.durable();
     this.snapshot?.writeNow();
     this.snapshot?.stop();
