@@ -29,11 +29,6 @@ import type { GovernanceDaemon } from '../ops/governance/daemon.js';
 import type { TradingStates } from '../ops/governance/tradingStates.js';
 import type { OpsContext } from '../ops/context.js';
 import { stackPaths, type StackPaths } from '../ops/paths.js';
-import type { CanaryManager } from '../lifecycle/canaryManager.js';
-import type { ShadowBook } from '../lifecycle/shadowBook.js';
-import type { ModelFleet, StrategyRegistry } from '../lifecycle/strategyRegistry.js';
-import type { StrategyTracker } from '../lifecycle/strategyTracker.js';
-import type { StrategyRuntime } from '../strategy/runtime.js';
 import { type ControlPlane, buildControlCore, buildControlPlane, ensureOperatorFiles } from './controlPlane.js';
 import { buildEngine, openSimVenue } from './engineParts.js';
 import { openBus } from './processBus.js';
@@ -62,14 +57,7 @@ export interface Stack {
     readonly tokens: OpsTokenRing;
   };
   /** Model lifecycle: registry, runtime, shadow book, tracker and canary manager. */
-  readonly strategy: {
-    readonly registry: StrategyRegistry;
-    readonly runtime: StrategyRuntime;
-    readonly fleet: ModelFleet;
-    readonly shadow: ShadowBook;
-    readonly tracker: StrategyTracker;
-    readonly canary: CanaryManager;
-  };
+  readonly strategy: Pick<ControlPlane, 'registry' | 'runtime' | 'fleet' | 'shadow' | 'tracker' | 'canary'>;
   stop(): Promise<void>;
 }
 

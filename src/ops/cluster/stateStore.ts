@@ -63,12 +63,14 @@ export interface AllocationWrite {
   readonly ts: number;
 }
 
-// KEYS[1] doc; ARGV[1] json, ARGV[2] its ts. Stores it unless a doc at least as recent is stored.
+// KEYS[1] doc; ARGV[1] json, ARGV[2] its order (a ts or a version), ARGV[3] the field that holds
+// that order in a stored doc. Stores it unless a doc at least as recent is stored (a replica
+// that decided while Redis was away catches up; an older write never undoes a newer one).
 const SET_IF_NEWER = `
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local ok, doc = pcall(cjson.decode, cur)
-  if ok and type(doc) == 'table' and tonumber(doc['ts']) and tonumber(doc['ts']) >= tonumber(ARGV[2]) then return 0 end
+  if ok and type(doc) == 'table' and tonumber(doc[ARGV[3]]) and tonumber(doc[ARGV[3]]) >= tonumber(ARGV[2]) then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1])
 return 1`;
@@ -99,17 +101,6 @@ doc['version'] = math.max(v + 1, tonumber(ARGV[4]))
 local out = cjson.encode(doc)
 redis.call('SET', KEYS[1], out)
 return out`;
-
-// KEYS[1] the trading-state document; ARGV[1] json, ARGV[2] its version: stored unless the stored
-// version is at least as high (a replica that decided while Redis was away catches up).
-const SET_IF_NEWER_VERSION = `
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local ok, doc = pcall(cjson.decode, cur)
-  if ok and type(doc) == 'table' and tonumber(doc['version']) and tonumber(doc['version']) >= tonumber(ARGV[2]) then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[1])
-return 1`;
 
 // KEYS[1] fence counter of the lease, KEYS[2] doc, KEYS[3] write log (or the doc again), KEYS[4]
 // refusal counter; ARGV[1] token, ARGV[2] json, ARGV[3] log entry ('' = no log). 1 written, 0 fenced.
@@ -173,7 +164,7 @@ export class OpsStateStore implements AllocationStore {
 
   /** Stores a document decided while Redis was away, unless a version at least as high is stored. */
   async writeTradingStateIfNewer(doc: TradingStateDocument): Promise<boolean> {
-    return Number(await this.redis.eval(SET_IF_NEWER_VERSION, 1, this.keys.tradingState, JSON.stringify(doc), String(doc.version))) === 1;
+    return Number(await this.redis.eval(SET_IF_NEWER, 1, this.keys.tradingState, JSON.stringify(doc), String(doc.version), 'version')) === 1;
   }
 
   readWeights(): Promise<WeightsDocR | null> {
@@ -181,7 +172,7 @@ export class OpsStateStore implements AllocationStore {
   }
 
   async writeWeights(doc: WeightsDocR): Promise<boolean> {
-    return Number(await this.redis.eval(SET_IF_NEWER, 1, this.keys.weights, JSON.stringify(doc), String(doc.ts))) === 1;
+    return Number(await this.redis.eval(SET_IF_NEWER, 1, this.keys.weights, JSON.stringify(doc), String(doc.ts), 'ts')) === 1;
   }
 
   readAllocations(): Promise<AllocationsDoc | null> {
