@@ -23,15 +23,24 @@ export async function backupCommand(root: string, out?: string): Promise<string>
   }
 }
 
-export async function restoreCommand(root: string, file: string, opsUrls: readonly string[], verifyOnly: boolean): Promise<string> {
+// The restore says which trading decision the next start will obey: a restore must never
+// silently turn trading back on after `hmm kill`.
+const TRADING_LINE = {
+  kept: 'trading state: KEPT the current one (ops/trading_states.json not restored; --with-trading-state restores the backup\'s)',
+  restored: 'trading state: RESTORED from the backup (check it: hmm status, hmm kill to halt)',
+  none: 'trading state: none in the root or the backup (the stack starts with its defaults)',
+} as const;
+
+export async function restoreCommand(root: string, file: string, opsUrls: readonly string[], verifyOnly: boolean, withTradingState = false): Promise<string> {
   try {
     if (verifyOnly) {
       const m = await verifyBackup(file);
       return `${file} is intact: ${m.files.length} files from ${m.created_at} (${m.hostname}), checksums and SQLite integrity verified`;
     }
-    const r = await restoreBackup(root, file, { opsUrls });
+    const r = await restoreBackup(root, file, { opsUrls, withTradingState });
     return [
       `restored ${r.restored.length} files from ${file} (backup of ${r.manifest.created_at})`,
+      TRADING_LINE[r.tradingState],
       r.previous ? `the state it replaced is kept in ${r.previous}` : 'nothing was replaced (empty root)',
       'start the stack (`hmm up`), then check: curl http://localhost:8002/status | jq .state.recovered',
     ].join('\n');

@@ -122,9 +122,10 @@ program.command('backup').description('write a .tar.gz of the stack\'s state (co
 program.command('restore').description('restore a backup into --root (the stack must be stopped); the next start reports state.recovered')
   .argument('<file>', 'archive written by `hmm backup`')
   .option('--verify-only', 'check the archive (checksums, SQLite integrity) without restoring')
-  .action(async (file: string, o: { verifyOnly?: boolean }) => {
+  .option('--with-trading-state', 'also restore the backup\'s trading decision (ops/trading_states.json); by default the current one is kept')
+  .action(async (file: string, o: { verifyOnly?: boolean; withTradingState?: boolean }) => {
     const { restoreCommand } = await import('./backup.js');
-    process.stdout.write(`${await restoreCommand(globals().root, file, [globals().url], o.verifyOnly === true)}\n`);
+    process.stdout.write(`${await restoreCommand(globals().root, file, [globals().url], o.verifyOnly === true, o.withTradingState === true)}\n`);
   });
 
 program.command('train-hmm').description('fit a Gaussian HMM and save it as the next version in ops/models/ (the stack runs it as a shadow model)')

@@ -376,11 +376,21 @@ export interface RestoreResult {
   /** Where the files the restore replaced were moved (null when nothing was replaced). */
   readonly previous: string | null;
   readonly manifest: BackupManifest;
+  /** What became of the trading decision: 'kept' the root's current one, 'restored' the
+   *  backup's (asked for, or the root had none), or 'none' (neither side had one). */
+  readonly tradingState: 'kept' | 'restored' | 'none';
 }
+
+/** The operator's trading decision (the global HALTED lives in trading_states.json; state.json
+ *  is the old kill switch a start migrates): a restore keeps the current one, since a backup
+ *  taken while trading, restored after `hmm kill`, would otherwise trade at once. */
+export const TRADING_STATE_FILES: readonly string[] = ['ops/trading_states.json', 'ops/state.json'];
 
 export interface RestoreOptions {
   /** Ops API addresses to probe: a stack answering there blocks the restore. */
   readonly opsUrls?: readonly string[];
+  /** Restore the backup's trading decision too (`--with-trading-state`), replacing the current one. */
+  readonly withTradingState?: boolean;
   readonly now?: Date;
 }
 
@@ -413,8 +423,17 @@ export async function restoreBackup(root: string, file: string, opts: RestoreOpt
       mkdirSync(join(root, 'engine'), { recursive: true });
       renameSync(join(work, 'engine/state'), join(root, 'engine/state'));
     }
+    // The current decision is kept whenever the root holds one; on an empty root (a new
+    // host) the backup's is all there is, so it is restored and the result says so.
+    const hasCurrent = TRADING_STATE_FILES.some((rel) => existsSync(join(root, rel)));
+    const inBackup = manifest.files.some((f) => TRADING_STATE_FILES.includes(f.path));
+    const keepTrading = hasCurrent && opts.withTradingState !== true;
+    const tradingState = keepTrading ? 'kept' : inBackup ? 'restored' : hasCurrent ? 'kept' : 'none';
+    // Only replaced when the backup has one: a backup without it must not clear a halt.
+    if (opts.withTradingState === true && hasCurrent && inBackup) for (const rel of TRADING_STATE_FILES) moveAside(rel);
     for (const f of manifest.files) {
       if (f.path.startsWith('engine/state/')) continue;
+      if (keepTrading && TRADING_STATE_FILES.includes(f.path)) continue;
       moveAside(f.path);
       mkdirSync(dirname(join(root, f.path)), { recursive: true });
       renameSync(join(work, f.path), join(root, f.path));
@@ -423,8 +442,10 @@ export async function restoreBackup(root: string, file: string, opts: RestoreOpt
       archive: file, archive_name: basename(file), restored_at: now.toISOString(), backup_created_at: manifest.created_at,
       backup_host: manifest.hostname, files: manifest.files.length, sqlite_consistent: manifest.sqlite_consistent,
       previous_state: moved ? relative(root, previous).split(sep).join('/') : null,
+      trading_state: tradingState,
     });
-    return { restored: manifest.files.map((f) => f.path), previous: moved ? previous : null, manifest };
+    const restored = manifest.files.map((f) => f.path).filter((p) => !(keepTrading && TRADING_STATE_FILES.includes(p)));
+    return { restored, previous: moved ? previous : null, manifest, tradingState };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

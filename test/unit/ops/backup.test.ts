@@ -260,3 +260,52 @@ test('restore refuses while the stack runs: a live process holds the lock, or th
     cpSync(out, join(root, 'copy.tar.gz'));
   });
 });
+
+// Issue 14 item 7: a backup taken while trading, restored after `hmm kill`, must not trade at once.
+test('restore keeps the operator\'s current trading decision unless --with-trading-state, and says which', async () => {
+  const trading = JSON.stringify({ version: 1, global: { state: 'ACTIVE' } });
+  const halted = JSON.stringify({ version: 2, global: { state: 'HALTED', reason: 'hmm kill' } });
+  await withRoot(async (root) => {
+    seedOperatorFiles(root);
+    writeFileSync(join(root, 'ops/trading_states.json'), trading);
+    const out = join(root, 'b.tar.gz');
+    await createBackup(root, { out });
+    writeFileSync(join(root, 'ops/trading_states.json'), halted);
+
+    const kept = await restoreBackup(root, out);
+    assert.equal(kept.tradingState, 'kept');
+    assert.equal(readFileSync(join(root, 'ops/trading_states.json'), 'utf8'), halted, 'the kill stays in force');
+    assert.ok(!kept.restored.includes('ops/trading_states.json'));
+    assert.equal(readRestoreMarker(stackPaths(root).engineStateDir)?.trading_state, 'kept');
+    assert.deepEqual(JSON.parse(readFileSync(join(root, 'ops/capital_allocations.json'), 'utf8')), { capital_quota_usd: { ma: 1000 } }, 'the rest is restored');
+
+    // The counterpart: asked for, the backup's decision replaces the current one (kept aside).
+    const asked = await restoreBackup(root, out, { withTradingState: true, now: new Date(Date.now() + 1_000) });
+    assert.equal(asked.tradingState, 'restored');
+    assert.equal(readFileSync(join(root, 'ops/trading_states.json'), 'utf8'), trading);
+    assert.equal(readFileSync(join(asked.previous!, 'ops/trading_states.json'), 'utf8'), halted);
+
+    // The CLI line says which it did.
+    writeFileSync(join(root, 'ops/trading_states.json'), halted);
+    const { restoreCommand } = await import('../../../src/cli/backup.js');
+    const said = await restoreCommand(root, out, [], false);
+    assert.match(said, /trading state: KEPT the current one/);
+    assert.equal(readFileSync(join(root, 'ops/trading_states.json'), 'utf8'), halted);
+  });
+  // A new host (empty root): the backup's decision is all there is, and the answer says so.
+  await withRoot(async (root) => {
+    seedOperatorFiles(root);
+    writeFileSync(join(root, 'ops/trading_states.json'), halted);
+    const out = join(tmpdir(), `hmm-b-${process.pid}.tar.gz`);
+    await createBackup(root, { out });
+    const other = mkdtempSync(join(tmpdir(), 'hmm-backup-new-'));
+    try {
+      const r = await restoreBackup(other, out);
+      assert.equal(r.tradingState, 'restored');
+      assert.equal(readFileSync(join(other, 'ops/trading_states.json'), 'utf8'), halted);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+      rmSync(out, { force: true });
+    }
+  });
+});
