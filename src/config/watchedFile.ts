@@ -1,5 +1,8 @@
 // An operator-edited file that is reloaded on change: parsed and validated on every edit;
-// a bad edit is refused with an ERROR line and the last good value stays in force.
+// a bad edit is refused with an ERROR line and the last good value stays in force. An empty or
+// whitespace-only file is such a bad edit, never "all defaults": a truncated save or an editor
+// that emptied the file must not silently undo the operator's governance. (A missing file is
+// the defaults: that is how a fresh root starts.)
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
@@ -23,7 +26,9 @@ export class WatchedFile<T> {
   private readonly listeners = new Set<(value: T) => void>();
   readonly label: string;
 
-  /** Loads the file now; throws (stopping start-up) if it is invalid. Missing → the default. */
+  /** Loads the file now; throws (stopping start-up, the message naming the file) if it is
+   *  invalid or empty: at start-up there is no last good version in memory to keep, and
+   *  starting on the defaults would be the silent reinterpretation this refuses. Missing → the default. */
   constructor(
     readonly path: string,
     root: string,
@@ -38,7 +43,7 @@ export class WatchedFile<T> {
       this.value = fallback();
     } else {
       try {
-        this.value = parse(text);
+        this.value = parseNonEmpty(text, parse);
         this.lastText = text;
       } catch (err) {
         throw new Error(`${this.label}: ${(err as Error).message}`);
@@ -74,7 +79,7 @@ export class WatchedFile<T> {
     const text = readOrNull(this.path);
     if (text === null || text === this.lastText) return false;
     try {
-      const next = this.parse(text);
+      const next = parseNonEmpty(text, this.parse);
       this.value = next;
       this.lastText = text;
       this.metrics?.policyReloads.inc({ file: this.label, result: 'ok' });
@@ -93,6 +98,12 @@ export class WatchedFile<T> {
     await this.watcher?.close();
     this.watcher = null;
   }
+}
+
+/** Refuses an empty or whitespace-only text before the parser could read it as "no keys". */
+function parseNonEmpty<T>(text: string, parse: (text: string) => T): T {
+  if (text.trim() === '') throw new ValidationError('the file is empty; an empty file is refused, not read as the defaults (delete the file to use the defaults)');
+  return parse(text);
 }
 
 function readOrNull(path: string): string | null {
