@@ -10,11 +10,15 @@
 // keeps a quota where it is; a model's floor and cap (when the floors fit in what is
 // deployable); the step limit. Between those bounds, proven models share what is deployable
 // by their evidence-weighted performance.
+//
+// The file is the stack's output, not an input: an operator's edit of it is overwritten at the
+// next step. That is said with a WARN naming the edited quotas and where the intent belongs
+// (capital_policy.json model_limits, or freeze_until), so an edit never vanishes silently.
 import { readFileSync } from 'node:fs';
 import { WallClock, type Clock, type TimerHandle } from '../core/clock.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
-import { writeJsonAtomic } from '../util/atomicFile.js';
+import { writeFileAtomic } from '../util/atomicFile.js';
 import { limitsFor, type CapitalPolicy } from './capitalPolicy.js';
 
 /** What the allocator knows of a model: whether it is live, and the evidence behind its
@@ -358,6 +362,9 @@ export class CapitalAllocator {
   private timer: TimerHandle | null = null;
   // Named apart from a subclass's own clock (ReplicatedAllocator keeps one for its loop).
   private readonly stepClock: Clock;
+  /** The text this allocator last wrote (or found at start, which it resumes from): anything
+   *  else on disk at the next step is someone else's edit. */
+  private lastWritten: string | null;
 
   constructor(
     private readonly path: string,
@@ -369,6 +376,7 @@ export class CapitalAllocator {
     private readonly extras: AllocatorExtras = {},
   ) {
     this.stepClock = extras.clock ?? new WallClock();
+    this.lastWritten = readText(path);
     // Resume from the last file so the step limit and cooldowns hold across a restart.
     const prev = readJson(path) as Partial<AllocationsFile> | null;
     if (prev && prev.capital_quota_usd && typeof prev.capital_quota_usd === 'object') {
@@ -419,14 +427,32 @@ export class CapitalAllocator {
       ts: new Date(now).toISOString(),
       frozen_until: policy.freeze_until,
     };
-    writeJsonAtomic(this.path, file);
+    this.warnOnOperatorEdit();
+    const text = JSON.stringify(file, null, 2) + '\n';
+    writeFileAtomic(this.path, text);
+    this.lastWritten = text;
     if (Object.keys(changes).length > 0 && this.extras.historyPath) {
       this.history.push({ ts: file.ts, equity_usd: file.equity_usd, deployable_usd: file.deployable_usd, changes, capital_quota_usd: plan.quotas, frozen_until: policy.freeze_until });
       const limit = this.extras.historyLimit?.() ?? 100;
       if (this.history.length > limit) this.history.splice(0, this.history.length - limit);
-      writeJsonAtomic(this.extras.historyPath, { limit, entries: this.history });
+      writeFileAtomic(this.extras.historyPath, JSON.stringify({ limit, entries: this.history }, null, 2) + '\n');
     }
     return file;
+  }
+
+  /** Says (once per edit) that the file on disk is not what this allocator wrote and is about
+   *  to be overwritten, naming the quotas the edit changed and where the operator's intent
+   *  belongs. A deleted file is not an intent: it is simply written again. */
+  private warnOnOperatorEdit(): void {
+    const onDisk = readText(this.path);
+    if (onDisk === null || this.lastWritten === null || onDisk === this.lastWritten) return;
+    const edited = parseQuotas(onDisk);
+    const quotaEdits = edited === null
+      ? 'the file does not parse'
+      : Object.entries(edited).filter(([m, q]) => this.quotas[m] !== q).map(([m, q]) => `${m} ${this.quotas[m] ?? 'none'} → ${q}`).join(', ') || 'no quota changed';
+    this.log.warn({ file: this.path, edited: edited ?? undefined },
+      `[ALLOC] ops/capital_allocations.json was edited outside the stack (${quotaEdits}); it is the allocator's output and is overwritten now. ` +
+      'To set a quota, pin it in ops/capital_policy.json (model_limits.<model>.min_quota_usd = max_quota_usd); to hold every quota, set freeze_until there');
   }
 
   start(): void {
@@ -440,6 +466,25 @@ export class CapitalAllocator {
   stop(): void {
     this.stepClock.clear(this.timer);
     this.timer = null;
+  }
+}
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** The capital_quota_usd of an edited file, or null when it does not parse. */
+function parseQuotas(text: string): Record<string, unknown> | null {
+  try {
+    const doc = JSON.parse(text) as { capital_quota_usd?: unknown };
+    const q = doc?.capital_quota_usd;
+    return q !== null && typeof q === 'object' && !Array.isArray(q) ? (q as Record<string, unknown>) : {};
+  } catch {
+    return null;
   }
 }
 
