@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../obs/logger.js';
 import { codeForStatus } from './errors.js';
+import type { FloodGuard } from './floodGuard.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -51,12 +52,14 @@ export function actorOf(req: FastifyRequest): string {
 }
 
 /** Adds the token check on routes marked `auth` (callback-style: it runs on every request,
- *  and an async hook would cost a promise each). */
-export function addTokenCheck(app: FastifyInstance, token: TokenSource, log: Logger): void {
+ *  and an async hook would cost a promise each). With a FloodGuard, a client past its limits
+ *  gets 429 before its token is looked at, and only its first refusal per window is logged. */
+export function addTokenCheck(app: FastifyInstance, token: TokenSource, log: Logger, guard?: FloodGuard): void {
   app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     if (!req.routeOptions.config.auth) return done();
+    if (guard?.admit(req, reply)) return;
     if (token.verify(presentedToken(req))) return done();
-    log.warn({ route: req.url, method: req.method }, `[AUTH] rejected ${req.method} ${req.routeOptions.url ?? req.url}: invalid or missing X-OPS-TOKEN`);
+    if (!guard || guard.failed(req)) log.warn({ route: req.url, method: req.method }, `[AUTH] rejected ${req.method} ${req.routeOptions.url ?? req.url}: invalid or missing X-OPS-TOKEN`);
     void reply.code(401).send({ error: 'invalid or missing X-OPS-TOKEN', code: codeForStatus(401) });
   });
 }
@@ -65,6 +68,8 @@ export function addTokenCheck(app: FastifyInstance, token: TokenSource, log: Log
 export function addAuditHook(app: FastifyInstance, token: TokenSource, onControlAction: (action: ControlAction) => void): void {
   app.addHook('onResponse', (req, reply, done) => {
     if (!req.routeOptions.config.auth) return done();
+    // A flood's 429s are summarised by the FloodGuard; one audit entry each would be the flood again.
+    if (reply.statusCode === 429) return done();
     if (req.routeOptions.config.audit === 'refusals' && reply.statusCode !== 401) return done();
     const value = presentedToken(req);
     try {

@@ -7,6 +7,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from '../obs/logger.js';
 import { addAuditHook, addTokenCheck, type ControlAction, type TokenSource } from './auth.js';
+import { FloodGuard, floodLimitsFromEnv, type FloodLimits } from './floodGuard.js';
 import { answerFor, codeForStatus, HttpError } from './errors.js';
 
 /** curl -d sends `application/x-www-form-urlencoded` even when the body is JSON (the runbook's
@@ -31,6 +32,11 @@ export interface HttpServerOptions {
   readonly description?: string;
   /** Prefix of the line logged for a 500 (e.g. `[OPS]`, `[ENGINE]`). */
   readonly logTag?: string;
+  /** Per-client limits on failed authentication and control calls (floodGuard.ts); from the
+   *  environment when absent. */
+  readonly floodLimits?: FloodLimits;
+  /** The limiter's time source (tests); wall time otherwise. */
+  readonly now?: () => number;
 }
 
 type FastifyFailure = Error & { validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[]; statusCode?: number; code?: string };
@@ -67,7 +73,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  addTokenCheck(app, opts.token, opts.log);
+  addTokenCheck(app, opts.token, opts.log, new FloodGuard(opts.floodLimits ?? floodLimitsFromEnv(), opts.log, opts.now));
   if (opts.onControlAction) addAuditHook(app, opts.token, opts.onControlAction);
 
   const tag = opts.logTag ?? '[OPS]';
