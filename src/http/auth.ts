@@ -40,6 +40,24 @@ export interface ControlAction {
   readonly body: unknown;
 }
 
+/** A URL fit for a log line: the path, and the query's names with their values redacted (an
+ *  operator who pastes the token into `?token=` must not find it in the logs). */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const names = url.slice(q + 1).split('&').filter((p) => p.length > 0).map((p) => `${p.split('=')[0]}=[redacted]`);
+  return `${url.slice(0, q)}?${names.join('&')}`;
+}
+
+/** A request body fit for the audit trail: any string that is a valid token (an operator who
+ *  put the token in the body instead of the header) becomes '[redacted]'. */
+function redactBody(body: unknown, token: TokenSource, depth = 0): unknown {
+  if (typeof body === 'string') return body.length >= 8 && token.verify(body) ? '[redacted]' : body;
+  if (body === null || typeof body !== 'object' || depth > 4) return body;
+  if (Array.isArray(body)) return body.map((v) => redactBody(v, token, depth + 1));
+  return Object.fromEntries(Object.entries(body as Record<string, unknown>).map(([k, v]) => [k, redactBody(v, token, depth + 1)]));
+}
+
 function presentedToken(req: FastifyRequest): string | undefined {
   const h = req.headers[TOKEN_HEADER];
   return Array.isArray(h) ? h[0] : h;
@@ -59,7 +77,8 @@ export function addTokenCheck(app: FastifyInstance, token: TokenSource, log: Log
     if (!req.routeOptions.config.auth) return done();
     if (guard?.admit(req, reply)) return;
     if (token.verify(presentedToken(req))) return done();
-    if (!guard || guard.failed(req)) log.warn({ route: req.url, method: req.method }, `[AUTH] rejected ${req.method} ${req.routeOptions.url ?? req.url}: invalid or missing X-OPS-TOKEN`);
+    const url = redactUrl(req.url);
+    if (!guard || guard.failed(req)) log.warn({ route: url, method: req.method }, `[AUTH] rejected ${req.method} ${req.routeOptions.url ?? url}: invalid or missing X-OPS-TOKEN`);
     void reply.code(401).send({ error: 'invalid or missing X-OPS-TOKEN', code: codeForStatus(401) });
   });
 }
@@ -73,7 +92,7 @@ export function addAuditHook(app: FastifyInstance, token: TokenSource, onControl
     if (req.routeOptions.config.audit === 'refusals' && reply.statusCode !== 401) return done();
     const value = presentedToken(req);
     try {
-      onControlAction({ route: req.routeOptions.url ?? req.url, method: req.method, fingerprint: value ? token.fingerprint(value) : null, status: reply.statusCode, body: req.body });
+      onControlAction({ route: req.routeOptions.url ?? redactUrl(req.url), method: req.method, fingerprint: value ? token.fingerprint(value) : null, status: reply.statusCode, body: redactBody(req.body, token) });
       done();
     } catch (err) {
       done(err as Error);
