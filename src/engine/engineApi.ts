@@ -19,8 +19,11 @@ import { createHttpServer, type HttpServerOptions } from '../http/server.js';
 import { LocalEngineHandle } from './engineHandle.js';
 import { NOT_SIZED_STATUS, type NotionalIntent, type NotionalOrderRequest } from './sizing.js';
 
-const decimalInput = { anyOf: [{ type: 'string', pattern: '^[0-9]+(\\.[0-9]{1,8})?$' }, { type: 'number', exclusiveMinimum: 0, maximum: 1e12 }] } as const;
-const moneyInput = { anyOf: [{ type: 'string', pattern: '^[0-9]+(\\.[0-9]{1,8})?$' }, { type: 'number', minimum: 0, maximum: 1e12 }] } as const;
+// Amounts are fixed-point with 8 decimals and the ledger binds them as 64-bit integers
+// (≤ 9.2e18 raw): at most 10 integer digits, so an absurd amount is a 400 naming the field,
+// never a failed bind answered with 500.
+const decimalInput = { anyOf: [{ type: 'string', pattern: '^[0-9]{1,10}(\\.[0-9]{1,8})?$' }, { type: 'number', exclusiveMinimum: 0, maximum: 9_999_999_999 }] } as const;
+const moneyInput = { anyOf: [{ type: 'string', pattern: '^[0-9]{1,10}(\\.[0-9]{1,8})?$' }, { type: 'number', minimum: 0, maximum: 9_999_999_999 }] } as const;
 const anyObject = { type: 'object', additionalProperties: true } as const;
 
 function toFixed(value: string | number | undefined, field: string): Fixed | null {

@@ -97,6 +97,10 @@ test('bad input: 4xx JSON naming the field, and nothing reaches the ledger', asy
     [{ symbol: 'BTCUSDT', side: 'BUY', quantity: 'NaN' }, 'quantity'],
     [{ symbol: 'BTCUSDT', side: 'BUY', quantity: -1 }, 'quantity'],
     [{ symbol: 'BTCUSDT', side: 'BUY', quantity: 1e300 }, 'quantity'],
+    // Beyond what the ledger's 64-bit amounts hold: refused by the schema, not a 500 at the bind.
+    [{ symbol: 'BTCUSDT', side: 'BUY', quote_usd: 1e20 }, 'quote_usd'],
+    [{ symbol: 'BTCUSDT', side: 'BUY', quote_usd: '100000000000000000000' }, 'quote_usd'],
+    [{ symbol: 'BTCUSDT', side: 'BUY', quantity: '99999999999' }, 'quantity'],
     [{ symbol: 'BTCUSDT', side: 'BUY', quantity: '0.000000001' }, 'quantity'],
     [{ symbol: 'BTCUSDT', side: 'HOLD', quantity: 1 }, 'side'],
     [{ symbol: 'BTC/USDT', side: 'BUY', quantity: 1 }, 'symbol'],
