@@ -721,7 +721,7 @@ export class Engine {
   }
 
   reconcileState(): ReconcileState {
-    return this.reconciler.state();
+    return { ...this.reconciler.state(), damaged_lines: this.ledger.journalDamaged.length };
   }
 
   private reconcileTarget(): ReconcileTarget {

@@ -2,7 +2,7 @@
 // venue hears of it, cheaper than a SQLite commit on the order path. The ledger owns one beside
 // its database file, appends on recordIntent(), settles lines as its commits land and reads the
 // unsettled ones back at start-up (ledger.ts recoverJournal).
-import { closeSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import type { Order } from '../core/order.js';
 
 /** The intent journal is compacted after a commit once it holds more than this. */
@@ -32,19 +32,38 @@ export class IntentJournal {
     this.fd = openSync(path, 'a+');
   }
 
-  /** Every line that parses (a torn last line is dropped: its order was never sent). */
-  read(): IntentLine[] {
-    const out: IntentLine[] = [];
-    for (const line of readFileSync(this.path, 'utf8').split('\n')) {
+  /**
+   * Every line that parses and validates. A torn last line (no newline: the write had not
+   * returned, so the venue never saw it) is dropped. Any other line that does not parse or
+   * validate is damage: it is copied to `<journal>.damaged` and returned in `damaged`, so that
+   * start-up goes on and says which file and line (one bad line once stopped start-up with
+   * "Cannot convert 0.001 to a BigInt", naming no file).
+   */
+  read(): { lines: IntentLine[]; damaged: DamagedLine[] } {
+    const lines: IntentLine[] = [];
+    const damaged: DamagedLine[] = [];
+    const text = readFileSync(this.path, 'utf8');
+    const parts = text.split('\n');
+    for (let i = 0; i < parts.length; i++) {
+      const line = parts[i] ?? '';
       if (line === '') continue;
+      const torn = i === parts.length - 1; // no newline after it
+      let parsed: unknown;
       try {
-        const l = JSON.parse(line) as IntentLine;
-        if (typeof l.id === 'string' && typeof l.qty === 'string' && typeof l.hash === 'string') out.push(l);
+        parsed = JSON.parse(line);
       } catch {
-        // torn at the crash: the write had not returned, so the venue never saw it
+        if (!torn) damaged.push({ file: this.path, line: i + 1, id: readId(line), reason: 'not JSON', text: line });
+        continue;
       }
+      const problem = validateIntent(parsed);
+      if (problem === null) lines.push(parsed as IntentLine);
+      else damaged.push({ file: this.path, line: i + 1, id: readId(line), reason: problem, text: line });
     }
-    return out;
+    if (damaged.length > 0) {
+      // Kept as evidence beside the journal; the journal itself is compacted after recovery.
+      appendFileSync(`${this.path}.damaged`, damaged.map((d) => `${d.text}\n`).join(''));
+    }
+    return { lines, damaged };
   }
 
   append(o: Order, requestHash: string): void {
@@ -101,4 +120,39 @@ export interface IntentLine {
   readonly price: string | null;
   readonly hash: string;
   readonly ts: number;
+}
+
+/** A journal line quarantined at start-up: where it was, why, and the order id if readable. */
+export interface DamagedLine {
+  readonly file: string;
+  readonly line: number;
+  readonly id: string | null;
+  readonly reason: string;
+  readonly text: string;
+}
+
+const INTEGER = /^-?[0-9]+$/;
+
+/** Why a parsed line is not an intent the ledger can record, or null when it is one. */
+export function validateIntent(v: unknown): string | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not an object';
+  const l = v as Record<string, unknown>;
+  for (const k of ['id', 'venue', 'symbol', 'side', 'type', 'tif', 'hash'] as const) {
+    if (typeof l[k] !== 'string' || l[k] === '') return `${k} is not a non-empty string`;
+  }
+  if (l.model !== null && typeof l.model !== 'string') return 'model is not a string or null';
+  if (typeof l.qty !== 'string' || !INTEGER.test(l.qty)) return `qty ${JSON.stringify(l.qty)} is not an integer in raw units`;
+  if (l.price !== null && (typeof l.price !== 'string' || !INTEGER.test(l.price))) return `price ${JSON.stringify(l.price)} is not an integer in raw units or null`;
+  if (typeof l.ts !== 'number' || !Number.isFinite(l.ts)) return 'ts is not a number';
+  return null;
+}
+
+/** The client order id of a damaged line, when it can still be read (for reconciliation). */
+function readId(line: string): string | null {
+  try {
+    const v = JSON.parse(line) as unknown;
+    if (typeof v === 'object' && v !== null && typeof (v as { id?: unknown }).id === 'string') return (v as { id: string }).id;
+  } catch { /* not JSON: try the raw text */ }
+  const m = /"id"\s*:\s*"([^"\\]{1,128})"/.exec(line);
+  return m?.[1] ?? null;
 }

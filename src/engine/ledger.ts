@@ -11,7 +11,7 @@ import { type Fixed, fromRaw, toDecimalString } from '../core/decimal.js';
 import type { ClientOrderId, ModelId, Symbol, VenueId } from '../core/ids.js';
 import type { Fill, Liquidity, Order, OrderSide, OrderStatus, OrderType, TimeInForce } from '../core/order.js';
 import { EngineError } from './errors.js';
-import { IntentJournal } from './intentJournal.js';
+import { IntentJournal, type DamagedLine, type IntentLine } from './intentJournal.js';
 
 // Each page a commit touches costs a write on these disks, so the schema keeps them few: seq
 // columns are plain rowids (rows are never deleted, so they only grow; AUTOINCREMENT would
@@ -161,6 +161,8 @@ export class Ledger {
   private readonly knownIds: BloomFilter | null = null;
   /** Orders found in the intent journal but not in the ledger at open, recorded as NEW. */
   readonly journalRecovered: readonly ClientOrderId[] = [];
+  /** Journal lines that did not parse or validate at open, quarantined to `<journal>.damaged`. */
+  readonly journalDamaged: readonly DamagedLine[] = [];
   /** Called just before each group commit (the engine writes the turn's order-log lines). */
   beforeCommit: () => void = () => {};
   /** Called when a group commit fails (disk full, I/O error): the engine stops trading. */
@@ -231,14 +233,16 @@ export class Ledger {
     };
     if (this.groupCommit) {
       this.journal = new IntentJournal(`${path}-intents`, sync === 'full');
-      this.journalRecovered = this.recoverJournal(this.journal);
+      const { lines, damaged } = this.journal.read();
+      this.journalDamaged = damaged;
+      this.journalRecovered = this.recoverJournal(this.journal, lines);
       this.batchStmts = { begin: this.db.prepare('BEGIN'), commit: this.db.prepare('COMMIT'), rollback: this.db.prepare('ROLLBACK') };
     }
   }
 
   /** Records as NEW every journaled order the ledger lacks (the crash came before its commit). */
-  private recoverJournal(journal: IntentJournal): ClientOrderId[] {
-    const missing = journal.read().filter((l) => this.stmts.getOrder.get(l.id) === undefined);
+  private recoverJournal(journal: IntentJournal, lines: readonly IntentLine[]): ClientOrderId[] {
+    const missing = lines.filter((l) => this.stmts.getOrder.get(l.id) === undefined);
     this.tx(() => {
       for (const l of missing) {
         this.knownIds?.add(l.id);

@@ -257,6 +257,8 @@ export interface ReconcileState {
   readonly startup: ReconcileReport | null;
   readonly totals: { readonly adopted: number; readonly accepted: number; readonly closed: number; readonly rejected_unsent: number; readonly fills_booked: number; readonly flagged: number };
   readonly history: readonly ReconcileReport[];
+  /** Intent-journal lines quarantined at start-up (`<journal>.damaged`); see /status recovery. */
+  readonly damaged_lines?: number;
 }
 
 /** The counts of a report, for /status (state.recovery.<engine>.reconciliation). */

@@ -58,6 +58,10 @@ export function recoverFromLedger(input: RecoveryInput): Omit<RecoveryReport, 'r
     restored_from: ctx.restoredFrom ?? null,
     fills_replayed: portfolio.fillCount,
     journal_recovered: ledger.journalRecovered.length,
+    journal_damaged: ledger.journalDamaged.length,
+    damaged_lines: ledger.journalDamaged.slice(0, 20).map((d) => ({
+      file: d.file, line: d.line, reason: d.reason, client_order_id: d.id, in_ledger: d.id !== null && ledger.getOrder(d.id) !== undefined,
+    })),
     fills: counts.fills,
     orders: counts.orders,
     open_orders: openOrders,
@@ -74,6 +78,10 @@ export function recoverFromLedger(input: RecoveryInput): Omit<RecoveryReport, 'r
     log.warn(fields, `[RECON] ${name}: the previous run (pid ${ctx.uncleanShutdown.pid}, started ${ctx.uncleanShutdown.started_at}) did not stop cleanly; reconciling with the venue`);
   }
   for (const p of problems) log.error({ engine: name }, `[RECON] ${name} ledger inconsistency: ${p}`);
+  for (const d of report.damaged_lines) {
+    // Named by file and line so the operator can find it; the line itself is in <file>.damaged.
+    log.error({ engine: name, damaged: d }, `[RECON] ${name}: ${d.file} line ${d.line} is damaged (${d.reason}); moved to ${d.file}.damaged, start-up goes on${d.client_order_id === null ? '' : d.in_ledger ? `; order ${d.client_order_id} is in the ledger and is reconciled with the venue as usual` : `; order ${d.client_order_id} is not in the ledger: check it at the venue by client order id`}`);
+  }
   const journaled = ledger.journalRecovered;
   if (journaled.length > 0) {
     log.warn({ engine: name, orders: journaled.slice(0, 20) }, `[RECON] ${name}: ${journaled.length} order(s) were journaled but not yet committed when the process stopped; recorded as NEW for reconciliation with the venue`);

@@ -117,6 +117,10 @@ export interface RecoveryReport {
   readonly fills_replayed: number;
   /** Orders found only in the intent journal (sent, or about to be, when the process died). */
   readonly journal_recovered: number;
+  /** Journal lines that did not parse or validate, moved to `<journal>.damaged` (start-up went on). */
+  readonly journal_damaged: number;
+  /** Where each damaged line was and why (first 20); `client_order_id` when it could be read. */
+  readonly damaged_lines: readonly { readonly file: string; readonly line: number; readonly reason: string; readonly client_order_id: string | null; readonly in_ledger: boolean }[];
   readonly fills: number;
   readonly orders: number;
   readonly open_orders: number;

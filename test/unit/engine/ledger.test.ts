@@ -3,7 +3,7 @@
 // with a message naming it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -160,5 +160,43 @@ test('intent journal: an order journaled but never committed is recorded NEW at 
   const c = new Ledger(p, 'normal');
   assert.deepEqual(c.journalRecovered, [], 'recovered once, not again');
   c.close();
+  a.close();
+}));
+
+test('intent journal: a damaged line is quarantined to <journal>.damaged with its line number, the good lines around it are recovered, and the open goes on', withDir(async (dir) => {
+  const p = join(dir, 'l.sqlite');
+  const a = new Ledger(p, 'normal');
+  a.startingCash(fx('1000'));
+  await a.durable();
+  const fresh = (id: string): Order => ({ ...order(id), status: 'NEW', venueOrderId: null });
+  a.recordIntent(fresh('good-1'), 'h1');
+  // The fault of issue 14: JSON-valid, but a decimal qty (once "Cannot convert 0.001 to a BigInt").
+  const bad = JSON.stringify({ id: 'bad-qty', venue: 'sim', model: null, symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', tif: 'IOC', qty: '0.001', price: null, hash: 'hb', ts: 1 });
+  appendFileSync(`${p}-intents`, `${bad}\nnot json at all\n`);
+  a.recordIntent(fresh('good-2'), 'h2');
+  const b = new Ledger(p, 'normal');
+  assert.deepEqual([...b.journalRecovered].sort(), ['good-1', 'good-2'], 'nothing journaled around the damage is lost');
+  assert.deepEqual(b.journalDamaged.map((d) => [d.line, d.id]), [[2, 'bad-qty'], [3, null]]);
+  assert.match(b.journalDamaged[0]?.reason ?? '', /qty "0\.001"/);
+  assert.equal(readFileSync(`${p}-intents.damaged`, 'utf8'), `${bad}\nnot json at all\n`, 'the damaged lines are kept beside the journal');
+  assert.equal(b.getOrder('bad-qty'), undefined);
+  b.close();
+  const c = new Ledger(p, 'normal');
+  assert.deepEqual(c.journalDamaged, [], 'quarantined once: the compacted journal no longer holds the damage');
+  c.close();
+  a.close();
+}));
+
+test('intent journal: a torn last line (no newline) is not damage', withDir(async (dir) => {
+  const p = join(dir, 'l.sqlite');
+  const a = new Ledger(p, 'normal');
+  a.startingCash(fx('1000'));
+  await a.durable();
+  a.recordIntent({ ...order('ok'), status: 'NEW', venueOrderId: null }, 'h');
+  appendFileSync(`${p}-intents`, '{"id":"torn","ven');
+  const b = new Ledger(p, 'normal');
+  assert.deepEqual(b.journalRecovered, ['ok']);
+  assert.deepEqual(b.journalDamaged, []);
+  b.close();
   a.close();
 }));
