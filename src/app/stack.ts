@@ -32,7 +32,7 @@ import { stackPaths, type StackPaths } from '../ops/paths.js';
 import { type ControlPlane, buildControlCore, buildControlPlane, ensureOperatorFiles } from './controlPlane.js';
 import { buildEngine, openSimVenue } from './engineParts.js';
 import { openBus } from './processBus.js';
-import { openMarketSource } from './marketSource.js';
+import { type MarketSource, openMarketSource } from './marketSource.js';
 
 export interface Stack {
   readonly config: StackConfig;
@@ -67,6 +67,12 @@ export interface StartOptions {
   readonly stdout?: boolean;
   /** The stack's one clock (default WallClock). A replay passes a SimClock and advances it. */
   readonly clock?: Clock;
+  /** Bars from the caller instead of MARKET_DATA (a replay: its source's start() hands the
+   *  replay the stack's own bar handler, which it drives step by step). */
+  readonly market?: MarketSource;
+  /** Listen on the Ops and engine ports (default true). A replay needs no port, and opening
+   *  one would collide with a live stack on the same machine. */
+  readonly listen?: boolean;
 }
 
 export async function startStack(opts: StartOptions = {}): Promise<Stack> {
@@ -95,7 +101,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     // them (synthetic by default: a bar every MARKET_INTERVAL_MS spanning BAR_INTERVAL_MS of
     // market time, so a demo shows a day's movement in minutes; MARKET_DATA=binance: the
     // venue's bars).
-    const market = await openMarketSource({ config, env, symbols, log, now: startedAt, statePath: paths.marketState('engine_sim') });
+    const market = opts.market ?? await openMarketSource({ config, env, symbols, log, now: startedAt, statePath: paths.marketState('engine_sim') });
     undo.push(() => market.close());
     const deps = { config, paths, log, opsLogFile, metrics, bus, clock };
     const core = buildControlCore(deps);
@@ -137,9 +143,10 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     engine.startReconcileDaemon();
 
     // ---- listen, then let the market run --------------------------------------------------
-    const opsUrl = await cp.listen();
+    const listen = opts.listen ?? true;
+    const opsUrl = listen ? await cp.listen() : '';
     let engineUrl: string | null = null;
-    if (engineServer) {
+    if (engineServer && listen) {
       await engineServer.listen({ host: config.engineHost, port: config.enginePort });
       const a = engineServer.server.address();
       engineUrl = typeof a === 'object' && a ? `http://${config.engineHost}:${a.port}` : null;

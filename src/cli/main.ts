@@ -160,6 +160,17 @@ program.command('backtest').description('run a model over bars through the live 
     process.stdout.write(`${await backtestCommand(globals().root, o)}\n`);
   });
 
+program.command('replay').description('run the whole stack (every model, router, allocator, canary, governance, sim venue, ledger) over bars on a simulated clock in a fresh folder; print the summary, write the live artefacts and replay/report.json')
+  .requiredOption('--out <dir>', 'a fresh (absent or empty) folder the replay runs in')
+  .option('--csv <file>', 'bars CSV (ts,symbol,open,high,low,close,volume)')
+  .option('--bars <n>', 'synthetic market: N steps after the warm-up')
+  .option('--seed <s>', 'seed of the synthetic market', '1')
+  .option('--drift <d>', 'MARKET_DRIFT of the synthetic market (0 = no planted edge)', '1')
+  .action(async (o: Record<string, string | undefined>) => {
+    const { replayCommand } = await import('./replay.js');
+    process.stdout.write(await replayCommand(o));
+  });
+
 const bus = program.command('bus').description('the event bus of the running stack');
 bus.command('publish').description('publish an event, e.g. `hmm bus publish metrics.update \'{"pnl_unrealized": -150}\'` (straight onto the shared Redis bus when REDIS_URL is set, else through the Ops API)')
   .argument('<topic>', 'topic name')
