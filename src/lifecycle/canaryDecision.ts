@@ -74,6 +74,15 @@ export function edgeVerdict(diff: Moments, confidence: number): EdgeVerdict {
   return { ...t, required, beats: t.probability !== null && t.probability >= required, trails: t.probability !== null && t.probability <= 1 - required };
 }
 
+/**
+ * Beating live is not enough: a live model that bleeds fees is beaten by one that merely trades
+ * less. The candidate's own per-bar returns must also beat zero, by the same sequential bar
+ * (replay, seed 1, MARKET_DRIFT=0: without this rule an HMM with negative PnL went live).
+ */
+function earnsOnItsOwn(ev: ModelEvidence, confidence: number): boolean {
+  return edgeVerdict(ev.returns, confidence).beats;
+}
+
 const HOUR_MS = 3_600_000;
 const f2 = (x: number): string => (Math.round(x * 100) / 100).toString();
 const p4 = (x: number | null): string => (x === null ? '—' : x.toFixed(4));
@@ -138,7 +147,7 @@ export function decideCanary(models: readonly CanaryCandidate[], policy: CanaryP
     if (demote !== null) {
       out.push({ action: 'demote', model: m.id, from: 'canary', to: 'shadow', reason: demote });
       canaries--;
-    } else if (ev && v && shortOf(ev, p) === null && v.beats) {
+    } else if (ev && v && shortOf(ev, p) === null && v.beats && earnsOnItsOwn(ev, conf)) {
       qualified.push({ m, ev, v });
     }
   }
@@ -161,7 +170,7 @@ export function decideCanary(models: readonly CanaryCandidate[], policy: CanaryP
       if (m.demotedAt !== null && now - m.demotedAt < cooldownMs) continue;
       if (shortOf(m.evidence, e) !== null || m.drawdownPct > e.max_drawdown_pct) continue;
       const v = edgeOf(m.evidence);
-      if (v.beats) eligible.push({ m, ev: m.evidence, v });
+      if (v.beats && earnsOnItsOwn(m.evidence, conf)) eligible.push({ m, ev: m.evidence, v });
     }
     eligible.sort((a, b) => (b.v.probability ?? 0) - (a.v.probability ?? 0) || a.m.id.localeCompare(b.m.id));
     for (const { m, ev, v } of eligible.slice(0, policy.max_canaries - canaries)) {

@@ -282,3 +282,31 @@ test('the canary section is validated key by key, defaults fill what is missing,
   assert.throws(() => parsePolicies('canary:\n  enabled: maybe\n'), /canary\.enabled/);
   assert.equal(parsePolicies('canary: {}\n').canary.live_weight, 1);
 });
+
+test('beating a live model that bleeds fees is not enough: the candidate must also earn on its own (and one that does enters canary)', () => {
+  // Pass rule: 2,000 minute bars (33 market hours, 40 trades). Live loses 0.05 % a bar to fees;
+  // a candidate that earns nothing "beats" it by the same margin and must NOT enter canary; a
+  // candidate that earns 0.05 % a bar while live earns nothing must.
+  const run = (liveDrift: number, candDrift: number): CanaryAction[] => {
+    const rng = new Rng(3);
+    const live = emptyMoments();
+    const own = emptyMoments();
+    const diff = emptyMoments();
+    for (let i = 0; i < 2_000; i++) {
+      const l = liveDrift + SIGMA * rng.normal();
+      const c = candDrift + SIGMA * rng.normal();
+      addObservation(live, l);
+      addObservation(own, c);
+      addObservation(diff, c - l);
+    }
+    const ev = (returns: Moments, vsLive: Moments): ModelEvidence => ({ bars: 2_000, trades: 40, marketMs: 2_000 * BAR_MS, returns, vsLive });
+    const now = T0 + 2_000 * BAR_MS;
+    return decideCanary([
+      { id: 'live', stage: 'live', evidence: ev(live, emptyMoments()), drawdownPct: 0, stageSince: T0, restorable: null, demotedAt: null },
+      { id: 'cand', stage: 'shadow', evidence: ev(own, diff), drawdownPct: 0, stageSince: T0, restorable: null, demotedAt: null },
+    ], SHIPPED, now);
+  };
+  assert.equal(edgeVerdict((() => { const d = emptyMoments(); const r = new Rng(3); for (let i = 0; i < 2_000; i++) addObservation(d, 0.0005 + SIGMA * Math.SQRT2 * r.normal()); return d; })(), SHIPPED.confidence).beats, true, 'the edge over live alone would pass');
+  assert.deepEqual(run(-0.0005, 0).filter((a) => a.action === 'promote'), []);
+  assert.ok(run(0, 0.0005).some((a) => a.action === 'promote' && a.model === 'cand' && a.to === 'canary'));
+});
