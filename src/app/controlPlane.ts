@@ -62,7 +62,7 @@ import { StrategyRouter } from '../portfolio/strategyRouter.js';
 import { StrategyWeights } from '../portfolio/strategyWeights.js';
 import { WatchedFile } from '../config/watchedFile.js';
 import { CanaryManager } from '../lifecycle/canaryManager.js';
-import { evidenceFrom, standingsOf } from '../lifecycle/allocationStanding.js';
+import { standingsOf } from '../lifecycle/allocationStanding.js';
 import { attachLeaderboardSource, buildLeaderboard, modelStage } from '../lifecycle/leaderboard.js';
 import { ShadowBook } from '../lifecycle/shadowBook.js';
 import { DEFAULT_HMM_STORE_ID, ModelFleet, StrategyRegistry } from '../lifecycle/strategyRegistry.js';
@@ -291,7 +291,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   const allocatorArgs: ConstructorParameters<typeof CapitalAllocator> = [paths.capitalAllocations, () => capitalPolicy.current, modelIds,
     async () => (await Promise.all(engines().map((e) => e.valuation()))).reduce((a, v) => a + v.equity, 0), log, metrics, {
       // Live or not, and the evidence behind each model (none before the tracker's first sample).
-      standings: () => standingsOf(modelIds(), evidenceFrom(trackerSampled ? tracker : null), (m) => registry.get(m)?.stage === 'live'),
+      standings: () => standingsOf(modelIds(), (m) => (trackerSampled ? tracker.evidence(m) : null), (m) => registry.get(m)?.stage === 'live'),
       clock,
       historyPath: paths.capitalAllocations.replace(/\.json$/, '_history.json'),
       historyLimit: () => policies.current.allocation_history_limit,

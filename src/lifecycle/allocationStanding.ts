@@ -31,16 +31,3 @@ export function standingsOf(models: readonly string[], evidence: (model: string)
   for (const m of models) out[m] = standingOf(evidence(m), isLive(m));
   return out;
 }
-
-/**
- * SEAM: a model's evidence from the strategy tracker's evidence(model), read structurally
- * while the market-time tracker that adds it is not yet merged; without it every model has no
- * evidence (non-live models stay on probation, nothing is promoted automatically). Once the
- * tracker has evidence(), callers can pass `(m) => tracker.evidence(m)` and this goes.
- */
-export function evidenceFrom(tracker: object | null): (model: string) => ModelEvidence | null {
-  return (model) => {
-    const source = tracker as { evidence?: (m: string) => ModelEvidence | null } | null;
-    return typeof source?.evidence === 'function' ? source.evidence(model) : null;
-  };
-}

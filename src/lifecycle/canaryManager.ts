@@ -19,7 +19,6 @@ import type { EngineHandle } from '../engine/engineHandle.js';
 import type { Logger } from '../obs/logger.js';
 import { WallClock, type Clock, type TimerHandle } from '../core/clock.js';
 import type { ModelStage } from './modelStage.js';
-import { evidenceFrom } from './allocationStanding.js';
 import { decideCanary, type CanaryCandidate } from './canaryDecision.js';
 import { StageEvidence } from './stageEvidence.js';
 import type { CanaryPolicy } from './canaryPolicy.js';
@@ -106,7 +105,7 @@ export class CanaryManager {
 
   constructor(private readonly deps: CanaryManagerDeps) {
     this.clock = deps.clock ?? new WallClock();
-    this.evidence = deps.evidence ?? evidenceFrom(deps.tracker);
+    this.evidence = deps.evidence ?? ((m) => deps.tracker.evidence(m));
     this.stagesPath = deps.stagesPath ?? join(dirname(deps.registry.path), 'canary_stages.json');
     let saved: unknown = null;
     if (existsSync(this.stagesPath)) {
