@@ -1,5 +1,7 @@
 // `hmm backup [--out FILE]` and `hmm restore FILE`: the runbook's State Backup and Disaster
 // Recovery as commands (the tar commands it shows would copy live SQLite files mid-write).
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { BackupError, createBackup, restoreBackup, verifyBackup } from '../ops/backup.js';
 import { CliError } from './opsClient.js';
 
@@ -8,6 +10,12 @@ function human(bytes: number): string {
 }
 
 export async function backupCommand(root: string, out?: string): Promise<string> {
+  if (out !== undefined) {
+    // No silent side effects: a mistyped --out must not leave a new folder tree behind.
+    const dir = dirname(resolve(out));
+    if (!existsSync(dir)) throw new CliError(`--out ${out}: the folder ${dir} does not exist; create it first (mkdir -p ${dir}) or choose another path`, 2);
+    if (!statSync(dir).isDirectory()) throw new CliError(`--out ${out}: ${dir} is not a folder`, 2);
+  }
   try {
     const r = await createBackup(root, { out });
     const ledgers = Object.entries(r.manifest.ledgers).map(([f, l]) => `${f}: ${l.orders} orders, ${l.fills} fills`).join('; ');

@@ -5,16 +5,21 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { opsRequest, resolveToken, CliError } from './opsClient.js';
 import { exportPnl } from './exportPnl.js';
+import { locateOps } from './locate.js';
+import { EXTERNAL_TOPICS } from '../ops/routes/control.js';
+import { isTopic, TOPICS } from '../bus/topics.js';
 
 const program = new Command();
 program
   .name('hmm')
   .description('hmm-stack: automated trading stack with an operations control plane')
-  .option('--url <url>', 'Ops API address', process.env.OPS_URL ?? 'http://127.0.0.1:8002')
+  .option('--url <url>', 'Ops API address (default: OPS_URL, else the root\'s .hmm-stack.lock, else OPS_PORT, else http://127.0.0.1:8002)')
   .option('--root <dir>', 'stack root (where ops/ and engine/ live)', process.env.HMM_ROOT ?? process.cwd())
   .showHelpAfterError();
 
-const globals = () => program.opts<{ url: string; root: string }>();
+const globals = () => program.opts<{ url?: string; root: string }>();
+/** The running stack's Ops API: --url, OPS_URL, the root's lock file, OPS_PORT, the default. */
+const ops = () => locateOps(globals().root, globals().url, process.env);
 const print = (x: unknown): void => {
   process.stdout.write(JSON.stringify(x, null, 2) + "\n");
 };
@@ -71,27 +76,34 @@ program.command('ops').description('run the control plane (Ops API on OPS_PORT, 
     stopOnSignals(() => ops.stop(), ops.log);
   });
 
-program.command('status').description('GET /status').action(async () => {
-  print(await opsRequest(globals().url, 'GET', '/status'));
-});
+program.command('status').description('the stack on one screen: trading state per engine, equity, PnL today, positions, models, alerts')
+  .option('--json', 'print the raw GET /status answer instead')
+  .action(async (o: { json?: boolean }) => {
+    if (o.json) {
+      print(await opsRequest(ops(), 'GET', '/status'));
+      return;
+    }
+    const { fetchStatusBoard, renderStatusBoard } = await import('./status.js');
+    process.stdout.write(renderStatusBoard(await fetchStatusBoard(ops(), globals().root)));
+  });
 
 program.command('kill').description('pause trading on every engine (POST /kill {"enabled": false})')
   .option('--cancel-open', 'also cancel open orders')
   .option('--reason <text>', 'why (recorded)')
   .action(async (o: { cancelOpen?: boolean; reason?: string }) => {
     const token = resolveToken(globals().root);
-    print(await opsRequest(globals().url, 'POST', '/kill', { enabled: false, cancel_open: o.cancelOpen === true, ...(o.reason ? { reason: o.reason } : {}) }, token));
+    print(await opsRequest(ops(), 'POST', '/kill', { enabled: false, cancel_open: o.cancelOpen === true, ...(o.reason ? { reason: o.reason } : {}) }, token));
   });
 
 program.command('resume').description('resume trading (POST /kill {"enabled": true})')
   .option('--reason <text>', 'why (recorded)')
   .action(async (o: { reason?: string }) => {
     const token = resolveToken(globals().root);
-    print(await opsRequest(globals().url, 'POST', '/kill', { enabled: true, ...(o.reason ? { reason: o.reason } : {}) }, token));
+    print(await opsRequest(ops(), 'POST', '/kill', { enabled: true, ...(o.reason ? { reason: o.reason } : {}) }, token));
   });
 
 const weights = program.command('weights').description('model weights');
-weights.command('get').description('GET /strategy/weights').action(async () => print(await opsRequest(globals().url, 'GET', '/strategy/weights')));
+weights.command('get').description('GET /strategy/weights').action(async () => print(await opsRequest(ops(), 'GET', '/strategy/weights')));
 weights.command('set').description('set weights, e.g. `hmm weights set ma_crossover_v1=0.1`')
   .argument('<pairs...>', 'MODEL=WEIGHT pairs', (value: string, prev: Record<string, number> = {}) => {
     const m = /^([A-Za-z0-9._-]+)=(.+)$/.exec(value);
@@ -102,7 +114,7 @@ weights.command('set').description('set weights, e.g. `hmm weights set ma_crosso
   })
   .action(async (pairs: Record<string, number>) => {
     const token = resolveToken(globals().root);
-    print(await opsRequest(globals().url, 'POST', '/strategy/weights', { weights: pairs }, token));
+    print(await opsRequest(ops(), 'POST', '/strategy/weights', { weights: pairs }, token));
   });
 
 program.command('export-pnl').description('write ops/exports/pnl_YYYY-MM-DD.csv from the ledger')
@@ -125,7 +137,7 @@ program.command('restore').description('restore a backup into --root (the stack 
   .option('--with-trading-state', 'also restore the backup\'s trading decision (ops/trading_states.json); by default the current one is kept')
   .action(async (file: string, o: { verifyOnly?: boolean; withTradingState?: boolean }) => {
     const { restoreCommand } = await import('./backup.js');
-    process.stdout.write(`${await restoreCommand(globals().root, file, [globals().url], o.verifyOnly === true, o.withTradingState === true)}\n`);
+    process.stdout.write(`${await restoreCommand(globals().root, file, [ops().url], o.verifyOnly === true, o.withTradingState === true)}\n`);
   });
 
 program.command('train-hmm').description('fit a Gaussian HMM and save it as the next version in ops/models/ (the stack runs it as a shadow model)')
@@ -185,14 +197,19 @@ bus.command('publish').description('publish an event, e.g. `hmm bus publish metr
     }
     if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw new CliError('payload must be a JSON object');
     const via = o.via ?? (process.env.REDIS_URL ? 'redis' : 'ops');
-    if (via !== 'redis' && via !== 'ops') throw new CliError(`--via must be redis or ops, got "${via}"`);
+    if (via !== 'redis' && via !== 'ops') throw new CliError(`--via must be redis or ops, got "${via}"`, 2);
+    // Refused before anything is sent, naming what would have been accepted on this path.
+    if (via === 'ops' && !(EXTERNAL_TOPICS as readonly string[]).includes(topic)) {
+      const what = isTopic(topic) ? `topic ${topic} is owned by the stack and cannot be published through the Ops API` : `unknown topic "${topic}"`;
+      throw new CliError(`${what}; topics you can publish: ${EXTERNAL_TOPICS.join(', ')}${process.env.REDIS_URL ? '' : ` (with REDIS_URL set, any of: ${TOPICS.join(', ')})`}`, 2);
+    }
     if (via === 'redis') {
       const { publishToRedis } = await import('./busPublish.js');
       print(await publishToRedis(topic, payload as Record<string, unknown>, process.env));
       return;
     }
     const token = resolveToken(globals().root);
-    print(await opsRequest(globals().url, 'POST', '/bus/publish', { topic, payload }, token));
+    print(await opsRequest(ops(), 'POST', '/bus/publish', { topic, payload }, token));
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {

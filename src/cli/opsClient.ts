@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StackError } from '../core/errors.js';
+import { describeLocation, locateOps, type OpsLocation } from './locate.js';
 
 /** A command that cannot do what was asked: the message is printed, exitCode is the process's. */
 export class CliError extends StackError {
@@ -21,7 +22,10 @@ export function resolveToken(root: string): string {
   }
 }
 
-export async function opsRequest(base: string, method: 'GET' | 'POST', path: string, body?: unknown, token?: string): Promise<unknown> {
+/** One Ops API call. `also` lists non-2xx statuses that are answers (e.g. /readyz's 503). */
+export async function opsRequest(where: string | OpsLocation, method: 'GET' | 'POST', path: string, body?: unknown, token?: string, also: readonly number[] = []): Promise<unknown> {
+  const loc: OpsLocation = typeof where === 'string' ? { url: where, source: '--url', notes: [] } : where;
+  const base = loc.url;
   let res: Response;
   try {
     res = await fetch(new URL(path, base), {
@@ -31,28 +35,31 @@ export async function opsRequest(base: string, method: 'GET' | 'POST', path: str
       signal: AbortSignal.timeout(10_000),
     });
   } catch (err) {
-    throw new CliError(`cannot reach the Ops API at ${base}: ${(err as Error).message} (is the stack running? \`npm start\`)`, 3);
+    const cause = (err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+    throw new CliError(`cannot reach the Ops API (${cause}) at ${describeLocation(loc)}. Is the stack running? (\`npm start\`)`, 3);
   }
   const text = await res.text();
   let json: unknown = text;
   try {
     json = JSON.parse(text);
   } catch { /* not JSON: keep the text */ }
-  if (!res.ok) {
+  if (!res.ok && !also.includes(res.status)) {
     const err = typeof json === 'object' && json !== null ? (json as { error?: unknown; field?: unknown }) : null;
     const msg = err && 'error' in err ? `${String(err.error)}${typeof err.field === 'string' && !String(err.error).includes(err.field) ? ` (field: ${err.field})` : ''}` : text;
-    throw new CliError(`${method} ${path} → HTTP ${res.status}: ${msg}`, 1);
+    const hint = res.status === 401 ? ` (hmm sends OPS_API_TOKEN if set, else the root's .ops_token: is it this stack's root? --root / HMM_ROOT)` : '';
+    throw new CliError(`${method} ${path} → HTTP ${res.status}: ${msg}${hint}`, 1);
   }
   return json;
 }
 
 /** Publishes one event on a running stack's bus (POST /bus/publish), for one-line scripts:
  *  npx tsx -e "import('./src/cli/opsClient.ts').then((c) => c.publishEvent('metrics.update', { pnl_unrealized: -150 }))"
- *  OPS_URL and HMM_ROOT (or OPS_API_TOKEN) say where the stack and its token are. */
+ *  The stack is found as `hmm` finds it (OPS_URL, the root's lock file, OPS_PORT); HMM_ROOT (or
+ *  OPS_API_TOKEN) says where its token is. */
 export async function publishEvent(topic: string, payload: Record<string, unknown>, opts: { url?: string; root?: string } = {}): Promise<unknown> {
-  const url = opts.url ?? process.env.OPS_URL ?? 'http://127.0.0.1:8002';
-  const token = resolveToken(opts.root ?? process.env.HMM_ROOT ?? process.cwd());
-  const out = await opsRequest(url, 'POST', '/bus/publish', { topic, payload }, token);
+  const root = opts.root ?? process.env.HMM_ROOT ?? process.cwd();
+  const token = resolveToken(root);
+  const out = await opsRequest(locateOps(root, opts.url, process.env), 'POST', '/bus/publish', { topic, payload }, token);
   process.stdout.write(JSON.stringify(out) + '\n');
   return out;
 }

@@ -85,7 +85,9 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
         const missing = v.params && typeof v.params.missingProperty === 'string' ? `.${v.params.missingProperty}` : '';
         const extra = v.params && typeof v.params.additionalProperty === 'string' ? `.${v.params.additionalProperty}` : '';
         const path = (v.instancePath.replace(/^\//, '').replace(/\//g, '.') + missing + extra).replace(/^\./, '') || 'body';
-        return { field: path, message: extra ? 'is not an allowed field' : (v.message ?? 'is invalid') };
+        // An enum names what would have been valid (e.g. the publishable topics).
+        const allowed = v.params && Array.isArray(v.params.allowedValues) ? `must be one of: ${v.params.allowedValues.map(String).join(', ')}` : null;
+        return { field: path, message: extra ? 'is not an allowed field' : (allowed ?? v.message ?? 'is invalid') };
       });
       return reply.code(400).send({ error: `invalid request: ${fields.map((f) => `${f.field} ${f.message}`).join('; ')}`, code: 'HMM_HTTP_INVALID_FIELD', field: fields[0]?.field ?? 'body', fields });
     }

@@ -74,14 +74,46 @@ export function pnlRows(venue: string, startingCash: Fixed, fills: Iterable<Fill
   return rows;
 }
 
+/**
+ * Each engine's equity at the start of the UTC day holding `now`: the previous day's
+ * equity_at_close as `hmm export-pnl --date <yesterday>` writes it (positions marked at the
+ * last fill price before midnight); the ledger's starting cash for a ledger born today.
+ * Read-only, from the ledgers under the root; engines without a ledger here are absent.
+ */
+export function dayStartEquity(paths: StackPaths, now = Date.now()): Record<string, number> {
+  const start = parseDay(undefined, now).start;
+  const out: Record<string, number> = {};
+  for (const file of ledgerFiles(paths)) {
+    const ledger = new Ledger(join(paths.engineStateDir, file), 'normal', { readonly: true });
+    try {
+      let account = emptyPortfolio(ledger.storedStartingCash() ?? fx(0));
+      const marks = new Map<string, { ts: number; price: Fixed }>();
+      for (const f of ledger.fills()) {
+        if (f.ts >= start) continue;
+        const mark = marks.get(f.symbol);
+        if (!mark || f.ts >= mark.ts) marks.set(f.symbol, { ts: f.ts, price: f.price });
+        account = applyFill(account, f);
+      }
+      out[file.replace(/\.ledger\.sqlite$/, '')] = valuePortfolio(account, (s: Symbol) => marks.get(s)?.price).equity;
+    } finally {
+      ledger.close();
+    }
+  }
+  return out;
+}
+
+function ledgerFiles(paths: StackPaths): string[] {
+  try {
+    return readdirSync(paths.engineStateDir).filter((f) => f.endsWith('.ledger.sqlite')).sort();
+  } catch {
+    return []; // no engine has run yet
+  }
+}
+
 export function exportPnlCsv(paths: StackPaths, date?: string): { path: string; rows: number } {
   const day = parseDay(date);
   const rows: string[] = [];
-  let ledgers: string[] = [];
-  try {
-    ledgers = readdirSync(paths.engineStateDir).filter((f) => f.endsWith('.ledger.sqlite')).sort();
-  } catch { /* no engine has run yet: an empty export */ }
-  for (const file of ledgers) {
+  for (const file of ledgerFiles(paths)) {
     const venue = file.replace(/\.ledger\.sqlite$/, '');
     // Read-only: an export never writes to a ledger, running stack or not.
     const ledger = new Ledger(join(paths.engineStateDir, file), 'normal', { readonly: true });

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -100,6 +100,10 @@ test('POST /reconcile/manual needs the token and reports deltas; GET /reconcile/
 
 test('Backup & Restore: `hmm backup` while running; `hmm restore` refuses while running and refuses damaged archives; the next start reports the restore', async () => {
   const out = join(root, 'backups', 'recent_backup.tar.gz');
+  // A missing folder is refused, not created behind the operator's back.
+  await assert.rejects(hmm('backup', '--out', out), (err: Error & { code?: number; stderr?: string }) => err.code === 2 && /the folder .*backups does not exist; create it first \(mkdir -p/.test(err.stderr ?? ''));
+  assert.ok(!existsSync(join(root, 'backups')));
+  mkdirSync(join(root, 'backups'));
   const b = await hmm('backup', '--out', out);
   assert.match(b.stdout, /wrote .*recent_backup\.tar\.gz \(\d+ files/);
   assert.match(b.stdout, /one consistent set/);

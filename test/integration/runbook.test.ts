@@ -242,7 +242,8 @@ test('`hmm bus publish` reaches the running stack; bad payloads are refused', as
   assert.deepEqual(seen.find((p) => p.pnl_unrealized === -150), { pnl_unrealized: -150 });
   off();
   await assert.rejects(hmm('bus', 'publish', 'metrics.update', '{"pnl_unrealized": "x"}'), /payload\.pnl_unrealized/);
-  await assert.rejects(hmm('bus', 'publish', 'trade.fill', '{}'), /HTTP 400/);
+  await assert.rejects(hmm('bus', 'publish', 'trade.fill', '{}'), (err: { code: number; stderr: string }) => err.code === 2 && /topics you can publish: metrics.update, alert, governance.action/.test(err.stderr));
+  await assert.rejects(hmm('bus', 'publish', 'no.such.topic', '{}'), /unknown topic "no.such.topic"; topics you can publish/);
   await assert.rejects(hmm('bus', 'publish', 'metrics.update', 'not json'), /not valid JSON/);
 });
 

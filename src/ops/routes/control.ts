@@ -3,7 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { modelId, symbol as toSymbol } from '../../core/ids.js';
 import { externalOrderId } from '../../core/orderIds.js';
-import { isTopic, TOPICS } from '../../bus/topics.js';
+import { isTopic, type Topic } from '../../bus/topics.js';
 import type { Bus } from '../../bus/bus.js';
 import { HttpError, errorSchema } from '../../http/errors.js';
 import { signalStatusOf } from '../../http/status.js';
@@ -13,6 +13,10 @@ import { validateWeights, type StrategyWeights } from '../../portfolio/strategyW
 import type { SignalGate } from '../../portfolio/signalGate.js';
 import type { StrategyRouter } from '../../portfolio/strategyRouter.js';
 import type { KillSwitch } from '../killSwitch.js';
+
+/** Topics an operator may publish (the runbook's drawdown drill, alerts, governance notes);
+ *  orders, fills and the rest belong to the engines. */
+export const EXTERNAL_TOPICS = ['metrics.update', 'alert', 'governance.action'] as const satisfies readonly Topic[];
 
 /** What the control routes use, and nothing else (Fastify register options). */
 export interface ControlRouteOptions {
@@ -154,20 +158,16 @@ export const controlRoutes: FastifyPluginAsync<ControlRouteOptions> = async (app
         type: 'object',
         required: ['topic', 'payload'],
         additionalProperties: false,
-        properties: { topic: { type: 'string', enum: [...TOPICS] }, payload: { type: 'object' } },
+        properties: { topic: { type: 'string', enum: [...EXTERNAL_TOPICS], description: 'orders, fills and the rest belong to the engines and cannot be published from outside' }, payload: { type: 'object' } },
       },
       response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, topic: { type: 'string' } } }, 400: errorSchema, 401: errorSchema },
     },
   }, async (req) => {
     const { topic, payload } = req.body as { topic: string; payload: Record<string, unknown> };
-    if (!isTopic(topic)) throw new HttpError(400, `unknown topic ${topic}`, [{ field: 'topic', message: 'unknown topic' }]);
+    if (!isTopic(topic) || !(EXTERNAL_TOPICS as readonly string[]).includes(topic)) throw new HttpError(400, `topic ${topic} cannot be published from outside; topics you can publish: ${EXTERNAL_TOPICS.join(', ')}`, [{ field: 'topic', message: `must be one of: ${EXTERNAL_TOPICS.join(', ')}` }]);
     if (topic === 'metrics.update') {
       const bad = Object.entries(payload).filter(([, v]) => typeof v !== 'number' || !Number.isFinite(v));
       if (bad.length > 0) throw new HttpError(400, `metrics.update values must be finite numbers: ${bad.map(([k]) => `payload.${k}`).join(', ')}`, bad.map(([k]) => ({ field: `payload.${k}`, message: 'must be a finite number' })));
-    }
-    // Only metrics/alert style topics may be injected from outside; orders and fills belong to engines.
-    if (!['metrics.update', 'alert', 'governance.action'].includes(topic)) {
-      throw new HttpError(400, `topic ${topic} is owned by the stack and cannot be published from outside`, [{ field: 'topic', message: 'not publishable' }]);
     }
     o.bus.publish(topic as 'metrics.update', payload as Record<string, number>);
     return { ok: true, topic };
