@@ -58,6 +58,13 @@ function stopOnSignals(stop: () => Promise<void>, log: { info: (msg: string) => 
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
+program.command('stop').description('stop the stack running on --root (SIGTERM to the pid in its .hmm-stack.lock, then wait for its clean stop)')
+  .option('--timeout <sec>', 'how long to wait for the clean stop', '30')
+  .action(async (o: { timeout: string }) => {
+    const { stopStack } = await import('./stop.js');
+    process.stdout.write(`${await stopStack(globals().root, Number(o.timeout) * 1000)}\n`);
+  });
+
 program.command('engine').description('run one engine in this process: its ledger, venue and engine API (ENGINE_PORT); with REDIS_URL its events go on the shared bus')
   .requiredOption('--venue <venue>', 'sim (paper, synthetic or MARKET_DATA=binance bars) or binance (live through ccxt: BINANCE_API_KEY/_SECRET or their _FILE, CCXT_API_BASE, CCXT_SANDBOX)')
   .option('--name <name>', 'engine name (default engine_<venue>); HMM_ENGINES names it so')

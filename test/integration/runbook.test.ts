@@ -1,263 +1,179 @@
-// The runbook's routine tasks, run against a real stack (real HTTP, real SQLite, temp root):
-// each command as an operator types it, with its documented effect asserted.
-import { test, before, after } from 'node:test';
+// docs/OPS_RUNBOOK.md, executed: the test reads the document itself (never a hand-copied list),
+// takes every shell block in order and runs it with bash from a fresh stack's root while the
+// stack runs (started as `npm start` starts it, in a child process), as an operator pastes it.
+// A block fails on a non-zero exit under `set -eo pipefail`, an `"error"` in a JSON answer, a
+// bare `null` (a jq path that does not exist), or a shell error on stderr. Only a block marked
+// `<!-- runbook-test: external: why -->` just above its fence is skipped, and the reason is
+// printed. What the test changes, it prints: the documented ports map to the test stack's, a
+// `watch` runs its command once, `tail -f` reads what is there, `npm start` goes to the
+// background until the stack is ready.
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { parse as parseYaml } from 'yaml';
-import { startStack, type Stack } from '../../src/app/stack.js';
+import { freePort } from '../support/freePort.js';
+import { processAlive, readLock } from '../../src/ops/stackLock.js';
 
-const run = promisify(execFile);
 const repo = join(import.meta.dirname, '../..');
-let root: string;
-let stack: Stack;
-let token: string;
+const DOC = join(repo, 'docs/OPS_RUNBOOK.md');
+const SHELL = new Set(['bash', 'sh', 'shell', 'console']);
+const BLOCK_TIMEOUT_MS = 60_000;
 
-const env = (extra: Record<string, string> = {}) => ({
-  HMM_ROOT: root, OPS_PORT: '0', ENGINE_PORT: '0', MARKET_INTERVAL_MS: '50', WARMUP_BARS: '100', ...extra,
-});
+export interface RunbookBlock {
+  readonly line: number;
+  readonly lang: string;
+  readonly heading: string;
+  readonly body: string;
+  /** Set when the block is marked as needing a service the test cannot start. */
+  readonly external: string | null;
+}
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+/** Every fenced block of the document, with the heading it sits under and its marker. */
+export function runbookBlocks(md: string): RunbookBlock[] {
+  const lines = md.split('\n');
+  const out: RunbookBlock[] = [];
+  let heading = '';
+  for (let i = 0; i < lines.length; i++) {
+    const h = /^#{1,6}\s+(.*)$/.exec(lines[i]!);
+    if (h) heading = h[1]!;
+    const open = /^(\s*)```(\w*)\s*$/.exec(lines[i]!);
+    if (!open) continue;
+    const indent = open[1]!.length;
+    const body: string[] = [];
+    let j = i + 1;
+    while (j < lines.length && !/^\s*```\s*$/.test(lines[j]!)) body.push(lines[j++]!.slice(indent));
+    let k = i - 1;
+    while (k >= 0 && lines[k]!.trim() === '') k--;
+    const mark = k >= 0 ? /<!--\s*runbook-test:\s*external:\s*(.+?)\s*-->/.exec(lines[k]!) : null;
+    out.push({ line: i + 1, lang: open[2]!, heading, body: body.join('\n'), external: mark ? mark[1]! : null });
+    i = j;
   }
+  return out;
 }
 
-async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(stack.opsUrl + path, {
-    method,
-    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  try { json = JSON.parse(text); } catch { json = text; }
-  return { status: res.status, json, headers: res.headers };
-}
-
-const hmm = (...args: string[]) => run(process.execPath, [join(repo, 'bin/hmm.mjs'), '--url', stack.opsUrl, '--root', root, ...args], { cwd: root, env: { ...process.env, OPS_API_TOKEN: '' } });
-
-before(async () => {
-  root = mkdtempSync(join(tmpdir(), 'hmm-runbook-'));
-  stack = await startStack({ env: env(), stdout: false });
-  token = readFileSync(join(root, '.ops_token'), 'utf8').trim();
-});
+let root = '';
+let stack: ChildProcess | null = null;
+const started: number[] = [];
+let redisPrefix = '';
 
 after(async () => {
-  await stack?.stop();
-  rmSync(root, { recursive: true, force: true });
+  // Stop what this test started, by pid: the first stack, a stack a block started with
+  // `npm start` (the pid in the root's lock), and that npm.
+  const pids = new Set(started);
+  const lock = root ? readLock(root) : null;
+  if (lock && lock.pid !== process.pid) pids.add(lock.pid);
+  const npmPid = root && existsSync(join(root, '.runbook-npm.pid')) ? Number(readFileSync(join(root, '.runbook-npm.pid'), 'utf8')) : NaN;
+  if (Number.isInteger(npmPid)) pids.add(npmPid);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch { /* already gone */ }
+  }
+  const end = Date.now() + 15_000;
+  while ([...pids].some((p) => processAlive(p)) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of pids) {
+    if (processAlive(pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch { /* gone */ }
+    }
+  }
+  if (redisPrefix) spawnSync('sh', ['-c', `redis-cli --scan --pattern '${redisPrefix}*' | xargs -r redis-cli del > /dev/null`]);
+  if (root) rmSync(root, { recursive: true, force: true });
 });
 
-test('the operator token file is created with mode 0600 and never logged', async () => {
-  assert.equal(statSync(join(root, '.ops_token')).mode & 0o777, 0o600);
-  assert.ok(token.length >= 16);
-  await api('POST', '/kill', { enabled: true }, { 'x-ops-token': 'wrong-token-value-123' });
-  assert.ok(!readFileSync(join(root, 'ops/logs/ops.log'), 'utf8').includes(token));
-});
+async function waitFor(what: string, fn: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
-test('View live PnL dashboard: /pnl_dashboard.html is served by the Ops API, with its chart library', async () => {
-  const page = await api('GET', '/pnl_dashboard.html');
-  assert.equal(page.status, 200);
-  assert.match(page.headers.get('content-type') ?? '', /text\/html/);
-  assert.match(page.json, /hmm-stack/);
-  const lib = await fetch(stack.opsUrl + '/assets/uPlot.iife.min.js');
-  assert.equal(lib.status, 200);
-  const docs = await fetch(stack.opsUrl + '/docs/json');
-  assert.equal(docs.status, 200);
-  const spec = await docs.json() as { paths: Record<string, unknown> };
-  for (const p of ['/kill', '/strategy/weights', '/status', '/aggregate/portfolio', '/aggregate/metrics']) assert.ok(p in spec.paths, p);
-});
+test('every shell block of docs/OPS_RUNBOOK.md runs as written against a started stack (or is marked external, with the reason)', { timeout: 240_000 }, async () => {
+  const blocks = runbookBlocks(readFileSync(DOC, 'utf8'));
+  const shell = blocks.filter((b) => SHELL.has(b.lang));
+  assert.ok(shell.length >= 10, `found ${shell.length} shell blocks in ${DOC}`);
 
-test('Inspect governance policies: ops/policies.yaml has the tuning keys', () => {
-  const doc = parseYaml(readFileSync(join(root, 'ops/policies.yaml'), 'utf8'));
-  for (const k of ['max_concurrent_signals', 'worker_threads', 'signal_queue_size', 'metrics_retention_hours', 'allocation_history_limit', 'dashboard_refresh_sec']) assert.equal(typeof doc[k], 'number', k);
-});
+  // A fresh root that is also a checkout, as where `npm start` runs: the code is linked in.
+  root = mkdtempSync(join(tmpdir(), 'hmm-runbook-doc-'));
+  for (const f of ['bin', 'src', 'node_modules', 'package.json', 'tsconfig.json']) symlinkSync(join(repo, f), join(root, f));
+  const shim = join(root, '.bin');
+  mkdirSync(shim);
+  writeFileSync(join(shim, 'hmm'), `#!/bin/sh\nexec "${process.execPath}" "${join(repo, 'bin/hmm.mjs')}" "$@"\n`);
+  chmodSync(join(shim, 'hmm'), 0o755);
+  const [opsPort, enginePort] = [await freePort(), await freePort()];
+  redisPrefix = `hmm-runbook-${process.pid}-${Date.now()}:`;
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${shim}:${process.env.PATH}`, OPS_PORT: String(opsPort), ENGINE_PORT: String(enginePort), MARKET_INTERVAL_MS: '50', WARMUP_BARS: '100', REDIS_BUS_PREFIX: redisPrefix };
+  // What an operator's fresh shell has not: the stack is found by its lock file, the token read from .ops_token.
+  for (const k of ['OPS_API_TOKEN', 'OPS_URL', 'HMM_ROOT', 'REDIS_URL', 'NODE_OPTIONS', 'NODE_TEST_CONTEXT']) delete env[k];
 
-test('the stack trades paper: orders reach the sim venue and the audit log carries routing_time', async () => {
-  const filled = await waitFor('a filled model order', async () => {
-    const r = await api('GET', '/orders/recent?limit=20');
-    return r.json.orders.find((o: { filled_qty: string; model: string | null }) => Number(o.filled_qty) > 0 && o.model === 'ma_crossover_v1');
-  });
-  assert.ok(filled);
-  const lines = readFileSync(join(root, 'engine/logs/orders.jsonl'), 'utf8').trim().split('\n').filter((l) => l.includes('routing_time'));
-  assert.ok(lines.length > 0);
-  assert.ok(lines.every((l) => typeof JSON.parse(l).routing_time === 'number'));
-});
+  const log = openSync(join(root, '.runbook-stack.log'), 'a');
+  stack = spawn(process.execPath, [join(repo, 'bin/hmm.mjs'), 'up'], { cwd: root, env, stdio: ['ignore', log, log] });
+  started.push(stack.pid!);
+  const ops = `http://127.0.0.1:${opsPort}`;
+  await waitFor('the stack to be ready', async () => (await fetch(`${ops}/readyz`).then((r) => r.ok, () => false)), 30_000);
+  // The log blocks grep the order log for routing_time: wait until the stack has traded.
+  await waitFor('a routed order', () => existsSync(join(root, 'engine/logs/orders.jsonl')) && readFileSync(join(root, 'engine/logs/orders.jsonl'), 'utf8').includes('routing_time'), 20_000);
 
-test('Adjust model weights: 401 without the token, validated, written to ops/strategy_weights.json', async () => {
-  const path = join(root, 'ops/strategy_weights.json');
-  const noToken = await api('POST', '/strategy/weights', { weights: { ma_crossover_v1: 0.01 } });
-  assert.equal(noToken.status, 401);
-  assert.equal(noToken.json.error, 'invalid or missing X-OPS-TOKEN');
-  const before = readFileSync(path, 'utf8');
-  const bad: [unknown, string][] = [
-    [{ weights: { model1: 0.1 } }, 'weights.model1'],
-    [{ weights: { ma_crossover_v1: -0.1 } }, 'weights.ma_crossover_v1'],
-    [{ weights: { ma_crossover_v1: 1.5 } }, 'weights.ma_crossover_v1'],
-    [{ weights: { ma_crossover_v1: '0.5' } }, 'weights.ma_crossover_v1'],
-    [{ weights: { ma_crossover_v1: null } }, 'weights.ma_crossover_v1'],
-    [{ weights: { ma_crossover_v1: 1e308 * 10 } }, 'weights.ma_crossover_v1'],
-    [{ weights: {} }, 'weights'],
-    [{ weights: [0.1] }, 'weights'],
-    [{}, 'weights'],
-    [{ weights: { ma_crossover_v1: 0.5 }, extra: 1 }, 'extra'],
+  const ready = `for i in $(seq 300); do curl -sf ${ops}/readyz > /dev/null && break; sleep 0.1; done; curl -sf ${ops}/readyz > /dev/null`;
+  const changes: string[] = [];
+  const ports = (l: string) => l.replace(/(localhost|127\.0\.0\.1):8002\b/g, `127.0.0.1:${opsPort}`).replace(/(localhost|127\.0\.0\.1):8101\b/g, `127.0.0.1:${enginePort}`);
+  const adapt = (body: string): string => body.split('\n').map((l) => {
+    const mapped = ports(l);
+    let x = mapped.replace(/^(\s*)watch\s+(?:-n\s*\S+\s+)?/, '$1sh -c ').replace(/\btail -f\b/g, 'tail');
+    if (/^\s*(npm start|hmm up)\b/.test(x)) x = `nohup npm start > .runbook-npm-start.log 2>&1 & echo $! > .runbook-npm.pid; ${ready}`;
+    if (x !== mapped) changes.push(`  ${l.trim()}  →  ${x.trim().slice(0, 90)}`);
+    return x;
+  }).join('\n');
+
+  const runBlock = (body: string): { problems: string[]; stdout: string; stderr: string; ms: number } => {
+    const t0 = Date.now();
+    const r = spawnSync('bash', ['-c', `set -eo pipefail\n${adapt(body)}\n`], { cwd: root, env, encoding: 'utf8', timeout: BLOCK_TIMEOUT_MS });
+    const problems: string[] = [];
+    if (r.error) problems.push(`did not finish: ${r.error.message}`);
+    else if (r.status !== 0) problems.push(`exit ${r.status}`);
+    if (/"error"\s*:/.test(r.stdout)) problems.push('a JSON answer with "error"');
+    if (r.stdout.split('\n').some((l) => l.trim() === 'null')) problems.push('a bare null (a jq path that is not there?)');
+    if (/command not found|No such file|parse error|Permission denied|cannot reach|^hmm: /m.test(r.stderr)) problems.push('a shell error on stderr');
+    return { problems, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
+  };
+
+  let run = 0;
+  const skipped: string[] = [];
+  const failures: string[] = [];
+  for (const b of blocks) {
+    if (!SHELL.has(b.lang)) continue;
+    if (b.external !== null) {
+      skipped.push(`  line ${b.line} (${b.heading}): external: ${b.external}`);
+      continue;
+    }
+    run++;
+    const r = runBlock(b.body);
+    const summary = `line ${b.line} (${b.heading}): ${r.problems.length ? `FAILED — ${r.problems.join(', ')}` : 'ok'} in ${r.ms} ms`;
+    console.log(summary);
+    if (r.problems.length) failures.push(`${summary}\n--- block ---\n${b.body}\n--- stdout ---\n${r.stdout.slice(0, 1500)}\n--- stderr ---\n${r.stderr.slice(0, 1500)}`);
+  }
+
+  // The counterparts: the seed runbook's lines that failed as written must fail these checks
+  // (else a block passing above would prove nothing).
+  const seedFailures: [string, string][] = [
+    ['tail -f ops/capital_allocations.json | jq \'.capital_quota_usd\'', 'exit'],
+    ['curl -s -X POST http://localhost:8002/strategy/weights -H "X-OPS-TOKEN: ${OPS_API_TOKEN}" -H "Content-Type: application/json" -d \'{"weights": {"ma_crossover_v1": 0.1}}\'', '"error"'],
+    ['curl -s http://localhost:8002/aggregate/metrics | jq \'.venues.engine_binance\'', 'null'],
+    ['python ops/export_pnl.py', 'exit'],
   ];
-  for (const [body, field] of bad) {
-    const r = await api('POST', '/strategy/weights', body, { 'x-ops-token': token });
-    assert.equal(r.status, 400, JSON.stringify(body));
-    assert.equal(typeof r.json.error, 'string');
-    assert.equal(r.json.field, field, `${JSON.stringify(body)} → ${JSON.stringify(r.json)}`);
+  for (const [line, why] of seedFailures) {
+    const r = runBlock(line);
+    assert.ok(r.problems.some((p) => p.includes(why)), `the seed's \`${line}\` should fail with ${why}: ${JSON.stringify(r.problems)} ${r.stdout.slice(0, 300)}`);
   }
-  const malformed = await api('POST', '/strategy/weights', '{"weights": {', { 'x-ops-token': token });
-  assert.equal(malformed.status, 400);
-  assert.match(malformed.json.error, /malformed JSON/);
-  const nan = await api('POST', '/strategy/weights', '{"weights": {"ma_crossover_v1": NaN}}', { 'x-ops-token': token });
-  assert.equal(nan.status, 400);
-  assert.equal(readFileSync(path, 'utf8'), before, 'nothing changed on bad input');
 
-  const ok = await api('POST', '/strategy/weights', { weights: { ma_crossover_v1: 0.01 } }, { 'x-ops-token': token });
-  assert.equal(ok.status, 200);
-  assert.equal(ok.json.weights.ma_crossover_v1, 0.01);
-  assert.equal(JSON.parse(readFileSync(path, 'utf8')).weights.ma_crossover_v1, 0.01);
-  const cli = await hmm('weights', 'set', 'ma_crossover_v1=0.1');
-  assert.equal(JSON.parse(cli.stdout).weights.ma_crossover_v1, 0.1);
-  assert.equal(JSON.parse(readFileSync(path, 'utf8')).weights.ma_crossover_v1, 0.1);
-  await api('POST', '/strategy/weights', { weights: { ma_crossover_v1: 1 } }, { 'x-ops-token': token });
-});
-
-test('Check allocations: ops/capital_allocations.json has capital_quota_usd per model, rewritten continuously', async () => {
-  const path = join(root, 'ops/capital_allocations.json');
-  const first = JSON.parse(readFileSync(path, 'utf8'));
-  assert.ok(first.capital_quota_usd.ma_crossover_v1 > 0);
-  assert.ok(first.capital_quota_usd.ma_crossover_v1 <= first.equity_usd);
-  await stack.context.allocator.step();
-  const second = JSON.parse(readFileSync(path, 'utf8'));
-  assert.notEqual(second.ts, first.ts);
-});
-
-test('Pause trading: the runbook\'s curl command (form content type) stops orders on the engine, then resume', async () => {
-  const { stdout } = await run('curl', ['-s', '-X', 'POST', `${stack.opsUrl}/kill`, '-H', `X-OPS-TOKEN: ${token}`, '-d', '{"enabled": false}']);
-  const res = JSON.parse(stdout);
-  assert.equal(res.ok, true);
-  assert.equal(res.state.trading_enabled, false);
-  const status = await api('GET', '/status');
-  assert.equal(status.json.state.trading_enabled, false);
-  assert.equal(status.json.state.engines.engine_sim.trading_enabled, false);
-  // Persisted as the global HALTED of the one trading-state document (ops/state.json before it).
-  assert.equal(JSON.parse(readFileSync(join(root, 'ops/trading_states.json'), 'utf8')).global.state, 'HALTED');
-
-  const order = await fetch(`${stack.engineUrl}/orders`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'x-ops-token': token },
-    body: JSON.stringify({ client_order_id: 'while-killed-1', symbol: 'BTCUSDT', side: 'BUY', quote_usd: 50 }),
-  });
-  assert.equal(order.status, 403);
-  const body = await order.json() as { error: string };
-  assert.equal(body.error, 'TRADING_DISABLED');
-  const signal = await api('POST', '/strategy/signal', { symbol: 'BTCUSDT', side: 'BUY', quote_usd: 50 }, { 'x-ops-token': token });
-  assert.equal(signal.status, 403);
-  assert.equal(signal.json.reason, 'TRADING_DISABLED');
-  const log = readFileSync(join(root, 'engine/logs/orders.jsonl'), 'utf8');
-  assert.ok(log.split('\n').some((l) => l.includes('"while-killed-1"') && l.includes('TRADING_DISABLED')));
-
-  const noToken = await api('POST', '/kill', { enabled: true });
-  assert.equal(noToken.status, 401);
-  const resumed = JSON.parse((await hmm('resume')).stdout);
-  assert.equal(resumed.state.trading_enabled, true);
-  const after = await api('POST', '/strategy/signal', { symbol: 'BTCUSDT', side: 'BUY', quote_usd: 50, model: 'ma_crossover_v1' }, { 'x-ops-token': token });
-  assert.equal(after.status, 200, JSON.stringify(after.json));
-  assert.equal(after.json.outcome, 'routed');
-});
-
-test('/kill refuses bad bodies with a JSON error naming the field', async () => {
-  for (const [body, field] of [['{"enabled": "no"}', 'enabled'], ['{}', 'enabled'], ['{"enabled": false, "bogus": 1}', 'bogus']] as const) {
-    const r = await api('POST', '/kill', body, { 'x-ops-token': token });
-    assert.equal(r.status, 400, body);
-    assert.equal(r.json.field, field);
-  }
-  assert.equal((await api('GET', '/status')).json.state.trading_enabled, true);
-});
-
-test('Export daily PnL CSV: `hmm export-pnl` writes ops/exports/pnl_YYYY-MM-DD.csv', async () => {
-  const day = new Date().toISOString().slice(0, 10);
-  const { stdout } = await hmm('export-pnl');
-  const path = join(root, `ops/exports/pnl_${day}.csv`);
-  assert.match(stdout, new RegExp(`pnl_${day}\\.csv`));
-  const lines = readFileSync(path, 'utf8').trim().split('\n');
-  assert.equal(lines[0], 'date,venue,model,symbol,realized,unrealized,fees,trades,equity_at_close');
-  assert.ok(lines.slice(1).some((l) => l.startsWith(`${day},engine_sim,ma_crossover_v1,`)));
-  await assert.rejects(hmm('export-pnl', '--date', '2026-13-45'), (err: { code: number; stderr: string }) => err.code === 2 && /YYYY-MM-DD|no such date/.test(err.stderr));
-});
-
-test('Monitoring: /aggregate/metrics, /aggregate/portfolio, /aggregate/exposure, /strategy/status, /metrics', async () => {
-  const m = await api('GET', '/aggregate/metrics');
-  assert.ok(m.json.venues.engine_sim.orders_submitted > 0);
-  assert.equal(typeof m.json.venues.engine_sim.routing_ms.p99, 'number');
-  const p = await api('GET', '/aggregate/portfolio');
-  for (const k of ['equity', 'cash', 'gain']) assert.equal(typeof p.json[k], 'number', k);
-  assert.equal(typeof p.json.venues.engine_sim.equity, 'number');
-  const x = await api('GET', '/aggregate/exposure');
-  assert.equal(typeof x.json.totals.gross_usd, 'number');
-  assert.ok(existsSync(join(root, 'ops/aggregate_exposure.json')));
-  const s = await api('GET', '/strategy/status');
-  assert.ok(s.json.leaderboard.length >= 1);
-  assert.ok(s.json.leaderboard.some((r: { model: string }) => r.model === 'ma_crossover_v1'));
-  // leaderboard[0] is the best: models with evidence first, by score (PSR), then the rest by
-  // bars observed; a row without evidence shows no Sharpe and says why.
-  type Row = { score: number | null; sharpe: number | null; sharpe_reason: string | null; evidence: { sufficient: boolean; bars: number; reason: string | null; status: string } };
-  const rows = s.json.leaderboard as Row[];
-  const key = (r: Row) => (r.evidence.sufficient ? [1, r.score ?? -1] : [0, r.evidence.bars]);
-  for (let i = 1; i < rows.length; i++) {
-    const [a, b] = [key(rows[i - 1]!), key(rows[i]!)];
-    assert.ok(a[0]! > b[0]! || (a[0] === b[0] && a[1]! >= b[1]!), `leaderboard[${i - 1}] ranks before leaderboard[${i}]: ${JSON.stringify(rows.map(key))}`);
-  }
-  for (const r of rows) {
-    assert.equal(r.evidence.sufficient, r.evidence.reason === null);
-    if (!r.evidence.sufficient) assert.ok(r.sharpe === null && r.sharpe_reason === r.evidence.reason && r.evidence.status.startsWith('collecting: '), JSON.stringify(r));
-  }
-  assert.equal(s.json.weights.ma_crossover_v1, 1);
-  const metrics = await fetch(stack.opsUrl + '/metrics');
-  const text = await metrics.text();
-  assert.match(text, /hmm_orders_submitted_total\{venue="engine_sim"/);
-  assert.match(text, /hmm_order_routing_seconds_bucket/);
-});
-
-test('Log analysis: ops/logs/ops.log lines carry the level in capitals', () => {
-  const lines = readFileSync(join(root, 'ops/logs/ops.log'), 'utf8').trim().split('\n');
-  assert.ok(lines.length > 0);
-  for (const l of lines) assert.match(JSON.parse(l).level, /^(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)$/);
-});
-
-test('`hmm bus publish` reaches the running stack; bad payloads are refused', async () => {
-  const seen: Record<string, number>[] = [];
-  const off = stack.bus.subscribe('metrics.update', (p) => { seen.push(p); });
-  const { stdout } = await hmm('bus', 'publish', 'metrics.update', '{"pnl_unrealized": -150}');
-  assert.equal(JSON.parse(stdout).ok, true);
-  assert.deepEqual(seen.find((p) => p.pnl_unrealized === -150), { pnl_unrealized: -150 });
-  off();
-  await assert.rejects(hmm('bus', 'publish', 'metrics.update', '{"pnl_unrealized": "x"}'), /payload\.pnl_unrealized/);
-  await assert.rejects(hmm('bus', 'publish', 'trade.fill', '{}'), (err: { code: number; stderr: string }) => err.code === 2 && /topics you can publish: metrics.update, alert, governance.action/.test(err.stderr));
-  await assert.rejects(hmm('bus', 'publish', 'no.such.topic', '{}'), /unknown topic "no.such.topic"; topics you can publish/);
-  await assert.rejects(hmm('bus', 'publish', 'metrics.update', 'not json'), /not valid JSON/);
-});
-
-test('the kill switch survives a restart, and /status reports state.recovered', async () => {
-  const before = await api('GET', '/status');
-  assert.equal(before.json.state.recovered, false);
-  await api('POST', '/kill', { enabled: false }, { 'x-ops-token': token });
-  await stack.stop();
-  stack = await startStack({ env: env(), stdout: false });
-  const s = await api('GET', '/status');
-  assert.equal(s.json.state.trading_enabled, false);
-  assert.equal(s.json.state.recovered, true);
-  assert.ok(s.json.state.recovery.engine_sim.orders > 0);
-  const ready = await waitFor('readiness', async () => ((await api('GET', '/readyz')).status === 200 ? true : undefined));
-  assert.ok(ready);
-  await api('POST', '/kill', { enabled: true }, { 'x-ops-token': token });
+  const other = blocks.filter((b) => !SHELL.has(b.lang)).map((b) => `${b.lang || 'plain'} (line ${b.line})`);
+  console.log(`runbook: ${run} shell blocks run, ${skipped.length} skipped as external, ${other.length} not shell (${other.join(', ')})`);
+  for (const s of skipped) console.log(s);
+  console.log(`ports mapped: 8002 → ${opsPort}, 8101 → ${enginePort}${changes.length ? `; bounded forms:\n${changes.join('\n')}` : ''}`);
+  assert.deepEqual(failures, [], failures.join('\n\n'));
+  assert.ok(run >= 10, `${run} blocks run`);
 });
