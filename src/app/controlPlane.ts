@@ -40,6 +40,11 @@ import { OpsTokenRing } from '../ops/auth.js';
 import { AuditLog } from '../ops/audit.js';
 import { AlertManager } from '../ops/alerts/alertManager.js';
 import { TelegramChannel } from '../ops/alerts/telegram.js';
+import { BotApi } from '../ops/telegram/botApi.js';
+import { CommandBot } from '../ops/telegram/commandBot.js';
+import { telegramOperator } from '../ops/telegram/operator.js';
+import { dailyPnlFromLedgers } from '../ops/dailyPnl.js';
+import { forceExit } from '../ops/forceExit.js';
 import type { Coordination } from '../ops/cluster/coordinator.js';
 import { GovernanceDaemon } from '../ops/governance/daemon.js';
 import { TradingStates } from '../ops/governance/tradingStates.js';
@@ -363,6 +368,26 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
     kind: (m) => registry.get(m)?.kind ?? runtime.get(m)?.kind ?? 'unknown', weight: (m) => weights.weight(m), quota: (m) => allocator.quota(m),
   }));
 
+  // Telegram commands: the same services the routes above call, for the configured chats only;
+  // polled by the leader alone (Telegram answers a second poller of one bot with 409).
+  const commandBot = config.telegram.token && config.telegram.commands && config.telegram.commandChatIds.length > 0
+    ? new CommandBot({
+      api: new BotApi({ token: config.telegram.token, apiBase: config.telegram.apiBase }),
+      chats: new Set(config.telegram.commandChatIds), statePath: join(config.root, 'ops/telegram_state.json'),
+      audit, log, metrics, leads, pollTimeoutSec: config.telegram.pollTimeoutSec, confirmTtlMs: config.telegram.confirmTtlSec * 1000,
+      operator: telegramOperator({
+        engines, baselineEquity: () => baselineEquity, killSwitch, tradingStates: () => tradingStates.current, exposureMultiplier: multiplier,
+        weights, modelIds, stageOf: (m) => modelStage(context, m), quota: (m) => allocator.quota(m), leaderboard,
+        promote: (m, stage, actor, reason) => canary.promote(m, stage as Parameters<CanaryManager['promote']>[1], actor, reason),
+        rollback: (m, actor, reason) => canary.rollback(m, actor, reason),
+        forceExit: (model, symbol, actor, reason) => forceExit({ engines, maxNotionalUsd: config.maxNotionalUsdt, log, now: () => clock.now() }, { model, symbol, actor, reason }),
+        dailyPnl: (days) => dailyPnlFromLedgers(paths, days, Date.now()),
+        startedAt: market.startedAt, lastBarTs: () => lastBarTs, now: () => Date.now(),
+      }),
+    })
+    : null;
+  if (config.telegram.token && config.telegram.commands && !commandBot) log.warn('[TELEGRAM] commands off: no numeric chat id in TELEGRAM_COMMAND_CHAT_IDS or TELEGRAM_CHAT_ID');
+
   // The singleton daemons, started by start() when alone or by the coordinator while leading.
   const daemons = leaderDaemons({ allocator, governance, canary, tradingStates, log, coordinated: coordination !== null });
 
@@ -456,6 +481,11 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
       undo.push(() => ops.close());
       const addr = ops.server.address();
       opsUrl = typeof addr === 'object' && addr ? `http://${config.opsHost}:${addr.port}` : `http://${config.opsHost}:${config.opsPort}`;
+      // The operator's other surface opens with the API (a replay, which never listens, never polls).
+      if (commandBot) {
+        commandBot.start();
+        undo.push(() => commandBot.stop());
+      }
       return opsUrl;
     },
 

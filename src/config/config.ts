@@ -53,7 +53,18 @@ export interface StackConfig {
   /** Per-engine MIN_NOTIONAL_USDT overrides: ENGINE_<NAME>_MIN_NOTIONAL_USDT (e.g. ENGINE_SIM_MIN_NOTIONAL_USDT). */
   readonly engineMinNotionalUsdt: Readonly<Record<string, Fixed>>;
   /** Telegram alerts: disabled (with one log line) unless both token and chat id are set. */
-  readonly telegram: { readonly token: string | null; readonly chatId: string | null; readonly apiBase: string };
+  readonly telegram: {
+    readonly token: string | null;
+    readonly chatId: string | null;
+    readonly apiBase: string;
+    /** The command bot (TELEGRAM_COMMANDS, default on with a token): long-polls getUpdates. */
+    readonly commands: boolean;
+    /** Chats whose commands are answered (TELEGRAM_COMMAND_CHAT_IDS; default TELEGRAM_CHAT_ID). */
+    readonly commandChatIds: readonly string[];
+    readonly pollTimeoutSec: number;
+    /** How long a confirmation button stays valid (TELEGRAM_CONFIRM_TTL_SEC). */
+    readonly confirmTtlSec: number;
+  };
   /** Where bars come from: the seeded synthetic market (offline default) or a venue's public
    *  OHLCV (MARKET_DATA=binance: a dry run on live data, the sim venue still executing). */
   readonly marketData: MarketDataConfig;
@@ -172,6 +183,12 @@ export function loadConfig(env: Env = process.env): StackConfig {
   if (telegramChat !== null && !/^(-?[0-9]{1,20}|@[A-Za-z0-9_]{4,64})$/.test(telegramChat)) {
     throw new ConfigError('TELEGRAM_CHAT_ID', `expected a numeric chat id or @channelname, got ${JSON.stringify(telegramChat)}`);
   }
+  const commandChats = str(env, 'TELEGRAM_COMMAND_CHAT_IDS', '').split(',').map((c) => c.trim()).filter(Boolean);
+  for (const c of commandChats) {
+    // Updates name a chat by its number: a @channel name can never match one.
+    if (!/^-?[0-9]{1,20}$/.test(c)) throw new ConfigError('TELEGRAM_COMMAND_CHAT_IDS', `expected comma-separated numeric chat ids, got ${JSON.stringify(c)}`);
+  }
+  const telegramCommands = bool(env, 'TELEGRAM_COMMANDS') ?? true;
   const telegramBase = str(env, 'TELEGRAM_API_BASE', 'https://api.telegram.org').replace(/\/+$/, '');
   try {
     const u = new URL(telegramBase);
@@ -220,7 +237,12 @@ export function loadConfig(env: Env = process.env): StackConfig {
       maxOpenOrders: num(env, 'MAX_OPEN_ORDERS', 50, { min: 0, integer: true }),
     },
     engineMinNotionalUsdt: engineMinNotional,
-    telegram: { token: telegramToken, chatId: telegramChat, apiBase: telegramBase },
+    telegram: {
+      token: telegramToken, chatId: telegramChat, apiBase: telegramBase, commands: telegramCommands,
+      commandChatIds: commandChats.length > 0 ? commandChats : telegramChat !== null && /^-?[0-9]+$/.test(telegramChat) ? [telegramChat] : [],
+      pollTimeoutSec: num(env, 'TELEGRAM_POLL_TIMEOUT_SEC', 25, { min: 0, max: 50, integer: true }),
+      confirmTtlSec: num(env, 'TELEGRAM_CONFIRM_TTL_SEC', 300, { min: 5, max: 86_400, integer: true }),
+    },
     marketData: marketDataConfig(env),
     distributed: distributedConfig(env),
   };

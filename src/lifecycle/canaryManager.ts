@@ -249,6 +249,30 @@ export class CanaryManager {
     return this.transition({ action, changes, counterpart, actor, reason: reason ?? `manual ${action} to ${target}` });
   }
 
+  /**
+   * A manual rollback (POST /strategy/rollback): the live model goes back to shadow and the
+   * model it replaced is live again — the same transition the rollback rule makes. Without a
+   * model, the live one (refused when there are several: the operator must say which).
+   */
+  rollback(model: string | undefined, actor: string, reason: string | undefined): Promise<TransitionResult> {
+    const live = this.deps.registry.active().filter((e) => e.stage === 'live');
+    let target: string;
+    if (model === undefined) {
+      if (live.length !== 1) throw new CanaryError(409, 'model', live.length === 0 ? 'no model is live: nothing to roll back' : `${live.length} models are live (${live.map((e) => e.id).join(', ')}): name the one to roll back`);
+      target = live[0]!.id;
+    } else target = model;
+    const entry = this.deps.registry.get(target);
+    if (!entry) throw new CanaryError(404, 'model', `unknown model "${target}" (registered: ${this.deps.registry.entries().map((e) => e.id).join(', ')})`);
+    if (entry.stage !== 'live') throw new CanaryError(409, 'model', `${target} is ${entry.stage}, not live: only a live model can be rolled back`);
+    if (entry.replaced === null) throw new CanaryError(409, 'model', `${target} replaced no model (it was never promoted over another): there is nothing to roll back to`);
+    const restore = this.deps.registry.get(entry.replaced);
+    if (!restore || restore.stage === 'retired') throw new CanaryError(409, 'model', `${target} replaced ${entry.replaced}, which is ${restore ? 'retired' : 'no longer registered'}: there is nothing to roll back to`);
+    return this.transition({
+      action: 'rollback', changes: [{ model: target, to: 'shadow' }, { model: restore.id, to: 'live' }], counterpart: restore.id, actor,
+      reason: reason ?? `manual rollback to ${restore.id}`,
+    });
+  }
+
   /** Applies stage changes: registry and weights both or neither, then log, event, hooks. */
   async transition(req: TransitionRequest): Promise<TransitionResult> {
     const reg = this.deps.registry;

@@ -67,6 +67,7 @@ export function createMetrics(opts: { collectProcess?: boolean } = {}) {
     exposureMultiplier: new client.Gauge({ name: 'hmm_exposure_multiplier', help: 'Governance exposure multiplier applied to new orders (1 = full size)', registers: r }),
     tradingState: new client.Gauge({ name: 'hmm_trading_state', help: 'Graded trading state: 0 ACTIVE, 1 REDUCING, 2 HALTED', labelNames: ['scope', 'target'], registers: r }),
     alertDeliveries: new client.Counter({ name: 'hmm_alert_deliveries_total', help: 'Alert messages by channel and result (sent, failed, dropped, coalesced)', labelNames: ['channel', 'result'], registers: r }),
+    telegramUpdates: new client.Counter({ name: 'hmm_telegram_updates_total', help: 'Telegram updates the command bot took, by result (command, confirmed, cancelled, expired, refused, unauthorized, ignored, failed)', labelNames: ['result'], registers: r }),
     auditEntries: new client.Counter({ name: 'hmm_audit_entries_total', help: 'Control actions written to ops/logs/audit.jsonl, by result', labelNames: ['result'], registers: r }),
     /** governance.action events seen on the bus (from any publisher, including POST /bus/publish). */
     governanceEvents: new client.Counter({ name: 'hmm_governance_events_total', help: 'governance.action events seen on the bus, by action', labelNames: ['action'], registers: r }),

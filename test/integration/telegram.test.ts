@@ -67,10 +67,12 @@ test('kill, resume, governance and test alerts reach Telegram, through a 429 ret
   assert.equal((await post(s, '/kill', { enabled: false, reason: 'drill' })).status, 200);
   const [paused] = await waitFor('the kill message', () => (fake.messages.length >= 1 ? fake.messages : undefined));
   assert.match(paused!, /^🚨 Trading paused\n\[RISK\] Trading PAUSED \(kill switch\) by operator:[0-9a-f]{12}: drill$/);
-  assert.equal(fake.requests[0]!.status, 429, 'the first attempt met the rate limit');
-  assert.ok(fake.requests[1]!.at - fake.requests[0]!.at >= 950, 'and the retry waited retry_after');
-  assert.equal(fake.requests[1]!.path, `/bot${TG}/sendMessage`);
-  assert.equal(String(fake.requests[1]!.body?.chat_id), CHAT);
+  // The command bot long-polls getUpdates beside the alerts: only the sends are looked at here.
+  const sends = fake.requests.filter((r) => r.method === 'sendMessage');
+  assert.equal(sends[0]!.status, 429, 'the first attempt met the rate limit');
+  assert.ok(sends[1]!.at - sends[0]!.at >= 950, 'and the retry waited retry_after');
+  assert.equal(sends[1]!.path, `/bot${TG}/sendMessage`);
+  assert.equal(String(sends[1]!.body?.chat_id), CHAT);
 
   await post(s, '/kill', { enabled: true, reason: 'drill over' });
   await post(s, '/bus/publish', { topic: 'metrics.update', payload: { pnl_unrealized: -150 } });
@@ -103,7 +105,10 @@ test('a token Telegram refuses: one ERROR per failed delivery, naming the status
   const line = await waitFor('the delivery error', () => readFileSync(logPath, 'utf8').split('\n').find((l) => l.includes('[ALERT] telegram delivery failed')));
   assert.match(line, /"level":"ERROR"/);
   assert.match(line, /after 1 attempt\(s\): HTTP 401: Unauthorized/);
-  assert.equal(fake.requests.length, 1, 'a 401 is not retried');
+  assert.equal(fake.requests.filter((r) => r.method === 'sendMessage').length, 1, 'a 401 is not retried');
+  // The command bot met the same 401 on getUpdates: it stops polling, saying why, without the token.
+  await waitFor('the command bot\'s stop line', () => readFileSync(logPath, 'utf8').split('\n').find((l) => l.includes('[TELEGRAM] commands off: the Bot API refused the token')));
+  assert.equal(fake.requests.filter((r) => r.method === 'getUpdates').length, 1, 'a refused token is not polled again');
   assert.ok(!readFileSync(logPath, 'utf8').includes(wrong.split(':')[1]!));
 });
 

@@ -1,0 +1,78 @@
+// PnL per UTC day from the engines' ledgers (Telegram's /daily and /profit): realized PnL, fees
+// and trades booked on each day, the same replay `hmm export-pnl` makes (fills in ledger order,
+// per model and symbol, each counted on the day of its trade time), in one pass over the fills
+// however many days are asked for. Read-only: the ledgers are opened read-only, running or not.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Fixed, fx, toNumber } from '../core/decimal.js';
+import type { Fill } from '../core/order.js';
+import { type Portfolio, applyFill, emptyPortfolio } from '../core/portfolio.js';
+import { Ledger } from '../engine/ledger.js';
+import type { StackPaths } from './paths.js';
+
+const DAY_MS = 86_400_000;
+
+export interface DayPnl {
+  /** YYYY-MM-DD (UTC). */
+  readonly day: string;
+  readonly realized: number;
+  readonly fees: number;
+  readonly trades: number;
+}
+
+/**
+ * The last `days` UTC days up to the one holding `now`, oldest first (days without a fill
+ * included, at zero); `days` null: every day from the first fill. Realized PnL is before fees,
+ * as in the export; `net` is the caller's realized − fees.
+ */
+export function dailyPnl(fills: Iterable<Fill>, days: number | null, now: number): DayPnl[] {
+  const books = new Map<string, Portfolio>();
+  const byDay = new Map<number, { realized: Fixed; fees: Fixed; trades: number }>();
+  let first: number | null = null;
+  for (const f of fills) {
+    const key = `${f.model ?? 'manual'}\u0000${f.symbol}`;
+    const before = books.get(key) ?? emptyPortfolio(fx(0));
+    const after = applyFill(before, f);
+    books.set(key, after);
+    const d = Math.floor(f.ts / DAY_MS);
+    first = first === null ? d : Math.min(first, d);
+    const b = byDay.get(d) ?? { realized: fx(0), fees: fx(0), trades: 0 };
+    b.realized = (b.realized + after.realizedPnl - before.realizedPnl) as Fixed;
+    b.fees = (b.fees + f.fee) as Fixed;
+    b.trades++;
+    byDay.set(d, b);
+  }
+  const today = Math.floor(now / DAY_MS);
+  const from = days === null ? (first ?? today) : today - days + 1;
+  const out: DayPnl[] = [];
+  for (let d = from; d <= today; d++) {
+    const b = byDay.get(d);
+    out.push({ day: new Date(d * DAY_MS).toISOString().slice(0, 10), realized: b ? toNumber(b.realized) : 0, fees: b ? toNumber(b.fees) : 0, trades: b?.trades ?? 0 });
+  }
+  return out;
+}
+
+/** Every engine ledger under engine/state, read-only: days per venue, summed. */
+export function dailyPnlFromLedgers(paths: StackPaths, days: number | null, now: number): DayPnl[] {
+  let files: string[] = [];
+  try {
+    files = readdirSync(paths.engineStateDir).filter((f) => f.endsWith('.ledger.sqlite')).sort();
+  } catch { /* no engine has run here yet */ }
+  const sum = new Map<string, { realized: number; fees: number; trades: number }>();
+  for (const file of files) {
+    const ledger = new Ledger(join(paths.engineStateDir, file), 'normal', { readonly: true });
+    try {
+      for (const d of dailyPnl(ledger.fills(), days, now)) {
+        const s = sum.get(d.day) ?? { realized: 0, fees: 0, trades: 0 };
+        s.realized += d.realized;
+        s.fees += d.fees;
+        s.trades += d.trades;
+        sum.set(d.day, s);
+      }
+    } finally {
+      ledger.close();
+    }
+  }
+  if (files.length === 0) return dailyPnl([], days, now);
+  return [...sum.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([day, s]) => ({ day, ...s }));
+}
