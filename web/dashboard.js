@@ -105,6 +105,9 @@
     const base = eq.t.map(() => eq.baseline);
     c.u.setData([eq.t, eq.equity, base]);
     charts.dd.u.setData([eq.t, eq.dd]);
+    // What the chart holds, readable without its canvas (operators' scripts, the browser test).
+    c.el.dataset.points = String(eq.t.length);
+    c.el.dataset.first = eq.t.length ? String(eq.t[0] * 1000) : '';
     const span = eq.t.length > 1 ? eq.t[eq.t.length - 1] - eq.t[0] : 0;
     setText($('equityRange'), span > 0 ? `last ${ago(span * 1000)}` : 'live');
   }
