@@ -24,13 +24,17 @@ let root: string;
 let stack: Stack | null = null;
 let browser: Browser;
 
-async function api(method: string, url: string, body?: unknown): Promise<{ status: number; json: Record<string, any> }> {
+/** JSON bodies are read by path in assertions; a wrong path fails the assertion that reads it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
+
+async function api(method: string, url: string, body?: unknown): Promise<{ status: number; json: Json }> {
   const res = await fetch(url, {
     method,
     headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), 'x-ops-token': TOKEN },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
+  return { status: res.status, json: (await res.json()) as Json };
 }
 
 const start = () => startStack({ env: { ...ENV, HMM_ROOT: root }, stdout: false });
