@@ -61,6 +61,7 @@ import { readRoutes } from '../ops/routes/read.js';
 import { reconcileRoutes } from '../ops/routes/reconcile.js';
 import { strategyRoutes } from '../ops/routes/strategy.js';
 import { streamRoutes } from '../ops/routes/stream.js';
+import { tradingRoutes } from '../ops/routes/trading.js';
 import { metricsCollectorPlugin } from '../ops/metricsCollector.js';
 import { SignalGate } from '../portfolio/signalGate.js';
 import { StrategyRouter } from '../portfolio/strategyRouter.js';
@@ -354,10 +355,12 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   });
   await ops.register(governanceRoutes, { tradingStates, governance, tokens: token, alerts, bus, engineNames: () => engines().map((e) => e.name), modelIds });
   await ops.register(reconcileRoutes, { engines, log });
-  await ops.register(controlRoutes, { killSwitch, weights, modelIds, hasModel: (id) => runtime.get(id) !== undefined, router, signalGate, bus });
+  await ops.register(tradingRoutes, { engines, maxNotionalUsd: config.maxNotionalUsdt, log, now: () => clock.now() });
+  await ops.register(controlRoutes, { killSwitch, exposure: governance, weights, modelIds, hasModel: (id) => runtime.get(id) !== undefined, router, signalGate, bus });
   await ops.register(streamRoutes, {
     bus, engines, baselineEquity: () => baselineEquity, leaderboard, tradingEnabled: () => killSwitch.enabled,
     refreshSec: () => policies.current.dashboard_refresh_sec, sseClients: metrics.sseClients, log, mode: config.mode, startedAt: market.startedAt,
+    historyPath: join(config.root, 'ops/dashboard_history.sqlite'), retentionHours: () => policies.current.metrics_retention_hours, modelPnlReady: () => tracker.hasSampled,
   });
   await ops.register(metricsCollectorPlugin(context));
   await ops.register(strategyRoutes, { registry, canary, allocator });

@@ -11,8 +11,8 @@
 // Its evaluation loop and every time it records run on the stack's Clock.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { type Fixed, div, floorToStep, fx, min as fmin, toDecimalString } from '../core/decimal.js';
-import { modelId, symbol as toSymbol } from '../core/ids.js';
+import { type Fixed, fx } from '../core/decimal.js';
+import { flattenModelPosition } from '../engine/flatten.js';
 import type { Signal } from '../core/signal.js';
 import type { Bus } from '../bus/bus.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
@@ -365,28 +365,11 @@ export class CanaryManager {
   /** Sells a model's engine positions at market, in chunks within MAX_NOTIONAL_USDT. */
   private async flattenLive(model: string): Promise<void> {
     for (const e of this.deps.engines()) {
-      const steps = new Map((await e.instruments()).map((i) => [i.symbol, fx(i.step_size)]));
       for (const p of await e.modelPositions()) {
-        if (p.model !== model) continue;
-        let left = fx(p.qty);
-        const pxText = await e.lastPrice(p.symbol);
-        const step = steps.get(p.symbol);
-        if (left <= 0n || pxText === null || step === undefined) continue;
-        const chunkMax = floorToStep(div(this.deps.maxNotionalUsd, fx(pxText), 'down'), step);
-        let i = 0;
-        while (left > 0n && chunkMax > 0n && i < 100) {
-          const qty = fmin(left, chunkMax);
-          const id = `${model.slice(0, 30)}-flat-${p.symbol}-${this.now().toString(36)}-${i++}`;
-          const out = await e.submit({ clientOrderId: id, symbol: toSymbol(p.symbol), side: 'SELL', type: 'MARKET', qty, price: null, model: modelId(model) });
-          if (out.kind !== 'accepted') {
-            this.deps.log.warn({ model, symbol: p.symbol, outcome: out.kind }, `[CANARY] flattening ${model} ${p.symbol} stopped: ${out.kind === 'rejected' ? `${out.reason} ${out.message}` : out.message}`);
-            break;
-          }
-          const filled = fx(out.order.filled_qty);
-          if (filled <= 0n) break;
-          left = (left - filled) as Fixed;
-        }
-        this.deps.log.info({ model, symbol: p.symbol }, `[CANARY] flattened ${model} ${p.symbol}: sold ${toDecimalString((fx(p.qty) - left) as Fixed)} of ${p.qty}`);
+        if (p.model !== model || fx(p.qty) <= 0n) continue;
+        const out = await flattenModelPosition(e, { model, symbol: p.symbol, maxNotionalUsd: this.deps.maxNotionalUsd, idPrefix: `${model.slice(0, 30)}-flat-${p.symbol}-${this.now().toString(36)}` });
+        if (out.stopped) this.deps.log.warn({ model, symbol: p.symbol, outcome: out.stopped.reason }, `[CANARY] flattening ${model} ${p.symbol} stopped: ${out.stopped.reason} ${out.stopped.message}`);
+        this.deps.log.info({ model, symbol: p.symbol }, `[CANARY] flattened ${model} ${p.symbol}: sold ${out.sold} of ${out.held}`);
       }
     }
   }

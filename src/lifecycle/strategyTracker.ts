@@ -169,6 +169,12 @@ export class StrategyTracker {
     return t;
   }
 
+  /** Whether the books have been read at a bar since start: before that every model's figures
+   *  are zeros, not its PnL (the dashboard does not draw them). */
+  get hasSampled(): boolean {
+    return this.sampledTs > -Infinity;
+  }
+
   /** Seeds the engine books from the engines' per-model positions, then follows fills and bars. */
   async start(): Promise<void> {
     for (const e of this.deps.engines()) {

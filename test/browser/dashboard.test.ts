@@ -148,8 +148,13 @@ test('the kill control pauses trading after asking for the token once, and resum
   await page.waitForSelector('#killBtn:not([disabled])');
   assert.equal((await page.textContent('#killBtn'))!.trim(), 'Pause trading');
 
-  // A wrong token is refused and asked again; the right one pauses trading.
+  // A confirmation naming what happens, then the token: a wrong one is refused and asked
+  // again; the right one pauses trading.
   await page.click('#killBtn');
+  await page.waitForSelector('#dlg[open]');
+  assert.match((await page.textContent('#dlgText'))!, /stops taking new orders/);
+  assert.equal(await page.isVisible('#dlgInput'), false);
+  await page.click('#dlgOk');
   await page.waitForSelector('#dlg[open] #dlgInput');
   await page.fill('#dlgInput', 'wrong-token-000000000000');
   await page.click('#dlgOk');

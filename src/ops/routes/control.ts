@@ -1,4 +1,4 @@
-// Mutating routes (all need X-OPS-TOKEN): kill switch, strategy weights, external signals,
+// Mutating routes (all need X-OPS-TOKEN): kill switch (and a gradual resume), strategy weights, external signals,
 // publishing onto the running stack's bus.
 import type { FastifyPluginAsync } from 'fastify';
 import { modelId, symbol as toSymbol } from '../../core/ids.js';
@@ -13,6 +13,7 @@ import { validateWeights, type StrategyWeights } from '../../portfolio/strategyW
 import type { SignalGate } from '../../portfolio/signalGate.js';
 import type { StrategyRouter } from '../../portfolio/strategyRouter.js';
 import type { KillSwitch } from '../killSwitch.js';
+import type { GovernanceDaemon } from '../governance/daemon.js';
 
 /** Topics an operator may publish (the runbook's drawdown drill, alerts, governance notes);
  *  orders, fills and the rest belong to the engines. */
@@ -21,6 +22,9 @@ export const EXTERNAL_TOPICS = ['metrics.update', 'alert', 'governance.action'] 
 /** What the control routes use, and nothing else (Fastify register options). */
 export interface ControlRouteOptions {
   readonly killSwitch: Pick<KillSwitch, 'set'>;
+  /** Governance's exposure multiplier: a gradual resume starts trading again at a fraction of
+   *  normal size, and governance's recovery steps it back up after each calm window. */
+  readonly exposure: Pick<GovernanceDaemon, 'setMultiplier'>;
   readonly weights: Pick<StrategyWeights, 'current' | 'update'>;
   /** Ids of the models running here (for naming the known ones in an error). */
   readonly modelIds: () => readonly string[];
@@ -49,6 +53,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRouteOptions> = async (app
           enabled: { type: 'boolean', description: 'false pauses trading, true resumes it' },
           cancel_open: { type: 'boolean', description: 'also cancel open orders when pausing (halt and drain)' },
           reason: { type: 'string', maxLength: 200 },
+          exposure_multiplier: { type: 'number', exclusiveMinimum: 0, maximum: 1, description: 'gradual resume (with enabled true): new orders start at this fraction of normal size, and governance raises it by recovery.step after each calm recovery.window_sec' },
         },
       },
       response: {
@@ -56,6 +61,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRouteOptions> = async (app
           type: 'object',
           properties: {
             ok: { type: 'boolean' },
+            exposure: { type: 'object', properties: { from: { type: 'number' }, to: { type: 'number' } }, description: 'the multiplier a gradual resume set' },
             state: { type: 'object', properties: { trading_enabled: { type: 'boolean' }, updated_at: { type: 'string' }, actor: { type: 'string' }, reason: { type: 'string' } } },
             canceled_orders: { type: 'integer' },
             unreachable_engines: { type: 'array', items: { type: 'string' }, description: 'engines that did not answer (they get the persisted state when they answer again)' },
@@ -66,9 +72,15 @@ export const controlRoutes: FastifyPluginAsync<ControlRouteOptions> = async (app
       },
     },
   }, async (req) => {
-    const body = req.body as { enabled: boolean; cancel_open?: boolean; reason?: string };
-    const { state, canceled, unreachable } = await o.killSwitch.set(body.enabled, actorOf(req), body.reason ?? (body.enabled ? 'resume via POST /kill' : 'kill via POST /kill'), { cancelOpen: body.cancel_open === true });
-    return { ok: unreachable.length === 0, state, canceled_orders: canceled, unreachable_engines: unreachable };
+    const body = req.body as { enabled: boolean; cancel_open?: boolean; reason?: string; exposure_multiplier?: number };
+    const reason = body.reason ?? (body.enabled ? 'resume via POST /kill' : 'kill via POST /kill');
+    if (body.exposure_multiplier !== undefined && !body.enabled) {
+      throw new HttpError(400, 'exposure_multiplier goes with a resume ("enabled": true): a pause stops every order whatever their size', [{ field: 'exposure_multiplier', message: 'only with enabled true' }]);
+    }
+    // The smaller size is in force before the first order after the resume can be routed.
+    const exposure = body.exposure_multiplier === undefined ? undefined : o.exposure.setMultiplier(body.exposure_multiplier, actorOf(req), `gradual resume: ${reason}`);
+    const { state, canceled, unreachable } = await o.killSwitch.set(body.enabled, actorOf(req), reason, { cancelOpen: body.cancel_open === true });
+    return { ok: unreachable.length === 0, state, ...(exposure ? { exposure } : {}), canceled_orders: canceled, unreachable_engines: unreachable };
   });
 
   app.get('/strategy/weights', {

@@ -1,11 +1,12 @@
 // Model lifecycle routes: the registry, the history of promotions and rollbacks, allocation
-// history, and the manual promotion
-// (POST /strategy/promote, token required). Every route declares its schema; bad input is a
+// history, and the manual stage changes (POST /strategy/promote, including retiring a model, and
+// POST /strategy/rollback; token required). Every route declares its schema; bad input is a
 // 4xx JSON body naming the field.
 import type { FastifyPluginAsync } from 'fastify';
 import type { CapitalAllocator } from '../../portfolio/allocator.js';
 import type { CanaryManager } from '../../lifecycle/canaryManager.js';
 import { errorSchema } from '../../http/errors.js';
+import { actorOf } from '../../http/auth.js';
 import { STAGES, type StrategyRegistry } from '../../lifecycle/strategyRegistry.js';
 
 type ModelStage = (typeof STAGES)[number];
@@ -13,12 +14,26 @@ type ModelStage = (typeof STAGES)[number];
 // GET /strategy/status (read.ts) ranks with the same tracker through attachLeaderboardSource.
 const anyObject = { type: 'object', additionalProperties: true } as const;
 const security = [{ opsToken: [] }];
+/** What a stage change answers (promote, demote, retire, rollback). */
+const transitionSchema = {
+  type: 'object',
+  properties: {
+    ok: { type: 'boolean' },
+    action: { type: 'string' },
+    model: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    counterpart: { type: ['string', 'null'] },
+    weights: { type: 'object', additionalProperties: { type: 'number' } },
+    history: { type: 'array', items: anyObject },
+  },
+} as const;
 const LIMIT_PATTERN = '^([1-9][0-9]{0,2}|1000)$';
 
 /** What the lifecycle routes use, and nothing else (Fastify register options). */
 export interface StrategyRouteOptions {
   readonly registry: Pick<StrategyRegistry, 'history' | 'current'>;
-  readonly canary: Pick<CanaryManager, 'promote'>;
+  readonly canary: Pick<CanaryManager, 'promote' | 'rollback'>;
   readonly allocator: Pick<CapitalAllocator, 'all' | 'recentHistory'>;
 }
 
@@ -75,27 +90,34 @@ export const strategyRoutes: FastifyPluginAsync<StrategyRouteOptions> = async (a
           reason: { type: 'string', minLength: 1, maxLength: 200 },
         },
       },
-      response: {
-        200: {
-          type: 'object',
-          properties: {
-            ok: { type: 'boolean' },
-            action: { type: 'string' },
-            model: { type: 'string' },
-            from: { type: 'string' },
-            to: { type: 'string' },
-            counterpart: { type: ['string', 'null'] },
-            weights: { type: 'object', additionalProperties: { type: 'number' } },
-            history: { type: 'array', items: anyObject },
-          },
-        },
-        400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema,
-      },
+      response: { 200: transitionSchema, 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema },
     },
   }, async (req) => {
     const b = req.body as { model: string; stage?: ModelStage; reason?: string };
     // A refused move throws CanaryError, a coded error the server answers with its status and field.
     const r = await deps.canary.promote(b.model, b.stage, 'ops_api', b.reason);
+    return { ok: true, ...r };
+  });
+
+  app.post('/strategy/rollback', {
+    config: { auth: true },
+    schema: {
+      summary: 'Roll a live model back: it goes to shadow (flattened) and the model it replaced is live again, as the rollback rule does. Without a model, the live one.',
+      security,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          model: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'the live model to roll back (default: the one live model)' },
+          reason: { type: 'string', minLength: 1, maxLength: 200 },
+        },
+      },
+      response: { 200: transitionSchema, 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema },
+    },
+  }, async (req) => {
+    const b = (req.body ?? {}) as { model?: string; reason?: string };
+    // A refused rollback (not live, nothing it replaced) throws CanaryError: 404 / 409 with the field.
+    const r = await deps.canary.rollback(b.model, actorOf(req), b.reason);
     return { ok: true, ...r };
   });
 };

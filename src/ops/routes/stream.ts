@@ -2,8 +2,10 @@
 // web/, the chart library from the installed uplot package: no CDN, works offline), the
 // data only the page needs (/dashboard/config, /dashboard/history, /dashboard/events), and
 // GET /stream, Server-Sent Events carrying bus events plus a portfolio frame each second.
-// One sampler per process feeds every client and keeps the last hour, so a page opened
-// now starts with a full equity curve and N open pages cost one valuation a second, not N.
+// One sampler per process feeds every client and writes what it samples to the dashboard's
+// history (dashboardHistory.ts, SQLite), so a page opened now — or after a restart — starts
+// with the same equity curve, drawdown, events and model PnL, and N open pages cost one
+// valuation a second, not N.
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { HttpError, errorSchema } from '../../http/errors.js';
 import type { LeaderboardRow } from '../../lifecycle/leaderboard.js';
 import type { Logger } from '../../obs/logger.js';
 import { aggregatePortfolio, type AggregatePortfolio } from '../aggregate.js';
+import { DashboardHistory, type GovernanceDrawdown } from '../dashboardHistory.js';
 
 /** What the dashboard routes and their feed use, and nothing else (Fastify register options). */
 export interface StreamRouteOptions {
@@ -34,6 +37,13 @@ export interface StreamRouteOptions {
   readonly log: Logger;
   readonly mode: string;
   readonly startedAt: number;
+  /** Where the dashboard's history is kept (ops/dashboard_history.sqlite). */
+  readonly historyPath: string;
+  /** ops/policies.yaml metrics_retention_hours: how long history points are kept. */
+  readonly retentionHours: () => number;
+  /** Whether the tracker has sampled the models' books since start: before that every model's
+   *  PnL reads 0, and a chart line would plunge to $0 and jump back. */
+  readonly modelPnlReady: () => boolean;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -49,55 +59,20 @@ const EVENT_TOPICS = new Set<Topic>(['trading.state', 'strategy.weights_updated'
 const SAMPLE_MS = 1000;
 /** Model PnL needs a pass over every model's book, so it is sampled every fifth frame. */
 const LEADERBOARD_EVERY = 5;
-const HISTORY_POINTS = 3600;
-const LEADERBOARD_POINTS = HISTORY_POINTS / LEADERBOARD_EVERY;
-const EVENTS_KEPT = 200;
+/** Points a history answer holds at most by default (a chart a few thousand pixels wide). */
+const HISTORY_POINTS = 1500;
+const HISTORY_POINTS_MAX = 5000;
 const MAX_SSE_CLIENTS = 64;
 /** A client that stops reading is dropped once this much is queued for it. */
 const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 const HEARTBEAT_MS = 15_000;
 
-export interface EquityPoint {
-  readonly ts: number;
-  readonly equity: number;
-  readonly cash: number;
-  readonly gain: number;
-  readonly realized_pnl: number;
-  readonly unrealized_pnl: number;
-  readonly fees: number;
-  readonly exposure: number;
-}
-
-export interface ModelPnlPoint {
-  readonly ts: number;
-  readonly pnl: Record<string, number>;
-}
-
-export interface DashboardEvent {
-  readonly topic: string;
-  readonly ts: number;
-  readonly payload: unknown;
-}
-
-/** A fixed-capacity ring: oldest entries fall off. */
-class Ring<T> {
-  private readonly items: T[] = [];
-  constructor(private readonly capacity: number) {}
-  push(x: T): void {
-    this.items.push(x);
-    if (this.items.length > this.capacity) this.items.splice(0, this.items.length - this.capacity);
-  }
-  list(): readonly T[] {
-    return this.items;
-  }
-}
-
 /** The process's one sampler: portfolio frames, model PnL, recent events, and the SSE clients it feeds. */
 class DashboardFeed {
-  readonly history = new Ring<EquityPoint>(HISTORY_POINTS);
-  readonly modelPnl = new Ring<ModelPnlPoint>(LEADERBOARD_POINTS);
-  readonly events = new Ring<DashboardEvent>(EVENTS_KEPT);
+  readonly history: DashboardHistory;
   latest: AggregatePortfolio | null = null;
+  /** Governance's drawdown as it last stated it (metrics.update), kept across restarts. */
+  governance: GovernanceDrawdown | null;
   latestLeaderboard: LeaderboardRow[] | null = null;
   private readonly clients = new Set<ServerResponse>();
   private timer: NodeJS.Timeout | null = null;
@@ -106,7 +81,10 @@ class DashboardFeed {
   private sampling = false;
   private unsubscribe: (() => void) | null = null;
 
-  constructor(private readonly o: StreamRouteOptions) {}
+  constructor(private readonly o: StreamRouteOptions) {
+    this.history = new DashboardHistory({ path: o.historyPath, retentionMs: () => o.retentionHours() * 3_600_000, log: o.log, now: () => Date.now() });
+    this.governance = this.history.governance();
+  }
 
   get clientCount(): number {
     return this.clients.size;
@@ -116,8 +94,9 @@ class DashboardFeed {
     this.unsubscribe = this.o.bus.subscribeAll((payload, topic) => {
       if (EVENT_TOPICS.has(topic)) {
         const ts = typeof (payload as { ts?: unknown }).ts === 'number' ? (payload as { ts: number }).ts : Date.now();
-        this.events.push({ topic, ts, payload });
+        this.history.addEvent({ topic, ts, payload });
       }
+      if (topic === 'metrics.update') this.onMetrics(payload as Readonly<Record<string, number>>);
       if (STREAMED_TOPICS.has(topic)) this.broadcast(topic, payload);
     });
     void this.sample();
@@ -127,6 +106,22 @@ class DashboardFeed {
       for (const c of this.clients) c.write(': keep-alive\n\n');
     }, HEARTBEAT_MS);
     this.heartbeat.unref();
+  }
+
+  /** Governance states its drawdown with its peak; an operator's injected metrics carry neither. */
+  private onMetrics(m: Readonly<Record<string, number>>): void {
+    const dd = m['drawdown_pct'];
+    const peak = m['peak_equity'];
+    if (typeof dd !== 'number' || !Number.isFinite(dd) || typeof peak !== 'number' || !Number.isFinite(peak)) return;
+    this.governance = { drawdown_pct: dd, peak_equity: peak, ts: Date.now() };
+    this.history.setGovernance(this.governance);
+  }
+
+  /** Governance's formula at one frame: below the highest equity governance has seen. */
+  private drawdownAt(equity: number): number {
+    const baseline = this.o.engines().reduce((a, e) => a + this.o.baselineEquity(e.name), 0);
+    const peak = Math.max(this.governance?.peak_equity ?? baseline, equity);
+    return peak > 0 ? Math.round(((peak - equity) / peak) * 100 * 1000) / 1000 : 0;
   }
 
   stop(): void {
@@ -143,17 +138,20 @@ class DashboardFeed {
     this.sampling = true;
     try {
       const p = await aggregatePortfolio(this.o.engines(), this.o.baselineEquity);
-      this.latest = p;
-      this.history.push({
+      const drawdown = this.drawdownAt(p.equity);
+      const frame = Object.assign(p, { drawdown_pct: drawdown, governance: this.governance });
+      this.latest = frame;
+      this.history.addPoint({
         ts: Date.parse(p.ts), equity: p.equity, cash: p.cash, gain: p.gain, realized_pnl: p.realized_pnl,
-        unrealized_pnl: p.unrealized_pnl, fees: p.fees, exposure: p.exposure,
+        unrealized_pnl: p.unrealized_pnl, fees: p.fees, exposure: p.exposure, drawdown_pct: drawdown,
       });
-      this.broadcast('portfolio', p);
+      this.broadcast('portfolio', frame);
       if (this.ticks++ % LEADERBOARD_EVERY === 0) {
         const rows = await this.o.leaderboard();
         this.latestLeaderboard = rows;
-        this.modelPnl.push({ ts: Date.now(), pnl: Object.fromEntries(rows.map((r) => [r.model, r.pnl])) });
-        this.broadcast('leaderboard', { rows, ts: new Date().toISOString() });
+        // Until the tracker has read the books every model's PnL is 0: not a point to draw.
+        if (this.o.modelPnlReady()) this.history.addModelPnl({ ts: Date.now(), pnl: Object.fromEntries(rows.map((r) => [r.model, r.pnl])) });
+        this.broadcast('leaderboard', { rows, ts: new Date().toISOString(), pnl_ready: this.o.modelPnlReady() });
       }
     } catch (err) {
       // An engine hiccup skips one frame; the page keeps the last one.
@@ -187,7 +185,7 @@ class DashboardFeed {
     this.o.sseClients.set(this.clients.size);
     this.send(res, 'hello', { refresh_sec: this.o.refreshSec(), trading_enabled: this.o.tradingEnabled(), ts: new Date().toISOString() });
     if (this.latest) this.send(res, 'portfolio', this.latest);
-    if (this.latestLeaderboard) this.send(res, 'leaderboard', { rows: this.latestLeaderboard, ts: new Date().toISOString() });
+    if (this.latestLeaderboard) this.send(res, 'leaderboard', { rows: this.latestLeaderboard, ts: new Date().toISOString(), pnl_ready: this.o.modelPnlReady() });
   }
 
   remove(res: ServerResponse): void {
@@ -206,8 +204,15 @@ const ASSETS: Record<string, { file: () => string; type: string; cache: string }
 const num = { type: 'number' } as const;
 const equityPointSchema = {
   type: 'object',
-  properties: { ts: num, equity: num, cash: num, gain: num, realized_pnl: num, unrealized_pnl: num, fees: num, exposure: num },
+  properties: { ts: num, equity: num, cash: num, gain: num, realized_pnl: num, unrealized_pnl: num, fees: num, exposure: num, drawdown_pct: num },
 } as const;
+const governanceSchema = {
+  type: ['object', 'null'],
+  description: 'governance\'s drawdown figure as it last stated it (the same as GET /governance/status metrics.drawdown_pct)',
+  properties: { drawdown_pct: num, peak_equity: num, ts: num },
+} as const;
+/** The page shows this many events at most; the store keeps more for the API. */
+const EVENTS_LIMIT = 200;
 
 export const streamRoutes: FastifyPluginAsync<StreamRouteOptions> = async (app, o) => {
   const feed = new DashboardFeed(o);
@@ -215,6 +220,8 @@ export const streamRoutes: FastifyPluginAsync<StreamRouteOptions> = async (app, 
   // preClose, not onClose: the server waits for open connections before onClose runs, and
   // an open dashboard tab would otherwise hold `hmm up` from stopping.
   app.addHook('preClose', async () => feed.stop());
+  // The store closes after the last request that could read it.
+  app.addHook('onClose', async () => feed.history.close());
 
   const page = () => readFileSync(join(webDir, 'pnl_dashboard.html'));
   app.get('/pnl_dashboard.html', { schema: { summary: 'Live PnL dashboard page' } }, async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page()));
@@ -253,13 +260,21 @@ export const streamRoutes: FastifyPluginAsync<StreamRouteOptions> = async (app, 
 
   app.get('/dashboard/history', {
     schema: {
-      summary: 'The last hour of portfolio frames (one a second) and model PnL (one every 5 s), for the page\'s charts',
-      querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'string', pattern: '^[0-9]{1,15}$', description: 'only points after this time (ms since epoch)' } } },
+      summary: 'Portfolio frames (one a second) and model PnL (one every 5 s) kept across restarts for ops/policies.yaml metrics_retention_hours, downsampled to at most `points` each (the last frame of equal time buckets), and governance\'s drawdown figure',
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          since: { type: 'string', pattern: '^[0-9]{1,15}$', description: 'only points after this time (ms since epoch)' },
+          points: { type: 'string', pattern: '^[1-9][0-9]{0,3}$', description: `at most this many points per series (default ${HISTORY_POINTS}, up to ${HISTORY_POINTS_MAX})` },
+        },
+      },
       response: {
         200: {
           type: 'object',
           properties: {
             baseline_equity: num,
+            retention_hours: num,
+            governance: governanceSchema,
             points: { type: 'array', items: equityPointSchema },
             model_pnl: { type: 'array', items: { type: 'object', properties: { ts: num, pnl: { type: 'object', additionalProperties: num } } } },
           },
@@ -268,19 +283,23 @@ export const streamRoutes: FastifyPluginAsync<StreamRouteOptions> = async (app, 
       },
     },
   }, async (req) => {
-    const { since } = req.query as { since?: string };
-    const after = since === undefined ? -Infinity : Number(since);
+    const { since, points } = req.query as { since?: string; points?: string };
+    const max = points === undefined ? HISTORY_POINTS : Number(points);
+    if (max > HISTORY_POINTS_MAX) throw new HttpError(400, `points must be between 1 and ${HISTORY_POINTS_MAX}`, [{ field: 'points', message: `must be between 1 and ${HISTORY_POINTS_MAX}` }]);
+    const after = since === undefined ? -1 : Number(since);
     return {
       baseline_equity: feed.latest?.baseline_equity ?? o.engines().reduce((a, e) => a + o.baselineEquity(e.name), 0),
-      points: feed.history.list().filter((p) => p.ts > after),
-      model_pnl: feed.modelPnl.list().filter((p) => p.ts > after),
+      retention_hours: o.retentionHours(),
+      governance: feed.governance,
+      points: feed.history.points(after, max),
+      model_pnl: feed.history.modelPnl(after, max),
     };
   });
 
   app.get('/dashboard/events', {
     schema: {
-      summary: 'Recent governance, alert, kill-switch and strategy events (newest first)',
-      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: '1..200, default 50' } } },
+      summary: 'Recent governance, alert, kill-switch and strategy events (newest first), kept across restarts',
+      querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: `1..${EVENTS_LIMIT}, default 50` } } },
       response: {
         200: { type: 'object', properties: { events: { type: 'array', items: { type: 'object', properties: { topic: { type: 'string' }, ts: num, payload: { type: 'object', additionalProperties: true } } } } } },
         400: errorSchema,
@@ -289,8 +308,8 @@ export const streamRoutes: FastifyPluginAsync<StreamRouteOptions> = async (app, 
   }, async (req) => {
     const { limit: raw } = req.query as { limit?: string };
     const limit = raw === undefined ? 50 : Number(raw);
-    if (limit < 1 || limit > EVENTS_KEPT) throw new HttpError(400, `limit must be between 1 and ${EVENTS_KEPT}`, [{ field: 'limit', message: `must be between 1 and ${EVENTS_KEPT}` }]);
-    return { events: [...feed.events.list()].reverse().slice(0, limit) };
+    if (limit < 1 || limit > EVENTS_LIMIT) throw new HttpError(400, `limit must be between 1 and ${EVENTS_LIMIT}`, [{ field: 'limit', message: `must be between 1 and ${EVENTS_LIMIT}` }]);
+    return { events: feed.history.events(limit) };
   });
 
   app.get('/stream', {
