@@ -1,5 +1,5 @@
-// A force-exit as one service (Telegram's /forceexit; POST /positions/force-exit should call it
-// too): sell what a model holds in a symbol at market now, at every engine holding it (or the
+// A force-exit as one service (POST /positions/force-exit and Telegram's /forceexit both call
+// it): sell what a model holds in a symbol at market now, at every engine holding it (or the
 // one named), in chunks within MAX_NOTIONAL_USDT through each engine's rails (engine/flatten.ts)
 // — a HALTED state refuses it like any order, REDUCING lets it through. Nothing held is a 409;
 // nothing sold because the rails refused is that refusal's status, as for any order.

@@ -6,11 +6,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Fixed } from '../../core/decimal.js';
 import type { EngineHandle } from '../../engine/engineHandle.js';
-import { flattenModelPosition, type FlattenOutcome } from '../../engine/flatten.js';
 import { actorOf } from '../../http/auth.js';
 import { HttpError, errorSchema } from '../../http/errors.js';
-import { refusalStatus, statusOf } from '../../http/status.js';
+import { statusOf } from '../../http/status.js';
 import type { Logger } from '../../obs/logger.js';
+import { forceExit } from '../forceExit.js';
 
 /** What the position and order routes use, and nothing else (Fastify register options). */
 export interface TradingRouteOptions {
@@ -99,31 +99,9 @@ export const tradingRoutes: FastifyPluginAsync<TradingRouteOptions> = async (app
     },
   }, async (req) => {
     const b = req.body as { model: string; symbol: string; engine?: string; reason?: string };
-    const symbol = b.symbol.toUpperCase();
-    const all = o.engines();
-    if (b.engine !== undefined && !all.some((e) => e.name === b.engine)) {
-      throw new HttpError(400, `unknown engine "${b.engine}"`, [{ field: 'engine', message: `unknown engine (known: ${all.map((e) => e.name).join(', ')})` }]);
-    }
-    const holders: EngineHandle[] = [];
-    for (const e of all) {
-      if (b.engine !== undefined && e.name !== b.engine) continue;
-      if ((await e.modelPositions()).some((p) => p.model === b.model && p.symbol === symbol && Number(p.qty) > 0)) holders.push(e);
-    }
-    if (holders.length === 0) throw new HttpError(409, `${b.model} holds no ${symbol}${b.engine ? ` at ${b.engine}` : ''}: nothing to exit`, [{ field: 'symbol', message: 'no open position' }], 'HMM_OPS_NO_POSITION');
-    const actor = actorOf(req);
-    const exits: FlattenOutcome[] = [];
-    for (const e of holders) {
-      const idPrefix = `${b.model.slice(0, 24)}-fx-${o.now().toString(36)}`;
-      exits.push(await flattenModelPosition(e, { model: b.model, symbol, maxNotionalUsd: o.maxNotionalUsd, idPrefix }));
-    }
-    const sold = exits.reduce((s, x) => s + Number(x.sold), 0);
-    const stopped = exits.find((x) => x.stopped !== null)?.stopped ?? null;
-    const line = `[RISK] force-exit ${b.model} ${symbol} by ${actor}${b.reason ? ` (${b.reason})` : ''}: sold ${sold} of ${exits.reduce((s, x) => s + Number(x.held), 0)}${stopped ? `; stopped: ${stopped.reason} ${stopped.message}` : ''}`;
-    if (stopped) o.log.warn({ model: b.model, symbol, actor }, line);
-    else o.log.info({ model: b.model, symbol, actor }, line);
-    // Nothing sold: the refusal is the answer (its status by the rails' reason, as for any order).
-    if (sold === 0 && stopped) throw new HttpError(refusalStatus(stopped.reason), `force-exit of ${b.model} ${symbol} refused: ${stopped.reason} ${stopped.message}`, [{ field: 'symbol', message: stopped.reason }], 'HMM_OPS_FORCE_EXIT_REFUSED');
-    return { ok: stopped === null, sold: String(sold), exits };
+    // One force-exit for the route and Telegram's /forceexit (ops/forceExit.ts).
+    const { ok, sold, exits } = await forceExit(o, { ...b, actor: actorOf(req) });
+    return { ok, sold, exits };
   });
 
   app.get('/orders/open', {
