@@ -1,26 +1,32 @@
-// The planted-edge figures (issue 13, item 6) until the replay is fast enough for a CI test:
-// replays the whole stack under the shipped policies for each seed at MARKET_DRIFT d and
-// prints, per seed, the lifecycle changes with their market time and the final weights, then
-// how many seeds promoted a model to live. Run one drift per process:
+// The planted-edge figures (issue 13, item 6): the planted-edge scenario (src/replay/plantedEdge.ts:
+// a week of history the first HMM trains on, the default models plus an inverted MA crossover,
+// shipped policies) replayed for each seed at drift d, printing per seed when an HMM went live,
+// the final quotas and who holds the most, whether the inverted MA sits at the floor; then the
+// whole replay summary of the first seed (promotions, capital curve per model, Viterbi regimes).
+// Run one drift per process:
 //   npx tsx bench/replay-proof.ts <drift> <steps> <seed> [seed ...]
-// e.g. drift 1 (planted) and drift 0 (no edge) over 5040 steps (3.5 days of minute bars).
+// e.g. `npx tsx bench/replay-proof.ts 3 20160 1` (the planted edge, two weeks) and
+//      `npx tsx bench/replay-proof.ts 0 20160 1` (no edge).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runReplay } from '../src/replay/replay.js';
+import { runPlantedEdge } from '../src/replay/plantedEdge.js';
+import { formatReplay } from '../src/replay/replay.js';
 
 const [drift, steps, ...seeds] = process.argv.slice(2).map(Number);
 let promoted = 0;
+let first: string | null = null;
 for (const seed of seeds) {
   const dir = mkdtempSync(join(tmpdir(), 'hmm-replay-proof-'));
   try {
-    const r = await runReplay({ root: join(dir, 'root'), synthetic: { seed: seed!, drift: drift!, steps: steps! } });
-    const changes = r.lifecycle.filter((h) => h.action !== 'register' && h.action !== 'retire');
-    if (changes.some((h) => h.to === 'live' && h.action === 'promote')) promoted++;
-    process.stdout.write(`seed ${seed} drift ${drift}: ${r.steps} steps in ${(r.wall_ms / 1000).toFixed(1)} s; ` +
-      `${changes.map((h) => `${h.action} ${h.model} ${h.from}→${h.to} at ${h.ts}`).join('; ') || 'no promotion'}; weights ${JSON.stringify(r.final_weights)}\n`);
+    const o = await runPlantedEdge(join(dir, 'root'), seed!, drift!, steps!);
+    if (o.promotions > 0) promoted++;
+    first ??= formatReplay(o.report);
+    process.stdout.write(`seed ${seed} drift ${drift}: ${o.steps} steps in ${(o.wallMs / 1000).toFixed(1)} s; ` +
+      `promoted to live: ${o.report.promotions.map((p) => `${p.model} at ${p.ts}`).join(', ') || 'none'}; ` +
+      `largest quota ${o.largest}; inverted MA at the floor: ${o.loserAtFloor}; quotas ${JSON.stringify(o.finalQuotas)}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-process.stdout.write(`drift ${drift}: promoted to live in ${promoted} of ${seeds.length} seeds\n`);
+process.stdout.write(`drift ${drift}: promoted to live in ${promoted} of ${seeds.length} seeds\n\n${first ?? ''}`);

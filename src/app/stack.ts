@@ -56,8 +56,8 @@ export interface Stack {
     readonly audit: AuditLog;
     readonly tokens: OpsTokenRing;
   };
-  /** Model lifecycle: registry, runtime, shadow book, tracker and canary manager. */
-  readonly strategy: Pick<ControlPlane, 'registry' | 'runtime' | 'fleet' | 'shadow' | 'tracker' | 'canary'>;
+  /** Model lifecycle: registry, runtime, shadow book, tracker, canary manager and the capital allocator. */
+  readonly strategy: Pick<ControlPlane, 'registry' | 'runtime' | 'fleet' | 'shadow' | 'tracker' | 'canary' | 'allocator'>;
   stop(): Promise<void>;
 }
 
@@ -167,7 +167,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     return {
       config, paths, ops: cp.ops, engineServer, engine, bus, log, metrics, context: cp.context, opsUrl, engineUrl, tokenCreated: cp.tokenCreated,
       governance: { daemon: cp.governance, tradingStates: cp.tradingStates, alerts: cp.alerts, audit: cp.audit, tokens: cp.token },
-      strategy: { registry: cp.registry, runtime: cp.runtime, fleet: cp.fleet, shadow: cp.shadow, tracker: cp.tracker, canary: cp.canary },
+      strategy: { registry: cp.registry, runtime: cp.runtime, fleet: cp.fleet, shadow: cp.shadow, tracker: cp.tracker, canary: cp.canary, allocator: cp.allocator },
       // In reverse: the market, the control plane, the engine's API, the engine and its books,
       // then the alerts (what closing said still goes out), the bus and the log.
       async stop() {

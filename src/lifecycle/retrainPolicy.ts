@@ -17,13 +17,15 @@ export interface RetrainPolicy {
   readonly max_shadow_versions: number;
 }
 
-/** A paper stack on one-minute bars refits twice in its first market day (every 12 h of bars,
- *  on the last ~33 h). min_bars sits under the default WARMUP_BARS (300) so the first start
+/** A paper stack on one-minute bars refits twice in its first market day (every 12 h of bars),
+ *  each time on up to the last week. A week, not a day: regimes last hours, so a day's window
+ *  holds two or three spells and often no up-trend at all; a fit on it cannot learn the regime
+ *  set it is asked to trade (planted-edge replay, BENCHMARKS.md). min_bars sits under the default WARMUP_BARS (300) so the first start
  *  trains on the market's own history, not on a synthetic one. */
 export const DEFAULT_RETRAIN_POLICY: RetrainPolicy = {
   enabled: true,
   every_bars: 720,
-  window_bars: 2000,
+  window_bars: 10_080,
   min_bars: 250,
   max_shadow_versions: 3,
 };

@@ -9,6 +9,7 @@
 // on the history the market source already holds.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Bar } from '../core/marketData.js';
+import { modelId } from '../core/ids.js';
 import type { Logger } from '../obs/logger.js';
 import { listHmmModelVersions, loadHmmModel } from '../strategy/hmm/modelStore.js';
 import { readTrainingMeta, trainAndSave, trainOnSynthetic, type TrainedAndSaved } from '../strategy/hmm/trainingMeta.js';
@@ -387,6 +388,23 @@ export class ModelFleet {
       bars: stored.trainingWindow.bars,
       log_likelihood: stored.fit.logLikelihood,
     };
+  }
+
+  /** Registers one more model in shadow (a replay scenario's contender, an operator's
+   *  experiment); scan() then starts it warmed on recent bars. An id already registered or a
+   *  spec that does not validate is refused with the reason. */
+  register(id: string, spec: unknown, reason: string): RegistryEntry {
+    modelId(id);
+    if (this.opts.registry.get(id)) throw new RegistryError(`model ${id} is already registered`);
+    const valid = validateModelSpec(spec);
+    const ts = new Date(this.now()).toISOString();
+    const entry = newEntry(id, valid, 1, 'shadow', ts);
+    this.opts.registry.commit((draft) => {
+      draft.models.push(entry);
+      draft.history.push(registerHistory(entry, ts, reason));
+    });
+    this.opts.log.info({ model: id, spec: valid }, `[CANARY] registered ${id} (${valid.kind} on ${valid.symbols.join(',')}) as shadow: ${reason}`);
+    return entry;
   }
 
   /** Registers stored HMM versions that no registry entry refers to; returns the new entries. */

@@ -18,6 +18,8 @@ import type { MarketSource } from '../app/marketSource.js';
 import { startStack, type Stack } from '../app/stack.js';
 import type { HistoryEntry } from '../lifecycle/strategyRegistry.js';
 import { setAtomicDurability, writeFileAtomic, writeJsonAtomic } from '../util/atomicFile.js';
+import { loadHmmModel } from '../strategy/hmm/modelStore.js';
+import { labelRegimes, summariseRegimes } from '../strategy/hmm/regimeLabels.js';
 
 /** The replay layer's coded errors (HMM_REPLAY_*). */
 export class ReplayError extends StackError {
@@ -41,13 +43,35 @@ export interface ReplayOptions {
   readonly env?: Env;
   /** Steps between two samples of the allocation history (default: about 200 samples). */
   readonly sampleEvery?: number;
+  /** Models registered in shadow before the first replayed step, beside the defaults (the
+   *  planted-edge scenario adds INVERTED_MA, a deliberately losing contender). */
+  readonly models?: readonly { readonly id: string; readonly spec: unknown }[];
   /** Called once the stack is up, before the first replayed step (a test adds its models). */
   readonly onStarted?: (stack: Stack) => void | Promise<void>;
+}
+
+/** A deliberately losing model for the planted-edge scenario: the default MA crossover turned
+ *  around (long while the fast average is below the slow one), on the first traded symbol. */
+export function invertedMa(symbol: string): { readonly id: string; readonly spec: unknown } {
+  return { id: 'ma_inverted', spec: { kind: 'ma', symbols: [symbol], params: { fast: 9, slow: 21, band: 0.0002, invert: true } } };
 }
 
 export interface AllocationSample {
   readonly ts: number;
   readonly weights: Readonly<Record<string, number>>;
+  /** Capital quota per model (USD), the allocator's at that bar: the capital curve per model. */
+  readonly quotas: Readonly<Record<string, number>>;
+}
+
+/** A run of bars the HMM's most likely regime path (Viterbi) keeps in one regime. */
+export interface RegimeSegment {
+  readonly from: string;
+  readonly to: string;
+  readonly bars: number;
+  /** Rank by mean return: 0 = most bearish of the model's k regimes. */
+  readonly regime: number;
+  /** Price change over the segment, in percent. */
+  readonly return_pct: number;
 }
 
 export interface ReplayReport {
@@ -72,6 +96,18 @@ export interface ReplayReport {
   readonly lifecycle: readonly HistoryEntry[];
   readonly allocations: readonly AllocationSample[];
   readonly final_weights: Readonly<Record<string, number>>;
+  readonly final_quotas: Readonly<Record<string, number>>;
+  /** Promotions to live (market time, model, what it replaced): the heart of a planted-edge run. */
+  readonly promotions: readonly { readonly ts: string; readonly model: string; readonly from: string | null; readonly to: string; readonly reason: string }[];
+  /** Viterbi regime labels of the replayed bars of the HMM's symbol, by the first registered
+   *  HMM (the one trained on the history before the replay): per segment, and per regime. */
+  readonly regimes: {
+    readonly model: string;
+    readonly symbol: string;
+    readonly k: number;
+    readonly summary: readonly { readonly regime: number; readonly share_pct: number; readonly spells: number; readonly mean_spell_bars: number; readonly mean_return_bp: number }[];
+    readonly segments: readonly RegimeSegment[];
+  } | null;
   /** The trading states (governance) at the end. */
   readonly trading_states: unknown;
   readonly orders: number;
@@ -156,6 +192,8 @@ async function replayOn(opts: ReplayOptions, r: { env: Env; config: ReturnType<t
   try {
     const onBars = r.handlerOf();
     if (onBars === null) throw new ReplayError('HMM_REPLAY_NOT_STARTED', 'the stack did not start its market source');
+    for (const m of opts.models ?? []) stack.strategy.fleet.register(m.id, m.spec, 'replay scenario: contender');
+    if ((opts.models ?? []).length > 0) stack.strategy.fleet.scan();
     await opts.onStarted?.(stack);
     await settle(stack);
     for (let i = 0; i < replayed.length; i++) {
@@ -164,7 +202,7 @@ async function replayOn(opts: ReplayOptions, r: { env: Env; config: ReturnType<t
       onBars(step);
       nBars += step.length;
       await settle(stack);
-      if (i % every === 0 || i === replayed.length - 1) allocations.push({ ts: clock.now(), weights: { ...stack.context.weights.current.weights } });
+      if (i % every === 0 || i === replayed.length - 1) allocations.push({ ts: clock.now(), weights: { ...stack.context.weights.current.weights }, quotas: { ...stack.strategy.allocator.all() } });
     }
     // The last bar's interval ends: timers due by then (allocator, canary, tracker) run.
     clock.advanceBy(config.barIntervalMs);
@@ -176,13 +214,17 @@ async function replayOn(opts: ReplayOptions, r: { env: Env; config: ReturnType<t
   const wallMs = performance.now() - t0;
   const reports = stack.strategy.tracker.reports();
   const lifecycle = stack.strategy.registry.history(100_000);
+  const regimes = regimeReport(stack, replayed);
+  const finalQuotas = { ...stack.strategy.allocator.all() };
   const report: ReplayReport = {
     root: opts.root, source, steps: replayed.length, bars: nBars,
     from: replayed[0] ? new Date(replayed[0][0]!.ts).toISOString() : null,
     to: replayed.length ? new Date(replayed[replayed.length - 1]![0]!.ts).toISOString() : null,
     wall_ms: Math.round(wallMs), bars_per_s: Math.round(nBars / Math.max(1e-9, wallMs / 1000)),
     models: reports.map((r) => ({ model: r.model, is_live: r.is_live, pnl: r.pnl, live_pnl: r.live_pnl, shadow_pnl: r.shadow_pnl, fees: r.fees, evidence: r.evidence })),
-    lifecycle, allocations, final_weights: { ...stack.context.weights.current.weights },
+    lifecycle, allocations, final_weights: { ...stack.context.weights.current.weights }, final_quotas: finalQuotas,
+    promotions: lifecycle.filter((h) => h.action === 'promote' && h.to === 'live').map((h) => ({ ts: h.ts, model: h.model, from: h.from, to: h.to, reason: h.reason })),
+    regimes,
     trading_states: stack.governance.tradingStates.current,
     orders: 0, fills: 0,
   };
@@ -193,6 +235,46 @@ async function replayOn(opts: ReplayOptions, r: { env: Env; config: ReturnType<t
   writeFileAtomic(join(opts.root, 'replay/summary.txt'), formatReplay(full));
   return full;
 }
+
+/** The capital curve per model: quotas at about ten evenly spaced samples. */
+function capitalCurve(r: ReplayReport): string[] {
+  if (r.allocations.length === 0) return [];
+  const models = Object.keys(r.final_quotas);
+  const step = Math.max(1, Math.floor((r.allocations.length - 1) / 10));
+  const rows: string[] = [`  capital curve (quota USD): ${'market time'.padEnd(24)} ${models.map((m) => m.padStart(18)).join('')}`];
+  for (let i = 0; i < r.allocations.length; i += step) {
+    const a = r.allocations[i]!;
+    rows.push(`  ${''.padEnd(26)} ${new Date(a.ts).toISOString().padEnd(24)} ${models.map((m) => (a.quotas[m] ?? 0).toFixed(0).padStart(18)).join('')}`);
+  }
+  return rows;
+}
+
+/** Viterbi labels of the replayed bars by the first registered HMM, as segments. */
+function regimeReport(stack: Stack, replayed: readonly Bar[][]): ReplayReport['regimes'] {
+  const hmm = stack.strategy.registry.entries().filter((e) => e.kind === 'hmm').sort((a, b) => a.created_at.localeCompare(b.created_at) || a.version - b.version)[0];
+  if (!hmm) return null;
+  const p = hmm.params as { store_id: string; store_version: number };
+  let stored;
+  try {
+    stored = loadHmmModel(stack.paths.modelsDir, p.store_id, p.store_version);
+  } catch {
+    return null;
+  }
+  const sym = hmm.symbols[0]!;
+  const bars = replayed.flat().filter((b) => b.symbol === sym);
+  const labels = labelRegimes(stored, bars);
+  const { spells, regimes } = summariseRegimes(labels, bars, stored.k);
+  return {
+    model: hmm.id, symbol: sym, k: stored.k,
+    summary: regimes.map((r) => ({ regime: r.regime, share_pct: round2(r.share_pct), spells: r.spells, mean_spell_bars: Math.round(r.mean_spell_bars), mean_return_bp: round2(r.mean_return_bp) })),
+    segments: spells.map((sp) => ({
+      from: new Date(sp.from_ts).toISOString(), to: new Date(sp.to_ts).toISOString(), bars: sp.bars,
+      regime: sp.regime, return_pct: round2(sp.return_pct),
+    })),
+  };
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 /** Lines of the order log by kind (fills are their own lines). */
 function countOrders(path: string): { orders: number; fills: number } {
@@ -213,6 +295,13 @@ export function formatReplay(r: ReplayReport): string {
     ...r.models.map((m) => `  ${m.model.padEnd(24)} ${m.is_live ? 'live  ' : 'shadow'} pnl ${m.pnl.toFixed(2)} (live ${m.live_pnl.toFixed(2)}, shadow ${m.shadow_pnl.toFixed(2)}), fees ${m.fees.toFixed(2)}, weight ${(r.final_weights[m.model] ?? 0).toFixed(3)}`),
     `  lifecycle: ${r.lifecycle.length} change(s)${r.lifecycle.length ? ': ' + r.lifecycle.map((h) => `${h.action} ${h.model} ${h.from ?? '—'}→${h.to} at ${h.ts}`).join('; ') : ''}`,
     `  order log: ${r.orders} order line(s), ${r.fills} fill line(s)`,
+    `  promoted to live: ${r.promotions.length === 0 ? 'none' : r.promotions.map((p) => `${p.model} at ${p.ts}`).join('; ')}`,
+    `  final quotas (USD): ${Object.entries(r.final_quotas).map(([m, q]) => `${m} ${q.toFixed(0)}`).join(', ')}`,
+    ...capitalCurve(r),
+    ...(r.regimes === null ? [] : [
+      `  regimes (Viterbi, ${r.regimes.model} on ${r.regimes.symbol}, rank 0 = most bearish of ${r.regimes.k}): ${r.regimes.segments.length} segments`,
+      ...r.regimes.summary.map((g) => `    regime ${g.regime}: ${g.share_pct.toFixed(1)} % of bars in ${g.spells} spells (mean ${g.mean_spell_bars} bars), ${g.mean_return_bp.toFixed(2)} bp/bar`),
+    ]),
   ];
   return lines.join('\n') + '\n';
 }

@@ -13,7 +13,7 @@ import { ModelError } from './errors.js';
 export interface MaSpec {
   readonly kind: 'ma';
   readonly symbols: readonly string[];
-  readonly params: { readonly fast: number; readonly slow: number; readonly band: number };
+  readonly params: { readonly fast: number; readonly slow: number; readonly band: number; readonly invert?: boolean };
 }
 
 export interface HmmSpec {
@@ -68,7 +68,9 @@ export function validateModelSpec(value: unknown, prefix = 'spec'): ModelSpec {
     if (slow <= fast) bad('.params.slow', 'must be greater than fast');
     const band = p['band'];
     if (typeof band !== 'number' || !(band >= 0 && band < 1)) bad('.params.band', 'must be a number in [0, 1)');
-    return { kind, symbols: [...(symbols as string[])], params: { fast, slow, band: band as number } };
+    const invert = p['invert'];
+    if (invert !== undefined && typeof invert !== 'boolean') bad('.params.invert', 'must be a boolean');
+    return { kind, symbols: [...(symbols as string[])], params: { fast, slow, band: band as number, ...(invert === true ? { invert } : {}) } };
   }
   if (kind === 'hmm') {
     if ((symbols as string[]).length !== 1) bad('.symbols', 'must name exactly one symbol for an HMM');

@@ -12,9 +12,18 @@ export interface FeatureSpec {
   readonly volumeZ: boolean;
   /** Bars in the volume z-score window (current bar included). */
   readonly volumeWindow: number;
+  /** Log returns in a trend feature (their mean over this window); 0 or absent = none. */
+  readonly trendWindow?: number;
 }
 
+// The trend feature (mean log return over the last hour of minute bars) is what lets a model
+// tell an up-trend from a down-trend: the two have about the same volatility, and one bar's
+// return carries a trend's drift at a small fraction of its noise (planted-edge replay: without
+// it, every fitted regime was a volatility regime and up/down were a coin toss).
+// Training adds it by default (TRAINED_FEATURE_SPEC); DEFAULT_FEATURE_SPEC stays the base
+// pair, which stored models from before the trend feature were trained on.
 export const DEFAULT_FEATURE_SPEC: FeatureSpec = { volWindow: 20, volumeZ: false, volumeWindow: 50 };
+export const TRAINED_FEATURE_SPEC: FeatureSpec = { ...DEFAULT_FEATURE_SPEC, trendWindow: 60 };
 
 /** Per-feature mean and std of the training features; live features are scaled with these,
  *  never with live statistics, so a live bar means what it meant at training. */
@@ -31,20 +40,31 @@ export function validateFeatureSpec(spec: FeatureSpec): void {
   if (!Number.isInteger(spec.volumeWindow) || spec.volumeWindow < 2) {
     throw new HmmError(`features.volumeWindow must be an integer ≥ 2, got ${spec.volumeWindow}`);
   }
+  const tw = spec.trendWindow ?? 0;
+  if (!Number.isInteger(tw) || (tw !== 0 && tw < 2)) {
+    throw new HmmError(`features.trendWindow must be 0 (none) or an integer ≥ 2, got ${String(spec.trendWindow)}`);
+  }
+}
+
+function trendOf(spec: FeatureSpec): number {
+  return spec.trendWindow ?? 0;
 }
 
 export function featureNames(spec: FeatureSpec): string[] {
-  return spec.volumeZ ? ['logReturn', 'volatility', 'volumeZ'] : ['logReturn', 'volatility'];
+  const names = ['logReturn', 'volatility'];
+  if (spec.volumeZ) names.push('volumeZ');
+  if (trendOf(spec) > 0) names.push('trend');
+  return names;
 }
 
 export function featureCount(spec: FeatureSpec): number {
-  return spec.volumeZ ? 3 : 2;
+  return 2 + (spec.volumeZ ? 1 : 0) + (trendOf(spec) > 0 ? 1 : 0);
 }
 
 /** Bars consumed before the first feature row: volatility needs volWindow returns, and each
  *  return needs the bar before it. */
 export function warmupBars(spec: FeatureSpec): number {
-  return Math.max(spec.volWindow + 1, spec.volumeZ ? spec.volumeWindow : 0);
+  return Math.max(spec.volWindow + 1, spec.volumeZ ? spec.volumeWindow : 0, trendOf(spec) + 1);
 }
 
 /** Why a bar cannot feed the features, or null if it can. */
@@ -108,6 +128,8 @@ export class FeatureStream {
   readonly spec: FeatureSpec;
   private readonly returns: RollingWindow;
   private readonly volumes: RollingWindow | null;
+  private readonly trend: RollingWindow | null;
+  private readonly trendCol: number;
   private readonly row: Float64Array;
   private prevClose = NaN;
 
@@ -116,6 +138,8 @@ export class FeatureStream {
     this.spec = spec;
     this.returns = new RollingWindow(spec.volWindow);
     this.volumes = spec.volumeZ ? new RollingWindow(spec.volumeWindow) : null;
+    this.trend = trendOf(spec) > 0 ? new RollingWindow(trendOf(spec)) : null;
+    this.trendCol = spec.volumeZ ? 3 : 2;
     this.row = new Float64Array(featureCount(spec));
   }
 
@@ -132,7 +156,8 @@ export class FeatureStream {
     if (Number.isNaN(prev)) return null;
     const r = Math.log(bar.close / prev);
     this.returns.push(r);
-    if (!this.returns.full || (this.volumes !== null && !this.volumes.full)) return null;
+    this.trend?.push(r);
+    if (!this.returns.full || (this.volumes !== null && !this.volumes.full) || (this.trend !== null && !this.trend.full)) return null;
     this.row[0] = r;
     this.row[1] = Math.sqrt(this.returns.variance);
     if (this.volumes !== null) {
@@ -140,12 +165,14 @@ export class FeatureStream {
       // A window of identical volumes has no spread: the bar is exactly typical.
       this.row[2] = sd > 0 ? (logVolume - this.volumes.mean) / sd : 0;
     }
+    if (this.trend !== null) this.row[this.trendCol] = this.trend.mean;
     return this.row;
   }
 
   reset(): void {
     this.returns.reset();
     this.volumes?.reset();
+    this.trend?.reset();
     this.prevClose = NaN;
   }
 }

@@ -10,7 +10,7 @@ import { Rng } from '../../core/random.js';
 import { fitGaussianHmm, type FitOptions, type FitResult, type RestartSummary } from './baumWelch.js';
 import { HmmError } from './errors.js';
 import {
-  DEFAULT_FEATURE_SPEC, FeatureStream, barProblem, computeFeatures, featureNames, fitStandardisation,
+  TRAINED_FEATURE_SPEC, FeatureStream, barProblem, computeFeatures, featureNames, fitStandardisation,
   standardise, standardiseRow, validateFeatureSpec, type FeatureSpec, type Standardisation,
 } from './features.js';
 import type { ForwardFilter } from './forwardFilter.js';
@@ -147,7 +147,7 @@ function pct(p: number): string {
 
 export interface TrainHmmOptions {
   readonly id: string;
-  /** Number of regimes. Default 3. */
+  /** Number of regimes. Default 4. */
   readonly k?: number;
   readonly covarianceType?: CovarianceType;
   readonly features?: Partial<FeatureSpec>;
@@ -168,11 +168,13 @@ interface PreparedTraining {
 
 function prepareTraining(bars: readonly Bar[], options: TrainHmmOptions): PreparedTraining {
   modelId(options.id);
-  const spec: FeatureSpec = { ...DEFAULT_FEATURE_SPEC, ...options.features };
+  const spec: FeatureSpec = { ...TRAINED_FEATURE_SPEC, ...options.features };
   validateFeatureSpec(spec);
   const policy: PolicyConfig = { ...DEFAULT_POLICY, ...options.policy };
   validatePolicyConfig(policy);
-  const k = options.k ?? 3;
+  // Four regimes: calm, up-trend, down-trend, volatile, as crypto (and the synthetic market)
+  // shows them. With three, a fit spends them on volatility levels and merges up and down.
+  const k = options.k ?? 4;
   const { obs: raw } = computeFeatures(bars, spec);
   if (raw.n === 0) {
     throw new HmmError(`${bars.length} bars give no feature rows; the feature windows need more than ${bars.length} bars`);

@@ -1,5 +1,6 @@
 // Moving-average crossover: long while the fast simple average is above the slow one, flat
-// otherwise. Emits a signal only when its desired position changes (and once after warm-up,
+// otherwise (inverted: long while it is below — a model that buys weakness and sells strength,
+// kept as a deliberately losing contender that the allocator and the canary must starve). Emits a signal only when its desired position changes (and once after warm-up,
 // so a restarted model re-states its view). O(1) per bar with running sums.
 import type { ModelId, Symbol } from '../../core/ids.js';
 import type { Bar } from '../../core/marketData.js';
@@ -12,6 +13,8 @@ export interface MaCrossoverConfig {
   readonly slow: number;
   /** Relative gap between the averages needed to switch, to avoid flapping on noise. */
   readonly band: number;
+  /** Trade against the crossover (long while fast < slow). Default false. */
+  readonly invert?: boolean;
 }
 
 export const DEFAULT_MA_CONFIG: MaCrossoverConfig = { fast: 9, slow: 21, band: 0.0002 };
@@ -58,8 +61,9 @@ export class MaCrossoverModel implements Model {
     const fastMa = st.fastSum / fast;
     const slowMa = st.slowSum / slow;
     const gap = (fastMa - slowMa) / slowMa;
-    if (gap > band) st.position = 1;
-    else if (gap < -band) st.position = 0;
+    const signed = this.config.invert === true ? -gap : gap;
+    if (signed > band) st.position = 1;
+    else if (signed < -band) st.position = 0;
     else if (st.position === -1) st.position = 0;
     if (st.position === st.announced) return null;
     st.announced = st.position;
@@ -70,7 +74,7 @@ export class MaCrossoverModel implements Model {
       strength: 1,
       targetExposure: st.position,
       ts: bar.ts,
-      reason: `fast ${fastMa.toFixed(2)} ${st.position === 1 ? '>' : '<'} slow ${slowMa.toFixed(2)}`,
+      reason: `fast ${fastMa.toFixed(2)} ${fastMa > slowMa ? '>' : '<'} slow ${slowMa.toFixed(2)}${this.config.invert === true ? ' (inverted)' : ''}`,
     };
   }
 

@@ -83,12 +83,12 @@ test('a history shorter than retrain.min_bars falls back to a seeded synthetic s
 
 test('decideRetrain under the shipped policy: due at every_bars, on at most window_bars, never on fewer than min_bars', () => {
   const p = DEFAULT_RETRAIN_POLICY;
-  assert.deepEqual(decideRetrain(p, { barsSinceFit: p.every_bars - 1, barsHeld: 5000, busy: false }), { kind: 'wait', reason: 'not_due' });
-  assert.deepEqual(decideRetrain(p, { barsSinceFit: p.every_bars, barsHeld: 5000, busy: false }), { kind: 'fit', bars: p.window_bars });
+  assert.deepEqual(decideRetrain(p, { barsSinceFit: p.every_bars - 1, barsHeld: p.window_bars + 5000, busy: false }), { kind: 'wait', reason: 'not_due' });
+  assert.deepEqual(decideRetrain(p, { barsSinceFit: p.every_bars, barsHeld: p.window_bars + 5000, busy: false }), { kind: 'fit', bars: p.window_bars });
   assert.deepEqual(decideRetrain(p, { barsSinceFit: p.every_bars, barsHeld: 1000, busy: false }), { kind: 'fit', bars: 1000 });
   assert.deepEqual(decideRetrain(p, { barsSinceFit: p.every_bars, barsHeld: p.min_bars - 1, busy: false }), { kind: 'wait', reason: 'too_few_bars' });
-  assert.deepEqual(decideRetrain(p, { barsSinceFit: p.every_bars, barsHeld: 5000, busy: true }), { kind: 'wait', reason: 'busy' });
-  assert.deepEqual(decideRetrain({ ...p, enabled: false }, { barsSinceFit: 1e6, barsHeld: 5000, busy: false }), { kind: 'wait', reason: 'disabled' });
+  assert.deepEqual(decideRetrain(p, { barsSinceFit: p.every_bars, barsHeld: p.window_bars + 5000, busy: true }), { kind: 'wait', reason: 'busy' });
+  assert.deepEqual(decideRetrain({ ...p, enabled: false }, { barsSinceFit: 1e6, barsHeld: p.window_bars + 5000, busy: false }), { kind: 'wait', reason: 'disabled' });
 });
 
 test('walk-forward under the shipped policy: after N bars a shadow refit of the first model, after 2N a refit of that one', () => withDir(async (dir) => {

@@ -38,7 +38,7 @@ function regimeBars(n: number, seed: number): { bars: Bar[]; regime: Int8Array }
 
 const train = regimeBars(4000, 1);
 const stored = trainHmmFromBars(train.bars, {
-  id: 'btc-regime', k: 2, features: { volWindow: 10 }, policy: { minBarsWarmup: 5 },
+  id: 'btc-regime', k: 2, features: { volWindow: 10, trendWindow: 0 }, policy: { minBarsWarmup: 5 },
   fit: { seed: 3, nInit: 2 }, now: new Date('2024-01-02T03:04:05Z'),
 });
 
@@ -126,8 +126,8 @@ test('a model saved to and loaded from the registry emits exactly the same signa
 });
 
 test('training on too few bars is a clear error', () => {
-  assert.throws(() => trainHmmFromBars(train.bars.slice(0, 8), { id: 'x', features: { volWindow: 10 } }),
+  assert.throws(() => trainHmmFromBars(train.bars.slice(0, 8), { id: 'x', features: { volWindow: 10, trendWindow: 0 } }),
     (e: unknown) => e instanceof HmmError && /8 bars give no feature rows/.test(e.message));
-  assert.throws(() => trainHmmFromBars(train.bars.slice(0, 12), { id: 'x', k: 3, features: { volWindow: 10 } }),
+  assert.throws(() => trainHmmFromBars(train.bars.slice(0, 12), { id: 'x', k: 3, features: { volWindow: 10, trendWindow: 0 } }),
     /need at least 3 observations to fit 3 states, got 2/);
 });

@@ -123,3 +123,20 @@ test('standardisation of a constant feature uses std 1 instead of dividing by ze
   assert.equal(stats.std[1], 1);
   assert.ok(Math.abs(stats.std[0]! - Math.sqrt(2 / 3)) < 1e-15);
 });
+
+test('the trend feature is the mean log return over trendWindow bars, last column; trendWindow 0 means none', () => {
+  const closes = [100, 101, 103, 102, 105, 107, 106];
+  const bars: Bar[] = closes.map((c, i) => ({ symbol: symbol('BTCUSDT'), ts: (i + 1) * 60_000, open: c, high: c, low: c, close: c, volume: 1 }));
+  const spec = { volWindow: 2, volumeZ: false, volumeWindow: 2, trendWindow: 3 };
+  assert.equal(warmupBars(spec), 4, 'three returns need four bars');
+  const { obs, barIndex } = computeFeatures(bars, spec);
+  assert.equal(obs.d, 3);
+  assert.equal(barIndex[0], 3, 'the first row belongs to the fourth bar');
+  for (let t = 0; t < obs.n; t++) {
+    const i = barIndex[t]!;
+    const expected = Math.log(closes[i]! / closes[i - 3]!) / 3;
+    assert.ok(Math.abs(obs.data[t * 3 + 2]! - expected) < 1e-12, `row ${t}: ${obs.data[t * 3 + 2]} vs ${expected}`);
+  }
+  assert.equal(computeFeatures(bars, { ...spec, trendWindow: 0 }).obs.d, 2);
+  assert.throws(() => new FeatureStream({ ...spec, trendWindow: 1 }), /trendWindow must be 0 \(none\) or an integer ≥ 2/);
+});

@@ -36,3 +36,25 @@ test('not asked, the MA crossover stays silent while its view holds', () => {
   const { next } = warmedUp();
   for (const c of [104, 105, 106, 107]) assert.equal(next(c), null);
 });
+
+test('the inverted MA crossover is long exactly where the plain one is flat, and a spec carries invert', async () => {
+  const { validateModelSpec } = await import('../../../src/strategy/modelSpec.js');
+  const cfg = { fast: 2, slow: 4, band: 0.0001 };
+  const plain = new MaCrossoverModel(modelId('ma_plain'), [BTC], cfg);
+  const inverted = new MaCrossoverModel(modelId('ma_inverted'), [BTC], { ...cfg, invert: true });
+  const closes = [100, 101, 102, 103, 104, 103, 101, 99, 98, 99, 101, 104, 106, 105, 102, 100];
+  let decided = 0;
+  closes.forEach((c, i) => {
+    plain.onBar(bar(c, (i + 1) * 60_000));
+    inverted.onBar(bar(c, (i + 1) * 60_000));
+    const p = plain.diagnostics()['position_BTCUSDT']!;
+    const q = inverted.diagnostics()['position_BTCUSDT']!;
+    if (p === -1) return;
+    decided++;
+    assert.equal(q, 1 - p, `bar ${i}: plain ${p}, inverted ${q}`);
+  });
+  assert.ok(decided >= 10);
+  const spec = validateModelSpec({ kind: 'ma', symbols: ['BTCUSDT'], params: { ...cfg, invert: true } });
+  assert.deepEqual(spec.params, { ...cfg, invert: true });
+  assert.throws(() => validateModelSpec({ kind: 'ma', symbols: ['BTCUSDT'], params: { ...cfg, invert: 'yes' } }), /params\.invert must be a boolean/);
+});
