@@ -77,6 +77,7 @@ import { StrategyTracker } from '../lifecycle/strategyTracker.js';
 import { StrategyRuntime } from '../strategy/runtime.js';
 import type { RotatingFile } from '../util/rotatingFile.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
+import { writeOrReport } from '../util/storageHealth.js';
 import { type LeaderDaemons, leaderDaemons } from './leaderDaemons.js';
 import { LeaderOnlyChannel, MarkedBus } from './markedBus.js';
 
@@ -350,7 +351,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   const leaderboard = () => buildLeaderboard(context);
   await ops.register(readRoutes, {
     engines, baselineEquity: () => baselineEquity, mode: config.mode, marketIntervalMs: config.marketIntervalMs, lastBarTs: () => lastBarTs,
-    startedAt: market.startedAt, killSwitch, tradingStates: () => tradingStates.current, exposureMultiplier: () => multiplier(), weights, models: modelInfos,
+    startedAt: market.startedAt, killSwitch, tradingStates: () => tradingStates.view, exposureMultiplier: () => multiplier(), weights, models: modelInfos,
     quota: (m) => allocator.quota(m), stageOf: (m) => modelStage(context, m), leaderboard, registry: metrics.registry,
   });
   await ops.register(governanceRoutes, { tradingStates, governance, tokens: token, alerts, bus, engineNames: () => engines().map((e) => e.name), modelIds });
@@ -415,7 +416,10 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
       else if (r.outcome === 'rejected') log.warn({ model: r.model, reason: r.reason }, `[RISK] ${r.model} ${signal.action} ${signal.symbol} rejected: ${r.reason} ${r.message ?? ''}`);
     }, (err: Error) => log.error({ err }, `[STRAT] routing a ${signal.model} signal failed: ${err.message}`));
   };
-  const collectExposure = async (): Promise<void> => writeJsonAtomic(paths.aggregateExposure, await aggregateExposure(engines()));
+  const collectExposure = async (): Promise<void> => {
+    const exposure = await aggregateExposure(engines());
+    writeOrReport(paths.aggregateExposure, () => writeJsonAtomic(paths.aggregateExposure, exposure));
+  };
 
   // What start() and listen() start, undone in reverse by stop().
   const undo: (() => unknown)[] = [];

@@ -80,6 +80,8 @@ export function buildEngine(o: {
   readonly rotation: RotationPolicy;
   /** The stack's clock (the engine's own default, the host's, when absent). */
   readonly clock?: Clock;
+  /** The root's storage health: new orders are refused while it holds a fault. */
+  readonly storage?: EngineOptions['storage'];
 }): EngineParts {
   const { config, paths, name, log, metrics, clock } = o;
   const ledger = new Ledger(paths.ledger(name), config.ledgerSync, { backgroundCheckpoints: true });
@@ -98,6 +100,7 @@ export function buildEngine(o: {
     bus: o.bus,
     logger: log,
     metrics,
+    storage: o.storage ?? null,
     ...(clock ? { now: () => clock.now() } : {}),
   });
   return { engine, ledger, orderLog };

@@ -43,6 +43,7 @@ import {
   type SubmitOutcome, type TradingStateApplication, type TradingStateApplied, orderEvent, orderLogLine, orderView,
 } from './views.js';
 import { OrderStateError } from './errors.js';
+import { isStorageFault, reportStorageFault, type StorageFault } from '../util/storageHealth.js';
 import { type NotionalOrderRequest, type Sizing, sizeNotional as sizeNotionalOrder } from './sizing.js';
 
 export interface EngineOptions {
@@ -66,7 +67,13 @@ export interface EngineOptions {
   readonly reconcile?: Partial<ReconcileOptions>;
   /** What the stack knows about the previous run (a crash, a restore from backup). */
   readonly recoveryContext?: RecoveryContext;
+  /** Whether the disk takes writes (util/storageHealth.ts): while it holds a fault, new orders
+   *  are refused (STORAGE) before anything is written or sent. Absent: never refused for it. */
+  readonly storage?: { readonly fault: StorageFault | null } | null;
 }
+
+/** The refusal reason while the disk refuses writes (HTTP 503: the same order may pass later). */
+export const STORAGE_REFUSAL = 'STORAGE';
 
 /** The engine's own stop, beside the document: `until` says what lifts it. */
 interface EngineStop {
@@ -96,7 +103,12 @@ export class Engine {
   private readonly rateWindow = new OrderRateWindow();
   private readonly snapshot: PortfolioSnapshotWriter | null;
   /** Each model's own book (zero cash): what it holds, for sizing exits and attributing PnL. */
-  private readonly modelBooks = new ModelBooks();
+  private modelBooks = new ModelBooks();
+  private readonly storage: { readonly fault: StorageFault | null } | null;
+  /** A group commit the disk refused rolled back what this engine holds in memory: once writes
+   *  succeed, the books are rebuilt from the ledger and the journal (resyncAfterStorageFault). */
+  private lostCommit = false;
+  private readonly startingCash: Fixed;
   private readonly counters = new EngineStatsCollector();
   private readonly recoveryBase: Omit<RecoveryReport, 'reconciliation'>;
   /** Brings this engine's orders in line with the venue's books, through reconcileTarget(). */
@@ -131,6 +143,14 @@ export class Engine {
     // trading at once; a restart recovers from what was committed.
     this.ledger.beforeCommit = () => this.orderLog.flush();
     this.ledger.onCommitFailure = (err) => {
+      if (reportStorageFault(this.ledger.path, err)) {
+        // A full or failing disk: a state, not the end. New orders are refused while it lasts
+        // (the storage fault), the rolled-back orders are still in the intent journal, and once
+        // writes succeed the books are rebuilt from the ledger and reconciled with the venue.
+        this.lostCommit = true;
+        this.log.error({ engine: this.name, code: (err as { code?: string }).code }, `[RISK] ${this.name} ledger commit refused by the disk (${err.message}): new orders REFUSED (STORAGE) until writes succeed; the orders of that commit are settled with the venue then`);
+        return;
+      }
       this.ownStop = { reason: `ledger commit failed: ${err.message}`, sinceMs: this.now(), until: 'restart' };
       this.metrics?.tradingEnabled.set({ scope: this.name }, 0);
       this.log.fatal({ err, engine: this.name }, `[RISK] ${this.name} ledger commit failed (${err.message}): trading DISABLED; restart to recover from the ledger`);
@@ -138,7 +158,9 @@ export class Engine {
     };
 
     // Recovery: the portfolio is whatever the ledger's fills say, never the snapshot.
+    this.storage = opts.storage ?? null;
     const startingCash = this.ledger.startingCash(opts.startingCash);
+    this.startingCash = startingCash;
     this.portfolio = replayFills(startingCash, this.ledger.fills());
     for (const f of this.ledger.fills()) this.modelBooks.book(f);
     this.risk.rebuild(startingCash, this.ledger.fills(), this.limits, this.now(), (until) => this.alertLossStreak(until));
@@ -392,6 +414,10 @@ export class Engine {
       updatedAt: now,
     };
 
+    // The disk refuses writes: the order could not be put on record, so it is refused before
+    // the venue hears of it (and not booked: the ledger is what cannot be written).
+    const fault = this.storage?.fault ?? null;
+    if (fault !== null) return this.storageRefusal(order, intake, `${fault.code} on ${fault.path} since ${new Date(fault.since).toISOString()}`);
     const decision = checkRiskRails(intent, this.limits, {
       instrument: this.instrument(req.symbol),
       lastPrice: this.lastPrice(req.symbol),
@@ -402,12 +428,16 @@ export class Engine {
     });
     if (!decision.ok) {
       const rejected = this.bookRejection(order, hash, decision.reason, decision.message, intake, 'risk');
-      await this.ledger.durable();
-      return rejected;
+      return this.afterCommit(rejected, order, intake);
+    }
+    try {
+      this.ledger.recordIntent(order, hash);
+    } catch (err) {
+      if (!reportStorageFault(this.ledger.path, err)) throw err;
+      return this.storageRefusal(order, intake, `the intent journal write failed (${(err as Error).message})`);
     }
     this.rateWindow.record(now);
     this.pendingIntents.set(id, intent);
-    this.ledger.recordIntent(order, hash);
     this.metrics?.ordersSubmitted.inc({ venue: this.name, model: order.model ?? 'manual' });
     this.counters.submitted++;
     // The order is on record before the venue hears of it (the ledger's intent journal; its row
@@ -448,8 +478,7 @@ export class Engine {
       });
       this.logOrder('order.rejected', next, { routing_time: routingTimeMs, reason: result.code, message: result.message });
       this.afterRejection(next, result.code, result.message);
-      await this.ledger.durable();
-      return { kind: 'rejected', reason: result.code, message: result.message, order: orderView(next), duplicate: false, routingTimeMs };
+      return this.afterCommit({ kind: 'rejected', reason: result.code, message: result.message, order: orderView(next), duplicate: false, routingTimeMs }, next, intake);
     }
 
     const submitted = order;
@@ -469,8 +498,55 @@ export class Engine {
     else this.openOrders.set(id, order);
     this.drainPending(id);
     this.afterChange();
+    return this.afterCommit({ kind: 'accepted', order: orderView(order), duplicate: false, routingTimeMs }, order, intake);
+  }
+
+  /** The outcome once its commit is durable. A commit the disk refused is not an answer to
+   *  give: the order is refused (STORAGE) — never acknowledged without being on record — and
+   *  what the venue did with it is settled by client order id once writes succeed. */
+  private async afterCommit(outcome: SubmitOutcome, order: Order, intake: number): Promise<SubmitOutcome> {
+    try {
+      await this.ledger.durable();
+    } catch (err) {
+      if (!isStorageFault(err)) throw err;
+      return this.storageRefusal(order, intake, `the ledger commit failed (${(err as Error).message}); what the venue did with it is reconciled by client order id once writes succeed`);
+    }
+    return outcome;
+  }
+
+  /** An order refused because the disk refuses writes: not booked (the ledger is what cannot be
+   *  written), counted, and answered 503 with reason STORAGE. */
+  private storageRefusal(order: Order, intake: number, why: string): SubmitOutcome {
+    const message = `storage fault: ${why}; new orders are refused until writes succeed`;
+    this.metrics?.ordersRejected.inc({ venue: this.name, reason: STORAGE_REFUSAL });
+    this.counters.reject(STORAGE_REFUSAL);
+    const view = orderView({ ...order, status: 'REJECTED', rejectReason: `${STORAGE_REFUSAL}: ${message}` });
+    return { kind: 'rejected', reason: STORAGE_REFUSAL, message, order: view, duplicate: false, routingTimeMs: performance.now() - intake };
+  }
+
+  /**
+   * Writes succeed again (the storage probe cleared the fault). When a commit was lost, what this
+   * engine holds in memory is ahead of its ledger: the orders of that commit are recorded from
+   * the intent journal as NEW, the books are rebuilt from the ledger as at start-up, and one
+   * reconciliation pass settles those orders with the venue by client order id (their fills are
+   * booked then). Without a lost commit there is nothing to redo.
+   */
+  async resyncAfterStorageFault(): Promise<{ readonly recovered: number }> {
+    if (!this.lostCommit) return { recovered: 0 };
+    this.lostCommit = false;
+    await this.quiesce();
+    const recovered = this.ledger.recoverUnsettled((id) => this.inflight.has(id));
     await this.ledger.durable();
-    return { kind: 'accepted', order: orderView(order), duplicate: false, routingTimeMs };
+    this.portfolio = replayFills(this.startingCash, this.ledger.fills());
+    this.modelBooks = new ModelBooks();
+    for (const f of this.ledger.fills()) this.modelBooks.book(f);
+    this.risk.rebuild(this.startingCash, this.ledger.fills(), this.limits, this.now(), (until) => this.alertLossStreak(until));
+    this.openOrders.clear();
+    for (const o of this.ledger.openOrders()) this.openOrders.set(o.clientOrderId, o);
+    this.log.warn({ engine: this.name, recovered: recovered.length }, `[RECON] ${this.name} storage writes succeed again: books rebuilt from the ledger, ${recovered.length} order(s) of the lost commit recovered from the intent journal; reconciling with the venue`);
+    await this.reconcile('manual');
+    this.afterChange();
+    return { recovered: recovered.length };
   }
 
   private bookRejection(order: Order, hash: string, reason: string, message: string, intake: number, source: 'risk' | 'venue'): SubmitOutcome {
@@ -656,6 +732,7 @@ export class Engine {
     const c = this.ledger.counts();
     return {
       engine: 'ok', venue: this.name, trading_enabled: this.tradingEnabled,
+      storage: this.storage?.fault ? storageView(this.storage.fault) : null,
       open_orders: this.openOrders.size, orders: c.orders, fills: c.fills, recovered: this.recovery,
       trading_states: this.tradingView,
       trading_state: this.tradingStateApplication(),
@@ -790,6 +867,10 @@ export class Engine {
     this.snapshot?.writeNow();
     this.snapshot?.stop();
   }
+}
+
+function storageView(f: StorageFault): { readonly code: string; readonly path: string; readonly message: string; readonly since: string; readonly failures: number } {
+  return { code: f.code, path: f.path, message: f.message, since: new Date(f.since).toISOString(), failures: f.failures };
 }
 
 function conflict(order: Order): SubmitOutcome {

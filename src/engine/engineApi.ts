@@ -87,7 +87,7 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
             model: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
           },
         },
-        response: { 200: anyObject, 201: anyObject, 400: errorSchema, 401: errorSchema, 403: anyObject, 409: anyObject, 422: anyObject, 429: anyObject },
+        response: { 200: anyObject, 201: anyObject, 400: errorSchema, 401: errorSchema, 403: anyObject, 409: anyObject, 422: anyObject, 429: anyObject, 503: anyObject },
       },
     }, async (req, reply) => {
       const b = req.body as {

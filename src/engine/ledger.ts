@@ -255,6 +255,25 @@ export class Ledger {
     return missing.map((l) => l.id as ClientOrderId);
   }
 
+  /**
+   * After a group commit the disk refused (it rolled back): records as NEW every order still in
+   * the intent journal without a row, except those `busy` still routes, exactly as start-up
+   * recovery does. Returns their ids, for reconciliation with the venue by client order id.
+   */
+  recoverUnsettled(busy: (id: string) => boolean): ClientOrderId[] {
+    if (this.journal === null) return [];
+    const missing = this.journal.unsettledLines().filter((l) => !busy(l.id) && this.stmts.getOrder.get(l.id) === undefined);
+    this.transaction(() => {
+      for (const l of missing) {
+        this.batchSettled.push(l.id);
+        this.stmts.insertOrderAt.run(l.id, l.venue, l.model, l.symbol, l.side, l.type, l.tif, BigInt(l.qty), l.price === null ? null : BigInt(l.price),
+          'NEW', 0n, 0n, 0n, null, null, l.hash, l.ts, l.ts);
+        this.stmts.insertEvent.run(l.id, 'NEW', 'recovered from the intent journal after a storage fault', l.ts);
+      }
+    });
+    return missing.map((l) => l.id as ClientOrderId);
+  }
+
   /** Starting cash is fixed when the ledger is created; later config changes cannot rewrite history. */
   startingCash(defaultCash: Fixed): Fixed {
     const row = this.stmts.getMeta.get('starting_cash');

@@ -76,6 +76,8 @@ export interface EngineHealth {
   /** Cumulative venue request counts, for the governance daemon's error-rate rule. */
   readonly venue_calls?: VenueCallStats;
   readonly risk?: { readonly peak_equity: string; readonly loss_streak: number; readonly loss_cooldown_until: string | null };
+  /** The storage fault this engine refuses orders for (STORAGE), or null while writes succeed. */
+  readonly storage?: { readonly code: string; readonly path: string; readonly message: string; readonly since: string; readonly failures: number } | null;
 }
 
 export type { EngineTradingStates } from '../core/tradingState.js';

@@ -30,6 +30,7 @@ import type { ModelReport, StrategyTracker } from './strategyTracker.js';
 import type { StrategyWeights } from '../portfolio/strategyWeights.js';
 import { ValidationError } from '../config/watchedFile.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
+import { reportStorageFault } from '../util/storageHealth.js';
 
 export interface StageChange {
   readonly model: string;
@@ -124,7 +125,9 @@ export class CanaryManager {
     try {
       writeJsonAtomic(this.stagesPath, this.stages);
     } catch (err) {
-      this.deps.log.error({ err }, `[CANARY] saving ${this.stagesPath} failed: ${(err as Error).message}`);
+      // A full disk is reported (new orders stop until writes succeed); said once, not every round.
+      const storageFault = reportStorageFault(this.stagesPath, err);
+      if (!storageFault) this.deps.log.error({ err }, `[CANARY] saving ${this.stagesPath} failed: ${(err as Error).message}`);
     }
   }
 

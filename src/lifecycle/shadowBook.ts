@@ -14,6 +14,7 @@ import { type Portfolio, type Position, applyFill, emptyPortfolio } from '../cor
 import type { Signal } from '../core/signal.js';
 import type { Logger } from '../obs/logger.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
+import { reportStorageFault } from '../util/storageHealth.js';
 import { fillFee, fillNotional, volumeShareQty, walkBook, type BookSide } from '../venues/sim/matching.js';
 import { sizeOrder } from '../portfolio/strategyRouter.js';
 
@@ -215,8 +216,10 @@ export class ShadowBook {
     try {
       writeJsonAtomic(this.opts.path, { format: 1, updated_at: new Date().toISOString(), models });
     } catch (err) {
+      // A full disk is reported (new orders stop until writes succeed); said once, not every round.
+      const storageFault = reportStorageFault(this.opts.path, err);
       this.dirty = true;
-      this.opts.log.error({ err }, `[CANARY] writing the shadow book failed: ${(err as Error).message}`);
+      if (!storageFault) this.opts.log.error({ err }, `[CANARY] writing the shadow book failed: ${(err as Error).message}`);
     }
   }
 

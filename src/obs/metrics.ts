@@ -65,6 +65,8 @@ export function createMetrics(opts: { collectProcess?: boolean } = {}) {
     governanceActions: new client.Counter({ name: 'hmm_governance_actions_total', help: 'Governance actions taken, by action', labelNames: ['action'], registers: r }),
     // Governance, trading states, alert delivery and audit (issue 5).
     exposureMultiplier: new client.Gauge({ name: 'hmm_exposure_multiplier', help: 'Governance exposure multiplier applied to new orders (1 = full size)', registers: r }),
+    storageFault: new client.Gauge({ name: 'hmm_storage_fault', help: '1 while the disk under HMM_ROOT refuses writes (or is under the free-space floor): new orders are refused (STORAGE)', labelNames: ['code'], registers: r }),
+    storageFreeBytes: new client.Gauge({ name: 'hmm_storage_free_bytes', help: 'Free bytes on the filesystem of HMM_ROOT at the last storage check', registers: r }),
     tradingState: new client.Gauge({ name: 'hmm_trading_state', help: 'Graded trading state: 0 ACTIVE, 1 REDUCING, 2 HALTED', labelNames: ['scope', 'target'], registers: r }),
     alertDeliveries: new client.Counter({ name: 'hmm_alert_deliveries_total', help: 'Alert messages by channel and result (sent, failed, dropped, coalesced)', labelNames: ['channel', 'result'], registers: r }),
     telegramUpdates: new client.Counter({ name: 'hmm_telegram_updates_total', help: 'Telegram updates the command bot took, by result (command, confirmed, cancelled, expired, refused, unauthorized, ignored, failed)', labelNames: ['result'], registers: r }),

@@ -19,6 +19,7 @@ import { WallClock, type Clock, type TimerHandle } from '../core/clock.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import { writeFileAtomic } from '../util/atomicFile.js';
+import { writeOrReport } from '../util/storageHealth.js';
 import { limitsFor, type CapitalPolicy } from './capitalPolicy.js';
 
 /** What the allocator knows of a model: whether it is live, and the evidence behind its
@@ -429,13 +430,14 @@ export class CapitalAllocator {
     };
     this.warnOnOperatorEdit();
     const text = JSON.stringify(file, null, 2) + '\n';
-    writeFileAtomic(this.path, text);
-    this.lastWritten = text;
+    // A full disk skips this round's file (reported: new orders stop; the next round writes it).
+    if (writeOrReport(this.path, () => writeFileAtomic(this.path, text))) this.lastWritten = text;
     if (Object.keys(changes).length > 0 && this.extras.historyPath) {
       this.history.push({ ts: file.ts, equity_usd: file.equity_usd, deployable_usd: file.deployable_usd, changes, capital_quota_usd: plan.quotas, frozen_until: policy.freeze_until });
       const limit = this.extras.historyLimit?.() ?? 100;
       if (this.history.length > limit) this.history.splice(0, this.history.length - limit);
-      writeFileAtomic(this.extras.historyPath, JSON.stringify({ limit, entries: this.history }, null, 2) + '\n');
+      const historyPath = this.extras.historyPath;
+      writeOrReport(historyPath, () => writeFileAtomic(historyPath, JSON.stringify({ limit, entries: this.history }, null, 2) + '\n'));
     }
     return file;
   }

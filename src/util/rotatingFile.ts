@@ -8,10 +8,11 @@
 // then write. Compression of the renamed file runs in the background; a crash in the middle
 // leaves the plain rotated file, which the next open compresses. A torn last line (power
 // loss mid-write) is cut off at open and kept beside the file, never appended to.
-import { createReadStream, createWriteStream, closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, truncateSync, unlinkSync, writeSync, appendFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, truncateSync, unlinkSync, writeSync, appendFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { reportStorageFault } from './storageHealth.js';
 
 export interface RotationPolicy {
   /** Rotate when the live file would grow past this many bytes; 0 = never by size. */
@@ -76,6 +77,9 @@ export class RotatingFile {
   /** Rotated files being compressed right now: retention leaves them alone. */
   private readonly compressing = new Set<string>();
   private closed = false;
+  /** Lines a full or failing disk refused since the last write that succeeded. */
+  private dropped = 0;
+  private droppedCode = '';
 
   constructor(readonly path: string, policy: RotationPolicy = DEFAULT_ROTATION, opts: RotatingFileOptions = {}) {
     this.policyValue = policy;
@@ -111,14 +115,34 @@ export class RotatingFile {
       try { appendFileSync(this.path, buf); } catch { /* nowhere to write */ }
       return;
     }
-    const now = this.now();
-    if (this.size > 0) {
-      const p = this.policyValue;
-      if (p.daily && now >= this.nextDayStart) this.rotate('day');
-      else if (p.maxBytes > 0 && this.size + buf.length > p.maxBytes) this.rotate('size');
+    try {
+      const now = this.now();
+      if (this.size > 0) {
+        const p = this.policyValue;
+        if (p.daily && now >= this.nextDayStart) this.rotate('day');
+        else if (p.maxBytes > 0 && this.size + buf.length > p.maxBytes) this.rotate('size');
+      }
+      if (this.fd === null) this.openLive(); // a rotation the disk refused half-way
+      writeAll(this.fd!, buf);
+      this.size += buf.length;
+    } catch (err) {
+      // A full or failing disk must not throw out of a log call: this is called from error
+      // handlers and timers, and an ENOSPC escaping one killed the whole stack. The line is
+      // dropped (the half of it that reached the file is cut off, so the file stays whole
+      // lines), the fault is reported (the stack refuses orders until writes succeed), and the
+      // count of lost lines is told once writes work again.
+      if (!reportStorageFault(this.path, err)) throw err;
+      if (this.fd !== null) {
+        try { ftruncateSync(this.fd, this.size); } catch { /* the next write retries */ }
+      }
+      if (this.dropped === 0) this.droppedCode = (err as { code?: string }).code ?? 'EIO';
+      this.dropped++;
+      return;
     }
-    writeAll(this.fd!, buf);
-    this.size += buf.length;
+    if (this.dropped > 0) {
+      this.emit({ kind: 'error', file: this.path, message: `${this.dropped} line(s) were not written while the disk refused writes (${this.droppedCode})` });
+      this.dropped = 0;
+    }
   }
 
   /** Renames the live file aside and starts a new one; returns the rotated file's path. */

@@ -16,6 +16,7 @@ import { STOPPED_REASONS } from '../../engine/riskRails.js';
 import type { Logger } from '../../obs/logger.js';
 import type { Metrics } from '../../obs/metrics.js';
 import { writeJsonAtomic } from '../../util/atomicFile.js';
+import { reportStorageFault } from '../../util/storageHealth.js';
 import type { AuditLog } from '../audit.js';
 import type { GovernancePolicy } from './policy.js';
 import {
@@ -409,7 +410,9 @@ export class GovernanceDaemon {
     try {
       writeJsonAtomic(this.deps.statePath, doc);
     } catch (err) {
-      this.deps.log.error({ err }, `[GOV] cannot write ${this.deps.statePath}: ${(err as Error).message}`);
+      // A full disk is reported (new orders stop until writes succeed); said once, not every round.
+      const storageFault = reportStorageFault(this.deps.statePath, err);
+      if (!storageFault) this.deps.log.error({ err }, `[GOV] cannot write ${this.deps.statePath}: ${(err as Error).message}`);
     }
   }
 }

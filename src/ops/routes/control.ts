@@ -141,7 +141,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRouteOptions> = async (app
       },
       // 429: the engine's rate rail refused the order (a route result) or the signal queue is
       // full (an error body); routeResult's open shape carries either.
-      response: { 200: routeResult, 400: errorSchema, 401: errorSchema, 403: routeResult, 409: routeResult, 422: routeResult, 429: routeResult },
+      response: { 200: routeResult, 400: errorSchema, 401: errorSchema, 403: routeResult, 409: routeResult, 422: routeResult, 429: routeResult, 503: routeResult },
     },
   }, async (req, reply) => {
     const b = req.body as { symbol: string; side: string; model?: string; strength?: number; quote_usd?: number; client_order_id?: string };

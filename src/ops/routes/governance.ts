@@ -30,13 +30,18 @@ const auth = { auth: true };
 const entrySchema = { type: 'object', properties: { state: { type: 'string' }, reason: { type: 'string' }, actor: { type: 'string' }, updated_at: { type: 'string' }, cancel_open: { type: 'boolean' } } } as const;
 const statesSchema = {
   type: 'object',
-  properties: { version: { type: 'integer' }, global: entrySchema, venues: { type: 'object', additionalProperties: entrySchema }, models: { type: 'object', additionalProperties: entrySchema } },
+  properties: {
+    version: { type: 'integer' }, global: entrySchema, venues: { type: 'object', additionalProperties: entrySchema }, models: { type: 'object', additionalProperties: entrySchema },
+    // The stack's own conditions (STORAGE while the disk refuses writes) and the state new orders meet.
+    conditions: { type: 'array', items: { type: 'object', properties: { kind: { type: 'string' }, reason: { type: 'string' }, since: { type: 'string' } } } },
+    effective: { type: 'string' },
+  },
 } as const;
 
 export const governanceRoutes: FastifyPluginAsync<GovernanceRouteOptions> = async (app, deps) => {
   app.get('/trading/state', {
     schema: { summary: 'Graded trading states (ACTIVE / REDUCING / HALTED): global, per venue, per model', response: { 200: statesSchema } },
-  }, async () => deps.tradingStates.current);
+  }, async () => deps.tradingStates.view);
 
   app.post('/trading/state', {
     config: auth,
@@ -83,7 +88,7 @@ export const governanceRoutes: FastifyPluginAsync<GovernanceRouteOptions> = asyn
 
   app.get('/governance/status', {
     schema: { summary: 'Governance daemon: exposure multiplier, recovery, metrics seen, recent actions, policy', response: { 200: anyObject } },
-  }, async () => ({ ...deps.governance.status(), trading_states: deps.tradingStates.current }));
+  }, async () => ({ ...deps.governance.status(), trading_states: deps.tradingStates.view }));
 
   app.post('/governance/exposure', {
     config: auth,
