@@ -466,6 +466,9 @@ export class Engine {
       this.bus.publish('alert', { severity: 'WARNING', title: 'Venue error', message: `${this.name}: submit failed: ${(err as Error).message}`, key: `venue_error:${this.name}`, ts: this.now() });
       this.metrics?.venueErrors.inc({ venue: this.name, kind: 'submit' });
       this.log.error({ err, engine: this.name, clientOrderId: id }, `[RISK] ${this.name} venue submit failed for ${id}; order left for reconciliation`);
+      // The venue could not put it on record for the disk (the sim venue's books share this
+      // root): a STORAGE refusal, never an ack, as for a commit of our own the disk refused.
+      if (isStorageFault(err)) return this.storageRefusal(order, intake, `the venue could not record it (${(err as Error).message}); what it did with the order is reconciled by client order id once writes succeed`);
       throw err;
     }
     const routingTimeMs = performance.now() - intake;

@@ -104,7 +104,9 @@ export class TradingStates {
       this.log.warn('[RISK] TRADING_ENABLED=false at start: trading HALTED globally until an operator resumes it');
     }
     this.doc = doc;
-    writeJsonAtomic(o.path, this.doc);
+    // On a full disk the document holds in memory and is written once writes succeed
+    // (persist: reported to the root's storage health, saveIfUnsaved), not a failed start.
+    this.persist();
     this.exportGauges();
   }
 
