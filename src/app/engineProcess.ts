@@ -43,6 +43,7 @@ import { type MarketSource, RecentBars, openMarketSource, venueSource } from './
 import { readClusterTradingState } from '../ops/cluster/stateStore.js';
 import type { TradingStateDocument } from '../core/tradingState.js';
 import { RedisReachability, openBus } from './processBus.js';
+import { StorageWatch } from './storageWatch.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -68,6 +69,8 @@ export interface EngineProcess {
   readonly market: MarketSource;
   /** Redis reachability (null without REDIS_URL). */
   readonly busWatch: RedisReachability | null;
+  /** Whether this engine's root takes writes (a fault refuses its new orders: STORAGE). */
+  readonly storage: StorageWatch;
   stop(): Promise<void>;
 }
 
@@ -92,6 +95,11 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
     // ---- build --------------------------------------------------------------------------------
     const bus = await openBus(redis, name, log, metrics);
     cleanup.push(() => bus.close());
+    // A full or failing disk is a state (STORAGE), not a crash: the same watch as `hmm up`'s.
+    // This engine refuses its own orders while it stands, resyncs its books when it clears, and
+    // the control plane shows it from the bus.
+    const storage = new StorageWatch({ root: config.root, ...config.storage, name, log, metrics, bus });
+    cleanup.push(() => storage.stop());
     const token = new OpsTokenRing({
       envTokens: [...(config.opsApiToken ? [config.opsApiToken] : []), ...config.opsApiTokens],
       tokenFile: paths.tokenFile, tokensFile: join(config.root, '.ops_tokens'), graceFile: join(config.root, 'engine/state/token_grace.json'),
@@ -129,9 +137,10 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
     const parts = buildEngine({
       config, paths, name, venue, bus, log, metrics, clock, tradingEnabled: startStop === undefined, startStop,
       recoveryContext: { uncleanShutdown: previousRun ? { pid: previousRun.pid, started_at: previousRun.started_at } : null, restoredFrom },
-      rotation: rotationOf(policies.current.logs),
+      rotation: rotationOf(policies.current.logs), storage: storage.health,
     });
     const { engine, ledger, orderLog } = parts;
+    storage.attach({ engines: [engine] });
     policies.onChange((p) => {
       logFile.setPolicy(rotationOf(p.logs));
       orderLog.setRotation(rotationOf(p.logs));
@@ -196,6 +205,7 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
     const url = typeof addr === 'object' && addr ? `http://${config.engineHost}:${addr.port}` : `http://${config.engineHost}:${config.enginePort}`;
     updateLock(config.root, { ops_url: null, engine_url: url });
     engine.startReconcileDaemon();
+    storage.start();
 
     market.start((bars: readonly Bar[]) => {
       if (sim) for (const bar of bars) sim.onBar(bar);
@@ -212,7 +222,7 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
 
     let stopped = false;
     return {
-      config, paths, name, engine, venue, bus, log, metrics, server, url, market, busWatch,
+      config, paths, name, engine, venue, bus, log, metrics, server, url, market, busWatch, storage,
       async stop() {
         if (stopped) return;
         stopped = true;

@@ -26,6 +26,7 @@ import { acquireLock, releaseLock, updateLock } from '../ops/stackLock.js';
 import { RotatingFile } from '../util/rotatingFile.js';
 import { type ControlPlane, buildControlCore, buildControlPlane, ensureOperatorFiles } from './controlPlane.js';
 import { openBus, processIdFor } from './processBus.js';
+import { StorageWatch } from './storageWatch.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -47,6 +48,8 @@ export interface OpsProcess {
   readonly opsUrl: string;
   readonly replicaId: string;
   readonly coordinator: OpsCoordinator | null;
+  /** Whether this replica's root takes writes (its own STORAGE condition). */
+  readonly storage: StorageWatch;
   stop(): Promise<void>;
 }
 
@@ -73,6 +76,10 @@ export async function startOpsProcess(opts: OpsProcessOptions = {}): Promise<Ops
     cleanup.push(() => bus.close());
     if (redis === null) log.warn('[OPS] REDIS_URL is not set: this control plane shares no bus with its engines (no bars, fills or rejections reach it) and cannot run beside another replica');
     const replicaId = base.distributed.replicaId ?? processIdFor('ops');
+    // This replica's own disk (ops/ files, logs, exports): the same watch as `hmm up`'s, its
+    // condition named after the replica. The engines watch theirs; followEngines shows them.
+    const storage = new StorageWatch({ root: base.root, ...base.storage, name: replicaId, log, metrics, bus });
+    cleanup.push(async () => storage.stop());
 
     // Leadership and replication (Redis only): the cluster's kill decision and allocations
     // replace older local copies before the control plane reads its files.
@@ -102,6 +109,8 @@ export async function startOpsProcess(opts: OpsProcessOptions = {}): Promise<Ops
     core.engines.add(...engines);
     const cp = await buildControlPlane(deps, core, { symbols: symbols.map(toSymbol), history, startedAt: clock.now() });
     cleanup.unshift(() => cp.stop());
+    storage.attach({ tradingStates: core.tradingStates });
+    await storage.followEngines(engines);
 
     // ---- start, in order --------------------------------------------------------------------
     await cp.startSafety();
@@ -114,6 +123,7 @@ export async function startOpsProcess(opts: OpsProcessOptions = {}): Promise<Ops
     // ---- listen, then take part in leadership -------------------------------------------------
     const opsUrl = await cp.listen();
     updateLock(config.root, { ops_url: opsUrl, engine_url: null });
+    storage.start();
     if (coordinator !== null) {
       const c = coordinator;
       await c.start(cp);
@@ -124,7 +134,7 @@ export async function startOpsProcess(opts: OpsProcessOptions = {}): Promise<Ops
 
     let stopped = false;
     return {
-      config, paths, log, metrics, bus, controlPlane: cp, opsUrl, replicaId, coordinator,
+      config, paths, log, metrics, bus, controlPlane: cp, opsUrl, replicaId, coordinator, storage,
       async stop() {
         if (stopped) return;
         stopped = true;

@@ -253,5 +253,5 @@ bus.command('publish').description('publish an event, e.g. `hmm bus publish metr
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`hmm: ${err.message}\n`);
-  process.exit(err instanceof CliError ? err.exitCode : isStorageFault(err) ? EXIT_STORAGE : 1);
+  process.exit(err instanceof CliError ? err.exitCode : isStorageFault(err) || isStorageFault(err.cause) ? EXIT_STORAGE : 1);
 });

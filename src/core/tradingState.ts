@@ -54,6 +54,9 @@ export type TradingConditionKind = 'STORAGE';
 
 export interface TradingCondition {
   readonly kind: TradingConditionKind;
+  /** Whose machine: the process that shows it (`hmm-stack`, `ops`) or, in distributed mode, the
+   *  engine whose disk it is (an engine refuses its own orders; the control plane shows it). */
+  readonly source: string;
   /** What the operator reads: the fault and where. */
   readonly reason: string;
   readonly since: string;

@@ -108,6 +108,7 @@ export class Engine {
   /** A group commit the disk refused rolled back what this engine holds in memory: once writes
    *  succeed, the books are rebuilt from the ledger and the journal (resyncAfterStorageFault). */
   private lostCommit = false;
+  private resyncRun: Promise<{ readonly recovered: number }> | null = null;
   private readonly startingCash: Fixed;
   private readonly counters = new EngineStatsCollector();
   private readonly recoveryBase: Omit<RecoveryReport, 'reconciliation'>;
@@ -418,6 +419,9 @@ export class Engine {
     // the venue hears of it (and not booked: the ledger is what cannot be written).
     const fault = this.storage?.fault ?? null;
     if (fault !== null) return this.storageRefusal(order, intake, `${fault.code} on ${fault.path} since ${new Date(fault.since).toISOString()}`);
+    // Writes succeed again but a lost commit is not yet recovered: until its orders are back in
+    // the ledger, a client's retry of one of them would look new here and reach the venue twice.
+    if (this.lostCommit) return this.storageRefusal(order, intake, 'a ledger commit the disk refused is being recovered from the intent journal');
     const decision = checkRiskRails(intent, this.limits, {
       instrument: this.instrument(req.symbol),
       lastPrice: this.lastPrice(req.symbol),
@@ -462,6 +466,9 @@ export class Engine {
       this.bus.publish('alert', { severity: 'WARNING', title: 'Venue error', message: `${this.name}: submit failed: ${(err as Error).message}`, key: `venue_error:${this.name}`, ts: this.now() });
       this.metrics?.venueErrors.inc({ venue: this.name, kind: 'submit' });
       this.log.error({ err, engine: this.name, clientOrderId: id }, `[RISK] ${this.name} venue submit failed for ${id}; order left for reconciliation`);
+      // The venue could not put it on record for the disk (the sim venue's books share this
+      // root): a STORAGE refusal, never an ack, as for a commit of our own the disk refused.
+      if (isStorageFault(err)) return this.storageRefusal(order, intake, `the venue could not record it (${(err as Error).message}); what it did with the order is reconciled by client order id once writes succeed`);
       throw err;
     }
     const routingTimeMs = performance.now() - intake;
@@ -533,10 +540,17 @@ export class Engine {
    */
   async resyncAfterStorageFault(): Promise<{ readonly recovered: number }> {
     if (!this.lostCommit) return { recovered: 0 };
-    this.lostCommit = false;
+    this.resyncRun ??= this.resync().finally(() => { this.resyncRun = null; });
+    return this.resyncRun;
+  }
+
+  private async resync(): Promise<{ readonly recovered: number }> {
     await this.quiesce();
     const recovered = this.ledger.recoverUnsettled((id) => this.inflight.has(id));
     await this.ledger.durable();
+    // On record again: new orders (and retries of the recovered ones, now answered from the
+    // ledger) are taken. A commit that fails here leaves the flag set, and the next clear retries.
+    this.lostCommit = false;
     this.portfolio = replayFills(this.startingCash, this.ledger.fills());
     this.modelBooks = new ModelBooks();
     for (const f of this.ledger.fills()) this.modelBooks.book(f);

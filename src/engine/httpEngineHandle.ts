@@ -20,7 +20,7 @@ import type { NotSized, NotSizedReason, NotionalOrderRequest } from './sizing.js
 import type { EngineHandle } from './engineHandle.js';
 import type { EngineStats } from './engineStats.js';
 import type { ReconcileReport, ReconcileState } from './reconcile.js';
-import { cancelKindOf, submitKindOf } from '../http/status.js';
+import { cancelKindOf, refusalStatus, submitKindOf } from '../http/status.js';
 import { EngineError } from './errors.js';
 
 export class EngineUnreachableError extends EngineError {
@@ -246,7 +246,9 @@ export class HttpEngineHandle implements EngineHandle {
         parsed = { error: text.slice(0, 200) };
       }
       if (res.status === 401) throw new EngineHttpError(this.name, 401, `${method} ${path}`, 'operator token refused (X-OPS-TOKEN)');
-      if (res.status >= 500) throw new EngineHttpError(this.name, res.status, `${method} ${path}`, String(parsed['error'] ?? 'server error'));
+      // A 503 that refuses an order (STORAGE: the engine's disk refuses writes) is the engine's
+      // answer, read as an outcome like any refusal, not a server error.
+      if (res.status >= 500 && !(res.status === refusalStatus('STORAGE') && parsed['status'] === 'rejected')) throw new EngineHttpError(this.name, res.status, `${method} ${path}`, String(parsed['error'] ?? 'server error'));
       return { status: res.status, body: parsed };
     }
     const cause = lastErr?.name === 'TimeoutError' ? `no answer within ${opts.timeoutMs ?? this.timeoutMs} ms` : (lastErr as { cause?: { code?: string } } | null)?.cause?.code ?? lastErr?.message ?? 'unknown';

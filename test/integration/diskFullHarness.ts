@@ -38,13 +38,15 @@ function env(root: string, opsPort: number, enginePort: number, extra: Record<st
   };
 }
 
-/** `hmm up` with HMM_ROOT on a fresh tmpfs of `sizeMb`, optionally filled before it starts. */
-export function spawnOnTmpfs(label: string, sizeMb: number, vars: Record<string, string>, opts: { prefill?: boolean } = {}): { child: Child; root: string; hostDir: string } {
+/** `hmm up` (or `opts.args`, e.g. `engine --venue sim`) with HMM_ROOT on a fresh tmpfs of
+ *  `sizeMb`, optionally filled before it starts. The tmpfs is seen from here under
+ *  `/proc/<child pid>/root<root>` (seenRoot). */
+export function spawnOnTmpfs(label: string, sizeMb: number, vars: Record<string, string>, opts: { prefill?: boolean; args?: readonly string[] } = {}): { child: Child; root: string; hostDir: string } {
   const hostDir = mkdtempSync(join(tmpdir(), 'hmm-diskfull-'));
   const root = join(hostDir, 'root');
   const fill = opts.prefill ? 'dd if=/dev/zero of="$0/fill" bs=1M 2>/dev/null; ' : '';
   const script = `mkdir -p "$0" && mount -t tmpfs -o size=${sizeMb}m tmpfs "$0" && ${fill}exec "$@"`;
-  const child = spawnChild(label, 'unshare', ['-rm', 'sh', '-c', script, root, process.execPath, join(REPO, 'bin/hmm.mjs'), 'up'], { ...vars, HMM_ROOT: root }, REPO);
+  const child = spawnChild(label, 'unshare', ['-rm', 'sh', '-c', script, root, process.execPath, join(REPO, 'bin/hmm.mjs'), ...(opts.args ?? ['up'])], { ...vars, HMM_ROOT: root }, REPO);
   return { child, root, hostDir };
 }
 

@@ -88,7 +88,8 @@ export class TradingStates {
   private retrying = false;
   /** The document in memory is newer than ops/trading_states.json (the disk refused the write). */
   private unsaved = false;
-  private readonly conditionsByKind = new Map<TradingConditionKind, TradingCondition>();
+  /** By kind and source: one STORAGE condition per disk (this process's, each engine's). */
+  private readonly conditionsByKey = new Map<string, TradingCondition>();
 
   constructor(private readonly o: TradingStatesOptions) {
     this.clock = o.clock ?? new WallClock();
@@ -103,7 +104,9 @@ export class TradingStates {
       this.log.warn('[RISK] TRADING_ENABLED=false at start: trading HALTED globally until an operator resumes it');
     }
     this.doc = doc;
-    writeJsonAtomic(o.path, this.doc);
+    // On a full disk the document holds in memory and is written once writes succeed
+    // (persist: reported to the root's storage health, saveIfUnsaved), not a failed start.
+    this.persist();
     this.exportGauges();
   }
 
@@ -245,16 +248,19 @@ export class TradingStates {
     if (!this.unsaved) this.log.warn({ file: this.o.path, version: this.doc.version }, `[GOV] trading state v${this.doc.version} saved to ${this.o.path} now that the disk takes writes`);
   }
 
-  /** Sets or lifts a condition (STORAGE). Conditions are the stack's own: not versioned, not
-   *  persisted, not pushed (each process enforces the fault of its own disk). */
-  setCondition(kind: TradingConditionKind, condition: Omit<TradingCondition, 'kind'> | null): void {
-    if (condition === null) this.conditionsByKind.delete(kind);
-    else this.conditionsByKind.set(kind, { kind, ...condition });
-    this.o.metrics?.tradingState.set({ scope: 'condition', target: kind }, condition === null ? 0 : tradingStateRank('HALTED'));
+  /** Sets or lifts the condition (STORAGE) of one source (this process, or an engine whose
+   *  disk it is). Conditions are the stack's own: not versioned, not persisted, not pushed (each
+   *  process enforces the fault of its own disk; the control plane shows its engines'). */
+  setCondition(kind: TradingConditionKind, source: string, condition: Omit<TradingCondition, 'kind' | 'source'> | null): void {
+    const key = `${kind}\u0000${source}`;
+    if (condition === null) this.conditionsByKey.delete(key);
+    else this.conditionsByKey.set(key, { kind, source, ...condition });
+    const standing = [...this.conditionsByKey.values()].some((c) => c.kind === kind);
+    this.o.metrics?.tradingState.set({ scope: 'condition', target: kind }, standing ? tradingStateRank('HALTED') : 0);
   }
 
   get conditions(): readonly TradingCondition[] {
-    return [...this.conditionsByKind.values()];
+    return [...this.conditionsByKey.values()];
   }
 
   /** The document with the conditions that stand now (GET /trading/state, /status). */

@@ -33,7 +33,7 @@ const statesSchema = {
   properties: {
     version: { type: 'integer' }, global: entrySchema, venues: { type: 'object', additionalProperties: entrySchema }, models: { type: 'object', additionalProperties: entrySchema },
     // The stack's own conditions (STORAGE while the disk refuses writes) and the state new orders meet.
-    conditions: { type: 'array', items: { type: 'object', properties: { kind: { type: 'string' }, reason: { type: 'string' }, since: { type: 'string' } } } },
+    conditions: { type: 'array', items: { type: 'object', properties: { kind: { type: 'string' }, source: { type: 'string' }, reason: { type: 'string' }, since: { type: 'string' } } } },
     effective: { type: 'string' },
   },
 } as const;
