@@ -391,8 +391,10 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
 
   // What start() and listen() start, undone in reverse by stop().
   const undo: (() => unknown)[] = [];
+  // Both loops look at the state as it is now (exposure, models on disk): on a clock that
+  // jumps a bar at a time they run once per jump, not once per period jumped over.
   const every = (ms: number, fn: () => void): void => {
-    const h: TimerHandle = clock.setInterval(fn, ms);
+    const h: TimerHandle = clock.setInterval(fn, ms, { coalesce: true });
     undo.push(() => clock.clear(h));
   };
   let opsUrl: string | null = null;

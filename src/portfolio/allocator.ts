@@ -456,11 +456,23 @@ export class CapitalAllocator {
   }
 
   start(): void {
+    // A step looks at equity and standings as they are now: on a clock that jumps a bar at a
+    // time it runs once per jump (coalesce), not twelve times over the same state. A new
+    // refresh_sec takes effect from the step that reads it, as a re-armed timer.
+    let armedMs = 0;
+    const arm = () => {
+      armedMs = this.policy().refresh_sec * 1000;
+      this.timer = this.stepClock.setInterval(tick, armedMs, { coalesce: true });
+    };
     const tick = () => {
       this.step().catch((err) => this.log.error({ err }, `[ALLOC] allocation step failed: ${(err as Error).message}`));
-      this.timer = this.stepClock.setTimeout(tick, this.policy().refresh_sec * 1000);
+      if (this.timer !== null && this.policy().refresh_sec * 1000 !== armedMs) {
+        this.stepClock.clear(this.timer);
+        arm();
+      }
     };
     tick();
+    arm();
   }
 
   stop(): void {
