@@ -70,7 +70,7 @@ import { Retrainer } from '../lifecycle/retrainer.js';
 import { StrategyTracker } from '../lifecycle/strategyTracker.js';
 import { StrategyRuntime } from '../strategy/runtime.js';
 import type { RotatingFile } from '../util/rotatingFile.js';
-import { writeJsonAtomic } from '../util/atomicFile.js';
+import { ExportFile } from '../util/exportFile.js';
 import { type LeaderDaemons, leaderDaemons } from './leaderDaemons.js';
 import { LeaderOnlyChannel, MarkedBus } from './markedBus.js';
 
@@ -116,6 +116,10 @@ export interface ControlPlaneDeps {
   /** The one clock: WallClock live, SimClock in replay. */
   readonly clock: Clock;
   readonly coordination?: Coordination | null;
+  /** Host ms between two writes of each exported state file (aggregate exposure, capital
+   *  allocations and their history; util/exportFile.ts). 0 (default, live): every refresh is
+   *  written. A replay paces them: decisions still run on every tick, only the files wait. */
+  readonly exportPacingMs?: number;
 }
 
 /** The parts an engine honours from its first order; built before the engines. */
@@ -295,6 +299,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
       clock,
       historyPath: paths.capitalAllocations.replace(/\.json$/, '_history.json'),
       historyLimit: () => policies.current.allocation_history_limit,
+      exportPacingMs: d.exportPacingMs ?? 0,
     }];
   const replicatedAllocator = coordination
     ? new ReplicatedAllocator(allocatorArgs, { ...coordination.allocationReplication, path: paths.capitalAllocations, policy: () => capitalPolicy.current, log, metrics, clock })
@@ -387,7 +392,9 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
       else if (r.outcome === 'rejected') log.warn({ model: r.model, reason: r.reason }, `[RISK] ${r.model} ${signal.action} ${signal.symbol} rejected: ${r.reason} ${r.message ?? ''}`);
     }, (err: Error) => log.error({ err }, `[STRAT] routing a ${signal.model} signal failed: ${err.message}`));
   };
-  const collectExposure = async (): Promise<void> => writeJsonAtomic(paths.aggregateExposure, await aggregateExposure(engines()));
+  const exposureFile = new ExportFile(paths.aggregateExposure, d.exportPacingMs ?? 0, (err) => log.error({ err }, `[OPS] exposure collection failed: ${err.message}`));
+  // Paced, a collection that would not be written is not even made (the held render runs once).
+  const collectExposure = (): Promise<void> => exposureFile.refresh(async () => JSON.stringify(await aggregateExposure(engines()), null, 2) + '\n');
 
   // What start() and listen() start, undone in reverse by stop().
   const undo: (() => unknown)[] = [];
@@ -472,6 +479,8 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
         }
       }
       allocator.stop();
+      await allocator.flush();
+      await exposureFile.close().catch((err: Error) => log.error({ err }, `[OPS] exposure collection failed: ${err.message}`));
       tradingStates.close();
     },
   };
