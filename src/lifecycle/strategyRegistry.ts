@@ -7,7 +7,8 @@
 // starts with, and stored HMM versions joining as shadow models with their lineage (the
 // version they were refitted after, their training window and fit), trained at first start
 // on the history the market source already holds.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Bar } from '../core/marketData.js';
 import type { Logger } from '../obs/logger.js';
 import { listHmmModelVersions, loadHmmModel } from '../strategy/hmm/modelStore.js';
@@ -448,7 +449,15 @@ export class ModelFleet {
 
   /** While running: registers newly stored HMM versions and starts them, warmed on recent bars. */
   scan(): Model[] {
-    this.registerStored();
+    // Listing every store and reading each version's metadata is only needed when a directory
+    // changed: a saved version renames a file into its store's directory, a new store adds one
+    // to the models directory, and both move that directory's mtime.
+    const stamp = this.storeStamp();
+    if (stamp === null || stamp !== this.scannedStamp) {
+      this.registerStored();
+      this.storeDirs = existsSync(this.opts.modelsDir) ? readdirSync(this.opts.modelsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [];
+      this.scannedStamp = stamp === null ? null : this.storeStamp();
+    }
     const built = this.buildAll();
     for (const m of built) {
       const bars: Bar[] = [];
@@ -458,6 +467,24 @@ export class ModelFleet {
       this.opts.log.info({ model: m.id, warmup: bars.length }, `[CANARY] ${m.id} started in shadow, warmed on ${bars.length} recent bars`);
     }
     return built;
+  }
+
+  private scannedStamp: string | null = null;
+  private storeDirs: string[] = [];
+
+  /** The mtimes of the models directory and of the stores seen at the last full scan, or null
+   *  while one changed in the last 2 s (a filesystem with coarse timestamps could show a later
+   *  change at the same mtime). Host time: this compares filesystem timestamps. */
+  private storeStamp(): string | null {
+    const now = Date.now();
+    const parts: number[] = [];
+    for (const dir of [this.opts.modelsDir, ...this.storeDirs.map((d) => join(this.opts.modelsDir, d))]) {
+      const st = statSync(dir, { throwIfNoEntry: false });
+      const m = st === undefined ? -1 : st.mtimeMs;
+      if (now - m < 2_000) return null;
+      parts.push(m);
+    }
+    return parts.join(' ');
   }
 
   observe(bar: Bar): void {
