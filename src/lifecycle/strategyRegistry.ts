@@ -452,8 +452,14 @@ export class ModelFleet {
     // Listing every store and reading each version's metadata is only needed when a directory
     // changed: a saved version renames a file into its store's directory, a new store adds one
     // to the models directory, and both move that directory's mtime.
+    // While a directory is fresh (stamp null) it is listed again at most every 250 ms of host
+    // time: a replay scans once per bar, and a walk-forward refit would otherwise make every
+    // scan of the next 2 s a full one. Once settled, its stamp differs from the null recorded
+    // and the full listing runs once more.
     const stamp = this.storeStamp();
-    if (stamp === null || stamp !== this.scannedStamp) {
+    const host = Date.now();
+    if (stamp !== this.scannedStamp || (stamp === null && host - this.fullScanAt >= 250)) {
+      this.fullScanAt = host;
       this.registerStored();
       this.storeDirs = existsSync(this.opts.modelsDir) ? readdirSync(this.opts.modelsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [];
       this.scannedStamp = stamp === null ? null : this.storeStamp();
@@ -469,7 +475,9 @@ export class ModelFleet {
     return built;
   }
 
-  private scannedStamp: string | null = null;
+  // The first scan always lists: no stamp is ever this.
+  private scannedStamp: string | null = '';
+  private fullScanAt = -Infinity;
   private storeDirs: string[] = [];
 
   /** The mtimes of the models directory and of the stores seen at the last full scan, or null
