@@ -450,7 +450,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
       if (coordination === null) canary.start();
       // Models trained while running (`hmm train-hmm`) join as shadow without a restart.
       every(10_000, () => {
-        try { fleet.scan(); } catch (err) { log.error({ err }, `[CANARY] model scan failed: ${(err as Error).message}`); }
+        try { fleet.scanIfChanged(); } catch (err) { log.error({ err }, `[CANARY] model scan failed: ${(err as Error).message}`); }
       });
       undo.push(bus.subscribe('market.bar', (bar) => { shadow.onBar(bar); fleet.observe(bar); retrainer.onBar(bar); }));
       // A refit in progress finishes saving before the rest stops.

@@ -447,23 +447,30 @@ export class ModelFleet {
     return built;
   }
 
-  /** While running: registers newly stored HMM versions and starts them, warmed on recent bars. */
-  scan(): Model[] {
-    // Listing every store and reading each version's metadata is only needed when a directory
-    // changed: a saved version renames a file into its store's directory, a new store adds one
-    // to the models directory, and both move that directory's mtime.
-    // While a directory is fresh (stamp null) it is listed again at most every 250 ms of host
-    // time: a replay scans once per bar, and a walk-forward refit would otherwise make every
-    // scan of the next 2 s a full one. Once settled, its stamp differs from the null recorded
-    // and the full listing runs once more.
+  /** The periodic scan (every 10 s of the stack's clock, once per bar in a replay): scan(),
+   *  skipped while no store directory changed. Listing every store and reading each version's
+   *  metadata is only needed when one did: a saved version renames a file into its store's
+   *  directory, a new store adds one to the models directory, and both move that directory's
+   *  mtime. While a directory is fresh (stamp null: it changed in the last 2 s) it is listed
+   *  again at most every 250 ms of host time — a walk-forward refit in a replay would otherwise
+   *  make every scan of the next 2 s a full one; once settled, its stamp differs from the null
+   *  recorded and the full listing runs once more. */
+  scanIfChanged(): Model[] {
     const stamp = this.storeStamp();
     const host = Date.now();
-    if (stamp !== this.scannedStamp || (stamp === null && host - this.fullScanAt >= 250)) {
-      this.fullScanAt = host;
-      this.registerStored();
-      this.storeDirs = existsSync(this.opts.modelsDir) ? readdirSync(this.opts.modelsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [];
-      this.scannedStamp = stamp === null ? null : this.storeStamp();
-    }
+    if (stamp === this.scannedStamp && (stamp !== null || host - this.fullScanAt < 250)) return [];
+    this.fullScanAt = host;
+    return this.scan();
+  }
+
+  /** Registers newly stored HMM versions and starts them, warmed on recent bars (at once: the
+   *  retrainer calls it right after saving a version). */
+  scan(): Model[] {
+    const stamp = this.storeStamp();
+    this.registerStored();
+    this.storeDirs = existsSync(this.opts.modelsDir) ? readdirSync(this.opts.modelsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [];
+    // The stamp before listing: a version saved during the listing shows as a change next time.
+    this.scannedStamp = stamp === null ? null : this.storeStamp() === stamp ? stamp : null;
     const built = this.buildAll();
     for (const m of built) {
       const bars: Bar[] = [];
