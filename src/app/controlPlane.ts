@@ -76,8 +76,7 @@ import { Retrainer } from '../lifecycle/retrainer.js';
 import { StrategyTracker } from '../lifecycle/strategyTracker.js';
 import { StrategyRuntime } from '../strategy/runtime.js';
 import type { RotatingFile } from '../util/rotatingFile.js';
-import { writeJsonAtomic } from '../util/atomicFile.js';
-import { writeOrReport } from '../util/storageHealth.js';
+import { ExportFile } from '../util/exportFile.js';
 import { type LeaderDaemons, leaderDaemons } from './leaderDaemons.js';
 import { LeaderOnlyChannel, MarkedBus } from './markedBus.js';
 
@@ -123,6 +122,10 @@ export interface ControlPlaneDeps {
   /** The one clock: WallClock live, SimClock in replay. */
   readonly clock: Clock;
   readonly coordination?: Coordination | null;
+  /** Host ms between two writes of each exported state file (aggregate exposure, capital
+   *  allocations and their history; util/exportFile.ts). 0 (default, live): every refresh is
+   *  written. A replay paces them: decisions still run on every tick, only the files wait. */
+  readonly exportPacingMs?: number;
 }
 
 /** The parts an engine honours from its first order; built before the engines. */
@@ -302,6 +305,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
       clock,
       historyPath: paths.capitalAllocations.replace(/\.json$/, '_history.json'),
       historyLimit: () => policies.current.allocation_history_limit,
+      exportPacingMs: d.exportPacingMs ?? 0,
     }];
   const replicatedAllocator = coordination
     ? new ReplicatedAllocator(allocatorArgs, { ...coordination.allocationReplication, path: paths.capitalAllocations, policy: () => capitalPolicy.current, log, metrics, clock })
@@ -416,15 +420,16 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
       else if (r.outcome === 'rejected') log.warn({ model: r.model, reason: r.reason }, `[RISK] ${r.model} ${signal.action} ${signal.symbol} rejected: ${r.reason} ${r.message ?? ''}`);
     }, (err: Error) => log.error({ err }, `[STRAT] routing a ${signal.model} signal failed: ${err.message}`));
   };
-  const collectExposure = async (): Promise<void> => {
-    const exposure = await aggregateExposure(engines());
-    writeOrReport(paths.aggregateExposure, () => writeJsonAtomic(paths.aggregateExposure, exposure));
-  };
+  const exposureFile = new ExportFile(paths.aggregateExposure, d.exportPacingMs ?? 0, (err) => log.error({ err }, `[OPS] exposure collection failed: ${err.message}`));
+  // Paced, a collection that would not be written is not even made (the held render runs once).
+  const collectExposure = (): Promise<void> => exposureFile.refresh(async () => JSON.stringify(await aggregateExposure(engines()), null, 2) + '\n');
 
   // What start() and listen() start, undone in reverse by stop().
   const undo: (() => unknown)[] = [];
+  // Both loops look at the state as it is now (exposure, models on disk): on a clock that
+  // jumps a bar at a time they run once per jump, not once per period jumped over.
   const every = (ms: number, fn: () => void): void => {
-    const h: TimerHandle = clock.setInterval(fn, ms);
+    const h: TimerHandle = clock.setInterval(fn, ms, { coalesce: true });
     undo.push(() => clock.clear(h));
   };
   let opsUrl: string | null = null;
@@ -473,7 +478,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
       if (coordination === null) canary.start();
       // Models trained while running (`hmm train-hmm`) join as shadow without a restart.
       every(10_000, () => {
-        try { fleet.scan(); } catch (err) { log.error({ err }, `[CANARY] model scan failed: ${(err as Error).message}`); }
+        try { fleet.scanIfChanged(); } catch (err) { log.error({ err }, `[CANARY] model scan failed: ${(err as Error).message}`); }
       });
       undo.push(bus.subscribe('market.bar', (bar) => { shadow.onBar(bar); fleet.observe(bar); retrainer.onBar(bar); }));
       // A refit in progress finishes saving before the rest stops.
@@ -507,6 +512,8 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
         }
       }
       allocator.stop();
+      await allocator.flush();
+      await exposureFile.close().catch((err: Error) => log.error({ err }, `[OPS] exposure collection failed: ${err.message}`));
       tradingStates.close();
     },
   };

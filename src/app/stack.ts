@@ -76,6 +76,9 @@ export interface StartOptions {
   /** Listen on the Ops and engine ports (default true). A replay needs no port, and opening
    *  one would collide with a live stack on the same machine. */
   readonly listen?: boolean;
+  /** Host ms between two writes of each exported state file (ControlPlaneDeps.exportPacingMs;
+   *  default 0: every refresh is written). */
+  readonly exportPacingMs?: number;
 }
 
 export async function startStack(opts: StartOptions = {}): Promise<Stack> {
@@ -108,7 +111,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     // venue's bars).
     const market = opts.market ?? await openMarketSource({ config, env, symbols, log, now: startedAt, statePath: paths.marketState('engine_sim') });
     undo.push(() => market.close());
-    const deps = { config, paths, log, opsLogFile, metrics, bus, clock };
+    const deps = { config, paths, log, opsLogFile, metrics, bus, clock, exportPacingMs: opts.exportPacingMs ?? 0 };
     const core = buildControlCore(deps);
 
     // Execution plane: the sim venue keeps its own books (as an exchange would) beside the

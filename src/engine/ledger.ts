@@ -230,6 +230,7 @@ export class Ledger {
         'SELECT trade_id, client_order_id FROM fills WHERE client_order_id NOT IN (SELECT client_order_id FROM orders)'),
       counts: this.db.prepare<[], { orders: bigint; fills: bigint; open: bigint }>(
         "SELECT (SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM fills) AS fills, (SELECT count(*) FROM orders WHERE status IN ('NEW','ACCEPTED','PARTIALLY_FILLED')) AS open"),
+      totalChanges: this.db.prepare<[], { n: bigint }>('SELECT total_changes() AS n'),
     };
     if (this.groupCommit) {
       this.journal = new IntentJournal(`${path}-intents`, sync === 'full');
@@ -428,9 +429,18 @@ export class Ledger {
     return this.stmts.fillsBefore.all(ts).map(rowToFill);
   }
 
+  // The counts scan both tables and health() asks for them on every governance round (once
+  // per bar in a replay): they are recounted only when a row changed since (total_changes()
+  // of this connection, the only one that writes this ledger).
+  private countsCache: { readonly at: bigint; readonly counts: { orders: number; fills: number; open: number } } | null = null;
+
   counts(): { orders: number; fills: number; open: number } {
+    const at = this.stmts.totalChanges.get()!.n;
+    if (this.countsCache !== null && this.countsCache.at === at) return { ...this.countsCache.counts };
     const c = this.stmts.counts.get()!;
-    return { orders: Number(c.orders), fills: Number(c.fills), open: Number(c.open) };
+    const counts = { orders: Number(c.orders), fills: Number(c.fills), open: Number(c.open) };
+    this.countsCache = { at, counts };
+    return { ...counts };
   }
 
   highWater(): LedgerHighWater {

@@ -104,7 +104,7 @@ export class AlertManager {
       bus.subscribe('risk.rejected', (r) => { this.counters.rejections[r.reason] = (this.counters.rejections[r.reason] ?? 0) + 1; }),
       bus.subscribe('governance.action', (g) => { this.counters.governance[g.action] = (this.counters.governance[g.action] ?? 0) + 1; }),
     );
-    this.digestTimer = this.clock.setInterval(() => void this.checkDigest(), 30_000);
+    this.digestTimer = this.clock.setInterval(() => void this.checkDigest(), 30_000, { coalesce: true });
   }
 
   /** Stops listening; sends what is still coalescing (so a kill right before shutdown is not lost). */

@@ -122,7 +122,7 @@ export class GovernanceDaemon {
       bus.subscribe('trade.fill', () => this.soon()),
     );
     const interval = Math.max(50, this.deps.policy().metrics_interval_sec * 1000);
-    this.timer = this.clock.setInterval(() => void this.tick(), interval);
+    this.timer = this.clock.setInterval(() => void this.tick(), interval, { coalesce: true });
   }
 
   async stop(): Promise<void> {
@@ -138,7 +138,7 @@ export class GovernanceDaemon {
   onPolicyChanged(): void {
     if (!this.timer) return;
     this.clock.clear(this.timer);
-    this.timer = this.clock.setInterval(() => void this.tick(), Math.max(50, this.deps.policy().metrics_interval_sec * 1000));
+    this.timer = this.clock.setInterval(() => void this.tick(), Math.max(50, this.deps.policy().metrics_interval_sec * 1000), { coalesce: true });
     void this.evaluate(false);
   }
 

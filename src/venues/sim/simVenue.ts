@@ -227,11 +227,16 @@ export class SimVenue implements Venue {
     if (this.store === null || this.closed) return Promise.resolve(answer);
     return new Promise<void>((resolve, reject) => {
       this.commitWaiters.push({ resolve, reject });
-      if (this.commitScheduled) return;
-      this.commitScheduled = true;
-      // (A synchronous flush in between, onBar or close, may already have answered them.)
-      setImmediate(() => { if (this.commitScheduled) this.flush(); });
+      this.scheduleCommit();
     }).then(() => answer);
+  }
+
+  /** One commit at the end of this turn of the event loop for everything changed in it. */
+  private scheduleCommit(): void {
+    if (this.commitScheduled) return;
+    this.commitScheduled = true;
+    // (A synchronous flush in between, onBar or close, may already have answered them.)
+    setImmediate(() => { if (this.commitScheduled) this.flush(); });
   }
 
   fetchOpenOrders(): Promise<VenueOrderState[]> {
@@ -390,7 +395,14 @@ export class SimVenue implements Venue {
         }
       }
     }
-    if (this.store !== null) this.flush();
+    // Fills are on disk before anyone hears of them. A bar that filled nothing only moved the
+    // marks: those join this turn's one commit (every symbol's bar of a step, and the orders
+    // the bars set off), instead of a transaction per symbol per bar; a crash before it loses
+    // at most this bar's marks, which the next bar sets again.
+    if (this.store !== null) {
+      if (events.length > 0) this.flush();
+      else this.scheduleCommit();
+    }
     if (this.listener !== null) for (const e of events) this.listener(e);
     return events;
   }
