@@ -202,6 +202,35 @@ export class RedisBus implements Bus {
     return this.local.subscribe(topic, handler);
   }
 
+  /** The stream id of the last entry read (and delivered) from the stream. A subscriber that
+   *  reads it while handling an event gets that event's id (delivery is synchronous). */
+  get streamId(): string {
+    return this.lastId;
+  }
+
+  /**
+   * The entries after `afterId` (exclusive) up to `untilId` (inclusive; default the last one
+   * this process has read), oldest first, every publisher's own included: what a process that
+   * stopped folding at afterId has to fold to catch up. `trimmed` is true when entries after
+   * afterId were already trimmed from the stream (the caller says what that costs).
+   */
+  async range(afterId: string, untilId: string = this.lastId, pageSize = 1_000): Promise<{ entries: StreamEntry[]; trimmed: boolean }> {
+    const entries: StreamEntry[] = [];
+    const first = (await this.publisher.xrange(this.stream, '-', '+', 'COUNT', 1)) as [string, string[]][];
+    const trimmed = first.length > 0 && compareStreamIds(first[0]![0], afterId) > 0 && (await this.streamInfo()).trimmed !== 0;
+    let from = `(${afterId}`;
+    for (;;) {
+      const page = (await this.publisher.xrange(this.stream, from, untilId, 'COUNT', pageSize)) as [string, string[]][];
+      for (const [id, fields] of page) {
+        const e = decodeEntry(id, fields);
+        if (e !== null) entries.push(e);
+      }
+      if (page.length < pageSize) break;
+      from = `(${page[page.length - 1]![0]}`;
+    }
+    return { entries, trimmed };
+  }
+
   subscribeAll(handler: AnyBusHandler): () => void {
     return this.local.subscribeAll(handler);
   }
@@ -318,6 +347,37 @@ export class RedisBus implements Bus {
     this.lastWarnAt = now;
     this.log?.warn({ stream: this.stream }, message);
   }
+}
+
+/** One entry of the stream, decoded. */
+export interface StreamEntry {
+  readonly id: string;
+  readonly topic: Topic;
+  /** The publishing process's id. */
+  readonly origin: string;
+  readonly payload: unknown;
+}
+
+function decodeEntry(id: string, fields: string[]): StreamEntry | null {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  const topic = f['t'];
+  if (topic === undefined || !isTopic(topic) || f['p'] === undefined) return null;
+  try {
+    return { id, topic, origin: f['o'] ?? '', payload: JSON.parse(f['p']) };
+  } catch {
+    return null;
+  }
+}
+
+/** Orders two stream ids ("<ms>-<seq>"). */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  const d = BigInt(am) - BigInt(bm);
+  if (d !== 0n) return d < 0n ? -1 : 1;
+  const e = BigInt(as) - BigInt(bs);
+  return e === 0n ? 0 : e < 0n ? -1 : 1;
 }
 
 /** The URL without its password, for messages. */
