@@ -12,7 +12,8 @@ import { startStack, type Stack } from '../../src/app/stack.js';
 const TOKEN = 'test-token-0123456789abcdef';
 const root = mkdtempSync(join(tmpdir(), 'hmm-damage-'));
 let stack: Stack | null = null;
-const env = () => ({ HMM_ROOT: root, OPS_PORT: '0', ENGINE_PORT: '0', OPS_API_TOKEN: TOKEN, MARKET_INTERVAL_MS: '50', WARMUP_BARS: '100', MAX_NOTIONAL_USDT: '5000', LOSS_STREAK_LIMIT: '0' });
+// No bar after start (the interval is an hour): no model trades, so the ledger holds exactly the orders sent here.
+const env = () => ({ HMM_ROOT: root, OPS_PORT: '0', ENGINE_PORT: '0', OPS_API_TOKEN: TOKEN, MARKET_INTERVAL_MS: '3600000', WARMUP_BARS: '100', MAX_NOTIONAL_USDT: '5000', LOSS_STREAK_LIMIT: '0' });
 
 async function get(base: string, path: string) {
   return (await fetch(base + path, { headers: { 'x-ops-token': TOKEN } })).json() as Promise<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
