@@ -114,6 +114,8 @@ interface Req {
   readonly body?: unknown;
   /** Sent as is, with this content type (malformed JSON, forms, text). */
   readonly raw?: { readonly text: string; readonly type: string };
+  /** Extra request headers (a declared header out of its bounds). */
+  readonly headers?: Record<string, string>;
 }
 
 /** A valid body of each mutating route, which the fuzzer spoils one way at a time. */
@@ -219,6 +221,11 @@ function badRequests(route: RouteEntry, base: Base): fc.Arbitrary<Req> {
     // The same as a form (curl -d without a JSON content type).
     ways.push(fc.constantFrom(...props).chain((k) => fc.constantFrom('1e999', '-1e308', 'NaN', '', 'x'.repeat(300)).map((v) => ({ url, raw: { text: new URLSearchParams({ ...stringsOf(base.body), [k]: v }).toString(), type: 'application/x-www-form-urlencoded' } }))).filter((r) => !formConforms(body, r.raw.text)));
   }
+  // Declared headers out of bounds (header values are always text).
+  const headerProps = ((route.schema?.headers as Schema | undefined)?.properties ?? {}) as Record<string, Schema>;
+  for (const [h, hs] of Object.entries(headerProps)) {
+    ways.push(invalidFor(hs).map((v) => String(v)).filter((v) => !conforms(hs, v) && /^[\x20-\x7e]*$/.test(v)).map((v) => ({ url, body: base.body, headers: { [h]: v } })));
+  }
   if (required.length > 0) ways.push(fc.constantFrom(...required).map((k) => { const b = { ...base.body }; delete b[k]; return { url, body: b }; }));
   if (base.semantic) ways.push(base.semantic(url));
   if (base.urls) ways.push(base.urls.map((u) => ({ url: u, body: {} })));
@@ -262,7 +269,7 @@ function assertClean(what: string, body: string): void {
 }
 
 async function send(app: FastifyInstance, method: string, r: Req) {
-  const headers: Record<string, string> = { 'x-ops-token': TOKEN };
+  const headers: Record<string, string> = { ...r.headers, 'x-ops-token': TOKEN };
   if (r.raw) {
     headers['content-type'] = r.raw.type;
     return app.inject({ method: method as 'POST', url: r.url, headers, payload: r.raw.text });
