@@ -300,8 +300,23 @@ export class RotatingFile {
     }
     if (damaged.length === 0) return damaged;
     const keptIn = `${this.path}.damaged`;
-    appendFileSync(keptIn, damaged.map((d) => `${d.text}\n`).join(''));
     const tmp = `${this.path}.quarantine.tmp`;
+    try {
+      this.moveAside(damaged, cuts, keptIn, tmp);
+    } catch (err) {
+      // A full or read-only disk at start: the lines stay where they are (still reported by the
+      // owner), and start-up goes on; the next start tries again.
+      try { unlinkSync(tmp); } catch { /* never created */ }
+      this.emit({ kind: 'error', file: this.path, message: `could not move ${damaged.length} damaged line(s) to ${keptIn} (${(err as Error).message}); they stay in place until the next start` });
+      return damaged;
+    }
+    this.emit({ kind: 'quarantined', file: this.path, lines: damaged.length, keptIn });
+    return damaged;
+  }
+
+  /** Appends the damaged lines to `keptIn`, then writes the rest to `tmp` and renames it over the file. */
+  private moveAside(damaged: readonly QuarantinedLine[], cuts: readonly [number, number][], keptIn: string, tmp: string): void {
+    appendFileSync(keptIn, damaged.map((d) => `${d.text}\n`).join(''));
     const src = openSync(this.path, 'r');
     const out = openSync(tmp, 'w');
     try {
@@ -326,8 +341,6 @@ export class RotatingFile {
       closeSync(src);
     }
     renameSync(tmp, this.path);
-    this.emit({ kind: 'quarantined', file: this.path, lines: damaged.length, keptIn });
-    return damaged;
   }
 
   private nextIndex(day: string): number {

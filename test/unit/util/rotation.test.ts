@@ -2,7 +2,7 @@
 // rotation, gzip of rotated files, rotation by day, retention, repair after a crash.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -187,6 +187,28 @@ test('damage anywhere in the live file: with a validator, each bad line (even ac
     assert.deepEqual(g.damaged, []);
     assert.deepEqual(readFileSync(path), before);
     assert.equal(readFileSync(`${path}.damaged`, 'utf8').split('\n').length, 4);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('damage that cannot be moved aside (the .damaged path unwritable): the open goes on, the lines are still reported, the file is left whole, and an error event says why', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hmm-rot-'));
+  try {
+    const path = join(dir, 'orders.jsonl');
+    writeFileSync(path, '{"i":1}\nbad\n{"i":2}\n');
+    mkdirSync(`${path}.damaged`); // appending to it fails (EISDIR), as on a full or read-only disk
+    const events: RotationEvent[] = [];
+    const f = new RotatingFile(path, policy({ maxBytes: 0, daily: false }), { validateLine: (l) => (l.startsWith('{') ? null : 'not JSON'), onEvent: (e) => events.push(e) });
+    f.write('{"i":3}\n');
+    f.close();
+    assert.deepEqual(f.damaged.map((d) => d.line), [2]);
+    assert.equal(readFileSync(path, 'utf8'), '{"i":1}\nbad\n{"i":2}\n{"i":3}\n', 'nothing removed that was not kept');
+    await new Promise((r) => setImmediate(r));
+    const err = events.find((e) => e.kind === 'error');
+    assert.ok(err && err.kind === 'error' && /could not move 1 damaged line/.test(err.message));
+    assert.equal(events.some((e) => e.kind === 'quarantined'), false);
+    assert.equal(existsSync(`${path}.quarantine.tmp`), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
