@@ -151,8 +151,8 @@ export class Engine {
       snapshotPath: opts.snapshotPath, orderLogDamaged: this.orderLog.damaged, ctx: opts.recoveryContext ?? {}, log: this.log, now: this.now(),
     });
     // An order a damaged line may describe is settled with the venue by its client order id in
-    // the start-up pass: ledger and venue decide, never the damaged text. Bounded: a file
-    // damaged throughout must not become thousands of venue calls.
+    // the start-up pass: ledger and venue decide, never the damaged text. Bounded to the lines the
+    // report names (20): a file damaged throughout must not become thousands of venue calls.
     for (const d of this.recoveryBase.damaged_lines) if (d.client_order_id !== null) this.reconciler.flag(d.client_order_id as ClientOrderId);
     this.snapshot = opts.snapshotPath ? new PortfolioSnapshotWriter(opts.snapshotPath, () => this.snapshotDocument()) : null;
     this.venue.onEvent((e) => this.onVenueEvent(e));

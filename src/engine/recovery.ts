@@ -93,6 +93,10 @@ export function recoverFromLedger(input: RecoveryInput): Omit<RecoveryReport, 'r
     // Named by file and line so the operator can find it; the line itself is in <file>.damaged.
     log.error({ engine: name, damaged: d }, `[RECON] ${name}: ${d.file} line ${d.line} is damaged (${d.reason}); moved to ${d.file}.damaged, start-up goes on${d.client_order_id === null ? '' : d.in_ledger ? `; order ${d.client_order_id} is in the ledger and is reconciled with the venue by client order id` : `; order ${d.client_order_id} is not in the ledger: the start-up reconciliation asks the venue for it by client order id (adopted if the venue holds it)`}`);
   }
+  if (damaged.length > report.damaged_lines.length) {
+    const files = [...new Set(damaged.map((d) => d.file))];
+    log.error({ engine: name, damaged: damaged.length }, `[RECON] ${name}: ${damaged.length - report.damaged_lines.length} more damaged line(s) beyond the ${report.damaged_lines.length} named above, each kept in ${files.map((f) => `${f}.damaged`).join(' / ')}`);
+  }
   const journaled = ledger.journalRecovered;
   if (journaled.length > 0) {
     log.warn({ engine: name, orders: journaled.slice(0, 20) }, `[RECON] ${name}: ${journaled.length} order(s) were journaled but not yet committed when the process stopped; recorded as NEW for reconciliation with the venue`);
