@@ -224,7 +224,7 @@ function badRequests(route: RouteEntry, base: Base): fc.Arbitrary<Req> {
   // Declared headers out of bounds (header values are always text).
   const headerProps = ((route.schema?.headers as Schema | undefined)?.properties ?? {}) as Record<string, Schema>;
   for (const [h, hs] of Object.entries(headerProps)) {
-    ways.push(invalidFor(hs).map((v) => String(v)).filter((v) => !conforms(hs, v) && /^[\x20-\x7e]*$/.test(v)).map((v) => ({ url, body: base.body, headers: { [h]: v } })));
+    ways.push(invalidFor(hs).map((v) => (typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined')).filter((v) => !conforms(hs, v) && /^[\x20-\x7e]*$/.test(v)).map((v) => ({ url, body: base.body, headers: { [h]: v } })));
   }
   if (required.length > 0) ways.push(fc.constantFrom(...required).map((k) => { const b = { ...base.body }; delete b[k]; return { url, body: b }; }));
   if (base.semantic) ways.push(base.semantic(url));
