@@ -31,6 +31,7 @@ import type { Signal } from '../core/signal.js';
 import type { Bus } from '../bus/bus.js';
 import { RedisBus } from '../bus/redisBus.js';
 import type { FillPayload } from '../bus/topics.js';
+import { BusInputGuard } from '../bus/inputBounds.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
 import type { InstrumentView } from '../engine/views.js';
 import type { Logger } from '../obs/logger.js';
@@ -148,7 +149,9 @@ export interface ControlPlaneCore {
 /** Phase 1a: operator tokens, audit, the policy files and the trading state. Reads files only. */
 export function buildControlCore(d: ControlPlaneDeps): ControlPlaneCore {
   const { config, paths, log, metrics } = d;
-  const bus = new MarkedBus(d.bus);
+  // Every event the control plane acts on is inside its documented ranges (bus/inputBounds.ts).
+  const guard = new BusInputGuard({ log, onRefused: (topic) => metrics.busEventsRefused.inc({ topic }) });
+  const bus = new MarkedBus(d.bus, undefined, null, guard);
   const engines = new EngineSet();
   // Several tokens may be valid at once (rotation without downtime); see ops/auth.ts.
   const token = new OpsTokenRing({

@@ -118,7 +118,8 @@ export async function startOpsProcess(opts: OpsProcessOptions = {}): Promise<Ops
     // already applied this version ignores it; one that stopped itself stays stopped).
     await core.tradingStates.pushAll(engines);
     await cp.start();
-    bus.subscribe('market.bar', (bar) => cp.noteBar(bar));
+    // Through the control plane's view: a bar out of bounds (inputBounds.ts) is not a sign of life.
+    core.bus.subscribe('market.bar', (bar) => cp.noteBar(bar));
 
     // ---- listen, then take part in leadership -------------------------------------------------
     const opsUrl = await cp.listen();

@@ -171,8 +171,12 @@ export class Engine {
     });
     this.recoveryBase = recoverFromLedger({
       name: this.name, ledger: this.ledger, portfolio: this.portfolio, openOrders: this.openOrders.size, models: this.modelBooks.size,
-      snapshotPath: opts.snapshotPath, ctx: opts.recoveryContext ?? {}, log: this.log, now: this.now(),
+      snapshotPath: opts.snapshotPath, orderLogDamaged: this.orderLog.damaged, ctx: opts.recoveryContext ?? {}, log: this.log, now: this.now(),
     });
+    // An order a damaged line may describe is settled with the venue by its client order id in
+    // the start-up pass: ledger and venue decide, never the damaged text. Bounded to the lines the
+    // report names (20): a file damaged throughout must not become thousands of venue calls.
+    for (const d of this.recoveryBase.damaged_lines) if (d.client_order_id !== null) this.reconciler.flag(d.client_order_id as ClientOrderId);
     this.snapshot = opts.snapshotPath ? new PortfolioSnapshotWriter(opts.snapshotPath, () => this.snapshotDocument()) : null;
     this.venue.onEvent((e) => this.onVenueEvent(e));
     this.snapshot?.writeNow();
@@ -812,7 +816,7 @@ export class Engine {
   }
 
   reconcileState(): ReconcileState {
-    return { ...this.reconciler.state(), damaged_lines: this.ledger.journalDamaged.length };
+    return { ...this.reconciler.state(), damaged_lines: this.ledger.journalDamaged.length + this.orderLog.damaged.length };
   }
 
   private reconcileTarget(): ReconcileTarget {

@@ -13,7 +13,7 @@ import type { OrderView, SubmitOutcome } from './views.js';
 import { TRADING_STATES, type RiskLimits } from './riskRails.js';
 import { type TradingStateDocument, parseTradingStateDocument } from '../core/tradingState.js';
 import type { Registry } from '../obs/metrics.js';
-import { HttpError, errorSchema } from '../http/errors.js';
+import { HttpError, errorSchema, refuseBody } from '../http/errors.js';
 import { statusOf } from '../http/status.js';
 import { createHttpServer, type HttpServerOptions } from '../http/server.js';
 import { LocalEngineHandle } from './engineHandle.js';
@@ -156,7 +156,8 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
 
     app.delete('/orders/:id', {
       config: { auth: true },
-      schema: { summary: 'Cancel an open order', security: [{ opsToken: [] }], params: { type: 'object', properties: { id: { type: 'string' } } }, response: { 200: anyObject, 404: errorSchema, 409: errorSchema, 401: errorSchema } },
+      preValidation: refuseBody,
+      schema: { summary: 'Cancel an open order', security: [{ opsToken: [] }], params: { type: 'object', properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' } } }, response: { 200: anyObject, 400: errorSchema, 404: errorSchema, 409: errorSchema, 401: errorSchema } },
     }, async (req, reply) => {
       const { id } = req.params as { id: string };
       const r = await engine.cancel(id);
@@ -237,7 +238,8 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
         body: {
           type: 'object', required: ['version', 'global'], additionalProperties: false,
           properties: {
-            version: { type: 'integer', minimum: 0 }, global: entrySchema,
+            // A safe integer: a version of 1e300 would outrank every later document for good.
+            version: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER }, global: entrySchema,
             venues: { type: 'object', additionalProperties: entrySchema }, models: { type: 'object', additionalProperties: entrySchema },
           },
         },
@@ -256,7 +258,8 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
 
     app.get('/risk/limits', { schema: { summary: 'The risk limits this engine enforces', response: { 200: anyObject } } }, async () => riskLimitsView(engine.riskLimits(), engine.tradingEnabled));
 
-    const moneyLimit = { anyOf: [{ type: 'string', pattern: '^[0-9]+(\\.[0-9]{1,8})?$' }, { type: 'number', minimum: 0, maximum: 1e12 }] } as const;
+    // The same range as text or number: at most 12 integer digits (below 1e12), 8 decimals.
+    const moneyLimit = { anyOf: [{ type: 'string', pattern: '^[0-9]{1,12}(\\.[0-9]{1,8})?$' }, { type: 'number', minimum: 0, maximum: 1e12 }] } as const;
     app.post('/risk/limits', {
       config: { auth: true },
       schema: {
@@ -314,7 +317,8 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
     // Reconciliation with the venue: run a pass now, or read what the passes found.
     app.post('/reconcile/manual', {
       config: { auth: true },
-      schema: { summary: `Reconcile ${engine.name}'s orders with its venue now`, security: [{ opsToken: [] }], response: { 200: anyObject, 401: errorSchema } },
+      preValidation: refuseBody,
+      schema: { summary: `Reconcile ${engine.name}'s orders with its venue now`, security: [{ opsToken: [] }], response: { 200: anyObject, 400: errorSchema, 401: errorSchema } },
     }, async () => {
       const r = await engine.reconcile('manual');
       return { status: r.ok ? 'completed' : 'venue_unavailable', imported: r.adopted.length, closed: r.closed.length, report: r };

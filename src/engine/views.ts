@@ -121,7 +121,9 @@ export interface RecoveryReport {
   readonly journal_recovered: number;
   /** Journal lines that did not parse or validate, moved to `<journal>.damaged` (start-up went on). */
   readonly journal_damaged: number;
-  /** Where each damaged line was and why (first 20); `client_order_id` when it could be read. */
+  /** Lines of engine/logs/orders.jsonl that were not order events, moved to `orders.jsonl.damaged`. */
+  readonly order_log_damaged: number;
+  /** Where each damaged line (journal, then order log) was and why (first 20); `client_order_id` when it could be read. */
   readonly damaged_lines: readonly { readonly file: string; readonly line: number; readonly reason: string; readonly client_order_id: string | null; readonly in_ledger: boolean }[];
   readonly fills: number;
   readonly orders: number;

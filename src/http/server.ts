@@ -40,6 +40,25 @@ export interface HttpServerOptions {
   readonly now?: () => number;
 }
 
+/** One route as registered: what the fuzz tests and the docs enumerate (a new route joins by itself). */
+export interface RouteEntry {
+  readonly method: string;
+  readonly url: string;
+  /** Needs X-OPS-TOKEN (`config: { auth: true }`). */
+  readonly auth: boolean;
+  readonly schema: Readonly<Record<string, unknown>> | null;
+}
+
+const routeTables = new WeakMap<object, RouteEntry[]>();
+
+/** Every route registered on a server made by createHttpServer, in registration order. */
+export function routeTable(app: FastifyInstance): readonly RouteEntry[] {
+  return routeTables.get(app) ?? [];
+}
+
+/** The methods that change something: every such route must bound its input. */
+export const MUTATING_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 type FastifyFailure = Error & { validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[]; statusCode?: number; code?: string };
 
 export async function createHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
@@ -53,6 +72,15 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
     // Typed as the default instance: routes and plugins take FastifyInstance, not our logger's type.
   }) as unknown as FastifyInstance;
+
+  // The route table (routeTable): recorded as routes register, the docs' own included.
+  const table: RouteEntry[] = [];
+  routeTables.set(app, table);
+  app.addHook('onRoute', (r) => {
+    for (const method of Array.isArray(r.method) ? r.method : [r.method]) {
+      table.push({ method, url: r.url, auth: (r.config as { auth?: unknown } | undefined)?.auth === true, schema: (r.schema as Record<string, unknown> | undefined) ?? null });
+    }
+  });
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     try {

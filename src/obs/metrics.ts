@@ -55,6 +55,7 @@ export function createMetrics(opts: { collectProcess?: boolean } = {}) {
     capitalQuota: new client.Gauge({ name: 'hmm_capital_quota_usd', help: 'Capital quota per model', labelNames: ['model'], registers: r }),
     signals: new client.Counter({ name: 'hmm_signals_total', help: 'Signals received by the strategy router, by outcome', labelNames: ['model', 'outcome'], registers: r }),
     busEvents: new client.Counter({ name: 'hmm_bus_events_total', help: 'Events published on the bus', labelNames: ['topic'], registers: r }),
+    busEventsRefused: new client.Counter({ name: 'hmm_bus_events_refused_total', help: 'Bus events the control plane refused because a number was out of range (bus/inputBounds.ts), by topic', labelNames: ['topic'], registers: r }),
     sseClients: new client.Gauge({ name: 'hmm_sse_clients', help: 'Connected dashboard stream clients', registers: r }),
     venueErrors: new client.Counter({ name: 'hmm_venue_errors_total', help: 'Venue request errors', labelNames: ['venue', 'kind'], registers: r }),
     venueLatency: new client.Histogram({ name: 'hmm_venue_latency_seconds', help: 'Venue request latency', labelNames: ['venue', 'op'], buckets: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: r }),

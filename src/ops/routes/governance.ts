@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { TRADING_STATES, type TradingState } from '../../engine/riskRails.js';
 import type { Bus } from '../../bus/bus.js';
 import { actorOf } from '../../http/auth.js';
-import { HttpError, errorSchema } from '../../http/errors.js';
+import { HttpError, errorSchema, refuseBody } from '../../http/errors.js';
 import type { AlertManager } from '../alerts/alertManager.js';
 import type { OpsTokenRing } from '../auth.js';
 import type { GovernanceDaemon } from '../governance/daemon.js';
@@ -97,7 +97,8 @@ export const governanceRoutes: FastifyPluginAsync<GovernanceRouteOptions> = asyn
       security,
       body: {
         type: 'object', required: ['multiplier', 'reason'], additionalProperties: false,
-        properties: { multiplier: { type: 'number', exclusiveMinimum: 0, maximum: 1 }, reason: { type: 'string', minLength: 1, maxLength: 200 } },
+        // 0.01 to 1: a multiplier of 1e-320 was taken (and silently raised to the policy's floor).
+        properties: { multiplier: { type: 'number', minimum: 0.01, maximum: 1, description: '0.01 to 1 (raised to governance.min_multiplier when below it)' }, reason: { type: 'string', minLength: 1, maxLength: 200 } },
       },
       response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, from: { type: 'number' }, to: { type: 'number' } } }, 400: errorSchema, 401: errorSchema },
     },
@@ -123,7 +124,8 @@ export const governanceRoutes: FastifyPluginAsync<GovernanceRouteOptions> = asyn
 
   app.post('/alerts/digest', {
     config: auth,
-    schema: { summary: 'Send the digest now', security, response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, text: { type: 'string' } } }, 401: errorSchema } },
+    preValidation: refuseBody,
+    schema: { summary: 'Send the digest now', security, response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, text: { type: 'string' } } }, 400: errorSchema, 401: errorSchema } },
   }, async () => ({ ok: true, text: await deps.alerts.sendDigest('daily') }));
 
   app.get('/auth/tokens', {
@@ -137,11 +139,13 @@ export const governanceRoutes: FastifyPluginAsync<GovernanceRouteOptions> = asyn
 
   app.post('/auth/rotate', {
     config: auth,
+    preValidation: refuseBody,
     schema: {
       summary: 'Rotate the operator token: writes a new .ops_token and returns it once; the old token stays valid for OPS_TOKEN_GRACE_SEC',
       security,
       response: {
         200: { type: 'object', properties: { ok: { type: 'boolean' }, token: { type: 'string' }, fingerprint: { type: 'string' }, retired: { type: 'array', items: anyObject } } },
+        400: errorSchema,
         401: errorSchema,
         409: errorSchema,
       },
