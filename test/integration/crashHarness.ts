@@ -16,6 +16,7 @@ import { replayFills } from '../../src/core/portfolio.js';
 import { Ledger } from '../../src/engine/ledger.js';
 import { readSnapshot } from '../../src/engine/snapshot.js';
 import { stackPaths } from '../../src/ops/paths.js';
+import { HMM_NODE_FLAGS } from '../../src/app/nodeFlags.js';
 
 export const REPO = join(import.meta.dirname, '../..');
 export const TOKEN = 'crash-token-0123456789abcdef';
@@ -69,7 +70,7 @@ export class StackProcess {
   /** Spawns `hmm up` and waits until the Ops API answers (after the start-up reconciliation). */
   static async start(root: string, extraEnv: Record<string, string> = {}, timeoutMs = 30_000): Promise<StackProcess> {
     const [opsPort, enginePort] = [await freePort(), await freePort()];
-    const child = spawn(process.execPath, [join(REPO, 'bin/hmm.mjs'), 'up'], { cwd: root, env: stackEnv(root, opsPort, enginePort, extraEnv), stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [...HMM_NODE_FLAGS, join(REPO, 'bin/hmm.mjs'), 'up'], { cwd: root, env: stackEnv(root, opsPort, enginePort, extraEnv), stdio: ['ignore', 'ignore', 'pipe'] });
     const p = new StackProcess(child, `http://127.0.0.1:${opsPort}`, `http://127.0.0.1:${enginePort}`);
     let exitCode: number | null | undefined;
     void p.exited.then((c) => { exitCode = c; });
