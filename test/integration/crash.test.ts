@@ -23,7 +23,7 @@ interface StatusBody {
   state: { recovered: boolean; recovery: Record<string, { recovered: boolean; at: string; unclean_shutdown: unknown; orders: number; fills: number; open_orders: number; positions: number; snapshot: { status: string } | null; reconciliation: { flagged: number; ok: boolean } | null }> };
 }
 
-test(`SIGKILL at random moments, ${ITERATIONS} times: no fill lost or doubled, every acknowledged order kept (seed ${SEED})`, { timeout: 180_000 }, async (t) => {
+test(`SIGKILL at random moments, ${ITERATIONS} times: no fill lost or doubled, every acknowledged order kept (seed ${SEED})`, { timeout: 300_000 }, async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'hmm-crash-'));
   const rand = rng(SEED);
   const acks = new Map<string, Ack>();
@@ -81,7 +81,7 @@ test(`SIGKILL at random moments, ${ITERATIONS} times: no fill lost or doubled, e
   }
 });
 
-test('damaged files after a crash: truncated snapshot and torn JSONL lines are recovered; garbage policies refuse start-up naming the file', { timeout: 60_000 }, async () => {
+test('damaged files after a crash: truncated snapshot and torn JSONL lines are recovered; garbage policies refuse start-up naming the file', { timeout: 180_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'hmm-crash-files-'));
   try {
     let p = await StackProcess.start(root);

@@ -68,7 +68,7 @@ export class StackProcess {
   }
 
   /** Spawns `hmm up` and waits until the Ops API answers (after the start-up reconciliation). */
-  static async start(root: string, extraEnv: Record<string, string> = {}, timeoutMs = 30_000): Promise<StackProcess> {
+  static async start(root: string, extraEnv: Record<string, string> = {}, timeoutMs = 60_000): Promise<StackProcess> {
     const [opsPort, enginePort] = [await freePort(), await freePort()];
     const child = spawn(process.execPath, [...HMM_NODE_FLAGS, join(REPO, 'bin/hmm.mjs'), 'up'], { cwd: root, env: stackEnv(root, opsPort, enginePort, extraEnv), stdio: ['ignore', 'ignore', 'pipe'] });
     const p = new StackProcess(child, `http://127.0.0.1:${opsPort}`, `http://127.0.0.1:${enginePort}`);
