@@ -62,6 +62,7 @@ import { controlRoutes } from '../ops/routes/control.js';
 import { governanceRoutes } from '../ops/routes/governance.js';
 import { readRoutes } from '../ops/routes/read.js';
 import { reconcileRoutes } from '../ops/routes/reconcile.js';
+import { engineStopRoutes } from '../ops/routes/engineStop.js';
 import { strategyRoutes } from '../ops/routes/strategy.js';
 import { streamRoutes } from '../ops/routes/stream.js';
 import { tradingRoutes } from '../ops/routes/trading.js';
@@ -408,6 +409,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   await ops.register(governanceRoutes, { tradingStates, governance, tokens: token, alerts, bus, engineNames: () => engines().map((e) => e.name), modelIds });
   await ops.register(reconcileRoutes, { engines, log });
   await ops.register(tradingRoutes, { engines, maxNotionalUsd: config.maxNotionalUsdt, log, now: () => clock.now() });
+  await ops.register(engineStopRoutes, { engines, log });
   await ops.register(controlRoutes, { killSwitch, exposure: governance, weights, modelIds, hasModel: (id) => runtime.get(id) !== undefined, router, signalGate, bus });
   await ops.register(streamRoutes, {
     bus, engines, baselineEquity: () => baselineEquity, leaderboard, tradingEnabled: () => killSwitch.enabled,

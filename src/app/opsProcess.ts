@@ -25,7 +25,7 @@ import { stackPaths, type StackPaths } from '../ops/paths.js';
 import { acquireLock, releaseLock, updateLock } from '../ops/stackLock.js';
 import { RotatingFile } from '../util/rotatingFile.js';
 import { type ControlPlane, buildControlCore, buildControlPlane, ensureOperatorFiles } from './controlPlane.js';
-import { openBus, processIdFor } from './processBus.js';
+import { PersistedMarks, openBus, processIdFor } from './processBus.js';
 import { StorageWatch } from './storageWatch.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -72,8 +72,13 @@ export async function startOpsProcess(opts: OpsProcessOptions = {}): Promise<Ops
   acquireLock(base.root);
   const cleanup: (() => Promise<void>)[] = [];
   try {
-    const bus = await openBus(redis, 'ops', log, metrics);
-    cleanup.push(() => bus.close());
+    // Every consumer here is idempotent by event id: the bus admits an engine's event once.
+    const marks = redis === null ? null : new PersistedMarks(paths.busMarks, log);
+    const bus = await openBus(redis, 'ops', log, metrics, marks?.marks);
+    cleanup.push(async () => {
+      await bus.close();
+      marks?.stop();
+    });
     if (redis === null) log.warn('[OPS] REDIS_URL is not set: this control plane shares no bus with its engines (no bars, fills or rejections reach it) and cannot run beside another replica');
     const replicaId = base.distributed.replicaId ?? processIdFor('ops');
     // This replica's own disk (ops/ files, logs, exports): the same watch as `hmm up`'s, its

@@ -16,12 +16,19 @@
 //     the XADD goes out fire-and-forget; while Redis is unreachable the client queues it
 //     (bounded by maxPendingPublishes, failures counted). Each entry names its publisher, and
 //     a process skips its own events when they come back from the stream.
+//   - Events that must not be lost (an engine's outbox, engine/outbox.ts) do not take that path:
+//     appendEvents() writes a batch in one MULTI on a connection of its own that never queues
+//     (no offline queue, no resend after a reconnect) and answers when Redis has it or fails, so
+//     the outbox relay knows what to re-send. Such entries carry a stable id (`i`, eventIds.ts)
+//     and a bus given `marks` admits each id once: a batch re-sent after a lost answer reaches
+//     no subscriber twice.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../obs/logger.js';
 import { type AnyBusHandler, type Bus, type BusHandler, type BusStats, InProcessBus } from './bus.js';
 import { type BusTopics, type Topic, isTopic } from './topics.js';
+import type { ProducerMarks } from './eventIds.js';
 
 export interface RedisBusOptions {
   /** redis://[user:pass@]host:port[/db] */
@@ -44,8 +51,21 @@ export interface RedisBusOptions {
   readonly connectTimeoutMs?: number;
   readonly logger?: Logger;
   readonly onHandlerError?: (topic: Topic, err: unknown) => void;
-  /** Extra ioredis options (both connections). */
+  /** Extra ioredis options (every connection). */
   readonly redisOptions?: RedisOptions;
+  /** Admits each event id once (entries with an `i` field): consumers idempotent by event id. */
+  readonly marks?: ProducerMarks;
+  /** A batch appendEvents() could not write within this fails (and is re-sent); default 5000. */
+  readonly appendTimeoutMs?: number;
+}
+
+/** One event on its way from an outbox to the stream. */
+export interface StreamEvent {
+  /** Stable id `<producer>:<seq>` (eventIds.ts). */
+  readonly id: string;
+  readonly topic: Topic;
+  /** The payload, already JSON. */
+  readonly json: string;
 }
 
 export interface RedisBusStats extends BusStats {
@@ -62,6 +82,10 @@ export interface RedisBusStats extends BusStats {
   /** Events trimmed from the stream before this process read them. */
   readonly lost: number;
   readonly lastId: string;
+  /** Entries dropped because their event id was already admitted (a re-sent batch). */
+  readonly duplicates: number;
+  /** Events written by appendEvents(). */
+  readonly appended: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -101,6 +125,13 @@ export class RedisBus implements Bus {
   private reportedTrimmed = 0;
   private lastWarnAt = 0;
   private readonly inflight = new Set<Promise<unknown>>();
+  private readonly marks: ProducerMarks | null;
+  private readonly url: string;
+  private readonly redisOptions: RedisOptions;
+  private readonly appendTimeoutMs: number;
+  private appender: Redis | null = null;
+  private duplicates = 0;
+  private appended = 0;
 
   /** Connects both connections, fixes where reading starts, and starts the reader. */
   static async connect(opts: RedisBusOptions): Promise<RedisBus> {
@@ -123,6 +154,10 @@ export class RedisBus implements Bus {
     this.blockMs = opts.blockMs ?? 1_000;
     this.batch = opts.batch ?? 256;
     this.maxPending = opts.maxPendingPublishes ?? 10_000;
+    this.marks = opts.marks ?? null;
+    this.url = opts.url;
+    this.redisOptions = opts.redisOptions ?? {};
+    this.appendTimeoutMs = opts.appendTimeoutMs ?? 5_000;
     const onError = opts.onHandlerError ?? ((topic: Topic, err: unknown) => this.log?.error({ err, topic }, `[BUS] a ${topic} subscriber failed: ${(err as Error).message}`));
     this.local = new InProcessBus(onError);
     const common: RedisOptions = { lazyConnect: true, enableReadyCheck: true, ...opts.redisOptions };
@@ -198,6 +233,51 @@ export class RedisBus implements Bus {
     this.inflight.add(p);
   }
 
+  /** Delivers to this process's subscribers only (the event reaches the stream another way:
+   *  the engine's outbox relay, through appendEvents). */
+  publishLocal<T extends Topic>(topic: T, payload: BusTopics[T]): void {
+    this.published++;
+    this.local.publish(topic, payload);
+  }
+
+  /**
+   * Writes a batch of events to the stream, in order, in one MULTI; resolves once Redis holds all
+   * of them, rejects otherwise (Redis unreachable, no answer within appendTimeoutMs): the caller
+   * re-sends the batch, and consumers drop the copies by id. Never queued while disconnected, so
+   * nothing written here can arrive later behind a newer batch.
+   */
+  async appendEvents(events: readonly StreamEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    if (this.closing) throw new Error('the bus is closed');
+    const conn = this.appenderConnection();
+    if (conn.status === 'wait') await conn.connect();
+    const multi = conn.multi();
+    for (const e of events) multi.xadd(this.stream, 'MAXLEN', '~', String(this.maxLen), '*', 't', e.topic, 'o', this.processId, 'i', e.id, 'p', e.json);
+    const res = await multi.exec();
+    if (res === null) throw new Error('the MULTI was discarded');
+    for (const [err] of res) if (err) throw err;
+    this.appended += events.length;
+  }
+
+  /** Whether appendEvents can write now (its connection is up). */
+  get appendReady(): boolean {
+    return this.appender?.status === 'ready';
+  }
+
+  private appenderConnection(): Redis {
+    if (this.appender !== null) return this.appender;
+    // No offline queue and no resend: a command either goes out on a live connection now or
+    // fails now, so a batch the relay gave up on can never be written later, out of order.
+    const conn = new Redis(this.url, {
+      lazyConnect: true, enableReadyCheck: true, ...this.redisOptions,
+      enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0, commandTimeout: this.appendTimeoutMs,
+      connectionName: `hmm-bus-append:${this.processId}`,
+    });
+    conn.on('error', (err: Error) => this.warn(`[BUS] Redis appender: ${err.message}`));
+    this.appender = conn;
+    return conn;
+  }
+
   subscribe<T extends Topic>(topic: T, handler: BusHandler<T>): () => void {
     return this.local.subscribe(topic, handler);
   }
@@ -242,6 +322,7 @@ export class RedisBus implements Bus {
       processId: this.processId, stream: this.stream, received: this.received, skippedOwn: this.skippedOwn,
       decodeErrors: this.decodeErrors, publishErrors: this.publishErrors, dropped: this.dropped, pendingPublishes: this.pending,
       reconnects: this.reconnects, gaps: this.gaps, lost: this.lost, lastId: this.lastId,
+      duplicates: this.duplicates, appended: this.appended,
     };
   }
 
@@ -254,6 +335,7 @@ export class RedisBus implements Bus {
     const flushed = Promise.allSettled([...this.inflight]);
     await Promise.race([flushed, sleep(2_000)]);
     await this.publisher.quit().catch(() => this.publisher.disconnect());
+    this.appender?.disconnect();
     await this.local.close();
   }
 
@@ -291,6 +373,18 @@ export class RedisBus implements Bus {
     if (topic === undefined || !isTopic(topic) || f['p'] === undefined) {
       this.decodeErrors++;
       return;
+    }
+    const eventId = f['i'];
+    if (eventId !== undefined && this.marks !== null) {
+      const admitted = this.marks.admit(eventId);
+      if (admitted === 'duplicate') {
+        this.duplicates++;
+        return;
+      }
+      if (admitted === 'invalid') {
+        this.decodeErrors++;
+        return;
+      }
     }
     let payload: unknown;
     try {

@@ -95,16 +95,28 @@ program.command('stop').description('stop the stack running on --root (SIGTERM t
     process.stdout.write(`${await stopStack(globals().root, Number(o.timeout) * 1000)}\n`);
   });
 
-program.command('engine').description('run one engine in this process: its ledger, venue and engine API (ENGINE_PORT); with REDIS_URL its events go on the shared bus')
-  .requiredOption('--venue <venue>', 'sim (paper, synthetic or MARKET_DATA=binance bars) or binance (live through ccxt: BINANCE_API_KEY/_SECRET or their _FILE, CCXT_API_BASE, CCXT_SANDBOX)')
+const engineCommand = program.command('engine').description('run one engine in this process: its ledger, venue and engine API (ENGINE_PORT); with REDIS_URL its events go on the shared bus')
+  // An option, not a required one: commander would demand it of `hmm engine ack` too.
+  .option('--venue <venue>', '(required) sim (paper, synthetic or MARKET_DATA=binance bars) or binance (live through ccxt: BINANCE_API_KEY/_SECRET or their _FILE, CCXT_API_BASE, CCXT_SANDBOX)')
   .option('--name <name>', 'engine name (default engine_<venue>); HMM_ENGINES names it so')
-  .action(async (o: { venue: string; name?: string }) => {
+  .action(async (o: { venue?: string; name?: string }) => {
+    if (o.venue === undefined) throw new CliError('hmm engine: --venue sim|binance is required (or `hmm engine ack <name>`)');
     if (o.venue !== 'sim' && o.venue !== 'binance') throw new CliError(`--venue must be sim or binance, got "${o.venue}"`);
     await guardStorage(globals().root);
     const { startEngineProcess } = await import('../app/engineProcess.js');
     const env = { ...process.env, HMM_ROOT: globals().root, ENGINE_VENUE: o.venue, ...(o.name ? { ENGINE_NAME: o.name } : {}) };
     const engine = await startEngineProcess({ env });
     stopOnSignals(() => engine.stop(), engine.log);
+  });
+
+engineCommand.command('ack <name>').description('acknowledge the cause of a stop an engine put on itself (a ledger that could not commit): the one thing that lifts it — a resume does not (POST /engines/<name>/ack)')
+  .option('--note <text>', 'what was found and done (recorded in the audit trail and the engine\'s ledger)')
+  .action(async (name: string, o: { note?: string }) => {
+    const token = resolveToken(globals().root);
+    const r = await opsRequest(ops(), 'POST', `/engines/${encodeURIComponent(name)}/ack`, o.note ? { note: o.note } : {}, token, [409]) as { acknowledged?: boolean; message?: string };
+    print(r);
+    // Refused (nothing to acknowledge, or the ledger still cannot commit): say so in the exit code.
+    if (r.acknowledged !== true) throw new CliError(`not acknowledged: ${r.message ?? 'see above'}`, 1);
   });
 
 program.command('ops').description('run the control plane (Ops API on OPS_PORT, router, allocator, governance, canary, dashboard) against the engines in HMM_ENGINES; replicas share state and elect a leader through REDIS_URL')

@@ -10,6 +10,8 @@
 // venue (reconciler.ts, through reconcileTarget()), model books (modelBooks.ts), what the rails
 // remember (riskMemory.ts), the risk decision (riskRails.ts), the snapshot (snapshot.ts).
 import { hash } from 'node:crypto';
+import { readFileSync, unlinkSync } from 'node:fs';
+import { writeJsonAtomic } from '../util/atomicFile.js';
 import { performance } from 'node:perf_hooks';
 import { type Fixed, ZERO, fx, toDecimalString, div, floorToStep, mul } from '../core/decimal.js';
 import { clientOrderId as toClientOrderId, type ClientOrderId, type Symbol, type VenueId } from '../core/ids.js';
@@ -39,7 +41,7 @@ import { type RecoveryContext, recoverFromLedger } from './recovery.js';
 export type { RecoveryContext } from './recovery.js';
 import { EngineStatsCollector, type EngineStats } from './engineStats.js';
 import {
-  type CancelOutcome, type EngineHealth, type ModelPositionView, type NotionalOutcome, type OrderView, type RecoveryReport, type SubmitOrderRequest,
+  type CancelOutcome, type EngineHealth, type EngineStopView, type StopAckOutcome, type ModelPositionView, type NotionalOutcome, type OrderView, type RecoveryReport, type SubmitOrderRequest,
   type SubmitOutcome, type TradingStateApplication, type TradingStateApplied, orderEvent, orderLogLine, orderView,
 } from './views.js';
 import { OrderStateError } from './errors.js';
@@ -58,7 +60,10 @@ export interface EngineOptions {
    *  unknown) until a trading-state document decided after this start resumes it. */
   readonly tradingEnabled: boolean;
   /** Why it starts stopped, and what lifts that stop (default: an operator's resume). */
-  readonly startStop?: { readonly reason: string; readonly until: 'resume' | 'document' };
+  readonly startStop?: { readonly reason: string; readonly until: 'resume' | 'document'; readonly code?: string };
+  /** Where a stop the engine put on itself is kept (engine/state/<name>.stop.json), so a restart
+   *  does not lift it either: only an acknowledgement (ack()) does. null: kept in memory only. */
+  readonly stopFile?: string | null;
   readonly bus: Bus;
   readonly logger: Logger;
   readonly metrics: Metrics | null;
@@ -78,11 +83,24 @@ export const STORAGE_REFUSAL = 'STORAGE';
 /** The engine's own stop, beside the document: `until` says what lifts it. */
 interface EngineStop {
   readonly reason: string;
+  /** Stable code of the cause (EngineStopView.code). */
+  readonly code: string;
+  /** The underlying error's code (SQLITE_…), when there is one. */
+  readonly errorCode: string | null;
   readonly sinceMs: number;
   /** 'resume': a document whose global entry was set (not HALTED) after the stop; 'document':
-   *  any document (the stop was "the state is unknown"); 'restart': nothing but a restart. */
-  readonly until: 'resume' | 'document' | 'restart';
+   *  any document (the stop was "the state is unknown"); 'ack': only the operator's
+   *  acknowledgement of the cause (ack()) — the engine stopped itself, and neither a resume nor
+   *  a restart says the cause is gone. */
+  readonly until: 'resume' | 'document' | 'ack';
 }
+
+/** Stable codes of the engine's own stops. */
+export const STOP_CODES = {
+  ledgerCommitFailed: 'LEDGER_COMMIT_FAILED',
+  disabledAtStart: 'TRADING_ENABLED_FALSE',
+  stateUnknown: 'TRADING_STATE_UNKNOWN',
+} as const;
 
 export class Engine {
   readonly name: string;
@@ -119,6 +137,7 @@ export class Engine {
   private tradingDoc: TradingStateDocument | null = null;
   private tradingView: EngineTradingStates = { global: 'ACTIVE', venue: 'ACTIVE', models: {} };
   private ownStop: EngineStop | null = null;
+  private readonly stopFile: string | null;
   private readonly tradingCounts = { applied: 0, ignored: 0 };
   private tradingChain: Promise<unknown> = Promise.resolve();
   /** Orders that passed the rails and await the venue's answer: they count as open for the
@@ -139,9 +158,22 @@ export class Engine {
     this.metrics = opts.metrics;
     this.now = opts.now ?? Date.now;
     this.limits = { ...opts.limits };
-    if (!opts.tradingEnabled) this.ownStop = { reason: opts.startStop?.reason ?? 'trading disabled at start', sinceMs: this.now(), until: opts.startStop?.until ?? 'resume' };
+    if (!opts.tradingEnabled) {
+      const until = opts.startStop?.until ?? 'resume';
+      this.ownStop = {
+        reason: opts.startStop?.reason ?? 'trading disabled at start', code: opts.startStop?.code ?? (until === 'document' ? STOP_CODES.stateUnknown : STOP_CODES.disabledAtStart),
+        errorCode: null, sinceMs: this.now(), until,
+      };
+    }
+    // A stop the engine put on itself in an earlier run holds until it is acknowledged.
+    this.stopFile = opts.stopFile ?? null;
+    const kept = this.stopFile === null ? null : readKeptStop(this.stopFile);
+    if (kept !== null) {
+      this.ownStop = kept;
+      this.log.error({ engine: this.name, code: kept.code }, `[RISK] ${this.name} starts STOPPED: it stopped itself at ${new Date(kept.sinceMs).toISOString()} (${kept.reason}); a resume does not lift this — find the cause, then \`hmm engine ack ${this.name}\``);
+    }
     // If the ledger cannot commit, what we hold in memory is no longer on record: stop
-    // trading at once; a restart recovers from what was committed.
+    // trading at once, until the operator has found the cause and acknowledged it (ack()).
     this.ledger.beforeCommit = () => this.orderLog.flush();
     this.ledger.onCommitFailure = (err) => {
       if (reportStorageFault(this.ledger.path, err)) {
@@ -152,10 +184,11 @@ export class Engine {
         this.log.error({ engine: this.name, code: (err as { code?: string }).code }, `[RISK] ${this.name} ledger commit refused by the disk (${err.message}): new orders REFUSED (STORAGE) until writes succeed; the orders of that commit are settled with the venue then`);
         return;
       }
-      this.ownStop = { reason: `ledger commit failed: ${err.message}`, sinceMs: this.now(), until: 'restart' };
-      this.metrics?.tradingEnabled.set({ scope: this.name }, 0);
-      this.log.fatal({ err, engine: this.name }, `[RISK] ${this.name} ledger commit failed (${err.message}): trading DISABLED; restart to recover from the ledger`);
-      this.bus.publish('alert', { severity: 'CRITICAL', title: 'Ledger commit failed', message: `${this.name}: ${err.message}; trading disabled`, key: `ledger:${this.name}`, ts: this.now() });
+      const code: unknown = (err as Error & { code?: unknown }).code;
+      const errorCode = typeof code === 'string' ? code : null;
+      this.stopItself(STOP_CODES.ledgerCommitFailed, `ledger commit failed: ${err.message}`, errorCode);
+      this.log.fatal({ err, engine: this.name, code: errorCode }, `[RISK] ${this.name} ledger commit failed (${err.message}): trading DISABLED until the cause is found and acknowledged (\`hmm engine ack ${this.name}\`; a resume does not lift it); a restart recovers from the ledger`);
+      this.bus.publish('alert', { severity: 'CRITICAL', title: 'Ledger commit failed', message: `${this.name}: ${err.message}; trading disabled until acknowledged (hmm engine ack ${this.name})`, key: `ledger:${this.name}`, ts: this.now() });
     };
 
     // Recovery: the portfolio is whatever the ledger's fills say, never the snapshot.
@@ -229,6 +262,7 @@ export class Engine {
     this.tradingView = engineView(doc, this.name);
     this.tradingCounts.applied++;
     const stop = this.ownStop;
+    // A stop the engine put on itself ('ack') is not lifted by any document: see ack().
     if (stop !== null && (stop.until === 'document' || (stop.until === 'resume' && tradingEnabledBy(doc) && (Date.parse(doc.global.updated_at) || 0) >= stop.sinceMs))) {
       this.ownStop = null;
       this.log.warn({ engine: this.name, actor: doc.global.actor }, `[RISK] ${this.name} own stop (${stop.reason}) lifted by ${doc.global.actor}: ${doc.global.reason}`);
@@ -248,6 +282,52 @@ export class Engine {
     });
     this.tradingChain = run.catch(() => undefined);
     return run;
+  }
+
+  /** Stops trading until the operator acknowledges the cause (ack()); kept on disk so a restart
+   *  does not lift it (best effort: the disk may be the cause, and then it holds in memory). */
+  private stopItself(code: string, reason: string, errorCode: string | null): void {
+    // The first cause is the one to find: later failures of the same stop do not replace it.
+    if (this.ownStop?.until !== 'ack') this.ownStop = { reason, code, errorCode, sinceMs: this.now(), until: 'ack' };
+    this.metrics?.tradingEnabled.set({ scope: this.name }, 0);
+    if (this.stopFile === null) return;
+    try {
+      writeJsonAtomic(this.stopFile, { engine: this.name, ...stopView(this.ownStop!) });
+    } catch (err) {
+      this.log.error({ err, engine: this.name }, `[RISK] ${this.name} could not keep its stop in ${this.stopFile} (${(err as Error).message}); it holds until acknowledged or the process restarts`);
+    }
+  }
+
+  /**
+   * The operator acknowledges the cause of a stop the engine put on itself: proves the ledger
+   * commits again (writes the acknowledgement into it), then lifts the stop. Refused while the
+   * ledger still cannot commit, and when there is no such stop (a halt is lifted by a resume).
+   */
+  ack(actor: string, note: string | null = null): StopAckOutcome {
+    const stop = this.ownStop;
+    if (stop === null || stop.until !== 'ack') {
+      return { acknowledged: false, stop: stop === null ? null : stopView(stop), trading_enabled: this.tradingEnabled, message: stop === null ? `${this.name} has no stop of its own to acknowledge` : `${this.name}'s stop (${stop.reason}) is lifted by ${stop.until === 'resume' ? 'a resume' : 'the cluster\'s trading state'}, not by an acknowledgement` };
+    }
+    const at = this.now();
+    try {
+      this.ledger.transaction(() => this.ledger.setMeta('stop_acknowledged', JSON.stringify({ actor, note, at: new Date(at).toISOString(), stop: stopView(stop) })));
+      this.ledger.flush();
+    } catch (err) {
+      return { acknowledged: false, stop: stopView(stop), trading_enabled: false, message: `the ledger still cannot commit (${(err as Error).message}): the stop stays` };
+    }
+    if (this.ledger.failing) return { acknowledged: false, stop: stopView(this.ownStop ?? stop), trading_enabled: false, message: `the ledger still cannot commit: the stop stays (${this.ownStop?.reason ?? stop.reason})` };
+    this.ownStop = null;
+    if (this.stopFile !== null) {
+      try { unlinkSync(this.stopFile); } catch { /* not kept, or already gone */ }
+    }
+    this.metrics?.tradingEnabled.set({ scope: this.name }, this.tradingEnabled ? 1 : 0);
+    this.log.warn({ engine: this.name, actor, code: stop.code }, `[RISK] ${this.name} own stop (${stop.reason}, since ${new Date(stop.sinceMs).toISOString()}) acknowledged by ${actor}${note ? `: ${note}` : ''}; trading ${this.tradingEnabled ? 'ENABLED' : `still DISABLED (global ${this.tradingView.global})`}`);
+    return { acknowledged: true, stop: stopView(stop), trading_enabled: this.tradingEnabled, message: `${this.name}'s stop acknowledged by ${actor}` };
+  }
+
+  /** The engine's own stop, as the wire shows it (null: none). */
+  get stop(): EngineStopView | null {
+    return this.ownStop === null ? null : stopView(this.ownStop);
   }
 
   /** The trading states this engine enforces (global, its venue, the models not ACTIVE). */
@@ -463,11 +543,13 @@ export class Engine {
       // which settles it by client order id once this submission has returned, instead of at
       // the next periodic pass, minutes away.
       this.pendingIntents.delete(id);
-      this.ledger.insertOrder(order, hash);
       this.openOrders.set(id, order);
       this.reconciler.lookUp(id);
       this.venueCalls = { ...this.venueCalls, errors: this.venueCalls.errors + 1, last_error: (err as Error).message, last_error_at: this.now() };
-      this.bus.publish('alert', { severity: 'WARNING', title: 'Venue error', message: `${this.name}: submit failed: ${(err as Error).message}`, key: `venue_error:${this.name}`, ts: this.now() });
+      this.ledger.transaction(() => {
+        this.ledger.insertOrder(order, hash);
+        this.bus.publish('alert', { severity: 'WARNING', title: 'Venue error', message: `${this.name}: submit failed: ${(err as Error).message}`, key: `venue_error:${this.name}`, ts: this.now() });
+      });
       this.metrics?.venueErrors.inc({ venue: this.name, kind: 'submit' });
       this.log.error({ err, engine: this.name, clientOrderId: id }, `[RISK] ${this.name} venue submit failed for ${id}; order left for reconciliation`);
       // The venue could not put it on record for the disk (the sim venue's books share this
@@ -483,12 +565,14 @@ export class Engine {
       this.pendingIntents.delete(id);
       const next = transition(order, 'REJECTED', result.ts, { rejectReason: `${result.code}: ${result.message}` });
       if (isTransitionError(next)) throw new OrderStateError(next.from, next.to);
+      // Every event leaves inside the ledger transaction of the change it reports: on a shared
+      // bus it is an outbox row of that transaction (outbox.ts).
       this.ledger.transaction(() => {
         this.ledger.insertOrder(order, hash);
         this.ledger.updateOrder(next);
+        this.logOrder('order.rejected', next, { routing_time: routingTimeMs, reason: result.code, message: result.message });
+        this.afterRejection(next, result.code, result.message);
       });
-      this.logOrder('order.rejected', next, { routing_time: routingTimeMs, reason: result.code, message: result.message });
-      this.afterRejection(next, result.code, result.message);
       return this.afterCommit({ kind: 'rejected', reason: result.code, message: result.message, order: orderView(next), duplicate: false, routingTimeMs }, next, intake);
     }
 
@@ -501,12 +585,12 @@ export class Engine {
       this.ledger.insertOrder(submitted, hash);
       this.ledger.updateOrder(order);
       for (const e of result.events) order = this.applyEvent(order, e, fills);
+      this.logOrder('order.accepted', accepted, { routing_time: routingTimeMs });
+      this.pendingIntents.delete(id);
+      if (TERMINAL_STATUSES.has(order.status)) this.openOrders.delete(id);
+      else this.openOrders.set(id, order);
+      this.publishOrderProgress(order, fills);
     });
-    this.logOrder('order.accepted', accepted, { routing_time: routingTimeMs });
-    this.publishOrderProgress(order, fills);
-    this.pendingIntents.delete(id);
-    if (TERMINAL_STATUSES.has(order.status)) this.openOrders.delete(id);
-    else this.openOrders.set(id, order);
     this.drainPending(id);
     this.afterChange();
     return this.afterCommit({ kind: 'accepted', order: orderView(order), duplicate: false, routingTimeMs }, order, intake);
@@ -569,10 +653,12 @@ export class Engine {
 
   private bookRejection(order: Order, hash: string, reason: string, message: string, intake: number, source: 'risk' | 'venue'): SubmitOutcome {
     const rejected: Order = { ...order, status: 'REJECTED', rejectReason: `${reason}: ${message}` };
-    this.ledger.insertOrder(rejected, hash);
     const routingTimeMs = performance.now() - intake;
-    this.logOrder('order.rejected', rejected, { routing_time: routingTimeMs, reason, message });
-    this.afterRejection(rejected, reason, message);
+    this.ledger.transaction(() => {
+      this.ledger.insertOrder(rejected, hash);
+      this.logOrder('order.rejected', rejected, { routing_time: routingTimeMs, reason, message });
+      this.afterRejection(rejected, reason, message);
+    });
     if (source === 'risk') this.log.info({ engine: this.name, reason, clientOrderId: order.clientOrderId }, `[RISK] ${this.name} rejected ${order.side} ${order.symbol}: ${reason} (${message})`);
     return { kind: 'rejected', reason, message, order: orderView(rejected), duplicate: false, routingTimeMs };
   }
@@ -639,11 +725,12 @@ export class Engine {
     const fills: Fill[] = [];
     this.ledger.transaction(() => {
       next = this.applyEvent(order, e, fills);
+      if (next === order) return;
+      if (TERMINAL_STATUSES.has(next.status)) this.openOrders.delete(id);
+      else this.openOrders.set(id, next);
+      this.publishOrderProgress(next, fills);
     });
     if (next === order) return;
-    if (TERMINAL_STATUSES.has(next.status)) this.openOrders.delete(id);
-    else this.openOrders.set(id, next);
-    this.publishOrderProgress(next, fills);
     this.afterChange();
   }
 
@@ -755,6 +842,7 @@ export class Engine {
       trading_states: this.tradingView,
       trading_state: this.tradingStateApplication(),
       venue_calls: { ...this.venueCalls },
+      stop: this.stop,
       risk: {
         peak_equity: toDecimalString(this.risk.peakEquity),
         loss_streak: this.risk.lossStreak.streak,
@@ -861,17 +949,20 @@ export class Engine {
       },
     };
     let order = local;
+    const changed = (o: Order | undefined): o is Order => o !== undefined && o !== local;
     this.ledger.transaction(() => {
-      order = apply(path);
+      const next = apply(path);
+      order = next;
+      if (!changed(next)) return;
+      if (TERMINAL_STATUSES.has(next.status)) this.openOrders.delete(next.clientOrderId);
+      else this.openOrders.set(next.clientOrderId, next);
+      if (rejected) {
+        this.metrics?.ordersRejected.inc({ venue: this.name, reason: 'NOT_SENT' });
+        this.counters.reject('NOT_SENT');
+      }
+      this.publishOrderProgress(next, fills);
     });
-    if (order === undefined || order === local) return;
-    if (TERMINAL_STATUSES.has(order.status)) this.openOrders.delete(order.clientOrderId);
-    else this.openOrders.set(order.clientOrderId, order);
-    if (rejected) {
-      this.metrics?.ordersRejected.inc({ venue: this.name, reason: 'NOT_SENT' });
-      this.counters.reject('NOT_SENT');
-    }
-    this.publishOrderProgress(order, fills);
+    if (!changed(order)) return;
     this.afterChange();
   }
 
@@ -889,6 +980,28 @@ export class Engine {
 
 function storageView(f: StorageFault): { readonly code: string; readonly path: string; readonly message: string; readonly since: string; readonly failures: number } {
   return { code: f.code, path: f.path, message: f.message, since: new Date(f.since).toISOString(), failures: f.failures };
+}
+
+function stopView(s: EngineStop): EngineStopView {
+  return { reason: s.reason, code: s.code, error_code: s.errorCode, since: new Date(s.sinceMs).toISOString(), lifted_by: s.until };
+}
+
+/** A stop kept by an earlier run (null: none, or a file that does not read as one — then the
+ *  engine says so and starts stopped anyway: a kept stop is never dropped silently). */
+function readKeptStop(path: string): EngineStop | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const v = JSON.parse(text) as Partial<EngineStopView>;
+    const since = Date.parse(String(v.since));
+    return { reason: String(v.reason ?? 'unknown'), code: String(v.code ?? 'UNKNOWN'), errorCode: typeof v.error_code === 'string' ? v.error_code : null, sinceMs: Number.isFinite(since) ? since : Date.now(), until: 'ack' };
+  } catch {
+    return { reason: `${path} is unreadable; it records a stop the engine put on itself`, code: 'UNKNOWN', errorCode: null, sinceMs: Date.now(), until: 'ack' };
+  }
 }
 
 function conflict(order: Order): SubmitOutcome {

@@ -16,6 +16,7 @@ import type { Registry } from '../obs/metrics.js';
 import { HttpError, errorSchema, refuseBody } from '../http/errors.js';
 import { statusOf } from '../http/status.js';
 import { createHttpServer, type HttpServerOptions } from '../http/server.js';
+import { actorOf } from '../http/auth.js';
 import { LocalEngineHandle } from './engineHandle.js';
 import { NOT_SIZED_STATUS, type NotionalIntent, type NotionalOrderRequest } from './sizing.js';
 
@@ -312,6 +313,22 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
       if (Object.keys(patch).length === 0) throw new HttpError(400, 'name at least one limit to change', [{ field: 'body', message: 'no limit given' }]);
       const limits = engine.setRiskLimits(patch, typeof b.reason === 'string' ? `engine_api (${b.reason})` : 'engine_api');
       return { ok: true, limits: riskLimitsView(limits, engine.tradingEnabled) };
+    });
+
+    // A stop the engine put on itself (a ledger that could not commit) is lifted only here: the
+    // operator says the cause is found. Audited (every call of an auth route is).
+    app.post('/stop/ack', {
+      config: { auth: true },
+      schema: {
+        summary: `Acknowledge the cause of a stop ${engine.name} put on itself (a resume does not lift it); 409 when there is none or the ledger still cannot commit`,
+        security: [{ opsToken: [] }],
+        body: { type: 'object', additionalProperties: false, properties: { actor: { type: 'string', maxLength: 64 }, note: { type: 'string', maxLength: 200 } } },
+        response: { 200: anyObject, 401: errorSchema, 409: anyObject },
+      },
+    }, async (req, reply) => {
+      const b = (req.body ?? {}) as { actor?: string; note?: string };
+      const r = engine.ack(b.actor ? `${b.actor} via ${actorOf(req)}` : actorOf(req), b.note ?? null);
+      return reply.code(r.acknowledged ? 200 : 409).send(r);
     });
 
     // Reconciliation with the venue: run a pass now, or read what the passes found.

@@ -15,7 +15,7 @@ import { timeOrderedOrderId } from '../core/orderIds.js';
 import type { Valuation } from '../core/portfolio.js';
 import { ZERO, fx, toDecimalString } from '../core/decimal.js';
 import type { TradingStateDocument } from '../core/tradingState.js';
-import type { CancelOutcome, EngineHealth, InstrumentView, ModelPositionView, NotionalOutcome, OrderView, SubmitOrderRequest, SubmitOutcome, TradingStateApplied } from './views.js';
+import type { CancelOutcome, EngineHealth, InstrumentView, ModelPositionView, NotionalOutcome, OrderView, SubmitOrderRequest, SubmitOutcome, StopAckOutcome, TradingStateApplied } from './views.js';
 import type { NotSized, NotSizedReason, NotionalOrderRequest } from './sizing.js';
 import type { EngineHandle } from './engineHandle.js';
 import type { EngineStats } from './engineStats.js';
@@ -204,6 +204,12 @@ export class HttpEngineHandle implements EngineHandle {
 
   async reconcile(): Promise<ReconcileReport> {
     return this.ok(await this.call('POST', '/reconcile/manual', undefined, { timeoutMs: this.timeoutMs * 6 }), 'POST /reconcile/manual')['report'] as ReconcileReport;
+  }
+
+  async acknowledgeStop(actor: string, note: string | null): Promise<StopAckOutcome> {
+    const a = await this.call('POST', '/stop/ack', { actor, ...(note ? { note } : {}) });
+    if (a.status === 409) return a.body as unknown as StopAckOutcome;
+    return this.ok(a, 'POST /stop/ack', 'ack') as unknown as StopAckOutcome;
   }
 
   async reconcileReport(): Promise<ReconcileState> {

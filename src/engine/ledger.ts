@@ -167,6 +167,10 @@ export class Ledger {
   beforeCommit: () => void = () => {};
   /** Called when a group commit fails (disk full, I/O error): the engine stops trading. */
   onCommitFailure: (err: Error) => void = () => {};
+  /** Group commits that failed so far (what was written in them was rolled back). */
+  commitFailures = 0;
+  /** Whether the last group commit failed (cleared by the next one that succeeds). */
+  failing = false;
   /** One reusable transaction runner: better-sqlite3 nests it as a savepoint when already inside one. */
   private readonly tx: (fn: () => unknown) => unknown;
 
@@ -283,6 +287,15 @@ export class Ledger {
     return defaultCash;
   }
 
+  /** Records a key of the meta table (joins the current transaction). */
+  setMeta(key: string, value: string): void {
+    this.transaction(() => this.stmts.setMeta.run(key, value));
+  }
+
+  getMeta(key: string): string | null {
+    return this.stmts.getMeta.get(key)?.value ?? null;
+  }
+
   /** The starting cash recorded at creation, without recording one (read-only use). */
   storedStartingCash(): Fixed | null {
     const row = this.stmts.getMeta.get('starting_cash');
@@ -344,9 +357,12 @@ export class Ledger {
     } catch (err) {
       try { this.batchStmts.rollback.run(); } catch { /* the failed COMMIT may have rolled back already */ }
       for (const w of waiters) w.reject(err as Error);
+      this.commitFailures++;
+      this.failing = true;
       this.onCommitFailure(err as Error);
       return;
     }
+    this.failing = false;
     if (this.journal !== null) {
       this.journal.settle(settled);
       this.journal.compact();

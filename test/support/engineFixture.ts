@@ -55,6 +55,8 @@ export interface EngineFixtureOptions<V extends Venue = SimVenue> {
   readonly reconcile?: EngineOptions['reconcile'];
   /** The root's storage health (util/storageHealth.ts): new orders are refused while it faults. */
   readonly storage?: EngineOptions['storage'];
+  /** Where the engine keeps a stop it puts on itself (default none). */
+  readonly stopFile?: string | null;
 }
 
 function simVenue(dir: string): SimVenue {
@@ -83,6 +85,7 @@ export function engineFixture<V extends Venue>(opts: EngineFixtureOptions<V> = {
     tradingEnabled: opts.tradingEnabled ?? true, ...(opts.startStop ? { startStop: opts.startStop } : {}), bus, logger: opts.logger ?? silentLogger(), metrics: opts.metrics ?? null,
     ...(opts.reconcile ? { reconcile: opts.reconcile } : {}),
     ...(opts.storage ? { storage: opts.storage } : {}),
+    ...(opts.stopFile ? { stopFile: opts.stopFile } : {}),
   });
   const close = async () => {
     await engine.close();
