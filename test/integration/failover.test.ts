@@ -24,7 +24,7 @@ import { ReplicatedAllocator } from '../../src/portfolio/replicatedAllocator.js'
 import { SimVenue } from '../../src/venues/sim/simVenue.js';
 import type { Venue } from '../../src/venues/venue.js';
 import { engineFixture } from '../support/engineFixture.js';
-import { type Child, freePort, http, spawnHmm, spawnRedis, until, waitUp } from '../support/hmmProcess.js';
+import { type Child, freePort, http, spawnHmm, redisAnswers, spawnRedis, until, waitUp } from '../support/hmmProcess.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const TOKEN = 'failover-token-0123456789abcdef';
@@ -50,16 +50,7 @@ test('an engine whose Redis goes away refuses new orders (BUS_UNAVAILABLE) and t
   let redis = spawnRedis(redisPort);
   children.push(redis);
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
-  await until('redis-server', async () => {
-    const r = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    r.on('error', () => undefined);
-    try {
-      await r.connect();
-      return (await r.ping()) === 'PONG';
-    } finally {
-      r.disconnect();
-    }
-  });
+  await until('redis-server', () => redisAnswers(redisUrl));
   const root = tmp('engine');
   const port = await freePort();
   const engine = spawnHmm('engine_sim', ['engine', '--venue', 'sim'], {

@@ -17,14 +17,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { Redis } from 'ioredis';
 import { RedisBus } from '../../src/bus/redisBus.js';
 import { ProducerMarks, parseEventId } from '../../src/bus/eventIds.js';
 import { Ledger } from '../../src/engine/ledger.js';
 import { Outbox, OutboxBus, OutboxRelay } from '../../src/engine/outbox.js';
 import { silentLogger } from '../../src/obs/logger.js';
 import { PersistedMarks } from '../../src/app/processBus.js';
-import { type Child, freePort, http, spawnChild, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
+import { type Child, freePort, http, spawnChild, redisAnswers, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
 
 const OUTAGE_MS = Number(process.env['OUTBOX_OUTAGE_MS'] ?? 60_000);
 const TOKEN = 'outbox-token-0123456789abcdef';
@@ -51,23 +50,13 @@ function startRedis(): Child {
   return c;
 }
 
-async function redisAnswers(): Promise<boolean> {
-  const r = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  r.on('error', () => undefined);
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } finally {
-    r.disconnect();
-  }
-}
 
 before(async () => {
   redisPort = await freePort();
   redisDir = tmp('redis');
   redisUrl = `redis://127.0.0.1:${redisPort}`;
   redis = startRedis();
-  await until('redis-server', redisAnswers);
+  await until('redis-server', () => redisAnswers(redisUrl));
 });
 
 after(async () => {
@@ -164,7 +153,7 @@ test(`a ${OUTAGE_MS / 1000} s Redis outage under load loses no event: the relay 
 
   // Redis returns with its stream: the relay catches up, the consumer resumes.
   redis = startRedis();
-  await until('redis back', redisAnswers, 10_000);
+  await until('redis back', () => redisAnswers(redisUrl), 10_000);
   await until('the outbox to catch up', async () => {
     const o = await outbox();
     return o.backlog === 0 && marks.mark(producer) === o.last_seq;

@@ -2,6 +2,7 @@
 // throw-away redis-server, on ports found by binding port 0, each killed by its own pid. Output
 // is kept so a failing test can show what the process said.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
 import { freePort } from './freePort.js';
 export { freePort };
 import { join } from 'node:path';
@@ -60,6 +61,18 @@ export function spawnHmm(label: string, args: readonly string[], env: Readonly<R
 /** A redis-server on `port` with no persistence (a Redis the test may kill and restart). */
 export function spawnRedis(port: number): Child {
   return spawnChild(`redis:${port}`, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {}, '/tmp');
+}
+
+/** Whether a Redis at `url` answers PING now (no retries: a probe for until()). */
+export async function redisAnswers(url: string): Promise<boolean> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } finally {
+    r.disconnect();
+  }
 }
 
 export async function until<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, ms = 10_000, every = 50): Promise<T> {
