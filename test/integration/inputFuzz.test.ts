@@ -168,6 +168,24 @@ const BASES: Readonly<Record<string, Base>> = {
     body: { model: 'ma_crossover', stage: 'shadow', reason: 'r' },
     semantic: (url) => fc.record({ url: fc.constant(url), body: fc.record({ model: fc.stringMatching(/^zz[a-z]{1,8}$/), stage: fc.constantFrom('shadow', 'canary', 'live') }) }),
   },
+  'ops POST /positions/force-exit': {
+    body: { model: 'zzfuzz', symbol: 'BTCUSDT', reason: 'r' },
+    // A model that holds nothing: refused (409), nothing sold.
+    semantic: (url) => fc.record({ url: fc.constant(url), body: fc.record({ model: fc.stringMatching(/^zz[a-z]{1,8}$/), symbol: fc.constantFrom('BTCUSDT', 'ETHUSDT') }) }),
+  },
+  'ops POST /orders/cancel': {
+    body: { client_order_id: 'zz-unknown' },
+    semantic: (url) => fc.record({ url: fc.constant(url), body: fc.record({ client_order_id: fc.stringMatching(/^[A-Za-z0-9]{1,20}$/).map((id) => `zz-${id}`) }) }),
+  },
+  'ops POST /engines/:name/ack': {
+    body: { note: 'n' },
+    // An unknown engine (404), and the engine of this stack with no stop of its own (409).
+    urls: fc.oneof(fc.stringMatching(/^[a-z]{1,10}$/).map((n) => `/engines/zz${n}/ack`), fc.constant('/engines/engine_sim/ack')),
+  },
+  'ops POST /strategy/rollback': {
+    body: { model: 'zzfuzz', reason: 'r' },
+    semantic: (url) => fc.record({ url: fc.constant(url), body: fc.record({ model: fc.stringMatching(/^zz[a-z]{1,8}$/) }) }),
+  },
   // ---- the engine API
   'engine POST /orders': {
     body: {
@@ -190,6 +208,8 @@ const BASES: Readonly<Record<string, Base>> = {
   'engine POST /trading/state': {
     body: { version: 1, global: { state: 'ACTIVE', reason: 'r', actor: 'a', updated_at: '2026-01-01T00:00:00Z', cancel_open: false }, venues: {}, models: {} },
   },
+  // No stop of its own to acknowledge: 409 whatever the body, nothing written.
+  'engine POST /stop/ack': { body: { actor: 'fuzz', note: 'n' } },
   'engine POST /risk/limits': {
     body: {
       min_notional_usdt: '10', max_notional_usdt: '5000', exposure_cap_symbol_usd: '1000', exposure_cap_total_usd: '1000', equity_floor_usd: '10',
