@@ -31,6 +31,7 @@ export const REGISTRY_FORMAT = 1;
 export interface RegistryMetrics {
   readonly total: PerformanceMetrics;
   readonly window: PerformanceMetrics;
+  /** Over the model's life: live_pnl (real, engine book) + shadow_pnl (paper, shadow book). */
   readonly pnl: number;
   readonly live_pnl: number;
   readonly shadow_pnl: number;

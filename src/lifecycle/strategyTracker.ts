@@ -22,6 +22,13 @@
 // deployed would be undefined when flat and inflate a model that is rarely in the market.)
 // No return is taken across a change of book or from a book with no budget.
 //
+// PnL over a model's life: both books are cumulative (the engine keeps a model's realized PnL
+// and fees after it closes; the shadow book keeps its paper PnL after the flatten on promotion),
+// so a report's `pnl` is their sum — paper PnL earned in shadow plus real PnL earned as canary
+// or live — and a stage change moves money from one part to the other, never the line to $0.
+// `live_pnl` (real, engine book) and `shadow_pnl` (paper) say which part is which. Returns and
+// evidence stay per book and per stage: a paper dollar never enters a live return.
+//
 // State is saved into the registry (the accumulators and the vs-live moments) so figures and
 // evidence resume after a restart. How often it is saved is about what a crash may lose, which
 // is wall time: the saves run on a wall clock of their own (a replay on a SimClock would
@@ -82,15 +89,20 @@ export interface ModelReport {
   readonly source: Source;
   readonly total: PerformanceMetrics;
   readonly window: PerformanceMetrics;
-  /** PnL of the book the model is in now (USD): realized + unrealized − fees. */
+  /** The model's PnL over its life (USD): live_pnl + shadow_pnl, continuous across stage
+   *  changes. realized_pnl + unrealized_pnl − fees of both books. */
   readonly pnl: number;
+  /** Real: its engine book (what it earned with weight > 0, canary or live). */
   readonly live_pnl: number;
+  /** Paper: its shadow book (what it earned in shadow). */
   readonly shadow_pnl: number;
   readonly realized_pnl: number;
   readonly unrealized_pnl: number;
   readonly fees: number;
+  /** Open positions of the book it is in now (`source`), at the latest marks. */
   readonly exposure_usd: number;
-  /** The canary policy's score metric over the model's life (0 while its figure is withheld). */
+  /** The canary policy's score metric over the model's life (0 while its figure is withheld;
+   *  for `pnl`, the lifetime `pnl`). */
   readonly score: number;
   /** What the figures rest on, in market time (the same object evidence(model) returns). */
   readonly evidence: ModelEvidence;
@@ -384,15 +396,19 @@ export class StrategyTracker {
   report(model: string): ModelReport {
     const t = this.track(model);
     const source: Source = this.deps.weight(model) > 0 ? 'live' : 'shadow';
-    const fig = source === 'live' ? t.live : t.shadow;
+    const here = source === 'live' ? t.live : t.shadow;
+    const both = (k: keyof BookFigures) => t.live[k] + t.shadow[k];
     const opts = { barIntervalMs: this.deps.barIntervalMs, evidence: this.policy() };
     const total = t.total.metrics(opts);
     const r2 = (x: number) => Math.round(x * 100) / 100;
+    const livePnl = r2(t.live.pnl);
+    const shadowPnl = r2(t.shadow.pnl);
     return {
       model, source, total, window: t.window.metrics(opts),
-      pnl: r2(fig.pnl), live_pnl: r2(t.live.pnl), shadow_pnl: r2(t.shadow.pnl),
-      realized_pnl: r2(fig.realized), unrealized_pnl: r2(fig.unrealized), fees: r2(fig.fees), exposure_usd: r2(fig.exposure),
-      score: scoreOf(this.deps.scoreMetric(), total, fig.pnl),
+      // The sum of the parts as shown, so pnl = live_pnl + shadow_pnl to the cent.
+      pnl: r2(livePnl + shadowPnl), live_pnl: livePnl, shadow_pnl: shadowPnl,
+      realized_pnl: r2(both('realized')), unrealized_pnl: r2(both('unrealized')), fees: r2(both('fees')), exposure_usd: r2(here.exposure),
+      score: scoreOf(this.deps.scoreMetric(), total, both('pnl')),
       evidence: this.evidenceOf(model),
       is_live: model === this.liveModel(),
     };

@@ -77,7 +77,7 @@ export function createMetrics(opts: { collectProcess?: boolean } = {}) {
     alerts: new client.Counter({ name: 'hmm_alerts_total', help: 'alert events seen on the bus, by severity', labelNames: ['severity'], registers: r }),
     regimePosterior: new client.Gauge({ name: 'hmm_regime_posterior', help: 'Filtered posterior probability of each HMM regime (state) per model', labelNames: ['model', 'state'], registers: r }),
     regime: new client.Gauge({ name: 'hmm_model_regime', help: 'Most likely current regime (state index) per HMM model', labelNames: ['model'], registers: r }),
-    modelPnl: new client.Gauge({ name: 'hmm_model_pnl_usd', help: 'Net PnL per model from its own book (realized + unrealized - fees)', labelNames: ['model'], registers: r }),
+    modelPnl: new client.Gauge({ name: 'hmm_model_pnl_usd', help: 'Net PnL per model over its life, paper (shadow book) plus real (engine book): realized + unrealized - fees', labelNames: ['model'], registers: r }),
     modelExposure: new client.Gauge({ name: 'hmm_model_exposure_usd', help: 'Absolute position value held per model', labelNames: ['model'], registers: r }),
     netExposure: new client.Gauge({ name: 'hmm_exposure_net_usd', help: 'Signed position value by symbol (long > 0, short < 0)', labelNames: ['venue', 'symbol'], registers: r }),
     equityPeak: new client.Gauge({ name: 'hmm_equity_peak_usd', help: 'Highest equity seen since the process started, per venue and for the whole portfolio', labelNames: ['scope'], registers: r }),

@@ -260,3 +260,73 @@ test('evidence and figures resume from the registry after a restart', withDir(as
   assert.equal(second.tracker.evidence('live')!.marketMs, 12 * MINUTE);
   second.tracker.stop();
 }));
+
+test('a model\'s PnL runs on through promotion and rollback (paper X, then X + real Y), replicated; a model that never changed stage reads as before', withDir(async (dir) => {
+  const weights: Record<string, number> = { incumbent: 1, cand: 0 };
+  const { tracker, shadow, bus } = harness(dir, { weights, positions: [{ model: 'incumbent', symbol: 'BTCUSDT', qty: '1', avgPrice: '100', realizedPnl: '0', fees: '0' }] });
+  await tracker.start();
+  const cand: number[] = [];
+  const inc: number[] = [];
+  const step = (close: number, i: number) => {
+    const b = bar('BTCUSDT', close, T0 + i * MINUTE);
+    shadow.onBar(b);
+    bus.publish('market.bar', b);
+    cand.push(tracker.report('cand').pnl);
+    inc.push(tracker.report('incumbent').pnl);
+  };
+  step(100, 0);
+  shadow.execute({ model: modelId('cand'), symbol: symbol('BTCUSDT'), action: 'BUY', strength: 1, targetExposure: 0.5, ts: T0 });
+  step(110, 1);
+  const x = tracker.report('cand');
+  assert.equal(x.source, 'shadow');
+  assert.equal(x.pnl, 100, '10 paper BTC bought at 100, marked at 110');
+  assert.deepEqual([x.live_pnl, x.shadow_pnl], [0, 100]);
+  const barsBefore = x.total.bars_observed;
+
+  // Promoted (the canary manager's moves: a weight, and the paper position sold at market).
+  weights.cand = 0.1;
+  shadow.flatten('cand', T0 + MINUTE);
+  const paper = Math.round(shadow.view('cand').pnl * 100) / 100;
+  assert.ok(paper > 90 && paper <= 100, `the paper PnL, realized by the flatten (${paper})`);
+  step(110, 2);
+  const promoted = tracker.report('cand');
+  assert.equal(promoted.source, 'live');
+  assert.equal(promoted.live_pnl, 0, 'the engine book alone would read $0 here: the dip this guards against');
+  assert.equal(promoted.pnl, paper, 'the paper PnL stays in the total');
+  assert.equal(promoted.total.bars_observed, barsBefore, 'no return across the change of book: evidence keeps its meaning');
+
+  // It earns Y live: 1 BTC bought at 110 (fee 0.1), marked at 120.
+  bus.publish('trade.fill', fill('cand', 'BUY', '1', 110, T0 + 2 * MINUTE, '0.1'));
+  step(120, 3);
+  const live = tracker.report('cand');
+  assert.equal(live.live_pnl, 9.9);
+  assert.equal(live.shadow_pnl, paper);
+  assert.equal(live.pnl, Math.round((paper + 9.9) * 100) / 100, 'X + Y');
+  assert.equal(live.realized_pnl + live.unrealized_pnl - live.fees, live.pnl);
+
+  // Rolled back: the real position sold (fee 0.1); the real PnL stays in the total in shadow.
+  weights.cand = 0;
+  bus.publish('trade.fill', fill('cand', 'SELL', '1', 120, T0 + 3 * MINUTE, '0.1'));
+  step(120, 4);
+  const back = tracker.report('cand');
+  assert.equal(back.source, 'shadow');
+  assert.deepEqual([back.live_pnl, back.shadow_pnl, back.pnl], [9.8, paper, Math.round((paper + 9.8) * 100) / 100]);
+
+  // The line as the dashboard draws it: X, X less the flatten's cost, X + Y, never near $0.
+  assert.deepEqual(cand, [0, 100, paper, live.pnl, back.pnl]);
+  assert.ok(cand.slice(1).every((v) => v > 90), JSON.stringify(cand));
+
+  // The counterpart: the incumbent never changed stage and reads its engine book, as before.
+  assert.deepEqual(inc, [0, 10, 10, 20, 20]);
+  const i = tracker.report('incumbent');
+  assert.deepEqual([i.source, i.live_pnl, i.shadow_pnl, i.pnl], ['live', 20, 0, 20]);
+
+  // A replica restored from the snapshot reports the same figures.
+  const replica = harness(join(dir, 'replica'), { weights });
+  replica.tracker.restore(tracker.snapshot());
+  for (const m of ['cand', 'incumbent']) assert.deepEqual(replica.tracker.report(m), tracker.report(m), m);
+  // And the registry keeps the continuous figure across a restart.
+  tracker.stop();
+  const reg = new StrategyRegistry(join(dir, 'reg.json'), silentLogger());
+  assert.deepEqual([reg.get('cand')!.metrics!.pnl, reg.get('cand')!.metrics!.live_pnl, reg.get('cand')!.metrics!.shadow_pnl], [back.pnl, 9.8, paper]);
+}));
