@@ -240,7 +240,7 @@
       const stage = (m && m.stage) || r.stage || '';
       return `<tr><td>${r.rank}</td><td class="l" title="${esc(m ? m.kind : r.kind || '')}"><b>${esc(r.model)}</b></td><td><span class="tag ${esc(stage)}">${esc(stage)}</span></td>`
         + `<td>${fmt((m ? m.weight : r.weight) * 100, 0)}%</td><td>${usd(m ? m.capital_quota_usd : r.capital_quota_usd, 0)}</td>`
-        + `<td class="${cls(r.pnl)}" title="realized ${signedUsd(r.realized_pnl)} · unrealized ${signedUsd(r.unrealized_pnl)} · fees ${usd(r.fees)}"><b>${signedUsd(r.pnl)}</b></td>`
+        + `<td class="${cls(r.pnl)}" title="live (real) ${signedUsd(r.live_pnl)} + shadow (paper) ${signedUsd(r.shadow_pnl)} · realized ${signedUsd(r.realized_pnl)} · unrealized ${signedUsd(r.unrealized_pnl)} · fees ${usd(r.fees)}"><b>${signedUsd(r.pnl)}</b></td>`
         + `<td>${usd(r.exposure_usd, 0)}</td>${evidenceCells(r)}<td class="l">${regimeCell(m)}</td></tr>`;
     }).join('');
   }

@@ -220,7 +220,7 @@ export const LEADERBOARD_ROW_SCHEMA = {
   properties: {
     rank: { type: 'integer' }, model: { type: 'string' }, kind: { type: 'string' }, stage: { type: 'string' }, source: { type: 'string' },
     weight: num, capital_quota_usd: num, score: numOrNull, score_metric: { type: 'string' }, canary_score: num, canary_score_metric: { type: 'string' },
-    pnl: num, return_pct: num, sharpe: numOrNull, sortino: numOrNull, sharpe_reason: strOrNull, bars_observed: { type: 'integer' }, trades: { type: 'integer' },
+    pnl: num, live_pnl: num, shadow_pnl: num, return_pct: num, sharpe: numOrNull, sortino: numOrNull, sharpe_reason: strOrNull, bars_observed: { type: 'integer' }, trades: { type: 'integer' },
     evidence: {
       type: 'object',
       properties: {

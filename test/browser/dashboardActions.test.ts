@@ -4,7 +4,8 @@
 // that names what will happen, takes the token once per tab, and shows the API's answer — or
 // its refusal with the code — in place; the API agrees. Then the stack restarts on the same
 // root and the page shows the same history: equity points from before, the events, the
-// drawdown governance reports, model PnL that does not plunge to $0; nothing is clipped at
+// drawdown governance reports, model PnL that does not plunge to $0 (nor across a promotion
+// or rollback: a model's PnL is paper plus real over its life); nothing is clipped at
 // 1280 px and the legends show values. The after-restart screenshot's path is printed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -148,6 +149,23 @@ test('every dashboard action confirms, acts, shows its answer or refusal; after 
   await confirm(page, /Promote hmm_regime_v1 from canary to live .*ma_crossover_v1 goes to shadow/);
   await resultOf(page, 'modelsResult', /promote hmm_regime_v1: canary → live \(ma_crossover_v1 to shadow\)/);
   assert.equal(await stageOf('ma_crossover_v1'), 'shadow');
+  // While in shadow, ma_crossover_v1's PnL line carries on: its real PnL from live plus its paper
+  // PnL, never its paper book alone (a dip to about $0). Waits for a model PnL sample (one every
+  // 5 s) taken after the demotion.
+  const demotedAt = Date.now();
+  const pnlSamples = async () => ((await api('GET', `${s.opsUrl}/dashboard/history?points=5000`)).json.model_pnl as { ts: number; pnl: Record<string, number> }[]);
+  let inShadow: { ts: number; pnl: Record<string, number> } | undefined;
+  for (let i = 0; i < 60 && inShadow === undefined; i++) {
+    inShadow = (await pnlSamples()).find((p) => p.ts > demotedAt);
+    if (inShadow === undefined) await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.ok(inShadow !== undefined, 'a model PnL sample while ma_crossover_v1 is in shadow');
+  const maRow = ((await api('GET', `${s.opsUrl}/strategy/status`)).json.leaderboard as Json[]).find((r) => r.model === 'ma_crossover_v1')!;
+  assert.equal(maRow.source, 'shadow');
+  assert.notEqual(maRow.live_pnl, 0, 'the real PnL it made live');
+  assert.equal(maRow.pnl, Math.round((maRow.live_pnl + maRow.shadow_pnl) * 100) / 100, `pnl is real + paper: ${JSON.stringify(maRow)}`);
+  assert.notEqual(inShadow.pnl.ma_crossover_v1, 0);
+  assert.equal(await stageOf('ma_crossover_v1'), 'shadow', 'still in shadow when sampled');
   // ... and roll it back: the model it replaced is live again.
   await page.waitForSelector('#modelsCtl tr[data-model="hmm_regime_v1"] .act-rollback:not([disabled])');
   await modelButton('hmm_regime_v1', 'act-rollback').click();
@@ -188,6 +206,12 @@ test('every dashboard action confirms, acts, shows its answer or refusal; after 
   const lastBefore = beforeRestart.points.at(-1)!;
   const eventsBefore = (await api('GET', `${s.opsUrl}/dashboard/events?limit=200`)).json.events as { topic: string }[];
   assert.ok(eventsBefore.some((e) => e.topic === 'strategy.promoted') && eventsBefore.some((e) => e.topic === 'trading.state'));
+  // Across the promotions and the rollback no model's PnL line came back to $0 once it had PnL.
+  for (const model of Object.keys(beforeRestart.model_pnl.at(-1)!.pnl)) {
+    const line = beforeRestart.model_pnl.map((p) => p.pnl[model]).filter((v): v is number => v !== undefined);
+    const from = line.findIndex((v) => v !== 0);
+    if (from >= 0) assert.ok(line.slice(from).every((v) => v !== 0), `${model} PnL line: ${line.join(', ')}`);
+  }
 
   // ── Restart on the same root ──
   await s.stop();
