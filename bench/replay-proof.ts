@@ -5,8 +5,8 @@
 // whole replay summary of the first seed (promotions, capital curve per model, Viterbi regimes).
 // Run one drift per process:
 //   npx tsx bench/replay-proof.ts <drift> <steps> <seed> [seed ...]
-// e.g. `npx tsx bench/replay-proof.ts 3 20160 1` (the planted edge, two weeks) and
-//      `npx tsx bench/replay-proof.ts 0 20160 1` (no edge).
+// e.g. `npx tsx bench/replay-proof.ts 3 10080 2` (the planted edge, one week, the horizon of
+// test/integration/plantedEdge.test.ts) and `npx tsx bench/replay-proof.ts 0 10080 2` (no edge).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,12 +15,16 @@ import { formatReplay } from '../src/replay/replay.js';
 
 const [drift, steps, ...seeds] = process.argv.slice(2).map(Number);
 let promoted = 0;
+let hmmLargest = 0;
+let atFloor = 0;
 let first: string | null = null;
 for (const seed of seeds) {
   const dir = mkdtempSync(join(tmpdir(), 'hmm-replay-proof-'));
   try {
     const o = await runPlantedEdge(join(dir, 'root'), seed!, drift!, steps!);
     if (o.promotions > 0) promoted++;
+    if (o.largest?.startsWith('hmm_') === true) hmmLargest++;
+    if (o.loserAtFloor) atFloor++;
     first ??= formatReplay(o.report);
     process.stdout.write(`seed ${seed} drift ${drift}: ${o.steps} steps in ${(o.wallMs / 1000).toFixed(1)} s; ` +
       `promoted to live: ${o.report.promotions.map((p) => `${p.model} at ${p.ts}`).join(', ') || 'none'}; ` +
@@ -29,4 +33,5 @@ for (const seed of seeds) {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-process.stdout.write(`drift ${drift}: promoted to live in ${promoted} of ${seeds.length} seeds\n\n${first ?? ''}`);
+process.stdout.write(`drift ${drift}: promoted to live in ${promoted} of ${seeds.length} seeds; an HMM holds the largest quota in ${hmmLargest}; ` +
+  `the inverted MA ends at the floor in ${atFloor}\n\n${first ?? ''}`);

@@ -197,7 +197,7 @@ program.command('train-hmm').description('fit a Gaussian HMM and save it as the 
   .option('--seed <s>', 'seed of the synthetic history', '1')
   .option('--interval-ms <ms>', 'bar interval of the synthetic history (default: MARKET_INTERVAL_MS or 1000, what the stack trades)')
   .option('--symbol <symbol>', 'symbol to train on (default: BTCUSDT, or the first in the CSV)')
-  .option('--k <n>', 'number of regimes', '3')
+  .option('--k <n>', 'number of regimes (calm, up-trend, down-trend, volatile)', '4')
   .option('--covariance <type>', 'diag or full', 'diag')
   .option('--id <id>', 'model id in ops/models', 'hmm_regime')
   .action(async (o: Record<string, string | undefined>) => {

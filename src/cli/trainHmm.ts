@@ -70,7 +70,7 @@ export async function trainHmmCommand(root: string, o: TrainHmmCliOptions): Prom
     throw new CliError(`--id: "${id}" is not a valid model id (letters, digits, . _ -)`, 2);
   }
   if (id === '.' || id === '..') throw new CliError(`--id: "${id}" is not a valid model id`, 2);
-  const k = intOption('k', o.k, 3, 1, 12);
+  const k = intOption('k', o.k, 4, 1, 12);
   const cov = o.covariance ?? 'diag';
   if (cov !== 'diag' && cov !== 'full') throw new CliError(`--covariance must be "diag" or "full", got "${cov}"`, 2);
   // The stack's feed interval by default: an HMM's volatility features scale with it.

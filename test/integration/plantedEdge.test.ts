@@ -2,10 +2,10 @@
 // and funds an edge planted in the market, starves a losing model, and promotes nothing when
 // there is nothing to find. Each run: a seeded synthetic market (BTCUSDT, minute bars), a week
 // of history the first HMM is trained on, then STEPS replayed bars on the stack's SimClock with
-// the default models (MA crossover live, HMM and ensemble in shadow, walk-forward refits) plus
-// an inverted MA crossover in shadow (src/replay/plantedEdge.ts).
+// the default models (MA crossover live, HMM and ensemble in shadow, walk-forward refits every
+// twelve market hours) plus an inverted MA crossover in shadow (src/replay/plantedEdge.ts).
 //
-// Pass rule, over SEEDS (10 seeds, each in its own process, two at a time):
+// Pass rule, over seeds 1–10, one week (10,080 minute bars) replayed per run:
 //   drift ×3 (trends of ±0.24 σ per bar, PLANTED_EDGE.drift):
 //     an HMM version is promoted to live in ≥ 8 of 10 seeds;
 //     an HMM version ends with the largest capital quota in ≥ 8 of 10;
@@ -13,28 +13,32 @@
 //   drift 0 (no edge anywhere): a promotion to live in ≤ 1 of 10 seeds — the stated
 //     false-positive rate, near the canary's 1 − confidence per candidate.
 //
-// Runtime: with the replay at ~160 bars/s (BENCHMARKS.md, whole-stack replay) one run of two
-// weeks takes ~3 minutes, the 20 runs ~30 minutes on two cores: far past the suite's budget.
-// The test therefore runs when PLANTED_EDGE=1 is set (PLANTED_EDGE_STEPS and PLANTED_EDGE_SEEDS
-// change its scale) and is skipped, saying so, otherwise. Once the replay is fast (branch
-// replay-speed) the gate goes.
-import { test } from 'node:test';
+// Why a week: the venue is spot, so the HMM can earn only in up-trends (a down-trend is "flat"),
+// and it must show an edge that beats zero on its own, significantly, twice — in shadow (≥ 12
+// market hours) and again as canary (≥ 24 market hours, evidence counted afresh). Over the
+// first four days several seeds hold fewer than 700 up-trend bars (seed 1: 415 of 6,000) and
+// nothing can be proven there; over a week most hold 1,200–3,200 (BENCHMARKS.md, "Planted-edge
+// proof"). The 20 runs go through one pool of child processes, two at a time (one replay per
+// process: a replay is single-threaded); per-seed figures are printed as diagnostics.
+// PLANTED_EDGE_STEPS and PLANTED_EDGE_SEEDS change the scale for an investigation.
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { PLANTED_EDGE } from '../../src/replay/plantedEdge.js';
 
-const STEPS = Number(process.env.PLANTED_EDGE_STEPS ?? 20_160); // two weeks of minute bars
+const STEPS = Number(process.env.PLANTED_EDGE_STEPS ?? PLANTED_EDGE.steps); // one week of minute bars
 const SEEDS = Array.from({ length: Number(process.env.PLANTED_EDGE_SEEDS ?? 10) }, (_, i) => i + 1);
 const PARALLEL = 2;
-const enabled = process.env.PLANTED_EDGE === '1';
 
 interface Outcome {
   readonly seed: number;
+  readonly drift: number;
   readonly hmmPromotions: readonly { readonly model: string; readonly ts: string }[];
   readonly promotions: number;
   readonly finalQuotas: Readonly<Record<string, number>>;
   readonly largest: string | null;
   readonly loserAtFloor: boolean;
+  readonly wallMs: number;
 }
 
 function runChild(seed: number, drift: number): Promise<Outcome> {
@@ -52,30 +56,45 @@ function runChild(seed: number, drift: number): Promise<Outcome> {
   });
 }
 
-async function runAll(drift: number): Promise<Outcome[]> {
+// Both drifts in one queue, so neither half of the pool idles while the other drift finishes.
+const runs = new Map<number, Outcome[]>();
+before(async () => {
+  const queue = SEEDS.flatMap((s) => [{ seed: s, drift: PLANTED_EDGE.drift }, { seed: s, drift: 0 }]);
   const out: Outcome[] = [];
-  const queue = [...SEEDS];
   await Promise.all(Array.from({ length: PARALLEL }, async () => {
-    for (let s = queue.shift(); s !== undefined; s = queue.shift()) out.push(await runChild(s, drift));
+    for (let job = queue.shift(); job !== undefined; job = queue.shift()) out.push({ ...(await runChild(job.seed, job.drift)), drift: job.drift });
   }));
-  return out.sort((a, b) => a.seed - b.seed);
-}
+  for (const o of out.sort((a, b) => a.seed - b.seed)) runs.set(o.drift, [...(runs.get(o.drift) ?? []), o]);
+}, { timeout: 3600_000 });
 
 const count = (xs: readonly Outcome[], f: (o: Outcome) => boolean): number => xs.filter(f).length;
 const need = Math.ceil(0.8 * SEEDS.length);
-const skip = enabled ? false : 'set PLANTED_EDGE=1: 20 whole-stack replays of two weeks take ~30 min at the current replay speed';
+const allowed = Math.max(1, Math.floor(SEEDS.length / 10));
+const line = (o: Outcome): string =>
+  `seed ${o.seed} drift ${o.drift}: live ${o.hmmPromotions.map((p) => `${p.model}@${p.ts}`).join(',') || (o.promotions > 0 ? `${o.promotions} non-HMM promotion(s)` : '—')}; ` +
+  `largest ${o.largest}; inverted MA at floor ${o.loserAtFloor}; ${(o.wallMs / 1000).toFixed(0)} s; quotas ${JSON.stringify(o.finalQuotas)}`;
 
-test(`planted edge ×${PLANTED_EDGE.drift}: an HMM goes live and holds the most capital, the inverted MA ends at the floor (≥ ${need}/${SEEDS.length} seeds each)`, { skip, timeout: 4 * 3600_000 }, async () => {
-  const runs = await runAll(PLANTED_EDGE.drift);
-  const lines = runs.map((o) => `seed ${o.seed}: hmm live ${o.hmmPromotions.map((p) => `${p.model}@${p.ts}`).join(',') || '—'}; largest ${o.largest}; inverted at floor ${o.loserAtFloor}; quotas ${JSON.stringify(o.finalQuotas)}`);
-  const why = lines.join('\n');
-  assert.ok(count(runs, (o) => o.hmmPromotions.length > 0) >= need, `HMM promoted in too few seeds:\n${why}`);
-  assert.ok(count(runs, (o) => o.largest?.startsWith('hmm_') === true) >= need, `HMM holds the largest quota in too few seeds:\n${why}`);
-  assert.ok(count(runs, (o) => o.loserAtFloor) >= need, `inverted MA not at the floor in enough seeds:\n${why}`);
+test(`planted edge ×${PLANTED_EDGE.drift} over ${STEPS} bars: an HMM goes live, an HMM holds the most capital, the inverted MA ends at the floor (each in ≥ ${need}/${SEEDS.length} seeds)`, (t) => {
+  const rs = runs.get(PLANTED_EDGE.drift) ?? [];
+  assert.equal(rs.length, SEEDS.length);
+  for (const o of rs) t.diagnostic(line(o));
+  const promoted = count(rs, (o) => o.hmmPromotions.length > 0);
+  const largest = count(rs, (o) => o.largest?.startsWith('hmm_') === true);
+  const floor = count(rs, (o) => o.loserAtFloor);
+  t.diagnostic(`tally: HMM live ${promoted}/${SEEDS.length}, HMM largest quota ${largest}/${SEEDS.length}, inverted MA at floor ${floor}/${SEEDS.length}`);
+  const why = rs.map(line).join('\n');
+  assert.ok(promoted >= need, `HMM promoted in ${promoted} of ${SEEDS.length} seeds:\n${why}`);
+  assert.ok(largest >= need, `HMM holds the largest quota in ${largest} of ${SEEDS.length} seeds:\n${why}`);
+  assert.ok(floor >= need, `inverted MA at the floor in ${floor} of ${SEEDS.length} seeds:\n${why}`);
 });
 
-test(`no edge (drift 0): a promotion to live in at most 1 of ${SEEDS.length} seeds`, { skip, timeout: 4 * 3600_000 }, async () => {
-  const runs = await runAll(0);
-  const promoted = runs.filter((o) => o.promotions > 0);
-  assert.ok(promoted.length <= Math.max(1, Math.floor(SEEDS.length / 10)), `promotions with no edge in seeds ${promoted.map((o) => o.seed).join(', ')}`);
+test(`no edge (drift 0) over ${STEPS} bars: a promotion to live in at most ${allowed} of ${SEEDS.length} seeds`, (t) => {
+  const rs = runs.get(0) ?? [];
+  assert.equal(rs.length, SEEDS.length);
+  for (const o of rs) t.diagnostic(line(o));
+  const promoted = rs.filter((o) => o.promotions > 0);
+  // Shown, not asserted: with no edge every model loses to fees and the HMM, trading least,
+  // usually loses least, so the largest quota alone is no proof of a found edge; going live is.
+  t.diagnostic(`tally: a promotion to live in ${promoted.length}/${SEEDS.length}; an HMM holds the largest quota in ${count(rs, (o) => o.largest?.startsWith('hmm_') === true)}/${SEEDS.length}`);
+  assert.ok(promoted.length <= allowed, `promotions with no edge in seeds ${promoted.map((o) => o.seed).join(', ')}:\n${rs.map(line).join('\n')}`);
 });

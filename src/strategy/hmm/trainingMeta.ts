@@ -94,7 +94,9 @@ export interface TrainOnBarsOptions {
 
 function trainOptions(opts: TrainOnBarsOptions): TrainHmmOptions {
   return {
-    id: opts.id, k: opts.k ?? 3, covarianceType: opts.covarianceType ?? 'diag',
+    // k only when asked for: the regime count's default is trainHmmFromBars' (4), which a
+    // fixed 3 here overrode for every start-up fit and refit of the stack.
+    id: opts.id, ...(opts.k !== undefined ? { k: opts.k } : {}), covarianceType: opts.covarianceType ?? 'diag',
     ...(opts.seed !== undefined ? { fit: { seed: opts.seed } } : {}),
   };
 }
