@@ -44,9 +44,10 @@ test('backtest writes the report and the equity curve; hmm trains in sample and 
     assert.equal(csv.length, report.report.steps + 1);
     assert.equal(report.equity_curve.length, 2000, 'the JSON curve is thinned to 2000 points; the CSV has every step');
     // The HMM's Viterbi regime path over the traded bars, summarised per regime.
-    assert.match(r.stdout, /regime 0 of 3 \(Viterbi\): [\d.]+ % of bars in \d+ spells/);
+    // Four regimes, the default fit (calm, up-trend, down-trend, volatile).
+    assert.match(r.stdout, /regime 0 of 4 \(Viterbi\): [\d.]+ % of bars in \d+ spells/);
     const regimes = (JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { run: { regimes: { summary: { share_pct: number }[]; spells: { bars: number }[] } } }).run.regimes;
-    assert.equal(regimes.summary.length, 3);
+    assert.equal(regimes.summary.length, 4);
     assert.ok(Math.abs(regimes.summary.reduce((a, x) => a + x.share_pct, 0) - 100) < 1e-6);
     assert.ok(regimes.spells.length > 0);
 
