@@ -71,7 +71,7 @@ export async function startOpsProcess(opts: OpsProcessOptions = {}): Promise<Ops
   try {
     const bus = await openBus(redis, 'ops', log, metrics);
     cleanup.push(() => bus.close());
-    if (redis === null) log.warn('[OPS] REDIS_URL is not set: this control plane shares no bus with its engines (no bars, fills or rejections reach it) and cannot run beside another replica');
+    if (redis === null) log.warn('[OPS] neither REDIS_URL nor REDIS_SENTINELS is set: this control plane shares no bus with its engines (no bars, fills or rejections reach it) and cannot run beside another replica');
     const replicaId = base.distributed.replicaId ?? processIdFor('ops');
 
     // Leadership and replication (Redis only): the cluster's kill decision and allocations

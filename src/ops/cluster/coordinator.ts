@@ -89,11 +89,11 @@ export class OpsCoordinator implements Coordination {
 
   constructor(private readonly redis: RedisDeploymentConfig, readonly replicaId: string, private readonly paths: StackPaths, private readonly log: Logger, private readonly metrics: Metrics) {
     this.lease = new LeaderLease({
-      url: redis.url, name: OPS_LEASE_NAME, prefix: redis.prefix, holderId: replicaId, ttlMs: redis.leaderTtlMs, logger: log,
+      url: redis.endpoint, name: OPS_LEASE_NAME, prefix: redis.prefix, holderId: replicaId, ttlMs: redis.leaderTtlMs, logger: log,
       onAcquired: (l) => this.onAcquired(l),
       onLost: (reason) => this.onLost(reason),
     });
-    this.store = new OpsStateStore(redis.url, redis.prefix, this.lease.fenceKey, `hmm-ops-state:${replicaId}`);
+    this.store = new OpsStateStore(redis.endpoint, redis.prefix, this.lease.fenceKey, `hmm-ops-state:${replicaId}`);
     this.allocationReplication = { store: this.store, holder: replicaId, onFenced: () => this.onFenced() };
   }
 
