@@ -60,7 +60,7 @@ export function createRedis(target: RedisTarget, options: RedisOptions = {}): Re
 export function describeRedis(target: RedisTarget): string {
   const e = endpointOf(target);
   if (e.kind === 'url') return redactUrl(e.url);
-  return `sentinel group "${e.name}" via ${e.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
+  return `Sentinel group '${e.name}' via ${e.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
 }
 
 /** The URL without its password, for messages. */

@@ -42,7 +42,7 @@ test('REDIS_SENTINELS + REDIS_SENTINEL_NAME: the group behind its sentinels', ()
   assert.equal(c.prefix, 'x:');
   assert.equal(redisConfigured({ REDIS_SENTINELS: 's1:26379' }), true);
   const described = describeRedis(c.endpoint);
-  assert.equal(described, 'sentinel group "mymaster" via s1:26379,10.0.0.7:26380,::1:26381');
+  assert.equal(described, "Sentinel group 'mymaster' via s1:26379,10.0.0.7:26380,::1:26381");
   assert.doesNotMatch(described, /pw-/);
 });
 
