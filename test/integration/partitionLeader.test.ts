@@ -43,7 +43,7 @@ function root(label: string): string {
 }
 
 after(async () => {
-  if (process.env.HMM_TEST_DUMP) for (const c of children) process.stderr.write(`--- ${c.label}\n${c.output().split('\n').filter((l) => /ALLOC|OPS|ERROR|WARN|ENGINE/.test(l)).slice(-25).join('\n')}\n`);
+  if (process.env.HMM_TEST_DUMP) for (const c of children) process.stderr.write(`--- ${c.label}\n${c.output().split('\n').filter((l) => c.label === 'engine_sim' || /ALLOC|OPS|ERROR|WARN|rror/.test(l)).slice(-25).join('\n')}\n`);
   for (const c of clients) c.disconnect();
   for (const c of children) c.signal('SIGKILL');
   await Promise.all(children.map((c) => c.exited));
