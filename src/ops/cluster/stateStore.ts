@@ -226,7 +226,8 @@ function parseStoredTradingState(raw: string): TradingStateDocument | null {
 /** The cluster's trading-state document, for an engine starting (one short-lived connection);
  *  null when none is stored. Throws when Redis cannot be read: the caller decides how to fail safe. */
 export async function readClusterTradingState(url: RedisTarget, prefix: string, timeoutMs = 3_000): Promise<TradingStateDocument | null> {
-  const redis = createRedis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null, connectionName: 'hmm-engine-start' });
+  // One attempt: no retry of the server, nor of the sentinels (their default retries forever).
+  const redis = createRedis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null, sentinelRetryStrategy: () => null, connectionName: 'hmm-engine-start' });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
