@@ -2,23 +2,37 @@
 // default models (MA live, HMM and ensemble in shadow), router, allocator, canary, governance,
 // shadow book, sim venue, ledger and order log — on a SimClock, each step settled before the
 // next. Timed from the first replayed step to the last (start-up, warm-up and the HMM
-// bootstrap are printed apart). Run: npx tsx bench/replay.bench.ts [steps]  (default 2,000;
-// two symbols, 1-minute bars).
+// bootstrap are printed apart). Also printed: bars per CPU-second of this process over the
+// same span (user + system), the figure to compare when other work shares the machine's cores.
+// Run: npx tsx bench/replay.bench.ts [steps] [runs]  (default 2,000 steps, 1 run; two symbols,
+// 1-minute bars; with several runs each is a fresh root, and the median is printed last).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runReplay } from '../src/replay/replay.js';
 
 const steps = Number(process.argv[2] ?? 2_000);
-const dir = mkdtempSync(join(tmpdir(), 'hmm-replay-bench-'));
-try {
-  let t1 = 0;
-  const t0 = performance.now();
-  const r = await runReplay({ root: join(dir, 'root'), synthetic: { seed: 42, drift: 1, steps }, onStarted: () => { t1 = performance.now(); } });
-  const t2 = performance.now();
-  const loopS = (t2 - t1) / 1000;
-  process.stdout.write(`replay (whole stack, default models, ${r.bars} bars in ${r.steps} steps): start-up ${((t1 - t0) / 1000).toFixed(2)} s, ` +
-    `replay ${loopS.toFixed(2)} s → ${Math.round(r.bars / loopS)} bars/s (${Math.round(r.steps / loopS)} steps/s); goal 250,000 bars/s\n`);
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+const runs = Number(process.argv[3] ?? 1);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const wallRates: number[] = [];
+const cpuRates: number[] = [];
+for (let run = 0; run < runs; run++) {
+  const dir = mkdtempSync(join(tmpdir(), 'hmm-replay-bench-'));
+  try {
+    let t1 = 0;
+    let c1: NodeJS.CpuUsage = process.cpuUsage();
+    const t0 = performance.now();
+    const r = await runReplay({ root: join(dir, 'root'), synthetic: { seed: 42, drift: 1, steps }, onStarted: () => { t1 = performance.now(); c1 = process.cpuUsage(); } });
+    const t2 = performance.now();
+    const cpu = process.cpuUsage(c1);
+    const loopS = (t2 - t1) / 1000;
+    const cpuS = (cpu.user + cpu.system) / 1e6;
+    wallRates.push(r.bars / loopS);
+    cpuRates.push(r.bars / cpuS);
+    process.stdout.write(`replay (whole stack, default models, ${r.bars} bars in ${r.steps} steps, ${r.orders} orders, ${r.fills} fills): start-up ${((t1 - t0) / 1000).toFixed(2)} s, ` +
+      `replay ${loopS.toFixed(2)} s → ${Math.round(r.bars / loopS)} bars/s (${Math.round(r.steps / loopS)} steps/s); CPU ${cpuS.toFixed(2)} s → ${Math.round(r.bars / cpuS)} bars per CPU-second; goal 250,000 bars/s\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
+if (runs > 1) process.stdout.write(`median of ${runs}: ${Math.round(median(wallRates))} bars/s, ${Math.round(median(cpuRates))} bars per CPU-second\n`);

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HMM_NODE_FLAGS } from '../src/app/nodeFlags.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: number): number => {
@@ -62,7 +63,9 @@ const opsPort = await freePort();
 const noopPort = await freePort();
 // BENCH_PROFILE_DIR=dir writes a CPU profile of the stack process (node --cpu-prof).
 const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-const stack = spawn(process.execPath, [...profile, join(repo, 'bin/hmm.mjs'), 'up'], {
+// The shipped V8 flags (src/app/nodeFlags.ts), as `npm start` and the image run it; BENCH_NO_NODE_FLAGS=1 leaves them off.
+const flags = process.env.BENCH_NO_NODE_FLAGS === '1' ? [] : HMM_NODE_FLAGS;
+const stack = spawn(process.execPath, [...flags, ...profile, join(repo, 'bin/hmm.mjs'), 'up'], {
   cwd: root,
   env: {
     ...process.env, HMM_ROOT: root, OPS_PORT: String(opsPort), ENGINE_PORT: '0', OPS_API_TOKEN: TOKEN, LOG_LEVEL: 'warn',

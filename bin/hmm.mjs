@@ -1,6 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // `hmm` entry point: runs the TypeScript CLI in this same process with tsx's loader
-// registered (no build step, and no wrapper process between a signal and the stack).
+// registered (no build step, and no wrapper process between a signal and the stack). The
+// shebang's V8 flags are src/app/nodeFlags.ts (`node bin/hmm.mjs` without them runs, with a
+// larger young generation).
 import { register } from 'tsx/esm/api';
 
 register();

@@ -29,6 +29,9 @@ import type { Bar } from '../core/marketData.js';
 import { signalOrderId } from '../core/orderIds.js';
 import type { Signal } from '../core/signal.js';
 import type { Bus } from '../bus/bus.js';
+import { RedisBus } from '../bus/redisBus.js';
+import type { FillPayload } from '../bus/topics.js';
+import { BusInputGuard } from '../bus/inputBounds.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
 import type { InstrumentView } from '../engine/views.js';
 import type { Logger } from '../obs/logger.js';
@@ -59,6 +62,7 @@ import { controlRoutes } from '../ops/routes/control.js';
 import { governanceRoutes } from '../ops/routes/governance.js';
 import { readRoutes } from '../ops/routes/read.js';
 import { reconcileRoutes } from '../ops/routes/reconcile.js';
+import { engineStopRoutes } from '../ops/routes/engineStop.js';
 import { strategyRoutes } from '../ops/routes/strategy.js';
 import { streamRoutes } from '../ops/routes/stream.js';
 import { tradingRoutes } from '../ops/routes/trading.js';
@@ -71,12 +75,14 @@ import { CanaryManager } from '../lifecycle/canaryManager.js';
 import { standingsOf } from '../lifecycle/allocationStanding.js';
 import { attachLeaderboardSource, buildLeaderboard, modelStage } from '../lifecycle/leaderboard.js';
 import { ShadowBook } from '../lifecycle/shadowBook.js';
+import { DerivedFold, type FoldEvent } from '../lifecycle/derivedFold.js';
+import { symbol as toSymbol } from '../core/ids.js';
 import { DEFAULT_HMM_STORE_ID, ModelFleet, StrategyRegistry } from '../lifecycle/strategyRegistry.js';
 import { Retrainer } from '../lifecycle/retrainer.js';
 import { StrategyTracker } from '../lifecycle/strategyTracker.js';
 import { StrategyRuntime } from '../strategy/runtime.js';
 import type { RotatingFile } from '../util/rotatingFile.js';
-import { writeJsonAtomic } from '../util/atomicFile.js';
+import { ExportFile } from '../util/exportFile.js';
 import { type LeaderDaemons, leaderDaemons } from './leaderDaemons.js';
 import { LeaderOnlyChannel, MarkedBus } from './markedBus.js';
 
@@ -122,6 +128,10 @@ export interface ControlPlaneDeps {
   /** The one clock: WallClock live, SimClock in replay. */
   readonly clock: Clock;
   readonly coordination?: Coordination | null;
+  /** Host ms between two writes of each exported state file (aggregate exposure, capital
+   *  allocations and their history; util/exportFile.ts). 0 (default, live): every refresh is
+   *  written. A replay paces them: decisions still run on every tick, only the files wait. */
+  readonly exportPacingMs?: number;
 }
 
 /** The parts an engine honours from its first order; built before the engines. */
@@ -140,7 +150,9 @@ export interface ControlPlaneCore {
 /** Phase 1a: operator tokens, audit, the policy files and the trading state. Reads files only. */
 export function buildControlCore(d: ControlPlaneDeps): ControlPlaneCore {
   const { config, paths, log, metrics } = d;
-  const bus = new MarkedBus(d.bus);
+  // Every event the control plane acts on is inside its documented ranges (bus/inputBounds.ts).
+  const guard = new BusInputGuard({ log, onRefused: (topic) => metrics.busEventsRefused.inc({ topic }) });
+  const bus = new MarkedBus(d.bus, undefined, null, guard);
   const engines = new EngineSet();
   // Several tokens may be valid at once (rotation without downtime); see ops/auth.ts.
   const token = new OpsTokenRing({
@@ -188,6 +200,10 @@ export interface ControlPlane extends Omit<ControlPlaneCore, 'engines'> {
   readonly fleet: ModelFleet;
   readonly shadow: ShadowBook;
   readonly tracker: StrategyTracker;
+  /** The derived state (tracker, shadow book, stages) as one fold: live here, or the leader's. */
+  readonly fold: DerivedFold;
+  /** The stream after an id as fold events (a new leader's catch-up); [] on the in-process bus. */
+  foldTail(after: string): Promise<readonly { id: string; e: FoldEvent }[]>;
   readonly canary: CanaryManager;
   readonly daemons: LeaderDaemons;
   /** The Ops API's address; null until listen(). */
@@ -265,7 +281,8 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   for (const bar of history) fleet.observe(bar);
   for (const m of runtime.list()) m.restateOnNextBar?.();
   const modelIds = () => runtime.list().map((m) => m.id as string);
-  const modelInfos = (): ModelInfo[] => runtime.list().map((m) => ({ id: m.id, kind: m.kind, symbols: m.symbols, diagnostics: m.diagnostics?.() ?? {} }));
+  // A follower shows the leader's diagnostics: only the leader's models trade.
+  const modelInfos = (): ModelInfo[] => runtime.list().map((m) => ({ id: m.id, kind: m.kind, symbols: m.symbols, diagnostics: fold.following?.diagnostics[m.id] ?? m.diagnostics?.() ?? {} }));
   const knownModels = () => new Set([...modelIds(), ...registry.entries().map((e) => e.id)]);
 
   // Weights follow the registry's stages for models the weights file does not name yet.
@@ -291,6 +308,40 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
     engines, shadow, registry, weight: (m) => weights.weight(m), quota, models: modelIds,
     scoreMetric: () => policies.current.canary.score_metric, bus, log, evidencePolicy: () => policies.current.evidence, clock,
   });
+  // The derived state is one fold over the bus: with coordination a replica starts following
+  // (serving the leader's snapshots) and folds itself only while it leads (ops/cluster).
+  const fold = new DerivedFold({
+    tracker, shadow, log, mode: coordination === null ? 'live' : 'follow',
+    position: () => (d.bus instanceof RedisBus ? d.bus.streamId : null),
+    stages: () => Object.fromEntries(registry.entries().map((e) => [e.id, { stage: e.stage, stage_since: e.stage_since }])),
+    applyStages: (stages) => {
+      const differ = Object.entries(stages).filter(([id, s]) => { const e = registry.get(id); return e !== undefined && (e.stage !== s.stage || e.stage_since !== s.stage_since); });
+      if (differ.length === 0) return;
+      registry.commit((draft) => { for (const [id, st] of differ) StrategyRegistry.patch(draft, id, { stage: st.stage, stage_since: st.stage_since }); });
+    },
+    diagnostics: () => Object.fromEntries(runtime.list().map((m) => [m.id as string, m.diagnostics?.() ?? {}])),
+  });
+  const foldTail = async (after: string): Promise<{ id: string; e: FoldEvent }[]> => {
+    if (!(d.bus instanceof RedisBus)) return [];
+    const { entries, trimmed } = await d.bus.range(after);
+    if (trimmed) log.error(`[OPS] the bus stream no longer holds every event after ${after} (trimmed): the derived state catches up from what is left — raise REDIS_BUS_MAXLEN if this recurs`);
+    const out: { id: string; e: FoldEvent }[] = [];
+    for (const en of entries) {
+      if (en.topic === 'market.bar') {
+        const bar = en.payload as Bar;
+        out.push({ id: en.id, e: { kind: 'bar', bar: { ...bar, symbol: toSymbol(bar.symbol) } } });
+      } else if (en.topic === 'trade.fill') {
+        out.push({ id: en.id, e: { kind: 'fill', fill: en.payload as FillPayload } });
+      } else if (en.topic === 'signal') {
+        // The predecessor's model signals: a shadow model's is paper-filled (once, by its id).
+        const signal = en.payload as Signal;
+        if (runtime.get(signal.model) !== undefined && weights.weight(signal.model) <= 0 && !(signal.action === 'HOLD' && signal.targetExposure === undefined)) {
+          out.push({ id: en.id, e: { kind: 'shadow_signal', signal, id: signalOrderId(signal) } });
+        }
+      }
+    }
+    return out;
+  };
   // The first allocation step of a process counts no performance (the tracker has not sampled
   // yet); every later one tilts by the tracker's figures.
   let trackerSampled = false;
@@ -301,6 +352,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
       clock,
       historyPath: paths.capitalAllocations.replace(/\.json$/, '_history.json'),
       historyLimit: () => policies.current.allocation_history_limit,
+      exportPacingMs: d.exportPacingMs ?? 0,
     }];
   const replicatedAllocator = coordination
     ? new ReplicatedAllocator(allocatorArgs, { ...coordination.allocationReplication, path: paths.capitalAllocations, policy: () => capitalPolicy.current, log, metrics, clock })
@@ -350,12 +402,14 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   const leaderboard = () => buildLeaderboard(context);
   await ops.register(readRoutes, {
     engines, baselineEquity: () => baselineEquity, mode: config.mode, marketIntervalMs: config.marketIntervalMs, lastBarTs: () => lastBarTs,
-    startedAt: market.startedAt, killSwitch, tradingStates: () => tradingStates.current, exposureMultiplier: () => multiplier(), weights, models: modelInfos,
+    startedAt: market.startedAt, killSwitch, tradingStates: () => tradingStates.view, exposureMultiplier: () => multiplier(), weights, models: modelInfos,
     quota: (m) => allocator.quota(m), stageOf: (m) => modelStage(context, m), leaderboard, registry: metrics.registry,
+    asOf: () => ({ seq: fold.seq, stream_id: fold.position }),
   });
   await ops.register(governanceRoutes, { tradingStates, governance, tokens: token, alerts, bus, engineNames: () => engines().map((e) => e.name), modelIds });
   await ops.register(reconcileRoutes, { engines, log });
   await ops.register(tradingRoutes, { engines, maxNotionalUsd: config.maxNotionalUsdt, log, now: () => clock.now() });
+  await ops.register(engineStopRoutes, { engines, log });
   await ops.register(controlRoutes, { killSwitch, exposure: governance, weights, modelIds, hasModel: (id) => runtime.get(id) !== undefined, router, signalGate, bus });
   await ops.register(streamRoutes, {
     bus, engines, baselineEquity: () => baselineEquity, leaderboard, tradingEnabled: () => killSwitch.enabled,
@@ -408,26 +462,28 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   const routeSignal = (signal: Signal): void => {
     if (!leads()) return;
     signalGate.run(() => router.route(signal, { clientOrderId: signalOrderId(signal) })).then((r) => {
-      if (r.outcome === 'shadow') {
-        const paper = shadow.execute(signal);
-        if (paper.outcome === 'filled') log.debug({ model: r.model, fills: paper.fills.length }, `[STRAT] ${r.model} ${signal.action} ${signal.symbol} paper-filled in the shadow book`);
-      } else if (r.outcome === 'routed') log.info({ model: r.model, order: r.order?.client_order_id, notional: r.notional_usd }, `[STRAT] ${r.model} ${signal.action} ${signal.symbol} → ${r.order?.status} ${r.order?.filled_qty} @ ${r.order?.avg_price ?? '-'} (${r.routing_time_ms?.toFixed(3)} ms)`);
+      if (r.outcome === 'shadow') fold.take({ kind: 'shadow_signal', signal, id: signalOrderId(signal) });
+      else if (r.outcome === 'routed') log.info({ model: r.model, order: r.order?.client_order_id, notional: r.notional_usd }, `[STRAT] ${r.model} ${signal.action} ${signal.symbol} → ${r.order?.status} ${r.order?.filled_qty} @ ${r.order?.avg_price ?? '-'} (${r.routing_time_ms?.toFixed(3)} ms)`);
       else if (r.outcome === 'rejected') log.warn({ model: r.model, reason: r.reason }, `[RISK] ${r.model} ${signal.action} ${signal.symbol} rejected: ${r.reason} ${r.message ?? ''}`);
     }, (err: Error) => log.error({ err }, `[STRAT] routing a ${signal.model} signal failed: ${err.message}`));
   };
-  const collectExposure = async (): Promise<void> => writeJsonAtomic(paths.aggregateExposure, await aggregateExposure(engines()));
+  const exposureFile = new ExportFile(paths.aggregateExposure, d.exportPacingMs ?? 0, (err) => log.error({ err }, `[OPS] exposure collection failed: ${err.message}`));
+  // Paced, a collection that would not be written is not even made (the held render runs once).
+  const collectExposure = (): Promise<void> => exposureFile.refresh(async () => JSON.stringify(await aggregateExposure(engines()), null, 2) + '\n');
 
   // What start() and listen() start, undone in reverse by stop().
   const undo: (() => unknown)[] = [];
+  // Both loops look at the state as it is now (exposure, models on disk): on a clock that
+  // jumps a bar at a time they run once per jump, not once per period jumped over.
   const every = (ms: number, fn: () => void): void => {
-    const h: TimerHandle = clock.setInterval(fn, ms);
+    const h: TimerHandle = clock.setInterval(fn, ms, { coalesce: true });
     undo.push(() => clock.clear(h));
   };
   let opsUrl: string | null = null;
   let stopped = false;
 
   return {
-    ...core, ops, context, alerts, governance, weights, allocator, replicatedAllocator, registry, runtime, fleet, shadow, tracker, canary, daemons,
+    ...core, ops, context, alerts, governance, weights, allocator, replicatedAllocator, registry, runtime, fleet, shadow, tracker, fold, foldTail, canary, daemons,
     get opsUrl() {
       return opsUrl;
     },
@@ -464,14 +520,18 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
         if (coordination === null) throw err;
         log.warn(`[OPS] exposure collection at start failed: ${(err as Error).message}; retrying every 2 s`);
       }
-      await tracker.start();
+      // The tracker and the shadow book take bars and fills through the fold (which knows
+      // whether this replica folds them); the models and the retrainer take bars directly.
+      await tracker.start({ subscribe: false });
+      undo.push(bus.subscribe('trade.fill', (f) => fold.take({ kind: 'fill', fill: f })));
+      undo.push(bus.subscribe('market.bar', (bar) => fold.take({ kind: 'bar', bar })));
       undo.push(() => shadow.close(), () => tracker.stop(), () => canary.stop());
       if (coordination === null) canary.start();
       // Models trained while running (`hmm train-hmm`) join as shadow without a restart.
       every(10_000, () => {
-        try { fleet.scan(); } catch (err) { log.error({ err }, `[CANARY] model scan failed: ${(err as Error).message}`); }
+        try { fleet.scanIfChanged(); } catch (err) { log.error({ err }, `[CANARY] model scan failed: ${(err as Error).message}`); }
       });
-      undo.push(bus.subscribe('market.bar', (bar) => { shadow.onBar(bar); fleet.observe(bar); retrainer.onBar(bar); }));
+      undo.push(bus.subscribe('market.bar', (bar) => { fleet.observe(bar); retrainer.onBar(bar); }));
       // A refit in progress finishes saving before the rest stops.
       undo.push(() => retrainer.stop());
       restateTargets();
@@ -503,6 +563,8 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
         }
       }
       allocator.stop();
+      await allocator.flush();
+      await exposureFile.close().catch((err: Error) => log.error({ err }, `[OPS] exposure collection failed: ${err.message}`));
       tradingStates.close();
     },
   };

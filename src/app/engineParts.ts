@@ -80,6 +80,11 @@ export function buildEngine(o: {
   readonly rotation: RotationPolicy;
   /** The stack's clock (the engine's own default, the host's, when absent). */
   readonly clock?: Clock;
+  /** The root's storage health: new orders are refused while it holds a fault. */
+  readonly storage?: EngineOptions['storage'];
+  /** The bus the engine publishes on, given its ledger (an engine on the shared bus publishes
+   *  through its outbox: engine/outbox.ts); default `bus`. */
+  readonly busFor?: (ledger: Ledger) => Bus;
 }): EngineParts {
   const { config, paths, name, log, metrics, clock } = o;
   const ledger = new Ledger(paths.ledger(name), config.ledgerSync, { backgroundCheckpoints: true });
@@ -95,9 +100,11 @@ export function buildEngine(o: {
     limits: engineLimits(config, name),
     tradingEnabled: o.tradingEnabled,
     startStop: o.startStop,
-    bus: o.bus,
+    bus: o.busFor ? o.busFor(ledger) : o.bus,
+    stopFile: paths.engineStop(name),
     logger: log,
     metrics,
+    storage: o.storage ?? null,
     ...(clock ? { now: () => clock.now() } : {}),
   });
   return { engine, ledger, orderLog };

@@ -3,10 +3,12 @@
 // HTTP API on ENGINE_PORT (what `hmm ops` reaches through HttpEngineHandle), its venue's market
 // data, and its events on the bus (the shared Redis bus when REDIS_URL is set).
 //
-// Fail-safe on the bus: with REDIS_URL set, an engine whose Redis is unreachable refuses new
-// orders (BUS_UNAVAILABLE, HTTP 403) — its fills and rejections could not reach the control
-// plane's governance and collectors — and takes them again as soon as Redis answers. Cancels
-// and reads keep working. An engine starting while the cluster is halted starts halted: the
+// Fail-safe on the bus: with REDIS_URL set, an engine whose Redis is unreachable, or whose
+// outbox holds an event older than HMM_OUTBOX_MAX_LAG_MS that the stream has not taken yet,
+// refuses new orders (BUS_UNAVAILABLE, HTTP 403) — its fills and rejections would reach the
+// control plane's governance and collectors late — and takes them again once Redis answers and
+// the outbox has caught up. Nothing it publishes is lost meanwhile: every event is a row of its
+// ledger (engine/outbox.ts) until the stream holds it. Cancels and reads keep working. An engine starting while the cluster is halted starts halted: the
 // cluster's trading-state document is read from Redis and applied before the first order.
 //
 // In phases, as the other roots: build (bus, venue, market source, engine, API routes), start
@@ -39,10 +41,12 @@ import { RotatingFile } from '../util/rotatingFile.js';
 import { DEFAULT_SIM_INSTRUMENTS, type SimVenue } from '../venues/sim/simVenue.js';
 import type { Venue } from '../venues/venue.js';
 import { buildEngine, openSimVenue } from './engineParts.js';
+import { Outbox, OutboxBus, OutboxRelay } from '../engine/outbox.js';
 import { type MarketSource, RecentBars, openMarketSource, venueSource } from './marketSource.js';
 import { readClusterTradingState } from '../ops/cluster/stateStore.js';
 import type { TradingStateDocument } from '../core/tradingState.js';
 import { RedisReachability, openBus } from './processBus.js';
+import { StorageWatch } from './storageWatch.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -68,6 +72,10 @@ export interface EngineProcess {
   readonly market: MarketSource;
   /** Redis reachability (null without REDIS_URL). */
   readonly busWatch: RedisReachability | null;
+  /** Whether this engine's root takes writes (a fault refuses its new orders: STORAGE). */
+  readonly storage: StorageWatch;
+  /** The outbox relay (null without REDIS_URL: the in-process bus needs none). */
+  readonly relay: OutboxRelay | null;
   stop(): Promise<void>;
 }
 
@@ -92,6 +100,11 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
     // ---- build --------------------------------------------------------------------------------
     const bus = await openBus(redis, name, log, metrics);
     cleanup.push(() => bus.close());
+    // A full or failing disk is a state (STORAGE), not a crash: the same watch as `hmm up`'s.
+    // This engine refuses its own orders while it stands, resyncs its books when it clears, and
+    // the control plane shows it from the bus.
+    const storage = new StorageWatch({ root: config.root, ...config.storage, name, log, metrics, bus });
+    cleanup.push(() => storage.stop());
     const token = new OpsTokenRing({
       envTokens: [...(config.opsApiToken ? [config.opsApiToken] : []), ...config.opsApiTokens],
       tokenFile: paths.tokenFile, tokensFile: join(config.root, '.ops_tokens'), graceFile: join(config.root, 'engine/state/token_grace.json'),
@@ -126,12 +139,20 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
     }
 
     const restoredFrom = readRestoreMarker(paths.engineStateDir);
+    // On the shared bus every event the engine publishes is a row of its ledger first (outbox.ts).
+    let outbox = null as Outbox | null; // set by busFor (TS cannot see the call)
     const parts = buildEngine({
       config, paths, name, venue, bus, log, metrics, clock, tradingEnabled: startStop === undefined, startStop,
       recoveryContext: { uncleanShutdown: previousRun ? { pid: previousRun.pid, started_at: previousRun.started_at } : null, restoredFrom },
-      rotation: rotationOf(policies.current.logs),
+      rotation: rotationOf(policies.current.logs), storage: storage.health,
+      busFor: redis === null ? undefined : (ledger) => {
+        outbox = new Outbox(ledger, { engine: name, restored: restoredFrom !== null, now: () => clock.now() });
+        return new OutboxBus(bus as RedisBus, outbox, ledger, log);
+      },
     });
     const { engine, ledger, orderLog } = parts;
+    storage.attach({ engines: [engine] });
+    const relay = outbox === null ? null : new OutboxRelay({ outbox, ledger, send: (events) => (bus as RedisBus).appendEvents(events), log, name });
     policies.onChange((p) => {
       logFile.setPolicy(rotationOf(p.logs));
       orderLog.setRotation(rotationOf(p.logs));
@@ -149,9 +170,24 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
     const busUp = new client.Gauge({ name: 'hmm_engine_bus_up', help: '1 while this engine reaches the shared Redis bus (new orders are refused at 0)', labelNames: ['venue'], registers: [metrics.registry] });
     busUp.set({ venue: name }, 1);
     const busWatch = redis === null ? null : new RedisReachability({ url: redis.endpoint, log, name, onChange: (s) => busUp.set({ venue: name }, s.up ? 1 : 0) });
-    const admission = (): AdmissionRefusal | null => busWatch === null || busWatch.up
-      ? null
-      : { reason: BUS_UNAVAILABLE, message: `the event bus (Redis) is unreachable since ${new Date(busWatch.current.since).toISOString()}: new orders are refused until it returns` };
+    const box: Outbox | null = outbox;
+    if (box !== null) {
+      new client.Gauge({
+        name: 'hmm_engine_outbox_backlog', help: 'Events in this engine\'s outbox the Redis stream does not hold yet', labelNames: ['venue'], registers: [metrics.registry],
+        collect() { this.set({ venue: name }, box.state().backlog); },
+      });
+      new client.Gauge({
+        name: 'hmm_engine_outbox_lag_seconds', help: 'Age of the oldest event not yet on the Redis stream (new orders are refused past HMM_OUTBOX_MAX_LAG_MS)', labelNames: ['venue'], registers: [metrics.registry],
+        collect() { this.set({ venue: name }, box.lagMs() / 1000); },
+      });
+    }
+    const maxLagMs = redis?.outboxMaxLagMs ?? 0;
+    const admission = (): AdmissionRefusal | null => {
+      if (busWatch !== null && !busWatch.up) return { reason: BUS_UNAVAILABLE, message: `the event bus (Redis) is unreachable since ${new Date(busWatch.current.since).toISOString()}: new orders are refused until it returns` };
+      const lag = box === null ? 0 : box.lagMs();
+      if (lag > maxLagMs) return { reason: BUS_UNAVAILABLE, message: `${box!.state().backlog} event(s) have waited ${(lag / 1000).toFixed(1)} s for the event bus (limit ${maxLagMs / 1000} s): new orders are refused until the outbox has caught up` };
+      return null;
+    };
 
     const server = await createEngineServer({ log, token, onControlAction: audit.hook(name) });
     await server.register(engineRoutes(engine, metrics.registry, {
@@ -166,7 +202,7 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
       },
       recentBars: (n) => recent.last(n),
       healthExtra: () => ({
-        bus: busWatch === null ? { kind: 'in-process', up: true } : { kind: 'redis', stream: (bus as RedisBus).stream, ...busWatch.current, since: new Date(busWatch.current.since).toISOString() },
+        bus: busWatch === null ? { kind: 'in-process', up: true } : { kind: 'redis', stream: (bus as RedisBus).stream, ...busWatch.current, since: new Date(busWatch.current.since).toISOString(), outbox: relay?.state() ?? null },
         market_data: market.description,
       }),
     }));
@@ -179,6 +215,11 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
     if (sim) for (const bar of market.history.slice(-symbols.length)) sim.onBar(bar);
     await engine.reconcile('startup');
     if (restoredFrom) clearRestoreMarker(paths.engineStateDir);
+    if (relay !== null) {
+      // Events of a previous run the stream never took go first (in seq order, before new ones).
+      relay.start();
+      cleanup.push(() => relay.stop());
+    }
     if (busWatch !== null) {
       await busWatch.start();
       cleanup.push(() => busWatch.stop());
@@ -196,6 +237,7 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
     const url = typeof addr === 'object' && addr ? `http://${config.engineHost}:${addr.port}` : `http://${config.engineHost}:${config.enginePort}`;
     updateLock(config.root, { ops_url: null, engine_url: url });
     engine.startReconcileDaemon();
+    storage.start();
 
     market.start((bars: readonly Bar[]) => {
       if (sim) for (const bar of bars) sim.onBar(bar);
@@ -212,7 +254,7 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
 
     let stopped = false;
     return {
-      config, paths, name, engine, venue, bus, log, metrics, server, url, market, busWatch,
+      config, paths, name, engine, venue, bus, log, metrics, server, url, market, busWatch, storage, relay,
       async stop() {
         if (stopped) return;
         stopped = true;

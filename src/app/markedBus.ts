@@ -1,8 +1,11 @@
 // Two small adapters the control plane puts between its parts and the outside when several ops
 // replicas share one bus and one Telegram chat: a bus view that knows its own events (and can
 // refuse topics — a follower's models publish no signals), and an alert channel that delivers
-// only while this replica leads (one message per alert, not one per replica).
+// only while this replica leads (one message per alert, not one per replica). The bus view also
+// holds the control plane's input bounds: an event whose numbers are out of range (inputBounds.ts)
+// reaches none of its subscribers.
 import type { Bus, BusHandler, AnyBusHandler, BusStats } from '../bus/bus.js';
+import type { BusInputGuard } from '../bus/inputBounds.js';
 import type { BusTopics, Topic } from '../bus/topics.js';
 import type { AlertChannel } from '../ops/alerts/telegram.js';
 
@@ -14,11 +17,17 @@ import type { AlertChannel } from '../ops/alerts/telegram.js';
 export class MarkedBus implements Bus {
   private readonly own = new WeakSet<object>();
 
-  constructor(private readonly inner: Bus, private readonly admit: (topic: Topic) => boolean = () => true, private readonly parent: MarkedBus | null = null) {}
+  constructor(
+    private readonly inner: Bus,
+    private readonly admit: (topic: Topic) => boolean = () => true,
+    private readonly parent: MarkedBus | null = null,
+    /** Judges every event before a subscriber of this view sees it (null: every event passes). */
+    private readonly guard: BusInputGuard | null = null,
+  ) {}
 
-  /** The same marks, refusing the topics `admit` refuses. */
+  /** The same marks and input bounds, refusing the topics `admit` refuses. */
   restricted(admit: (topic: Topic) => boolean): MarkedBus {
-    return new MarkedBus(this.inner, admit, this);
+    return new MarkedBus(this.inner, admit, this, this.guard);
   }
 
   isOwn(payload: unknown): boolean {
@@ -33,11 +42,19 @@ export class MarkedBus implements Bus {
   }
 
   subscribe<T extends Topic>(topic: T, handler: BusHandler<T>): () => void {
-    return this.inner.subscribe(topic, handler);
+    const guard = this.guard;
+    if (guard === null) return this.inner.subscribe(topic, handler);
+    return this.inner.subscribe(topic, (payload, t) => {
+      if (guard.admit(t, payload)) handler(payload, t);
+    });
   }
 
   subscribeAll(handler: AnyBusHandler): () => void {
-    return this.inner.subscribeAll(handler);
+    const guard = this.guard;
+    if (guard === null) return this.inner.subscribeAll(handler);
+    return this.inner.subscribeAll((payload, t) => {
+      if (guard.admit(t, payload)) handler(payload, t);
+    });
   }
 
   stats(): BusStats {

@@ -10,6 +10,7 @@ import type { Bar } from '../core/marketData.js';
 import { SyntheticMarket } from '../market/synthetic.js';
 import { readMarketState } from '../market/marketState.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
+import { reportStorageFault } from '../util/storageHealth.js';
 import type { Logger } from '../obs/logger.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -77,7 +78,9 @@ export function syntheticSource(
       writeJsonAtomic(statePath, { state: m.snapshot(), bars: withBars ? recent.slice(-keep) : lastBars }, undefined, { fsync: false });
       if (withBars) lastBars = recent.slice(-keep);
     } catch (err) {
-      log?.error({ file: statePath, err: (err as Error).message }, `[MARKET] ERROR could not write ${statePath}: ${(err as Error).message}`);
+      // A full disk is reported (new orders stop until writes succeed); said once, not every round.
+      const storageFault = reportStorageFault(statePath, err);
+      if (!storageFault) log?.error({ file: statePath, err: (err as Error).message }, `[MARKET] ERROR could not write ${statePath}: ${(err as Error).message}`);
     }
   };
   let lastBars: Bar[] = recent.slice(-keep);

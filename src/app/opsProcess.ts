@@ -25,7 +25,8 @@ import { stackPaths, type StackPaths } from '../ops/paths.js';
 import { acquireLock, releaseLock, updateLock } from '../ops/stackLock.js';
 import { RotatingFile } from '../util/rotatingFile.js';
 import { type ControlPlane, buildControlCore, buildControlPlane, ensureOperatorFiles } from './controlPlane.js';
-import { openBus, processIdFor } from './processBus.js';
+import { PersistedMarks, openBus, processIdFor } from './processBus.js';
+import { StorageWatch } from './storageWatch.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -47,6 +48,8 @@ export interface OpsProcess {
   readonly opsUrl: string;
   readonly replicaId: string;
   readonly coordinator: OpsCoordinator | null;
+  /** Whether this replica's root takes writes (its own STORAGE condition). */
+  readonly storage: StorageWatch;
   stop(): Promise<void>;
 }
 
@@ -69,10 +72,19 @@ export async function startOpsProcess(opts: OpsProcessOptions = {}): Promise<Ops
   acquireLock(base.root);
   const cleanup: (() => Promise<void>)[] = [];
   try {
-    const bus = await openBus(redis, 'ops', log, metrics);
-    cleanup.push(() => bus.close());
+    // Every consumer here is idempotent by event id: the bus admits an engine's event once.
+    const marks = redis === null ? null : new PersistedMarks(paths.busMarks, log);
+    const bus = await openBus(redis, 'ops', log, metrics, marks?.marks);
+    cleanup.push(async () => {
+      await bus.close();
+      marks?.stop();
+    });
     if (redis === null) log.warn('[OPS] neither REDIS_URL nor REDIS_SENTINELS is set: this control plane shares no bus with its engines (no bars, fills or rejections reach it) and cannot run beside another replica');
     const replicaId = base.distributed.replicaId ?? processIdFor('ops');
+    // This replica's own disk (ops/ files, logs, exports): the same watch as `hmm up`'s, its
+    // condition named after the replica. The engines watch theirs; followEngines shows them.
+    const storage = new StorageWatch({ root: base.root, ...base.storage, name: replicaId, log, metrics, bus });
+    cleanup.push(async () => storage.stop());
 
     // Leadership and replication (Redis only): the cluster's kill decision and allocations
     // replace older local copies before the control plane reads its files.
@@ -102,6 +114,8 @@ export async function startOpsProcess(opts: OpsProcessOptions = {}): Promise<Ops
     core.engines.add(...engines);
     const cp = await buildControlPlane(deps, core, { symbols: symbols.map(toSymbol), history, startedAt: clock.now() });
     cleanup.unshift(() => cp.stop());
+    storage.attach({ tradingStates: core.tradingStates });
+    await storage.followEngines(engines);
 
     // ---- start, in order --------------------------------------------------------------------
     await cp.startSafety();
@@ -109,11 +123,13 @@ export async function startOpsProcess(opts: OpsProcessOptions = {}): Promise<Ops
     // already applied this version ignores it; one that stopped itself stays stopped).
     await core.tradingStates.pushAll(engines);
     await cp.start();
-    bus.subscribe('market.bar', (bar) => cp.noteBar(bar));
+    // Through the control plane's view: a bar out of bounds (inputBounds.ts) is not a sign of life.
+    core.bus.subscribe('market.bar', (bar) => cp.noteBar(bar));
 
     // ---- listen, then take part in leadership -------------------------------------------------
     const opsUrl = await cp.listen();
     updateLock(config.root, { ops_url: opsUrl, engine_url: null });
+    storage.start();
     if (coordinator !== null) {
       const c = coordinator;
       await c.start(cp);
@@ -124,7 +140,7 @@ export async function startOpsProcess(opts: OpsProcessOptions = {}): Promise<Ops
 
     let stopped = false;
     return {
-      config, paths, log, metrics, bus, controlPlane: cp, opsUrl, replicaId, coordinator,
+      config, paths, log, metrics, bus, controlPlane: cp, opsUrl, replicaId, coordinator, storage,
       async stop() {
         if (stopped) return;
         stopped = true;

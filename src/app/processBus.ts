@@ -3,6 +3,9 @@
 // the CLI when it is set. RedisReachability watches the Redis connection for an engine, which
 // fails safe on it: an engine whose events cannot reach the control plane (fills, rejections,
 // the governance daemon's inputs) takes no new orders until Redis answers again.
+// PersistedMarks keeps a control plane's event-id high-water marks (bus/eventIds.ts) in its root,
+// so an engine's outbox re-sending a batch after this process restarted is still dropped by id.
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -10,6 +13,8 @@ import { InProcessBus, type Bus } from '../bus/bus.js';
 import { RedisBus } from '../bus/redisBus.js';
 import { type RedisTarget, createRedis, describeRedis } from '../bus/redisConnection.js';
 import type { RedisDeploymentConfig } from '../bus/redisConfig.js';
+import { ProducerMarks } from '../bus/eventIds.js';
+import { writeJsonAtomic } from '../util/atomicFile.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 
@@ -18,10 +23,10 @@ export function processIdFor(role: string): string {
   return `${role}:${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
-export async function openBus(redis: RedisDeploymentConfig | null, role: string, log: Logger, metrics: Metrics | null): Promise<Bus> {
+export async function openBus(redis: RedisDeploymentConfig | null, role: string, log: Logger, metrics: Metrics | null, marks?: ProducerMarks): Promise<Bus> {
   const bus: Bus = redis === null
     ? new InProcessBus((topic, err) => log.error({ err, topic }, `[BUS] a ${topic} subscriber failed: ${(err as Error).message}`))
-    : await RedisBus.connect({ url: redis.endpoint, prefix: redis.prefix, maxLen: redis.busMaxLen, processId: processIdFor(role), logger: log });
+    : await RedisBus.connect({ url: redis.endpoint, prefix: redis.prefix, maxLen: redis.busMaxLen, processId: processIdFor(role), logger: log, ...(marks ? { marks } : {}) });
   if (metrics) bus.subscribeAll((_p, topic) => metrics.busEvents.inc({ topic }));
   if (redis !== null) log.info({ stream: (bus as RedisBus).stream }, `[BUS] ${role} on the shared Redis bus ${describeRedis(redis.endpoint)} (stream ${(bus as RedisBus).stream})`);
   return bus;
@@ -147,5 +152,51 @@ export class RedisReachability {
     if (up) this.opts.log.warn({ redis: describeRedis(this.opts.url) }, `[BUS] ${this.opts.name}: Redis reachable again; new orders accepted`);
     else this.opts.log.error({ redis: describeRedis(this.opts.url), error }, `[BUS] ${this.opts.name}: Redis unreachable (${error}); new orders are REFUSED (BUS_UNAVAILABLE) until it returns`);
     this.opts.onChange?.(this.state);
+  }
+}
+
+/**
+ * A control plane's event-id marks, loaded from and saved to its root (ops/bus_marks.json):
+ * written atomically at most once per `everyMs` when something new was admitted, and on stop. A
+ * crash loses at most that interval of marks; what it folded from those events is saved on its
+ * own schedule (the tracker's), so the two can differ by that much after a crash.
+ */
+export class PersistedMarks {
+  readonly marks = new ProducerMarks();
+  private readonly timer: NodeJS.Timeout;
+  private lastError: string | null = null;
+
+  constructor(private readonly path: string, private readonly log: Logger, everyMs = 1_000) {
+    let text: string | null = null;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch { /* first start */ }
+    if (text !== null) {
+      try {
+        const n = this.marks.restore(JSON.parse(text));
+        log.info({ producers: n }, `[BUS] event-id marks of ${n} producer(s) restored from ${path}`);
+      } catch (err) {
+        log.error({ path }, `[BUS] ${path} is not JSON (${(err as Error).message}); starting with no marks (a batch an engine re-sends may be taken twice)`);
+      }
+    }
+    this.timer = setInterval(() => this.save(false), everyMs);
+    this.timer.unref();
+  }
+
+  save(force: boolean): void {
+    if (!this.marks.takeChanged() && !force) return;
+    try {
+      writeJsonAtomic(this.path, { ...this.marks.snapshot(), saved_at: new Date().toISOString() });
+      this.lastError = null;
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (msg !== this.lastError) this.log.error({ path: this.path }, `[BUS] saving event-id marks to ${this.path} failed: ${msg}`);
+      this.lastError = msg;
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.save(true);
   }
 }

@@ -33,6 +33,7 @@ import { type ControlPlane, buildControlCore, buildControlPlane, ensureOperatorF
 import { buildEngine, openSimVenue } from './engineParts.js';
 import { openBus } from './processBus.js';
 import { type MarketSource, openMarketSource } from './marketSource.js';
+import { StorageWatch } from './storageWatch.js';
 
 export interface Stack {
   readonly config: StackConfig;
@@ -48,6 +49,8 @@ export interface Stack {
   readonly opsUrl: string;
   readonly engineUrl: string | null;
   readonly tokenCreated: boolean;
+  /** Whether the root's disk takes writes (a fault refuses new orders: STORAGE). */
+  readonly storage: StorageWatch;
   /** Governance, graded trading states, alerts, audit trail and operator tokens. */
   readonly governance: {
     readonly daemon: GovernanceDaemon;
@@ -73,6 +76,9 @@ export interface StartOptions {
   /** Listen on the Ops and engine ports (default true). A replay needs no port, and opening
    *  one would collide with a live stack on the same machine. */
   readonly listen?: boolean;
+  /** Host ms between two writes of each exported state file (ControlPlaneDeps.exportPacingMs;
+   *  default 0: every refresh is written). */
+  readonly exportPacingMs?: number;
 }
 
 export async function startStack(opts: StartOptions = {}): Promise<Stack> {
@@ -87,6 +93,8 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
   const metrics = createMetrics();
   // One process: the in-process bus (the embedded stack never joins a shared Redis bus).
   const bus = await openBus(null, 'stack', log, metrics);
+  // A full or failing disk is a state (STORAGE), not a crash: every writer reports to this.
+  const storage = new StorageWatch({ root: config.root, ...config.storage, name: 'hmm-stack', log, metrics, bus });
   const symbols = config.tradeSymbols.map(toSymbol);
   const startedAt = clock.now();
   // One stack per root (two would write one ledger and one ops/state.json); a lock left by a
@@ -94,7 +102,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
   const previousRun = acquireLock(config.root);
   // What a start-up that fails part-way undoes (then the lock is given back, so the next start
   // is not mistaken for the recovery from a crash).
-  const undo: (() => unknown)[] = [];
+  const undo: (() => unknown)[] = [() => storage.stop()];
   try {
     // ---- build ----------------------------------------------------------------------------
     // Market data: history for warm-up, then one step of bars per symbol as the source emits
@@ -103,7 +111,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     // venue's bars).
     const market = opts.market ?? await openMarketSource({ config, env, symbols, log, now: startedAt, statePath: paths.marketState('engine_sim') });
     undo.push(() => market.close());
-    const deps = { config, paths, log, opsLogFile, metrics, bus, clock };
+    const deps = { config, paths, log, opsLogFile, metrics, bus, clock, exportPacingMs: opts.exportPacingMs ?? 0 };
     const core = buildControlCore(deps);
 
     // Execution plane: the sim venue keeps its own books (as an exchange would) beside the
@@ -114,8 +122,9 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
     const { engine, ledger, orderLog } = buildEngine({
       config, paths, name: engineName, venue, bus, log, metrics, clock, tradingEnabled: core.killSwitch.enabled,
       recoveryContext: { uncleanShutdown: previousRun ? { pid: previousRun.pid, started_at: previousRun.started_at } : null, restoredFrom },
-      rotation: rotationOf(core.policies.current.logs),
+      rotation: rotationOf(core.policies.current.logs), storage: storage.health,
     });
+    storage.attach({ engines: [engine], tradingStates: core.tradingStates });
     core.policies.onChange((p) => orderLog.setRotation(rotationOf(p.logs)));
     core.engines.add(new LocalEngineHandle(engine));
 
@@ -152,6 +161,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
       engineUrl = typeof a === 'object' && a ? `http://${config.engineHost}:${a.port}` : null;
     }
     updateLock(config.root, { ops_url: opsUrl, engine_url: engineUrl });
+    storage.start();
     market.start((bars: readonly Bar[]) => {
       for (const bar of bars) venue.onBar(bar);
       engine.onMarketData();
@@ -165,7 +175,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
 
     let stopped = false;
     return {
-      config, paths, ops: cp.ops, engineServer, engine, bus, log, metrics, context: cp.context, opsUrl, engineUrl, tokenCreated: cp.tokenCreated,
+      config, paths, ops: cp.ops, engineServer, engine, bus, log, metrics, context: cp.context, opsUrl, engineUrl, tokenCreated: cp.tokenCreated, storage,
       governance: { daemon: cp.governance, tradingStates: cp.tradingStates, alerts: cp.alerts, audit: cp.audit, tokens: cp.token },
       strategy: { registry: cp.registry, runtime: cp.runtime, fleet: cp.fleet, shadow: cp.shadow, tracker: cp.tracker, canary: cp.canary, allocator: cp.allocator },
       // In reverse: the market, the control plane, the engine's API, the engine and its books,
@@ -173,6 +183,7 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
       async stop() {
         if (stopped) return;
         stopped = true;
+        storage.stop();
         await market.close();
         await cp.stop();
         await engineServer?.close();

@@ -16,12 +16,19 @@
 //     the XADD goes out fire-and-forget; while Redis is unreachable the client queues it
 //     (bounded by maxPendingPublishes, failures counted). Each entry names its publisher, and
 //     a process skips its own events when they come back from the stream.
+//   - Events that must not be lost (an engine's outbox, engine/outbox.ts) do not take that path:
+//     appendEvents() writes a batch in one MULTI on a connection of its own that never queues
+//     (no offline queue, no resend after a reconnect) and answers when Redis has it or fails, so
+//     the outbox relay knows what to re-send. Such entries carry a stable id (`i`, eventIds.ts)
+//     and a bus given `marks` admits each id once: a batch re-sent after a lost answer reaches
+//     no subscriber twice.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from '../obs/logger.js';
 import { type AnyBusHandler, type Bus, type BusHandler, type BusStats, InProcessBus } from './bus.js';
 import { type BusTopics, type Topic, isTopic } from './topics.js';
+import type { ProducerMarks } from './eventIds.js';
 import { type RedisTarget, createRedis, describeRedis } from './redisConnection.js';
 
 export { redactUrl } from './redisConnection.js';
@@ -47,8 +54,21 @@ export interface RedisBusOptions {
   readonly connectTimeoutMs?: number;
   readonly logger?: Logger;
   readonly onHandlerError?: (topic: Topic, err: unknown) => void;
-  /** Extra ioredis options (both connections). */
+  /** Extra ioredis options (every connection). */
   readonly redisOptions?: RedisOptions;
+  /** Admits each event id once (entries with an `i` field): consumers idempotent by event id. */
+  readonly marks?: ProducerMarks;
+  /** A batch appendEvents() could not write within this fails (and is re-sent); default 5000. */
+  readonly appendTimeoutMs?: number;
+}
+
+/** One event on its way from an outbox to the stream. */
+export interface StreamEvent {
+  /** Stable id `<producer>:<seq>` (eventIds.ts). */
+  readonly id: string;
+  readonly topic: Topic;
+  /** The payload, already JSON. */
+  readonly json: string;
 }
 
 export interface RedisBusStats extends BusStats {
@@ -65,6 +85,10 @@ export interface RedisBusStats extends BusStats {
   /** Events trimmed from the stream before this process read them. */
   readonly lost: number;
   readonly lastId: string;
+  /** Entries dropped because their event id was already admitted (a re-sent batch). */
+  readonly duplicates: number;
+  /** Events written by appendEvents(). */
+  readonly appended: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -104,6 +128,13 @@ export class RedisBus implements Bus {
   private reportedTrimmed = 0;
   private lastWarnAt = 0;
   private readonly inflight = new Set<Promise<unknown>>();
+  private readonly marks: ProducerMarks | null;
+  private readonly url: RedisTarget;
+  private readonly redisOptions: RedisOptions;
+  private readonly appendTimeoutMs: number;
+  private appender: Redis | null = null;
+  private duplicates = 0;
+  private appended = 0;
 
   /** Connects both connections, fixes where reading starts, and starts the reader. */
   static async connect(opts: RedisBusOptions): Promise<RedisBus> {
@@ -126,6 +157,10 @@ export class RedisBus implements Bus {
     this.blockMs = opts.blockMs ?? 1_000;
     this.batch = opts.batch ?? 256;
     this.maxPending = opts.maxPendingPublishes ?? 10_000;
+    this.marks = opts.marks ?? null;
+    this.url = opts.url;
+    this.redisOptions = opts.redisOptions ?? {};
+    this.appendTimeoutMs = opts.appendTimeoutMs ?? 5_000;
     const onError = opts.onHandlerError ?? ((topic: Topic, err: unknown) => this.log?.error({ err, topic }, `[BUS] a ${topic} subscriber failed: ${(err as Error).message}`));
     this.local = new InProcessBus(onError);
     const common: RedisOptions = { lazyConnect: true, enableReadyCheck: true, ...opts.redisOptions };
@@ -201,8 +236,82 @@ export class RedisBus implements Bus {
     this.inflight.add(p);
   }
 
+  /** Delivers to this process's subscribers only (the event reaches the stream another way:
+   *  the engine's outbox relay, through appendEvents). */
+  publishLocal<T extends Topic>(topic: T, payload: BusTopics[T]): void {
+    this.published++;
+    this.local.publish(topic, payload);
+  }
+
+  /**
+   * Writes a batch of events to the stream, in order, in one MULTI; resolves once Redis holds all
+   * of them, rejects otherwise (Redis unreachable, no answer within appendTimeoutMs): the caller
+   * re-sends the batch, and consumers drop the copies by id. Never queued while disconnected, so
+   * nothing written here can arrive later behind a newer batch.
+   */
+  async appendEvents(events: readonly StreamEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    if (this.closing) throw new Error('the bus is closed');
+    const conn = this.appenderConnection();
+    if (conn.status === 'wait') await conn.connect();
+    const multi = conn.multi();
+    for (const e of events) multi.xadd(this.stream, 'MAXLEN', '~', String(this.maxLen), '*', 't', e.topic, 'o', this.processId, 'i', e.id, 'p', e.json);
+    const res = await multi.exec();
+    if (res === null) throw new Error('the MULTI was discarded');
+    for (const [err] of res) if (err) throw err;
+    this.appended += events.length;
+  }
+
+  /** Whether appendEvents can write now (its connection is up). */
+  get appendReady(): boolean {
+    return this.appender?.status === 'ready';
+  }
+
+  private appenderConnection(): Redis {
+    if (this.appender !== null) return this.appender;
+    // No offline queue and no resend: a command either goes out on a live connection now or
+    // fails now, so a batch the relay gave up on can never be written later, out of order.
+    const conn = createRedis(this.url, {
+      lazyConnect: true, enableReadyCheck: true, ...this.redisOptions,
+      enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0, commandTimeout: this.appendTimeoutMs,
+      connectionName: `hmm-bus-append:${this.processId}`,
+    });
+    conn.on('error', (err: Error) => this.warn(`[BUS] Redis appender: ${err.message}`));
+    this.appender = conn;
+    return conn;
+  }
+
   subscribe<T extends Topic>(topic: T, handler: BusHandler<T>): () => void {
     return this.local.subscribe(topic, handler);
+  }
+
+  /** The stream id of the last entry read (and delivered) from the stream. A subscriber that
+   *  reads it while handling an event gets that event's id (delivery is synchronous). */
+  get streamId(): string {
+    return this.lastId;
+  }
+
+  /**
+   * The entries after `afterId` (exclusive) up to `untilId` (inclusive; default the last one
+   * this process has read), oldest first, every publisher's own included: what a process that
+   * stopped folding at afterId has to fold to catch up. `trimmed` is true when entries after
+   * afterId were already trimmed from the stream (the caller says what that costs).
+   */
+  async range(afterId: string, untilId: string = this.lastId, pageSize = 1_000): Promise<{ entries: StreamEntry[]; trimmed: boolean }> {
+    const entries: StreamEntry[] = [];
+    const first = (await this.publisher.xrange(this.stream, '-', '+', 'COUNT', 1)) as [string, string[]][];
+    const trimmed = first.length > 0 && compareStreamIds(first[0]![0], afterId) > 0 && (await this.streamInfo()).trimmed !== 0;
+    let from = `(${afterId}`;
+    for (;;) {
+      const page = (await this.publisher.xrange(this.stream, from, untilId, 'COUNT', pageSize)) as [string, string[]][];
+      for (const [id, fields] of page) {
+        const e = decodeEntry(id, fields);
+        if (e !== null) entries.push(e);
+      }
+      if (page.length < pageSize) break;
+      from = `(${page[page.length - 1]![0]}`;
+    }
+    return { entries, trimmed };
   }
 
   subscribeAll(handler: AnyBusHandler): () => void {
@@ -216,6 +325,7 @@ export class RedisBus implements Bus {
       processId: this.processId, stream: this.stream, received: this.received, skippedOwn: this.skippedOwn,
       decodeErrors: this.decodeErrors, publishErrors: this.publishErrors, dropped: this.dropped, pendingPublishes: this.pending,
       reconnects: this.reconnects, gaps: this.gaps, lost: this.lost, lastId: this.lastId,
+      duplicates: this.duplicates, appended: this.appended,
     };
   }
 
@@ -228,6 +338,7 @@ export class RedisBus implements Bus {
     const flushed = Promise.allSettled([...this.inflight]);
     await Promise.race([flushed, sleep(2_000)]);
     await this.publisher.quit().catch(() => this.publisher.disconnect());
+    this.appender?.disconnect();
     await this.local.close();
   }
 
@@ -265,6 +376,18 @@ export class RedisBus implements Bus {
     if (topic === undefined || !isTopic(topic) || f['p'] === undefined) {
       this.decodeErrors++;
       return;
+    }
+    const eventId = f['i'];
+    if (eventId !== undefined && this.marks !== null) {
+      const admitted = this.marks.admit(eventId);
+      if (admitted === 'duplicate') {
+        this.duplicates++;
+        return;
+      }
+      if (admitted === 'invalid') {
+        this.decodeErrors++;
+        return;
+      }
     }
     let payload: unknown;
     try {
@@ -321,4 +444,35 @@ export class RedisBus implements Bus {
     this.lastWarnAt = now;
     this.log?.warn({ stream: this.stream }, message);
   }
+}
+
+/** One entry of the stream, decoded. */
+export interface StreamEntry {
+  readonly id: string;
+  readonly topic: Topic;
+  /** The publishing process's id. */
+  readonly origin: string;
+  readonly payload: unknown;
+}
+
+function decodeEntry(id: string, fields: string[]): StreamEntry | null {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  const topic = f['t'];
+  if (topic === undefined || !isTopic(topic) || f['p'] === undefined) return null;
+  try {
+    return { id, topic, origin: f['o'] ?? '', payload: JSON.parse(f['p']) };
+  } catch {
+    return null;
+  }
+}
+
+/** Orders two stream ids ("<ms>-<seq>"). */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  const d = BigInt(am) - BigInt(bm);
+  if (d !== 0n) return d < 0n ? -1 : 1;
+  const e = BigInt(as) - BigInt(bs);
+  return e === 0n ? 0 : e < 0n ? -1 : 1;
 }

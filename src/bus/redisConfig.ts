@@ -10,13 +10,15 @@
 //   REDIS_BUS_PREFIX        key prefix of the stream and the lease (default hmm:); one per stack sharing a Redis
 //   REDIS_BUS_MAXLEN        approximate bound on the event stream (default 10000)
 //   HMM_LEADER_TTL_MS       ops leader lease length (default 10000): fail-over takes at most about this long
+//   HMM_OUTBOX_MAX_LAG_MS   an engine refuses new orders while its oldest event not yet on the
+//                           stream is older than this (default 5000): it cannot publish, so it fails closed
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/config.js';
 import type { RedisEndpoint, SentinelAddress } from './redisConnection.js';
 
 export const REDIS_ENV_KEYS: readonly string[] = [
   'REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_NAME', 'REDIS_PASSWORD', 'REDIS_PASSWORD_FILE', 'REDIS_SENTINEL_PASSWORD', 'REDIS_SENTINEL_PASSWORD_FILE',
-  'REDIS_BUS_PREFIX', 'REDIS_BUS_MAXLEN', 'HMM_LEADER_TTL_MS',
+  'REDIS_BUS_PREFIX', 'REDIS_BUS_MAXLEN', 'HMM_LEADER_TTL_MS', 'HMM_OUTBOX_MAX_LAG_MS',
 ];
 
 export interface RedisDeploymentConfig {
@@ -25,6 +27,7 @@ export interface RedisDeploymentConfig {
   readonly prefix: string;
   readonly busMaxLen: number;
   readonly leaderTtlMs: number;
+  readonly outboxMaxLagMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -111,6 +114,7 @@ export function loadRedisConfig(env: Env = process.env): RedisDeploymentConfig |
     prefix,
     busMaxLen: int(env, 'REDIS_BUS_MAXLEN', 10_000, 100, 10_000_000),
     leaderTtlMs: int(env, 'HMM_LEADER_TTL_MS', 10_000, 1_000, 300_000),
+    outboxMaxLagMs: int(env, 'HMM_OUTBOX_MAX_LAG_MS', 5_000, 100, 3_600_000),
   };
 }
 

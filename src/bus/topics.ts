@@ -73,6 +73,16 @@ export interface AlertPayload {
   readonly ts: number;
 }
 
+/** The storage health of one process's disk changed (app/storageWatch.ts): `fault` while it
+ *  refuses writes, null once writes succeed again. An engine in its own process refuses its own
+ *  orders; this is how the control plane learns to show it (the STORAGE condition). */
+export interface StoragePayload {
+  /** The process or engine whose disk it is (its StorageWatch name). */
+  readonly source: string;
+  readonly fault: { readonly code: string; readonly path: string; readonly reason: string; readonly since: number; readonly failures: number } | null;
+  readonly ts: number;
+}
+
 export interface BusTopics {
   'market.bar': Bar;
   signal: Signal;
@@ -85,6 +95,7 @@ export interface BusTopics {
   'strategy.promoted': Record<string, unknown>;
   'governance.action': GovernanceActionPayload;
   alert: AlertPayload;
+  'storage.state': StoragePayload;
 }
 
 export type Topic = keyof BusTopics;
@@ -92,6 +103,7 @@ export type Topic = keyof BusTopics;
 export const TOPICS: readonly Topic[] = [
   'market.bar', 'signal', 'order.update', 'trade.fill', 'risk.rejected', 'metrics.update',
   'trading.state', 'strategy.weights_updated', 'strategy.promoted', 'governance.action', 'alert',
+  'storage.state',
 ];
 
 export function isTopic(name: string): name is Topic {

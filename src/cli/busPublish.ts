@@ -5,6 +5,7 @@ import { loadRedisConfig } from '../bus/redisConfig.js';
 import { RedisBus } from '../bus/redisBus.js';
 import { describeRedis } from '../bus/redisConnection.js';
 import { isTopic, TOPICS, type BusTopics, type Topic } from '../bus/topics.js';
+import { checkBusPayload } from '../bus/inputBounds.js';
 import { processIdFor } from '../app/processBus.js';
 import { CliError } from './opsClient.js';
 
@@ -16,6 +17,8 @@ export async function publishToRedis(topic: string, payload: Record<string, unkn
     const bad = Object.entries(payload).filter(([, v]) => typeof v !== 'number' || !Number.isFinite(v)).map(([k]) => k);
     if (bad.length > 0) throw new CliError(`metrics.update values must be finite numbers: ${bad.map((k) => `payload.${k}`).join(', ')}`, 2);
   }
+  const outOfBounds = checkBusPayload(topic, payload);
+  if (outOfBounds !== null) throw new CliError(`${topic} payload refused: ${outOfBounds}`, 2);
   let cfg;
   try {
     cfg = loadRedisConfig(env);

@@ -8,6 +8,7 @@ import { exportPnl } from './exportPnl.js';
 import { locateOps } from './locate.js';
 import { EXTERNAL_TOPICS } from '../ops/routes/control.js';
 import { isTopic, TOPICS } from '../bus/topics.js';
+import { isStorageFault } from '../util/storageHealth.js';
 import { redisConfigured } from '../bus/redisConfig.js';
 
 const program = new Command();
@@ -21,11 +22,40 @@ program
 const globals = () => program.opts<{ url?: string; root: string }>();
 /** The running stack's Ops API: --url, OPS_URL, the root's lock file, OPS_PORT, the default. */
 const ops = () => locateOps(globals().root, globals().url, process.env);
+
+/** Exit status of a start refused because the disk under HMM_ROOT takes no writes (EX_IOERR). */
+const EXIT_STORAGE = 74;
+
+/**
+ * Before a long-running command starts: a root that takes no write (full, read-only, failing)
+ * is said in one line and the command exits non-zero, rather than failing half-way through
+ * start-up. Once running, a storage fault that escapes some write path is not the end of the
+ * process: it is reported (the stack refuses new orders until writes succeed) and named in an
+ * ERROR, so the missed path can be fixed; any other uncaught error still ends the process.
+ */
+async function guardStorage(root: string): Promise<void> {
+  const { storageConfig } = await import('../config/config.js');
+  const { reportStorageFault, storagePreflight } = await import('../util/storageHealth.js');
+  const refused = storagePreflight(root, storageConfig(process.env).minFreeBytes);
+  if (refused !== null) throw new CliError(refused, EXIT_STORAGE);
+  const escaped = (err: unknown): void => {
+    const e = err as { path?: unknown; code?: unknown; message?: unknown; stack?: unknown } | null;
+    if (reportStorageFault(typeof e?.path === 'string' ? e.path : root, err)) {
+      process.stderr.write(`${JSON.stringify({ level: 'ERROR', time: new Date().toISOString(), msg: `[OPS] a storage fault (${String(e?.code)}) escaped a write path: ${String(e?.message)}; new orders are refused until writes succeed` })}\n`);
+      return;
+    }
+    process.stderr.write(`${String(e?.stack ?? err)}\n`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', escaped);
+  process.on('unhandledRejection', escaped);
+}
 const print = (x: unknown): void => {
   process.stdout.write(JSON.stringify(x, null, 2) + "\n");
 };
 
 program.command('up').description('run the whole stack in this process (paper mode on the sim venue)').action(async () => {
+  await guardStorage(globals().root);
   const { startStack } = await import('../app/stack.js');
   const env = { ...process.env, HMM_ROOT: globals().root };
   const stack = await startStack({ env });
@@ -66,19 +96,33 @@ program.command('stop').description('stop the stack running on --root (SIGTERM t
     process.stdout.write(`${await stopStack(globals().root, Number(o.timeout) * 1000)}\n`);
   });
 
-program.command('engine').description('run one engine in this process: its ledger, venue and engine API (ENGINE_PORT); with REDIS_URL its events go on the shared bus')
-  .requiredOption('--venue <venue>', 'sim (paper, synthetic or MARKET_DATA=binance bars) or binance (live through ccxt: BINANCE_API_KEY/_SECRET or their _FILE, CCXT_API_BASE, CCXT_SANDBOX)')
+const engineCommand = program.command('engine').description('run one engine in this process: its ledger, venue and engine API (ENGINE_PORT); with REDIS_URL its events go on the shared bus')
+  // An option, not a required one: commander would demand it of `hmm engine ack` too.
+  .option('--venue <venue>', '(required) sim (paper, synthetic or MARKET_DATA=binance bars) or binance (live through ccxt: BINANCE_API_KEY/_SECRET or their _FILE, CCXT_API_BASE, CCXT_SANDBOX)')
   .option('--name <name>', 'engine name (default engine_<venue>); HMM_ENGINES names it so')
-  .action(async (o: { venue: string; name?: string }) => {
+  .action(async (o: { venue?: string; name?: string }) => {
+    if (o.venue === undefined) throw new CliError('hmm engine: --venue sim|binance is required (or `hmm engine ack <name>`)');
     if (o.venue !== 'sim' && o.venue !== 'binance') throw new CliError(`--venue must be sim or binance, got "${o.venue}"`);
+    await guardStorage(globals().root);
     const { startEngineProcess } = await import('../app/engineProcess.js');
     const env = { ...process.env, HMM_ROOT: globals().root, ENGINE_VENUE: o.venue, ...(o.name ? { ENGINE_NAME: o.name } : {}) };
     const engine = await startEngineProcess({ env });
     stopOnSignals(() => engine.stop(), engine.log);
   });
 
+engineCommand.command('ack <name>').description('acknowledge the cause of a stop an engine put on itself (a ledger that could not commit): the one thing that lifts it — a resume does not (POST /engines/<name>/ack)')
+  .option('--note <text>', 'what was found and done (recorded in the audit trail and the engine\'s ledger)')
+  .action(async (name: string, o: { note?: string }) => {
+    const token = resolveToken(globals().root);
+    const r = await opsRequest(ops(), 'POST', `/engines/${encodeURIComponent(name)}/ack`, o.note ? { note: o.note } : {}, token, [409]) as { acknowledged?: boolean; message?: string };
+    print(r);
+    // Refused (nothing to acknowledge, or the ledger still cannot commit): say so in the exit code.
+    if (r.acknowledged !== true) throw new CliError(`not acknowledged: ${r.message ?? 'see above'}`, 1);
+  });
+
 program.command('ops').description('run the control plane (Ops API on OPS_PORT, router, allocator, governance, canary, dashboard) against the engines in HMM_ENGINES; replicas share state and elect a leader through REDIS_URL')
   .action(async () => {
+    await guardStorage(globals().root);
     const { startOpsProcess } = await import('../app/opsProcess.js');
     const ops = await startOpsProcess({ env: { ...process.env, HMM_ROOT: globals().root } });
     stopOnSignals(() => ops.stop(), ops.log);
@@ -222,5 +266,5 @@ bus.command('publish').description('publish an event, e.g. `hmm bus publish metr
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`hmm: ${err.message}\n`);
-  process.exit(err instanceof CliError ? err.exitCode : 1);
+  process.exit(err instanceof CliError ? err.exitCode : isStorageFault(err) || isStorageFault(err.cause) ? EXIT_STORAGE : 1);
 });

@@ -33,6 +33,10 @@ export interface StackConfig {
   readonly warmupBars: number;
   readonly sim: { readonly takerBps: number; readonly makerBps: number; readonly slippageBps: number; readonly seed: number };
   readonly ledgerSync: 'full' | 'normal';
+  /** Storage faults (util/storageHealth.ts): under minFreeBytes free (HMM_STORAGE_MIN_FREE_MB) the
+   *  root counts as full and new orders are refused; probeMs (HMM_STORAGE_PROBE_MS) is how often
+   *  free space is read and, while faulted, a write is tried to resume. */
+  readonly storage: { readonly minFreeBytes: number; readonly probeMs: number };
   readonly logLevel: string;
   readonly opsApiToken: string | null;
   /** Extra operator tokens valid at the same time (OPS_API_TOKENS, comma-separated): rotation. */
@@ -221,6 +225,7 @@ export function loadConfig(env: Env = process.env): StackConfig {
       seed: num(env, 'SIM_SEED', 11, { integer: true }),
     },
     ledgerSync,
+    storage: storageConfig(env),
     logLevel: str(env, 'LOG_LEVEL', 'info'),
     opsApiToken: token === undefined || token === '' ? null : token,
     opsApiTokens: extraTokens,
@@ -245,6 +250,14 @@ export function loadConfig(env: Env = process.env): StackConfig {
     },
     marketData: marketDataConfig(env),
     distributed: distributedConfig(env),
+  };
+}
+
+/** Read once here and by the CLI's start-up check, so both judge a full disk alike. */
+export function storageConfig(env: Env): StackConfig['storage'] {
+  return {
+    minFreeBytes: Math.round(num(env, 'HMM_STORAGE_MIN_FREE_MB', 8, { min: 0, max: 1_000_000 }) * 1024 * 1024),
+    probeMs: num(env, 'HMM_STORAGE_PROBE_MS', 1000, { min: 50, max: 60_000, integer: true }),
   };
 }
 

@@ -44,6 +44,37 @@ export interface TradingStateDocument {
   readonly models: Readonly<Record<string, TradingStateEntry>>;
 }
 
+/**
+ * A condition of the stack that stops new orders by itself, beside the operator's states: a fact
+ * of the machine (the disk refuses writes: STORAGE), not a decision. It is not a versioned entry
+ * of the document: it is detected, shown (`conditions` in GET /trading/state and /status) and
+ * lifted by the stack itself, and an operator's resume does not lift it.
+ */
+export type TradingConditionKind = 'STORAGE';
+
+export interface TradingCondition {
+  readonly kind: TradingConditionKind;
+  /** Whose machine: the process that shows it (`hmm-stack`, `ops`) or, in distributed mode, the
+   *  engine whose disk it is (an engine refuses its own orders; the control plane shows it). */
+  readonly source: string;
+  /** What the operator reads: the fault and where. */
+  readonly reason: string;
+  readonly since: string;
+}
+
+/** The document as shown: the operator's entries plus the conditions that stand now. */
+export interface TradingStateView extends TradingStateDocument {
+  readonly conditions: readonly TradingCondition[];
+  /** The state new orders meet globally: HALTED while any condition stands, else global's. */
+  readonly effective: TradingState;
+}
+
+export const viewWithConditions = (doc: TradingStateDocument, conditions: readonly TradingCondition[]): TradingStateView => ({
+  ...doc,
+  conditions,
+  effective: conditions.length > 0 ? 'HALTED' : doc.global.state,
+});
+
 /** The graded trading states that apply at one engine: global, its venue, and per model. */
 export interface EngineTradingStates {
   readonly global: TradingState;

@@ -10,6 +10,8 @@
 // venue (reconciler.ts, through reconcileTarget()), model books (modelBooks.ts), what the rails
 // remember (riskMemory.ts), the risk decision (riskRails.ts), the snapshot (snapshot.ts).
 import { hash } from 'node:crypto';
+import { readFileSync, unlinkSync } from 'node:fs';
+import { writeJsonAtomic } from '../util/atomicFile.js';
 import { performance } from 'node:perf_hooks';
 import { type Fixed, ZERO, fx, toDecimalString, div, floorToStep, mul } from '../core/decimal.js';
 import { clientOrderId as toClientOrderId, type ClientOrderId, type Symbol, type VenueId } from '../core/ids.js';
@@ -39,10 +41,11 @@ import { type RecoveryContext, recoverFromLedger } from './recovery.js';
 export type { RecoveryContext } from './recovery.js';
 import { EngineStatsCollector, type EngineStats } from './engineStats.js';
 import {
-  type CancelOutcome, type EngineHealth, type ModelPositionView, type NotionalOutcome, type OrderView, type RecoveryReport, type SubmitOrderRequest,
+  type CancelOutcome, type EngineHealth, type EngineStopView, type StopAckOutcome, type ModelPositionView, type NotionalOutcome, type OrderView, type RecoveryReport, type SubmitOrderRequest,
   type SubmitOutcome, type TradingStateApplication, type TradingStateApplied, orderEvent, orderLogLine, orderView,
 } from './views.js';
 import { OrderStateError } from './errors.js';
+import { isStorageFault, reportStorageFault, type StorageFault } from '../util/storageHealth.js';
 import { type NotionalOrderRequest, type Sizing, sizeNotional as sizeNotionalOrder } from './sizing.js';
 
 export interface EngineOptions {
@@ -57,7 +60,10 @@ export interface EngineOptions {
    *  unknown) until a trading-state document decided after this start resumes it. */
   readonly tradingEnabled: boolean;
   /** Why it starts stopped, and what lifts that stop (default: an operator's resume). */
-  readonly startStop?: { readonly reason: string; readonly until: 'resume' | 'document' };
+  readonly startStop?: { readonly reason: string; readonly until: 'resume' | 'document'; readonly code?: string };
+  /** Where a stop the engine put on itself is kept (engine/state/<name>.stop.json), so a restart
+   *  does not lift it either: only an acknowledgement (ack()) does. null: kept in memory only. */
+  readonly stopFile?: string | null;
   readonly bus: Bus;
   readonly logger: Logger;
   readonly metrics: Metrics | null;
@@ -66,16 +72,35 @@ export interface EngineOptions {
   readonly reconcile?: Partial<ReconcileOptions>;
   /** What the stack knows about the previous run (a crash, a restore from backup). */
   readonly recoveryContext?: RecoveryContext;
+  /** Whether the disk takes writes (util/storageHealth.ts): while it holds a fault, new orders
+   *  are refused (STORAGE) before anything is written or sent. Absent: never refused for it. */
+  readonly storage?: { readonly fault: StorageFault | null } | null;
 }
+
+/** The refusal reason while the disk refuses writes (HTTP 503: the same order may pass later). */
+export const STORAGE_REFUSAL = 'STORAGE';
 
 /** The engine's own stop, beside the document: `until` says what lifts it. */
 interface EngineStop {
   readonly reason: string;
+  /** Stable code of the cause (EngineStopView.code). */
+  readonly code: string;
+  /** The underlying error's code (SQLITE_…), when there is one. */
+  readonly errorCode: string | null;
   readonly sinceMs: number;
   /** 'resume': a document whose global entry was set (not HALTED) after the stop; 'document':
-   *  any document (the stop was "the state is unknown"); 'restart': nothing but a restart. */
-  readonly until: 'resume' | 'document' | 'restart';
+   *  any document (the stop was "the state is unknown"); 'ack': only the operator's
+   *  acknowledgement of the cause (ack()) — the engine stopped itself, and neither a resume nor
+   *  a restart says the cause is gone. */
+  readonly until: 'resume' | 'document' | 'ack';
 }
+
+/** Stable codes of the engine's own stops. */
+export const STOP_CODES = {
+  ledgerCommitFailed: 'LEDGER_COMMIT_FAILED',
+  disabledAtStart: 'TRADING_ENABLED_FALSE',
+  stateUnknown: 'TRADING_STATE_UNKNOWN',
+} as const;
 
 export class Engine {
   readonly name: string;
@@ -96,7 +121,13 @@ export class Engine {
   private readonly rateWindow = new OrderRateWindow();
   private readonly snapshot: PortfolioSnapshotWriter | null;
   /** Each model's own book (zero cash): what it holds, for sizing exits and attributing PnL. */
-  private readonly modelBooks = new ModelBooks();
+  private modelBooks = new ModelBooks();
+  private readonly storage: { readonly fault: StorageFault | null } | null;
+  /** A group commit the disk refused rolled back what this engine holds in memory: once writes
+   *  succeed, the books are rebuilt from the ledger and the journal (resyncAfterStorageFault). */
+  private lostCommit = false;
+  private resyncRun: Promise<{ readonly recovered: number }> | null = null;
+  private readonly startingCash: Fixed;
   private readonly counters = new EngineStatsCollector();
   private readonly recoveryBase: Omit<RecoveryReport, 'reconciliation'>;
   /** Brings this engine's orders in line with the venue's books, through reconcileTarget(). */
@@ -106,6 +137,7 @@ export class Engine {
   private tradingDoc: TradingStateDocument | null = null;
   private tradingView: EngineTradingStates = { global: 'ACTIVE', venue: 'ACTIVE', models: {} };
   private ownStop: EngineStop | null = null;
+  private readonly stopFile: string | null;
   private readonly tradingCounts = { applied: 0, ignored: 0 };
   private tradingChain: Promise<unknown> = Promise.resolve();
   /** Orders that passed the rails and await the venue's answer: they count as open for the
@@ -126,19 +158,43 @@ export class Engine {
     this.metrics = opts.metrics;
     this.now = opts.now ?? Date.now;
     this.limits = { ...opts.limits };
-    if (!opts.tradingEnabled) this.ownStop = { reason: opts.startStop?.reason ?? 'trading disabled at start', sinceMs: this.now(), until: opts.startStop?.until ?? 'resume' };
+    if (!opts.tradingEnabled) {
+      const until = opts.startStop?.until ?? 'resume';
+      this.ownStop = {
+        reason: opts.startStop?.reason ?? 'trading disabled at start', code: opts.startStop?.code ?? (until === 'document' ? STOP_CODES.stateUnknown : STOP_CODES.disabledAtStart),
+        errorCode: null, sinceMs: this.now(), until,
+      };
+    }
+    // A stop the engine put on itself in an earlier run holds until it is acknowledged.
+    this.stopFile = opts.stopFile ?? null;
+    const kept = this.stopFile === null ? null : readKeptStop(this.stopFile);
+    if (kept !== null) {
+      this.ownStop = kept;
+      this.log.error({ engine: this.name, code: kept.code }, `[RISK] ${this.name} starts STOPPED: it stopped itself at ${new Date(kept.sinceMs).toISOString()} (${kept.reason}); a resume does not lift this — find the cause, then \`hmm engine ack ${this.name}\``);
+    }
     // If the ledger cannot commit, what we hold in memory is no longer on record: stop
-    // trading at once; a restart recovers from what was committed.
+    // trading at once, until the operator has found the cause and acknowledged it (ack()).
     this.ledger.beforeCommit = () => this.orderLog.flush();
     this.ledger.onCommitFailure = (err) => {
-      this.ownStop = { reason: `ledger commit failed: ${err.message}`, sinceMs: this.now(), until: 'restart' };
-      this.metrics?.tradingEnabled.set({ scope: this.name }, 0);
-      this.log.fatal({ err, engine: this.name }, `[RISK] ${this.name} ledger commit failed (${err.message}): trading DISABLED; restart to recover from the ledger`);
-      this.bus.publish('alert', { severity: 'CRITICAL', title: 'Ledger commit failed', message: `${this.name}: ${err.message}; trading disabled`, key: `ledger:${this.name}`, ts: this.now() });
+      if (reportStorageFault(this.ledger.path, err)) {
+        // A full or failing disk: a state, not the end. New orders are refused while it lasts
+        // (the storage fault), the rolled-back orders are still in the intent journal, and once
+        // writes succeed the books are rebuilt from the ledger and reconciled with the venue.
+        this.lostCommit = true;
+        this.log.error({ engine: this.name, code: (err as { code?: string }).code }, `[RISK] ${this.name} ledger commit refused by the disk (${err.message}): new orders REFUSED (STORAGE) until writes succeed; the orders of that commit are settled with the venue then`);
+        return;
+      }
+      const code: unknown = (err as Error & { code?: unknown }).code;
+      const errorCode = typeof code === 'string' ? code : null;
+      this.stopItself(STOP_CODES.ledgerCommitFailed, `ledger commit failed: ${err.message}`, errorCode);
+      this.log.fatal({ err, engine: this.name, code: errorCode }, `[RISK] ${this.name} ledger commit failed (${err.message}): trading DISABLED until the cause is found and acknowledged (\`hmm engine ack ${this.name}\`; a resume does not lift it); a restart recovers from the ledger`);
+      this.bus.publish('alert', { severity: 'CRITICAL', title: 'Ledger commit failed', message: `${this.name}: ${err.message}; trading disabled until acknowledged (hmm engine ack ${this.name})`, key: `ledger:${this.name}`, ts: this.now() });
     };
 
     // Recovery: the portfolio is whatever the ledger's fills say, never the snapshot.
+    this.storage = opts.storage ?? null;
     const startingCash = this.ledger.startingCash(opts.startingCash);
+    this.startingCash = startingCash;
     this.portfolio = replayFills(startingCash, this.ledger.fills());
     for (const f of this.ledger.fills()) this.modelBooks.book(f);
     this.risk.rebuild(startingCash, this.ledger.fills(), this.limits, this.now(), (until) => this.alertLossStreak(until));
@@ -148,8 +204,12 @@ export class Engine {
     });
     this.recoveryBase = recoverFromLedger({
       name: this.name, ledger: this.ledger, portfolio: this.portfolio, openOrders: this.openOrders.size, models: this.modelBooks.size,
-      snapshotPath: opts.snapshotPath, ctx: opts.recoveryContext ?? {}, log: this.log, now: this.now(),
+      snapshotPath: opts.snapshotPath, orderLogDamaged: this.orderLog.damaged, ctx: opts.recoveryContext ?? {}, log: this.log, now: this.now(),
     });
+    // An order a damaged line may describe is settled with the venue by its client order id in
+    // the start-up pass: ledger and venue decide, never the damaged text. Bounded to the lines the
+    // report names (20): a file damaged throughout must not become thousands of venue calls.
+    for (const d of this.recoveryBase.damaged_lines) if (d.client_order_id !== null) this.reconciler.flag(d.client_order_id as ClientOrderId);
     this.snapshot = opts.snapshotPath ? new PortfolioSnapshotWriter(opts.snapshotPath, () => this.snapshotDocument()) : null;
     this.venue.onEvent((e) => this.onVenueEvent(e));
     this.snapshot?.writeNow();
@@ -202,6 +262,7 @@ export class Engine {
     this.tradingView = engineView(doc, this.name);
     this.tradingCounts.applied++;
     const stop = this.ownStop;
+    // A stop the engine put on itself ('ack') is not lifted by any document: see ack().
     if (stop !== null && (stop.until === 'document' || (stop.until === 'resume' && tradingEnabledBy(doc) && (Date.parse(doc.global.updated_at) || 0) >= stop.sinceMs))) {
       this.ownStop = null;
       this.log.warn({ engine: this.name, actor: doc.global.actor }, `[RISK] ${this.name} own stop (${stop.reason}) lifted by ${doc.global.actor}: ${doc.global.reason}`);
@@ -221,6 +282,52 @@ export class Engine {
     });
     this.tradingChain = run.catch(() => undefined);
     return run;
+  }
+
+  /** Stops trading until the operator acknowledges the cause (ack()); kept on disk so a restart
+   *  does not lift it (best effort: the disk may be the cause, and then it holds in memory). */
+  private stopItself(code: string, reason: string, errorCode: string | null): void {
+    // The first cause is the one to find: later failures of the same stop do not replace it.
+    if (this.ownStop?.until !== 'ack') this.ownStop = { reason, code, errorCode, sinceMs: this.now(), until: 'ack' };
+    this.metrics?.tradingEnabled.set({ scope: this.name }, 0);
+    if (this.stopFile === null) return;
+    try {
+      writeJsonAtomic(this.stopFile, { engine: this.name, ...stopView(this.ownStop!) });
+    } catch (err) {
+      this.log.error({ err, engine: this.name }, `[RISK] ${this.name} could not keep its stop in ${this.stopFile} (${(err as Error).message}); it holds until acknowledged or the process restarts`);
+    }
+  }
+
+  /**
+   * The operator acknowledges the cause of a stop the engine put on itself: proves the ledger
+   * commits again (writes the acknowledgement into it), then lifts the stop. Refused while the
+   * ledger still cannot commit, and when there is no such stop (a halt is lifted by a resume).
+   */
+  ack(actor: string, note: string | null = null): StopAckOutcome {
+    const stop = this.ownStop;
+    if (stop === null || stop.until !== 'ack') {
+      return { acknowledged: false, stop: stop === null ? null : stopView(stop), trading_enabled: this.tradingEnabled, message: stop === null ? `${this.name} has no stop of its own to acknowledge` : `${this.name}'s stop (${stop.reason}) is lifted by ${stop.until === 'resume' ? 'a resume' : 'the cluster\'s trading state'}, not by an acknowledgement` };
+    }
+    const at = this.now();
+    try {
+      this.ledger.transaction(() => this.ledger.setMeta('stop_acknowledged', JSON.stringify({ actor, note, at: new Date(at).toISOString(), stop: stopView(stop) })));
+      this.ledger.flush();
+    } catch (err) {
+      return { acknowledged: false, stop: stopView(stop), trading_enabled: false, message: `the ledger still cannot commit (${(err as Error).message}): the stop stays` };
+    }
+    if (this.ledger.failing) return { acknowledged: false, stop: stopView(this.ownStop ?? stop), trading_enabled: false, message: `the ledger still cannot commit: the stop stays (${this.ownStop?.reason ?? stop.reason})` };
+    this.ownStop = null;
+    if (this.stopFile !== null) {
+      try { unlinkSync(this.stopFile); } catch { /* not kept, or already gone */ }
+    }
+    this.metrics?.tradingEnabled.set({ scope: this.name }, this.tradingEnabled ? 1 : 0);
+    this.log.warn({ engine: this.name, actor, code: stop.code }, `[RISK] ${this.name} own stop (${stop.reason}, since ${new Date(stop.sinceMs).toISOString()}) acknowledged by ${actor}${note ? `: ${note}` : ''}; trading ${this.tradingEnabled ? 'ENABLED' : `still DISABLED (global ${this.tradingView.global})`}`);
+    return { acknowledged: true, stop: stopView(stop), trading_enabled: this.tradingEnabled, message: `${this.name}'s stop acknowledged by ${actor}` };
+  }
+
+  /** The engine's own stop, as the wire shows it (null: none). */
+  get stop(): EngineStopView | null {
+    return this.ownStop === null ? null : stopView(this.ownStop);
   }
 
   /** The trading states this engine enforces (global, its venue, the models not ACTIVE). */
@@ -392,6 +499,13 @@ export class Engine {
       updatedAt: now,
     };
 
+    // The disk refuses writes: the order could not be put on record, so it is refused before
+    // the venue hears of it (and not booked: the ledger is what cannot be written).
+    const fault = this.storage?.fault ?? null;
+    if (fault !== null) return this.storageRefusal(order, intake, `${fault.code} on ${fault.path} since ${new Date(fault.since).toISOString()}`);
+    // Writes succeed again but a lost commit is not yet recovered: until its orders are back in
+    // the ledger, a client's retry of one of them would look new here and reach the venue twice.
+    if (this.lostCommit) return this.storageRefusal(order, intake, 'a ledger commit the disk refused is being recovered from the intent journal');
     const decision = checkRiskRails(intent, this.limits, {
       instrument: this.instrument(req.symbol),
       lastPrice: this.lastPrice(req.symbol),
@@ -402,12 +516,16 @@ export class Engine {
     });
     if (!decision.ok) {
       const rejected = this.bookRejection(order, hash, decision.reason, decision.message, intake, 'risk');
-      await this.ledger.durable();
-      return rejected;
+      return this.afterCommit(rejected, order, intake);
+    }
+    try {
+      this.ledger.recordIntent(order, hash);
+    } catch (err) {
+      if (!reportStorageFault(this.ledger.path, err)) throw err;
+      return this.storageRefusal(order, intake, `the intent journal write failed (${(err as Error).message})`);
     }
     this.rateWindow.record(now);
     this.pendingIntents.set(id, intent);
-    this.ledger.recordIntent(order, hash);
     this.metrics?.ordersSubmitted.inc({ venue: this.name, model: order.model ?? 'manual' });
     this.counters.submitted++;
     // The order is on record before the venue hears of it (the ledger's intent journal; its row
@@ -425,13 +543,18 @@ export class Engine {
       // which settles it by client order id once this submission has returned, instead of at
       // the next periodic pass, minutes away.
       this.pendingIntents.delete(id);
-      this.ledger.insertOrder(order, hash);
       this.openOrders.set(id, order);
       this.reconciler.lookUp(id);
       this.venueCalls = { ...this.venueCalls, errors: this.venueCalls.errors + 1, last_error: (err as Error).message, last_error_at: this.now() };
-      this.bus.publish('alert', { severity: 'WARNING', title: 'Venue error', message: `${this.name}: submit failed: ${(err as Error).message}`, key: `venue_error:${this.name}`, ts: this.now() });
+      this.ledger.transaction(() => {
+        this.ledger.insertOrder(order, hash);
+        this.bus.publish('alert', { severity: 'WARNING', title: 'Venue error', message: `${this.name}: submit failed: ${(err as Error).message}`, key: `venue_error:${this.name}`, ts: this.now() });
+      });
       this.metrics?.venueErrors.inc({ venue: this.name, kind: 'submit' });
       this.log.error({ err, engine: this.name, clientOrderId: id }, `[RISK] ${this.name} venue submit failed for ${id}; order left for reconciliation`);
+      // The venue could not put it on record for the disk (the sim venue's books share this
+      // root): a STORAGE refusal, never an ack, as for a commit of our own the disk refused.
+      if (isStorageFault(err)) return this.storageRefusal(order, intake, `the venue could not record it (${(err as Error).message}); what it did with the order is reconciled by client order id once writes succeed`);
       throw err;
     }
     const routingTimeMs = performance.now() - intake;
@@ -442,14 +565,15 @@ export class Engine {
       this.pendingIntents.delete(id);
       const next = transition(order, 'REJECTED', result.ts, { rejectReason: `${result.code}: ${result.message}` });
       if (isTransitionError(next)) throw new OrderStateError(next.from, next.to);
+      // Every event leaves inside the ledger transaction of the change it reports: on a shared
+      // bus it is an outbox row of that transaction (outbox.ts).
       this.ledger.transaction(() => {
         this.ledger.insertOrder(order, hash);
         this.ledger.updateOrder(next);
+        this.logOrder('order.rejected', next, { routing_time: routingTimeMs, reason: result.code, message: result.message });
+        this.afterRejection(next, result.code, result.message);
       });
-      this.logOrder('order.rejected', next, { routing_time: routingTimeMs, reason: result.code, message: result.message });
-      this.afterRejection(next, result.code, result.message);
-      await this.ledger.durable();
-      return { kind: 'rejected', reason: result.code, message: result.message, order: orderView(next), duplicate: false, routingTimeMs };
+      return this.afterCommit({ kind: 'rejected', reason: result.code, message: result.message, order: orderView(next), duplicate: false, routingTimeMs }, next, intake);
     }
 
     const submitted = order;
@@ -461,24 +585,80 @@ export class Engine {
       this.ledger.insertOrder(submitted, hash);
       this.ledger.updateOrder(order);
       for (const e of result.events) order = this.applyEvent(order, e, fills);
+      this.logOrder('order.accepted', accepted, { routing_time: routingTimeMs });
+      this.pendingIntents.delete(id);
+      if (TERMINAL_STATUSES.has(order.status)) this.openOrders.delete(id);
+      else this.openOrders.set(id, order);
+      this.publishOrderProgress(order, fills);
     });
-    this.logOrder('order.accepted', accepted, { routing_time: routingTimeMs });
-    this.publishOrderProgress(order, fills);
-    this.pendingIntents.delete(id);
-    if (TERMINAL_STATUSES.has(order.status)) this.openOrders.delete(id);
-    else this.openOrders.set(id, order);
     this.drainPending(id);
     this.afterChange();
+    return this.afterCommit({ kind: 'accepted', order: orderView(order), duplicate: false, routingTimeMs }, order, intake);
+  }
+
+  /** The outcome once its commit is durable. A commit the disk refused is not an answer to
+   *  give: the order is refused (STORAGE) — never acknowledged without being on record — and
+   *  what the venue did with it is settled by client order id once writes succeed. */
+  private async afterCommit(outcome: SubmitOutcome, order: Order, intake: number): Promise<SubmitOutcome> {
+    try {
+      await this.ledger.durable();
+    } catch (err) {
+      if (!isStorageFault(err)) throw err;
+      return this.storageRefusal(order, intake, `the ledger commit failed (${(err as Error).message}); what the venue did with it is reconciled by client order id once writes succeed`);
+    }
+    return outcome;
+  }
+
+  /** An order refused because the disk refuses writes: not booked (the ledger is what cannot be
+   *  written), counted, and answered 503 with reason STORAGE. */
+  private storageRefusal(order: Order, intake: number, why: string): SubmitOutcome {
+    const message = `storage fault: ${why}; new orders are refused until writes succeed`;
+    this.metrics?.ordersRejected.inc({ venue: this.name, reason: STORAGE_REFUSAL });
+    this.counters.reject(STORAGE_REFUSAL);
+    const view = orderView({ ...order, status: 'REJECTED', rejectReason: `${STORAGE_REFUSAL}: ${message}` });
+    return { kind: 'rejected', reason: STORAGE_REFUSAL, message, order: view, duplicate: false, routingTimeMs: performance.now() - intake };
+  }
+
+  /**
+   * Writes succeed again (the storage probe cleared the fault). When a commit was lost, what this
+   * engine holds in memory is ahead of its ledger: the orders of that commit are recorded from
+   * the intent journal as NEW, the books are rebuilt from the ledger as at start-up, and one
+   * reconciliation pass settles those orders with the venue by client order id (their fills are
+   * booked then). Without a lost commit there is nothing to redo.
+   */
+  async resyncAfterStorageFault(): Promise<{ readonly recovered: number }> {
+    if (!this.lostCommit) return { recovered: 0 };
+    this.resyncRun ??= this.resync().finally(() => { this.resyncRun = null; });
+    return this.resyncRun;
+  }
+
+  private async resync(): Promise<{ readonly recovered: number }> {
+    await this.quiesce();
+    const recovered = this.ledger.recoverUnsettled((id) => this.inflight.has(id));
     await this.ledger.durable();
-    return { kind: 'accepted', order: orderView(order), duplicate: false, routingTimeMs };
+    // On record again: new orders (and retries of the recovered ones, now answered from the
+    // ledger) are taken. A commit that fails here leaves the flag set, and the next clear retries.
+    this.lostCommit = false;
+    this.portfolio = replayFills(this.startingCash, this.ledger.fills());
+    this.modelBooks = new ModelBooks();
+    for (const f of this.ledger.fills()) this.modelBooks.book(f);
+    this.risk.rebuild(this.startingCash, this.ledger.fills(), this.limits, this.now(), (until) => this.alertLossStreak(until));
+    this.openOrders.clear();
+    for (const o of this.ledger.openOrders()) this.openOrders.set(o.clientOrderId, o);
+    this.log.warn({ engine: this.name, recovered: recovered.length }, `[RECON] ${this.name} storage writes succeed again: books rebuilt from the ledger, ${recovered.length} order(s) of the lost commit recovered from the intent journal; reconciling with the venue`);
+    await this.reconcile('manual');
+    this.afterChange();
+    return { recovered: recovered.length };
   }
 
   private bookRejection(order: Order, hash: string, reason: string, message: string, intake: number, source: 'risk' | 'venue'): SubmitOutcome {
     const rejected: Order = { ...order, status: 'REJECTED', rejectReason: `${reason}: ${message}` };
-    this.ledger.insertOrder(rejected, hash);
     const routingTimeMs = performance.now() - intake;
-    this.logOrder('order.rejected', rejected, { routing_time: routingTimeMs, reason, message });
-    this.afterRejection(rejected, reason, message);
+    this.ledger.transaction(() => {
+      this.ledger.insertOrder(rejected, hash);
+      this.logOrder('order.rejected', rejected, { routing_time: routingTimeMs, reason, message });
+      this.afterRejection(rejected, reason, message);
+    });
     if (source === 'risk') this.log.info({ engine: this.name, reason, clientOrderId: order.clientOrderId }, `[RISK] ${this.name} rejected ${order.side} ${order.symbol}: ${reason} (${message})`);
     return { kind: 'rejected', reason, message, order: orderView(rejected), duplicate: false, routingTimeMs };
   }
@@ -545,11 +725,12 @@ export class Engine {
     const fills: Fill[] = [];
     this.ledger.transaction(() => {
       next = this.applyEvent(order, e, fills);
+      if (next === order) return;
+      if (TERMINAL_STATUSES.has(next.status)) this.openOrders.delete(id);
+      else this.openOrders.set(id, next);
+      this.publishOrderProgress(next, fills);
     });
     if (next === order) return;
-    if (TERMINAL_STATUSES.has(next.status)) this.openOrders.delete(id);
-    else this.openOrders.set(id, next);
-    this.publishOrderProgress(next, fills);
     this.afterChange();
   }
 
@@ -656,10 +837,12 @@ export class Engine {
     const c = this.ledger.counts();
     return {
       engine: 'ok', venue: this.name, trading_enabled: this.tradingEnabled,
+      storage: this.storage?.fault ? storageView(this.storage.fault) : null,
       open_orders: this.openOrders.size, orders: c.orders, fills: c.fills, recovered: this.recovery,
       trading_states: this.tradingView,
       trading_state: this.tradingStateApplication(),
       venue_calls: { ...this.venueCalls },
+      stop: this.stop,
       risk: {
         peak_equity: toDecimalString(this.risk.peakEquity),
         loss_streak: this.risk.lossStreak.streak,
@@ -721,7 +904,7 @@ export class Engine {
   }
 
   reconcileState(): ReconcileState {
-    return { ...this.reconciler.state(), damaged_lines: this.ledger.journalDamaged.length };
+    return { ...this.reconciler.state(), damaged_lines: this.ledger.journalDamaged.length + this.orderLog.damaged.length };
   }
 
   private reconcileTarget(): ReconcileTarget {
@@ -766,17 +949,20 @@ export class Engine {
       },
     };
     let order = local;
+    const changed = (o: Order | undefined): o is Order => o !== undefined && o !== local;
     this.ledger.transaction(() => {
-      order = apply(path);
+      const next = apply(path);
+      order = next;
+      if (!changed(next)) return;
+      if (TERMINAL_STATUSES.has(next.status)) this.openOrders.delete(next.clientOrderId);
+      else this.openOrders.set(next.clientOrderId, next);
+      if (rejected) {
+        this.metrics?.ordersRejected.inc({ venue: this.name, reason: 'NOT_SENT' });
+        this.counters.reject('NOT_SENT');
+      }
+      this.publishOrderProgress(next, fills);
     });
-    if (order === undefined || order === local) return;
-    if (TERMINAL_STATUSES.has(order.status)) this.openOrders.delete(order.clientOrderId);
-    else this.openOrders.set(order.clientOrderId, order);
-    if (rejected) {
-      this.metrics?.ordersRejected.inc({ venue: this.name, reason: 'NOT_SENT' });
-      this.counters.reject('NOT_SENT');
-    }
-    this.publishOrderProgress(order, fills);
+    if (!changed(order)) return;
     this.afterChange();
   }
 
@@ -789,6 +975,32 @@ export class Engine {
     await this.ledger.durable();
     this.snapshot?.writeNow();
     this.snapshot?.stop();
+  }
+}
+
+function storageView(f: StorageFault): { readonly code: string; readonly path: string; readonly message: string; readonly since: string; readonly failures: number } {
+  return { code: f.code, path: f.path, message: f.message, since: new Date(f.since).toISOString(), failures: f.failures };
+}
+
+function stopView(s: EngineStop): EngineStopView {
+  return { reason: s.reason, code: s.code, error_code: s.errorCode, since: new Date(s.sinceMs).toISOString(), lifted_by: s.until };
+}
+
+/** A stop kept by an earlier run (null: none, or a file that does not read as one — then the
+ *  engine says so and starts stopped anyway: a kept stop is never dropped silently). */
+function readKeptStop(path: string): EngineStop | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const v = JSON.parse(text) as Partial<EngineStopView>;
+    const since = Date.parse(String(v.since));
+    return { reason: String(v.reason ?? 'unknown'), code: String(v.code ?? 'UNKNOWN'), errorCode: typeof v.error_code === 'string' ? v.error_code : null, sinceMs: Number.isFinite(since) ? since : Date.now(), until: 'ack' };
+  } catch {
+    return { reason: `${path} is unreadable; it records a stop the engine put on itself`, code: 'UNKNOWN', errorCode: null, sinceMs: Date.now(), until: 'ack' };
   }
 }
 

@@ -13,9 +13,10 @@ import type { OrderView, SubmitOutcome } from './views.js';
 import { TRADING_STATES, type RiskLimits } from './riskRails.js';
 import { type TradingStateDocument, parseTradingStateDocument } from '../core/tradingState.js';
 import type { Registry } from '../obs/metrics.js';
-import { HttpError, errorSchema } from '../http/errors.js';
+import { HttpError, errorSchema, refuseBody } from '../http/errors.js';
 import { statusOf } from '../http/status.js';
 import { createHttpServer, type HttpServerOptions } from '../http/server.js';
+import { actorOf } from '../http/auth.js';
 import { LocalEngineHandle } from './engineHandle.js';
 import { NOT_SIZED_STATUS, type NotionalIntent, type NotionalOrderRequest } from './sizing.js';
 
@@ -87,7 +88,7 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
             model: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
           },
         },
-        response: { 200: anyObject, 201: anyObject, 400: errorSchema, 401: errorSchema, 403: anyObject, 409: anyObject, 422: anyObject, 429: anyObject },
+        response: { 200: anyObject, 201: anyObject, 400: errorSchema, 401: errorSchema, 403: anyObject, 409: anyObject, 422: anyObject, 429: anyObject, 503: anyObject },
       },
     }, async (req, reply) => {
       const b = req.body as {
@@ -156,7 +157,8 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
 
     app.delete('/orders/:id', {
       config: { auth: true },
-      schema: { summary: 'Cancel an open order', security: [{ opsToken: [] }], params: { type: 'object', properties: { id: { type: 'string' } } }, response: { 200: anyObject, 404: errorSchema, 409: errorSchema, 401: errorSchema } },
+      preValidation: refuseBody,
+      schema: { summary: 'Cancel an open order', security: [{ opsToken: [] }], params: { type: 'object', properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$' } } }, response: { 200: anyObject, 400: errorSchema, 404: errorSchema, 409: errorSchema, 401: errorSchema } },
     }, async (req, reply) => {
       const { id } = req.params as { id: string };
       const r = await engine.cancel(id);
@@ -237,7 +239,8 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
         body: {
           type: 'object', required: ['version', 'global'], additionalProperties: false,
           properties: {
-            version: { type: 'integer', minimum: 0 }, global: entrySchema,
+            // A safe integer: a version of 1e300 would outrank every later document for good.
+            version: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER }, global: entrySchema,
             venues: { type: 'object', additionalProperties: entrySchema }, models: { type: 'object', additionalProperties: entrySchema },
           },
         },
@@ -256,7 +259,8 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
 
     app.get('/risk/limits', { schema: { summary: 'The risk limits this engine enforces', response: { 200: anyObject } } }, async () => riskLimitsView(engine.riskLimits(), engine.tradingEnabled));
 
-    const moneyLimit = { anyOf: [{ type: 'string', pattern: '^[0-9]+(\\.[0-9]{1,8})?$' }, { type: 'number', minimum: 0, maximum: 1e12 }] } as const;
+    // The same range as text or number: at most 12 integer digits (below 1e12), 8 decimals.
+    const moneyLimit = { anyOf: [{ type: 'string', pattern: '^[0-9]{1,12}(\\.[0-9]{1,8})?$' }, { type: 'number', minimum: 0, maximum: 1e12 }] } as const;
     app.post('/risk/limits', {
       config: { auth: true },
       schema: {
@@ -311,10 +315,27 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
       return { ok: true, limits: riskLimitsView(limits, engine.tradingEnabled) };
     });
 
+    // A stop the engine put on itself (a ledger that could not commit) is lifted only here: the
+    // operator says the cause is found. Audited (every call of an auth route is).
+    app.post('/stop/ack', {
+      config: { auth: true },
+      schema: {
+        summary: `Acknowledge the cause of a stop ${engine.name} put on itself (a resume does not lift it); 409 when there is none or the ledger still cannot commit`,
+        security: [{ opsToken: [] }],
+        body: { type: 'object', additionalProperties: false, properties: { actor: { type: 'string', maxLength: 64 }, note: { type: 'string', maxLength: 200 } } },
+        response: { 200: anyObject, 401: errorSchema, 409: anyObject },
+      },
+    }, async (req, reply) => {
+      const b = (req.body ?? {}) as { actor?: string; note?: string };
+      const r = engine.ack(b.actor ? `${b.actor} via ${actorOf(req)}` : actorOf(req), b.note ?? null);
+      return reply.code(r.acknowledged ? 200 : 409).send(r);
+    });
+
     // Reconciliation with the venue: run a pass now, or read what the passes found.
     app.post('/reconcile/manual', {
       config: { auth: true },
-      schema: { summary: `Reconcile ${engine.name}'s orders with its venue now`, security: [{ opsToken: [] }], response: { 200: anyObject, 401: errorSchema } },
+      preValidation: refuseBody,
+      schema: { summary: `Reconcile ${engine.name}'s orders with its venue now`, security: [{ opsToken: [] }], response: { 200: anyObject, 400: errorSchema, 401: errorSchema } },
     }, async () => {
       const r = await engine.reconcile('manual');
       return { status: r.ok ? 'completed' : 'venue_unavailable', imported: r.adopted.length, closed: r.closed.length, report: r };

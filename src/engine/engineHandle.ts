@@ -7,7 +7,7 @@ import type { Valuation } from '../core/portfolio.js';
 import { toDecimalString } from '../core/decimal.js';
 import type { TradingStateDocument } from '../core/tradingState.js';
 import type { Engine } from './engine.js';
-import type { EngineHealth, InstrumentView, ModelPositionView, NotionalOutcome, OrderView, SubmitOrderRequest, SubmitOutcome, CancelOutcome, TradingStateApplied } from './views.js';
+import type { EngineHealth, StopAckOutcome, InstrumentView, ModelPositionView, NotionalOutcome, OrderView, SubmitOrderRequest, SubmitOutcome, CancelOutcome, TradingStateApplied } from './views.js';
 import type { NotionalOrderRequest } from './sizing.js';
 import type { EngineStats } from './engineStats.js';
 import type { ReconcileReport, ReconcileState } from './reconcile.js';
@@ -41,6 +41,10 @@ export interface EngineHandle {
   reconcile?(): Promise<ReconcileReport>;
   /** The last passes, totals and lag (GET /reconcile/report). */
   reconcileReport?(): Promise<ReconcileState>;
+  /** The operator acknowledges the cause of a stop the engine put on itself (POST /stop/ack):
+   *  the only thing that lifts it. Answers acknowledged: false when there is nothing to
+   *  acknowledge or the cause persists. */
+  acknowledgeStop(actor: string, note: string | null): Promise<StopAckOutcome>;
 }
 
 export class LocalEngineHandle implements EngineHandle {
@@ -62,6 +66,7 @@ export class LocalEngineHandle implements EngineHandle {
   async modelQty(model: string, symbol: string) { return this.engine.modelQty(model, symbol); }
   reconcile() { return this.engine.reconcile('manual'); }
   async reconcileReport() { return this.engine.reconcileState(); }
+  async acknowledgeStop(actor: string, note: string | null) { return this.engine.ack(actor, note); }
   async instruments() {
     return [...this.engine.instruments().values()].map((i) => ({
       symbol: i.symbol, base: i.base, quote: i.quote, step_size: toDecimalString(i.stepSize), tick_size: toDecimalString(i.tickSize),

@@ -15,12 +15,12 @@ import { timeOrderedOrderId } from '../core/orderIds.js';
 import type { Valuation } from '../core/portfolio.js';
 import { ZERO, fx, toDecimalString } from '../core/decimal.js';
 import type { TradingStateDocument } from '../core/tradingState.js';
-import type { CancelOutcome, EngineHealth, InstrumentView, ModelPositionView, NotionalOutcome, OrderView, SubmitOrderRequest, SubmitOutcome, TradingStateApplied } from './views.js';
+import type { CancelOutcome, EngineHealth, InstrumentView, ModelPositionView, NotionalOutcome, OrderView, SubmitOrderRequest, SubmitOutcome, StopAckOutcome, TradingStateApplied } from './views.js';
 import type { NotSized, NotSizedReason, NotionalOrderRequest } from './sizing.js';
 import type { EngineHandle } from './engineHandle.js';
 import type { EngineStats } from './engineStats.js';
 import type { ReconcileReport, ReconcileState } from './reconcile.js';
-import { cancelKindOf, submitKindOf } from '../http/status.js';
+import { cancelKindOf, refusalStatus, submitKindOf } from '../http/status.js';
 import { EngineError } from './errors.js';
 
 export class EngineUnreachableError extends EngineError {
@@ -206,6 +206,12 @@ export class HttpEngineHandle implements EngineHandle {
     return this.ok(await this.call('POST', '/reconcile/manual', undefined, { timeoutMs: this.timeoutMs * 6 }), 'POST /reconcile/manual')['report'] as ReconcileReport;
   }
 
+  async acknowledgeStop(actor: string, note: string | null): Promise<StopAckOutcome> {
+    const a = await this.call('POST', '/stop/ack', { actor, ...(note ? { note } : {}) });
+    if (a.status === 409) return a.body as unknown as StopAckOutcome;
+    return this.ok(a, 'POST /stop/ack', 'ack') as unknown as StopAckOutcome;
+  }
+
   async reconcileReport(): Promise<ReconcileState> {
     return this.ok(await this.call('GET', '/reconcile/report'), 'GET /reconcile/report') as unknown as ReconcileState;
   }
@@ -246,7 +252,9 @@ export class HttpEngineHandle implements EngineHandle {
         parsed = { error: text.slice(0, 200) };
       }
       if (res.status === 401) throw new EngineHttpError(this.name, 401, `${method} ${path}`, 'operator token refused (X-OPS-TOKEN)');
-      if (res.status >= 500) throw new EngineHttpError(this.name, res.status, `${method} ${path}`, String(parsed['error'] ?? 'server error'));
+      // A 503 that refuses an order (STORAGE: the engine's disk refuses writes) is the engine's
+      // answer, read as an outcome like any refusal, not a server error.
+      if (res.status >= 500 && !(res.status === refusalStatus('STORAGE') && parsed['status'] === 'rejected')) throw new EngineHttpError(this.name, res.status, `${method} ${path}`, String(parsed['error'] ?? 'server error'));
       return { status: res.status, body: parsed };
     }
     const cause = lastErr?.name === 'TimeoutError' ? `no answer within ${opts.timeoutMs ?? this.timeoutMs} ms` : (lastErr as { cause?: { code?: string } } | null)?.cause?.code ?? lastErr?.message ?? 'unknown';

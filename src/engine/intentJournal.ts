@@ -72,9 +72,24 @@ export class IntentJournal {
       qty: o.qty.toString(), price: o.price === null ? null : o.price.toString(), hash: requestHash, ts: o.createdAt,
     };
     const text = `${JSON.stringify(line)}\n`;
-    this.bytes += writeSync(this.fd, text);
-    if (this.fullSync) fdatasyncSync(this.fd);
+    try {
+      const n = writeSync(this.fd, text);
+      if (n !== Buffer.byteLength(text)) throw Object.assign(new Error(`short write to ${this.path} (${n} bytes)`), { code: 'ENOSPC' });
+      if (this.fullSync) fdatasyncSync(this.fd);
+    } catch (err) {
+      // A full or failing disk: the order is not on record, so the caller refuses it (the venue
+      // never hears of it). Whatever part of the line reached the file is cut off, so the next
+      // line does not land in the middle of a torn one (read() would call that damage).
+      try { ftruncateSync(this.fd, this.bytes); } catch { /* the disk may refuse this too */ }
+      throw err;
+    }
+    this.bytes += Buffer.byteLength(text);
     this.unsettled.set(o.clientOrderId, text);
+  }
+
+  /** Lines of orders whose rows are not committed (a commit the disk refused lost them). */
+  unsettledLines(): IntentLine[] {
+    return [...this.unsettled.values()].map((t) => JSON.parse(t) as IntentLine);
   }
 
   /** These orders' rows are committed: their lines are no longer needed. */

@@ -167,6 +167,10 @@ export class Ledger {
   beforeCommit: () => void = () => {};
   /** Called when a group commit fails (disk full, I/O error): the engine stops trading. */
   onCommitFailure: (err: Error) => void = () => {};
+  /** Group commits that failed so far (what was written in them was rolled back). */
+  commitFailures = 0;
+  /** Whether the last group commit failed (cleared by the next one that succeeds). */
+  failing = false;
   /** One reusable transaction runner: better-sqlite3 nests it as a savepoint when already inside one. */
   private readonly tx: (fn: () => unknown) => unknown;
 
@@ -230,6 +234,7 @@ export class Ledger {
         'SELECT trade_id, client_order_id FROM fills WHERE client_order_id NOT IN (SELECT client_order_id FROM orders)'),
       counts: this.db.prepare<[], { orders: bigint; fills: bigint; open: bigint }>(
         "SELECT (SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM fills) AS fills, (SELECT count(*) FROM orders WHERE status IN ('NEW','ACCEPTED','PARTIALLY_FILLED')) AS open"),
+      totalChanges: this.db.prepare<[], { n: bigint }>('SELECT total_changes() AS n'),
     };
     if (this.groupCommit) {
       this.journal = new IntentJournal(`${path}-intents`, sync === 'full');
@@ -255,12 +260,40 @@ export class Ledger {
     return missing.map((l) => l.id as ClientOrderId);
   }
 
+  /**
+   * After a group commit the disk refused (it rolled back): records as NEW every order still in
+   * the intent journal without a row, except those `busy` still routes, exactly as start-up
+   * recovery does. Returns their ids, for reconciliation with the venue by client order id.
+   */
+  recoverUnsettled(busy: (id: string) => boolean): ClientOrderId[] {
+    if (this.journal === null) return [];
+    const missing = this.journal.unsettledLines().filter((l) => !busy(l.id) && this.stmts.getOrder.get(l.id) === undefined);
+    this.transaction(() => {
+      for (const l of missing) {
+        this.batchSettled.push(l.id);
+        this.stmts.insertOrderAt.run(l.id, l.venue, l.model, l.symbol, l.side, l.type, l.tif, BigInt(l.qty), l.price === null ? null : BigInt(l.price),
+          'NEW', 0n, 0n, 0n, null, null, l.hash, l.ts, l.ts);
+        this.stmts.insertEvent.run(l.id, 'NEW', 'recovered from the intent journal after a storage fault', l.ts);
+      }
+    });
+    return missing.map((l) => l.id as ClientOrderId);
+  }
+
   /** Starting cash is fixed when the ledger is created; later config changes cannot rewrite history. */
   startingCash(defaultCash: Fixed): Fixed {
     const row = this.stmts.getMeta.get('starting_cash');
     if (row) return fromRaw(row.value);
     this.transaction(() => this.stmts.setMeta.run('starting_cash', defaultCash.toString()));
     return defaultCash;
+  }
+
+  /** Records a key of the meta table (joins the current transaction). */
+  setMeta(key: string, value: string): void {
+    this.transaction(() => this.stmts.setMeta.run(key, value));
+  }
+
+  getMeta(key: string): string | null {
+    return this.stmts.getMeta.get(key)?.value ?? null;
   }
 
   /** The starting cash recorded at creation, without recording one (read-only use). */
@@ -324,9 +357,12 @@ export class Ledger {
     } catch (err) {
       try { this.batchStmts.rollback.run(); } catch { /* the failed COMMIT may have rolled back already */ }
       for (const w of waiters) w.reject(err as Error);
+      this.commitFailures++;
+      this.failing = true;
       this.onCommitFailure(err as Error);
       return;
     }
+    this.failing = false;
     if (this.journal !== null) {
       this.journal.settle(settled);
       this.journal.compact();
@@ -409,9 +445,18 @@ export class Ledger {
     return this.stmts.fillsBefore.all(ts).map(rowToFill);
   }
 
+  // The counts scan both tables and health() asks for them on every governance round (once
+  // per bar in a replay): they are recounted only when a row changed since (total_changes()
+  // of this connection, the only one that writes this ledger).
+  private countsCache: { readonly at: bigint; readonly counts: { orders: number; fills: number; open: number } } | null = null;
+
   counts(): { orders: number; fills: number; open: number } {
+    const at = this.stmts.totalChanges.get()!.n;
+    if (this.countsCache !== null && this.countsCache.at === at) return { ...this.countsCache.counts };
     const c = this.stmts.counts.get()!;
-    return { orders: Number(c.orders), fills: Number(c.fills), open: Number(c.open) };
+    const counts = { orders: Number(c.orders), fills: Number(c.fills), open: Number(c.open) };
+    this.countsCache = { at, counts };
+    return { ...counts };
   }
 
   highWater(): LedgerHighWater {

@@ -2,8 +2,10 @@
 // within one event-loop turn and written together: the engine flushes them just before the
 // ledger's group commit, so a line is on disk (in the page cache) before its order is
 // acknowledged, at one write per turn instead of one per line. Rotated by size and day and
-// gzipped (util/rotatingFile.ts); the live name never changes.
-import { DEFAULT_ROTATION, RotatingFile, type RotatingFileOptions, type RotationPolicy } from '../util/rotatingFile.js';
+// gzipped (util/rotatingFile.ts); the live name never changes. At open, a line anywhere in the
+// live file that is not an order event (validateOrderLogLine) is quarantined to
+// orders.jsonl.damaged and listed in `damaged` for the engine's recovery report.
+import { DEFAULT_ROTATION, RotatingFile, type QuarantinedLine, type RotatingFileOptions, type RotationPolicy } from '../util/rotatingFile.js';
 
 export interface OrderLogLine {
   readonly ts: string;
@@ -41,8 +43,12 @@ export class OrderLog {
   /** A torn last line left by a crash is cut off at open and kept in orders.jsonl.torn
    *  (reported through onEvent); the ledger, not this log, is the record of truth. */
   constructor(readonly path: string | null, rotation: RotationPolicy = DEFAULT_ROTATION, opts: RotatingFileOptions = {}) {
-    this.file = path ? new RotatingFile(path, rotation, opts) : null;
+    this.file = path ? new RotatingFile(path, rotation, { validateLine: validateOrderLogLine, ...opts }) : null;
+    this.damaged = this.file?.damaged ?? [];
   }
+
+  /** Lines that were not order events at open, moved to `orders.jsonl.damaged`. */
+  readonly damaged: readonly QuarantinedLine[];
 
   append(line: OrderLogLine): void {
     if (this.file === null) return;
@@ -79,4 +85,40 @@ export class OrderLog {
     this.file?.close();
     this.file = null;
   }
+}
+
+const DECIMAL = /^-?[0-9]+(\.[0-9]+)?$/;
+
+/** Why a line of orders.jsonl is not an order event this engine wrote, or null when it is one. */
+export function validateOrderLogLine(line: string): string | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return 'not JSON';
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not an object';
+  const l = v as Record<string, unknown>;
+  for (const k of ['ts', 'event', 'venue', 'client_order_id', 'symbol', 'side', 'type', 'status'] as const) {
+    if (typeof l[k] !== 'string' || l[k] === '') return `${k} is not a non-empty string`;
+  }
+  if (!Number.isFinite(Date.parse(l.ts as string))) return `ts ${JSON.stringify(l.ts)} is not a time`;
+  for (const k of ['qty', 'filled_qty', 'fees'] as const) {
+    if (typeof l[k] !== 'string' || !DECIMAL.test(l[k])) return `${k} ${JSON.stringify(l[k])} is not a decimal`;
+  }
+  for (const k of ['price', 'avg_price'] as const) {
+    if (l[k] !== null && (typeof l[k] !== 'string' || !DECIMAL.test(l[k]))) return `${k} ${JSON.stringify(l[k])} is not a decimal or null`;
+  }
+  if (l.routing_time !== undefined && (typeof l.routing_time !== 'number' || !Number.isFinite(l.routing_time))) return 'routing_time is not a number';
+  return null;
+}
+
+/** The client order id of a damaged line, when it can still be read (for reconciliation). */
+export function orderIdOf(text: string): string | null {
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v === 'object' && v !== null && typeof (v as { client_order_id?: unknown }).client_order_id === 'string') return (v as { client_order_id: string }).client_order_id;
+  } catch { /* not JSON: try the raw text */ }
+  const m = /"client_order_id"\s*:\s*"([^"\\]{1,128})"/.exec(text);
+  return m?.[1] ?? null;
 }

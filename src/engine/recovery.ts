@@ -8,7 +8,9 @@ import { copyFileSync } from 'node:fs';
 import { toDecimalString } from '../core/decimal.js';
 import type { Portfolio } from '../core/portfolio.js';
 import type { Logger } from '../obs/logger.js';
+import type { QuarantinedLine } from '../util/rotatingFile.js';
 import type { Ledger } from './ledger.js';
+import { orderIdOf } from './orderLog.js';
 import { assessSnapshot, readSnapshot } from './snapshot.js';
 import type { RecoveryReport } from './views.js';
 
@@ -29,6 +31,8 @@ export interface RecoveryInput {
   /** Models with their own book rebuilt from the ledger. */
   readonly models: number;
   readonly snapshotPath: string | null;
+  /** Lines of engine/logs/orders.jsonl quarantined at open (the order log's `damaged`). */
+  readonly orderLogDamaged?: readonly QuarantinedLine[];
   readonly ctx: RecoveryContext;
   readonly log: Logger;
   /** When this start recovered (epoch ms). */
@@ -37,6 +41,12 @@ export interface RecoveryInput {
 
 export function recoverFromLedger(input: RecoveryInput): Omit<RecoveryReport, 'reconciliation'> {
   const { name, ledger, portfolio, openOrders, models, snapshotPath, ctx, log, now } = input;
+  const orderLogDamaged = input.orderLogDamaged ?? [];
+  // Both kinds of damage in one list, each named by file and line: the journal's first.
+  const damaged = [
+    ...ledger.journalDamaged.map((d) => ({ file: d.file, line: d.line, reason: d.reason, id: d.id })),
+    ...orderLogDamaged.map((d) => ({ file: d.file, line: d.line, reason: d.reason, id: orderIdOf(d.text) })),
+  ];
   const counts = ledger.counts();
   const recovered = ledger.existed;
   const positions = [...portfolio.positions.values()].filter((p) => p.qty !== 0n);
@@ -59,7 +69,8 @@ export function recoverFromLedger(input: RecoveryInput): Omit<RecoveryReport, 'r
     fills_replayed: portfolio.fillCount,
     journal_recovered: ledger.journalRecovered.length,
     journal_damaged: ledger.journalDamaged.length,
-    damaged_lines: ledger.journalDamaged.slice(0, 20).map((d) => ({
+    order_log_damaged: orderLogDamaged.length,
+    damaged_lines: damaged.slice(0, 20).map((d) => ({
       file: d.file, line: d.line, reason: d.reason, client_order_id: d.id, in_ledger: d.id !== null && ledger.getOrder(d.id) !== undefined,
     })),
     fills: counts.fills,
@@ -80,7 +91,11 @@ export function recoverFromLedger(input: RecoveryInput): Omit<RecoveryReport, 'r
   for (const p of problems) log.error({ engine: name }, `[RECON] ${name} ledger inconsistency: ${p}`);
   for (const d of report.damaged_lines) {
     // Named by file and line so the operator can find it; the line itself is in <file>.damaged.
-    log.error({ engine: name, damaged: d }, `[RECON] ${name}: ${d.file} line ${d.line} is damaged (${d.reason}); moved to ${d.file}.damaged, start-up goes on${d.client_order_id === null ? '' : d.in_ledger ? `; order ${d.client_order_id} is in the ledger and is reconciled with the venue as usual` : `; order ${d.client_order_id} is not in the ledger: check it at the venue by client order id`}`);
+    log.error({ engine: name, damaged: d }, `[RECON] ${name}: ${d.file} line ${d.line} is damaged (${d.reason}); moved to ${d.file}.damaged, start-up goes on${d.client_order_id === null ? '' : d.in_ledger ? `; order ${d.client_order_id} is in the ledger and is reconciled with the venue by client order id` : `; order ${d.client_order_id} is not in the ledger: the start-up reconciliation asks the venue for it by client order id (adopted if the venue holds it)`}`);
+  }
+  if (damaged.length > report.damaged_lines.length) {
+    const files = [...new Set(damaged.map((d) => d.file))];
+    log.error({ engine: name, damaged: damaged.length }, `[RECON] ${name}: ${damaged.length - report.damaged_lines.length} more damaged line(s) beyond the ${report.damaged_lines.length} named above, each kept in ${files.map((f) => `${f}.damaged`).join(' / ')}`);
   }
   const journaled = ledger.journalRecovered;
   if (journaled.length > 0) {

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { toDecimalString } from '../core/decimal.js';
 import type { Portfolio, Valuation } from '../core/portfolio.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
+import { writeOrReport } from '../util/storageHealth.js';
 
 export interface SnapshotBody {
   readonly seq: number;
@@ -108,7 +109,8 @@ export class PortfolioSnapshotWriter {
     const body = this.build();
     // No fsync: the snapshot is derived from the ledger and checked (seq, checksum) at start,
     // where a stale or damaged one is rebuilt; the fsyncs stalled the engine every 250 ms.
-    writeJsonAtomic(this.path, { ...body, checksum: checksumOf(body) }, undefined, { fsync: false });
+    // In a timer: a full disk skips this one (reported: new orders stop) instead of throwing.
+    writeOrReport(this.path, () => writeJsonAtomic(this.path, { ...body, checksum: checksumOf(body) }, undefined, { fsync: false }));
   }
 
   stop(): void {

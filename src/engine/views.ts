@@ -76,6 +76,32 @@ export interface EngineHealth {
   /** Cumulative venue request counts, for the governance daemon's error-rate rule. */
   readonly venue_calls?: VenueCallStats;
   readonly risk?: { readonly peak_equity: string; readonly loss_streak: number; readonly loss_cooldown_until: string | null };
+  /** The storage fault this engine refuses orders for (STORAGE), or null while writes succeed. */
+  readonly storage?: { readonly code: string; readonly path: string; readonly message: string; readonly since: string; readonly failures: number } | null;
+  /** Why this engine stopped itself, when, and what lifts it (null: it has no stop of its own). */
+  readonly stop?: EngineStopView | null;
+}
+
+/** The engine's own stop on the wire (GET /health, and the Ops API's /status per engine). */
+export interface EngineStopView {
+  readonly reason: string;
+  /** Stable code of the cause (LEDGER_COMMIT_FAILED, TRADING_ENABLED_FALSE, ...). */
+  readonly code: string;
+  /** The underlying error's own code when there is one (SQLITE_FULL, SQLITE_CONSTRAINT_FOREIGNKEY, ...). */
+  readonly error_code: string | null;
+  readonly since: string;
+  /** What lifts it: 'ack' = only `hmm engine ack <name>` (a resume does not); 'resume' = an
+   *  operator's resume after it; 'document' = the cluster's trading state reaching the engine. */
+  readonly lifted_by: 'ack' | 'resume' | 'document';
+}
+
+/** The answer to an acknowledgement (POST /stop/ack on the engine, /engines/:name/ack on ops). */
+export interface StopAckOutcome {
+  readonly acknowledged: boolean;
+  /** The stop that was lifted, or the one still in force (not acknowledgeable, or its cause persists). */
+  readonly stop: EngineStopView | null;
+  readonly trading_enabled: boolean;
+  readonly message: string;
 }
 
 export type { EngineTradingStates } from '../core/tradingState.js';
@@ -119,7 +145,9 @@ export interface RecoveryReport {
   readonly journal_recovered: number;
   /** Journal lines that did not parse or validate, moved to `<journal>.damaged` (start-up went on). */
   readonly journal_damaged: number;
-  /** Where each damaged line was and why (first 20); `client_order_id` when it could be read. */
+  /** Lines of engine/logs/orders.jsonl that were not order events, moved to `orders.jsonl.damaged`. */
+  readonly order_log_damaged: number;
+  /** Where each damaged line (journal, then order log) was and why (first 20); `client_order_id` when it could be read. */
   readonly damaged_lines: readonly { readonly file: string; readonly line: number; readonly reason: string; readonly client_order_id: string | null; readonly in_ledger: boolean }[];
   readonly fills: number;
   readonly orders: number;

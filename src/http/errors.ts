@@ -69,3 +69,14 @@ export function answerFor(err: unknown): { status: number; body: Record<string, 
   }
   return null;
 }
+
+/**
+ * preValidation hook of a route that takes no body (POST /auth/rotate, /reconcile/manual ...):
+ * no body, an empty one or `{}` pass; anything else is a 400 naming the body, so a request
+ * meant for another route is never taken as this one's action.
+ */
+export function refuseBody(req: { body?: unknown }, _reply: unknown, done: (err?: Error) => void): void {
+  const b = req.body;
+  const empty = b === undefined || b === null || b === '' || (typeof b === 'object' && !Array.isArray(b) && Object.keys(b).length === 0);
+  done(empty ? undefined : new HttpError(400, 'this route takes no body', [{ field: 'body', message: 'must be empty' }]));
+}

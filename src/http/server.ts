@@ -9,6 +9,7 @@ import type { Logger } from '../obs/logger.js';
 import { addAuditHook, addTokenCheck, type ControlAction, type TokenSource } from './auth.js';
 import { FloodGuard, floodLimitsFromEnv, type FloodLimits } from './floodGuard.js';
 import { answerFor, codeForStatus, HttpError } from './errors.js';
+import { isStorageFault, reportStorageFault } from '../util/storageHealth.js';
 
 /** curl -d sends `application/x-www-form-urlencoded` even when the body is JSON (the runbook's
  *  kill command does exactly that): a body that parses as JSON is taken as JSON, else as a form. */
@@ -39,6 +40,25 @@ export interface HttpServerOptions {
   readonly now?: () => number;
 }
 
+/** One route as registered: what the fuzz tests and the docs enumerate (a new route joins by itself). */
+export interface RouteEntry {
+  readonly method: string;
+  readonly url: string;
+  /** Needs X-OPS-TOKEN (`config: { auth: true }`). */
+  readonly auth: boolean;
+  readonly schema: Readonly<Record<string, unknown>> | null;
+}
+
+const routeTables = new WeakMap<object, RouteEntry[]>();
+
+/** Every route registered on a server made by createHttpServer, in registration order. */
+export function routeTable(app: FastifyInstance): readonly RouteEntry[] {
+  return routeTables.get(app) ?? [];
+}
+
+/** The methods that change something: every such route must bound its input. */
+export const MUTATING_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 type FastifyFailure = Error & { validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[]; statusCode?: number; code?: string };
 
 export async function createHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
@@ -52,6 +72,15 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
     // Typed as the default instance: routes and plugins take FastifyInstance, not our logger's type.
   }) as unknown as FastifyInstance;
+
+  // The route table (routeTable): recorded as routes register, the docs' own included.
+  const table: RouteEntry[] = [];
+  routeTables.set(app, table);
+  app.addHook('onRoute', (r) => {
+    for (const method of Array.isArray(r.method) ? r.method : [r.method]) {
+      table.push({ method, url: r.url, auth: (r.config as { auth?: unknown } | undefined)?.auth === true, schema: (r.schema as Record<string, unknown> | undefined) ?? null });
+    }
+  });
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     try {
@@ -98,6 +127,15 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ error: `unsupported content type ${req.headers['content-type'] ?? ''}`, code: codeForStatus(415) });
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: 'body too large', code: codeForStatus(413) });
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message, ...(err.code ? { code: err.code } : {}) });
+    if (isStorageFault(err)) {
+      // A full or failing disk under a route that writes (weights, tokens, a state file): the
+      // change was not saved, the stack stays up, and the client may retry once writes succeed.
+      // The body names the code, never the path.
+      const path = (err as { path?: unknown }).path;
+      if (typeof path === 'string') reportStorageFault(path, err);
+      opts.log.error({ route: req.url, code: err.code }, `${tag} ${req.method} ${req.url} not saved: storage fault ${err.code ?? ''}`);
+      return reply.code(503).send({ error: `storage fault (${err.code ?? 'EIO'}): the change was not saved; retry once the disk takes writes`, code: 'HMM_STORAGE_FAULT', reason: 'STORAGE' });
+    }
     opts.log.error({ err, route: req.url }, `${tag} ${req.method} ${req.url} failed: ${err.message}`);
     return reply.code(500).send({ error: 'internal error', code: codeForStatus(500) });
   });

@@ -10,23 +10,26 @@
 // reason union, so a reason added there without a row here fails a test, not an operator.
 
 /** Statuses an outcome can answer with. */
-export type OutcomeStatus = 200 | 201 | 403 | 404 | 409 | 422 | 429;
+export type OutcomeStatus = 200 | 201 | 403 | 404 | 409 | 422 | 429 | 503;
 
 /** Refusal reasons that do not answer 422 (the default: the order itself cannot be placed).
  *  403: trading is stopped for it (kill switch, HALTED/REDUCING states, a symbol off the
  *  allow-list, or the process's admission refusing new orders while its bus is down): the
- *  same order may pass later without change. 429: the order-rate rail; retry later. */
-export const REFUSAL_STATUS: Readonly<Record<string, 403 | 429>> = {
+ *  same order may pass later without change. 429: the order-rate rail; retry later. 503: the
+ *  disk refuses writes (STORAGE): the order could not be put on record, so it was not taken;
+ *  the stack resumes by itself once writes succeed. */
+export const REFUSAL_STATUS: Readonly<Record<string, 403 | 429 | 503>> = {
   TRADING_DISABLED: 403,
   TRADING_HALTED: 403,
   TRADING_REDUCING: 403,
   SYMBOL_NOT_ALLOWED: 403,
   BUS_UNAVAILABLE: 403,
   RATE_LIMIT: 429,
+  STORAGE: 503,
 };
 
 /** The status of a refused order or signal with this reason code. */
-export function refusalStatus(reason: string | null): 403 | 422 | 429 {
+export function refusalStatus(reason: string | null): 403 | 422 | 429 | 503 {
   return (reason !== null && REFUSAL_STATUS[reason]) || 422;
 }
 
@@ -54,7 +57,7 @@ const KIND_STATUS = {
 type SubmitLike = Extract<Outcome, { kind: 'accepted' | 'rejected' | 'conflict' }>;
 type CancelLike = Extract<Outcome, { kind: 'canceled' | 'not_found' | 'not_open' }>;
 
-export function statusOf(o: SubmitLike): 200 | 201 | 403 | 409 | 422 | 429;
+export function statusOf(o: SubmitLike): 200 | 201 | 403 | 409 | 422 | 429 | 503;
 export function statusOf(o: CancelLike): 200 | 404 | 409;
 export function statusOf(o: Outcome): OutcomeStatus;
 export function statusOf(o: Outcome): OutcomeStatus {
@@ -67,7 +70,7 @@ export function statusOf(o: Outcome): OutcomeStatus {
 
 /** A routed signal's outcome (portfolio's RouteOutcome): routed, skipped and shadow are
  *  answered 200 (the signal was taken; the body says what became of it). */
-export function signalStatusOf(r: { readonly outcome: string; readonly reason: string | null }): 200 | 403 | 409 | 422 | 429 {
+export function signalStatusOf(r: { readonly outcome: string; readonly reason: string | null }): 200 | 403 | 409 | 422 | 429 | 503 {
   if (r.outcome === 'conflict') return KIND_STATUS.conflict;
   if (r.outcome === 'rejected') return refusalStatus(r.reason);
   return 200;

@@ -30,6 +30,7 @@ import type { ModelReport, StrategyTracker } from './strategyTracker.js';
 import type { StrategyWeights } from '../portfolio/strategyWeights.js';
 import { ValidationError } from '../config/watchedFile.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
+import { reportStorageFault } from '../util/storageHealth.js';
 
 export interface StageChange {
   readonly model: string;
@@ -124,7 +125,9 @@ export class CanaryManager {
     try {
       writeJsonAtomic(this.stagesPath, this.stages);
     } catch (err) {
-      this.deps.log.error({ err }, `[CANARY] saving ${this.stagesPath} failed: ${(err as Error).message}`);
+      // A full disk is reported (new orders stop until writes succeed); said once, not every round.
+      const storageFault = reportStorageFault(this.stagesPath, err);
+      if (!storageFault) this.deps.log.error({ err }, `[CANARY] saving ${this.stagesPath} failed: ${(err as Error).message}`);
     }
   }
 
@@ -136,16 +139,24 @@ export class CanaryManager {
     // An operator's weight change moves the stage with it (weight 0 = shadow).
     this.unsubscribe = this.deps.bus.subscribe('strategy.weights_updated', () => this.syncStagesToWeights());
     this.syncStagesToWeights();
-    const loop = () => {
-      const p = this.deps.policy();
-      this.timer = this.clock.setTimeout(() => {
-        if (this.deps.policy().enabled) {
-          this.evaluate().catch((err: Error) => this.deps.log.error({ err }, `[CANARY] evaluation failed: ${err.message}`));
-        }
-        loop();
-      }, p.evaluate_every_sec * 1000);
+    // An evaluation looks at the evidence as it is now: on a clock that jumps a bar at a time
+    // it runs once per jump (coalesce). A new evaluate_every_sec takes effect from the
+    // evaluation that reads it, as a re-armed timer.
+    let armedMs = 0;
+    const arm = () => {
+      armedMs = this.deps.policy().evaluate_every_sec * 1000;
+      this.timer = this.clock.setInterval(tick, armedMs, { coalesce: true });
     };
-    loop();
+    const tick = () => {
+      if (this.deps.policy().enabled) {
+        this.evaluate().catch((err: Error) => this.deps.log.error({ err }, `[CANARY] evaluation failed: ${err.message}`));
+      }
+      if (this.timer !== null && this.deps.policy().evaluate_every_sec * 1000 !== armedMs) {
+        this.clock.clear(this.timer);
+        arm();
+      }
+    };
+    arm();
   }
 
   stop(): void {

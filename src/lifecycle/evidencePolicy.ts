@@ -12,6 +12,12 @@ export interface EvidencePolicy {
   /** Fills attributed to the model before figures count: bars of an idle book say nothing of
    *  what the model decides. */
   readonly min_trades: number;
+  /** The largest standard error an annualised Sharpe may carry and still be shown. Minute bars
+   *  annualised by √525,600 turn noise into figures like −165 after two market hours (their
+   *  standard error is then ±66): past the bar and trade minimums the figure stays null, with
+   *  the error and the bars it needs in the reason, until it is this precise. Ranking and the
+   *  canary use the probabilistic Sharpe ratio, which accounts for the noise itself. */
+  readonly max_sharpe_se: number;
 }
 
 /**
@@ -20,9 +26,9 @@ export interface EvidencePolicy {
  * of the default MA crossover. The PSR still says how much those bars prove; this minimum only
  * keeps a figure off the board until there is something to infer from.
  */
-export const DEFAULT_EVIDENCE_POLICY: EvidencePolicy = { min_bars: 120, min_trades: 4 };
+export const DEFAULT_EVIDENCE_POLICY: EvidencePolicy = { min_bars: 120, min_trades: 4, max_sharpe_se: 5 };
 
-const KEYS = ['min_bars', 'min_trades'] as const;
+const KEYS = ['min_bars', 'min_trades', 'max_sharpe_se'] as const;
 
 /** Validates the `evidence:` section; missing keys take the defaults, unknown keys are refused
  *  (a typo must not silently do nothing). Errors name the key. */
@@ -33,7 +39,7 @@ export function parseEvidencePolicy(value: unknown): EvidencePolicy {
   for (const k of Object.keys(o)) {
     if (!(KEYS as readonly string[]).includes(k)) throw new ValidationError(`evidence.${k} is not a known key (known: ${KEYS.join(', ')})`);
   }
-  const int = (key: (typeof KEYS)[number], lo: number, hi: number): number => {
+  const int = (key: 'min_bars' | 'min_trades', lo: number, hi: number): number => {
     if (!(key in o)) return DEFAULT_EVIDENCE_POLICY[key];
     const v = o[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
@@ -42,7 +48,15 @@ export function parseEvidencePolicy(value: unknown): EvidencePolicy {
     return v;
   };
   // At least 3 bars: the probabilistic Sharpe ratio needs n − 1 ≥ 2 and a variance.
-  return { min_bars: int('min_bars', 3, 10_000_000), min_trades: int('min_trades', 0, 1_000_000) };
+  let maxSe = DEFAULT_EVIDENCE_POLICY.max_sharpe_se;
+  if ('max_sharpe_se' in o) {
+    const v = o['max_sharpe_se'];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 1000) {
+      throw new ValidationError(`evidence.max_sharpe_se must be a number in (0, 1000], got ${JSON.stringify(v)}`);
+    }
+    maxSe = v;
+  }
+  return { min_bars: int('min_bars', 3, 10_000_000), min_trades: int('min_trades', 0, 1_000_000), max_sharpe_se: maxSe };
 }
 
 export interface EvidenceJudgement {
@@ -51,6 +65,17 @@ export interface EvidenceJudgement {
   readonly reason: string | null;
   /** "sufficient" or "collecting: 12/120 bars, 1/4 trades", for a status column. */
   readonly status: string;
+}
+
+/**
+ * The standard error of an annualised Sharpe estimated from n per-bar returns (Lo 2002, i.i.d.
+ * returns: √((1 + SR²/2) / n) per bar, scaled like the Sharpe), and how many bars bring it
+ * down to `maxSe`. Pure: the tracker and the replay report share it.
+ */
+export function annualisedSharpeError(perBarSharpe: number, n: number, periodsPerYear: number, maxSe: number): { se: number; barsNeeded: number } {
+  const perBarVar = 1 + (perBarSharpe * perBarSharpe) / 2;
+  const se = Math.sqrt((perBarVar / Math.max(n, 1)) * periodsPerYear);
+  return { se, barsNeeded: Math.ceil((perBarVar * periodsPerYear) / (maxSe * maxSe)) };
 }
 
 /** Whether `bars` and `trades` meet the policy, and if not what is missing. */

@@ -11,7 +11,7 @@
 // has the policy's bars and trades (evidencePolicy.ts).
 // State is plain JSON so the tracker can persist it and resume after a restart.
 import { addObservation, annualisePerBar, emptyMoments, reviveMoments, seriesStats, type Moments } from './evidence.js';
-import { judgeEvidence, type EvidencePolicy } from './evidencePolicy.js';
+import { annualisedSharpeError, judgeEvidence, type EvidencePolicy } from './evidencePolicy.js';
 
 export const YEAR_MS = 365 * 24 * 3600 * 1000;
 
@@ -167,6 +167,7 @@ export function metricsOf(s: PerformanceState, opts: MetricsOptions = {}): Perfo
   const judged = opts.evidence ? judgeEvidence(n, s.trades, opts.evidence) : null;
   let sharpe: number | null = 0;
   let sortino: number | null = 0;
+  let noiseReason: string | null = null;
   const barMs = opts.barIntervalMs ?? (n > 0 && s.sumDtMs > 0 ? s.sumDtMs / n : 0);
   if (judged !== null && !judged.sufficient) {
     sharpe = null;
@@ -178,13 +179,22 @@ export function metricsOf(s: PerformanceState, opts: MetricsOptions = {}): Perfo
     const downside = Math.sqrt(s.sumDown2 / n);
     if (downside > 1e-12) sortino = annualisePerBar(st.mean / downside, barMs);
     else if (st.mean > 1e-12) sortino = sharpe;
+    if (opts.evidence && st.stdev > 1e-12) {
+      // Enough bars to judge, not yet enough to annualise: the figure would be mostly noise.
+      const { se, barsNeeded } = annualisedSharpeError(st.mean / st.stdev, n, YEAR_MS / barMs, opts.evidence.max_sharpe_se);
+      if (se > opts.evidence.max_sharpe_se) {
+        sharpe = null;
+        sortino = null;
+        noiseReason = `annualised Sharpe still ±${se.toFixed(1)} (standard error from ${n} bars); shown below ±${opts.evidence.max_sharpe_se} from about ${barsNeeded} bars — the PSR ranks meanwhile`;
+      }
+    }
   }
   const closed = s.wins + s.losses;
   return {
     return_pct: round((s.index - 1) * 100, 4),
     sharpe: sharpe === null ? null : round(sharpe, 4),
     sortino: sortino === null ? null : round(sortino, 4),
-    sharpe_reason: judged?.reason ?? null,
+    sharpe_reason: judged?.reason ?? noiseReason,
     bars_observed: n,
     max_drawdown_pct: round(s.maxDrawdown * 100, 4),
     drawdown_pct: round(s.peak > 0 ? ((s.peak - s.index) / s.peak) * 100 : 0, 4),

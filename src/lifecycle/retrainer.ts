@@ -10,6 +10,7 @@ import type { Bar } from '../core/marketData.js';
 import type { Logger } from '../obs/logger.js';
 import { listHmmModelVersions } from '../strategy/hmm/modelStore.js';
 import { trainAndSaveInSteps, type TrainedAndSaved } from '../strategy/hmm/trainingMeta.js';
+import { isStorageFault } from '../util/storageHealth.js';
 import type { EnsembleSpec, HmmSpec } from '../strategy/modelSpec.js';
 import type { RetrainPolicy } from './retrainPolicy.js';
 import type { HistoryEntry, ModelFleet, RegistryEntry, StrategyRegistry } from './strategyRegistry.js';
@@ -145,6 +146,12 @@ export class Retrainer {
       await this.retireExcess();
       return t;
     } catch (err) {
+      if (isStorageFault(err)) {
+        // The disk refuses writes (the STORAGE condition says so): this round is skipped whole,
+        // nothing half-saved; the next refit trains on the bars it has then.
+        log.warn({ code: (err as { code?: string }).code }, `[CANARY] walk-forward refit of ${storeId} skipped: the models directory refuses writes (${(err as Error).message}); the next refit tries again`);
+        return null;
+      }
       log.error({ err }, `[CANARY] walk-forward refit of ${storeId} on ${window.length} ${symbol} bars failed: ${(err as Error).message}`);
       return null;
     }

@@ -5,6 +5,10 @@
 // market order (level prices, slippage, taker fee and volume share from the sim venue
 // config), with exact fixed-point money booked by the same applyFill as the engine's
 // per-model books. Persisted to ops/shadow_book.json so paper PnL survives a restart.
+// A signal executed under its id is executed once (execute(signal, id)): a new ops leader
+// replaying the bus stream after its predecessor's last snapshot (ops/cluster) may meet signals
+// the predecessor already paper-filled. snapshot()/restore() carry the whole book, exactly
+// (raw fixed-point integers), between replicas.
 import { readFileSync } from 'node:fs';
 import { type Fixed, ZERO, fromRaw, fx, mul, roundToStep, toDecimalString, toNumber } from '../core/decimal.js';
 import { clientOrderId, modelId, symbol as toSymbol, venueId, type Symbol } from '../core/ids.js';
@@ -14,6 +18,7 @@ import { type Portfolio, type Position, applyFill, emptyPortfolio } from '../cor
 import type { Signal } from '../core/signal.js';
 import type { Logger } from '../obs/logger.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
+import { reportStorageFault } from '../util/storageHealth.js';
 import { fillFee, fillNotional, volumeShareQty, walkBook, type BookSide } from '../venues/sim/matching.js';
 import { sizeOrder } from '../portfolio/strategyRouter.js';
 
@@ -64,9 +69,49 @@ export interface ShadowModelView {
   readonly positions: { symbol: string; qty: string; avg_price: string }[];
 }
 
+/** A book as JSON, exactly: fixed-point amounts as their raw integers. */
+export interface EncodedBook {
+  readonly cash: string;
+  readonly realized: string;
+  readonly fees: string;
+  readonly fills: number;
+  readonly positions: readonly { symbol: string; qty: string; avg: string; realized: string; fees: string }[];
+}
+
+export function encodeBook(b: Portfolio): EncodedBook {
+  return {
+    cash: String(b.cash), realized: String(b.realizedPnl), fees: String(b.fees), fills: b.fillCount,
+    positions: [...b.positions.values()].map((p) => ({ symbol: p.symbol, qty: String(p.qty), avg: String(p.avgPrice), realized: String(p.realizedPnl), fees: String(p.fees) })),
+  };
+}
+
+export function decodeBook(e: EncodedBook): Portfolio {
+  const positions = new Map<Symbol, Position>();
+  for (const p of e.positions) {
+    const sym = toSymbol(p.symbol);
+    positions.set(sym, { symbol: sym, qty: fromRaw(p.qty), avgPrice: fromRaw(p.avg), realizedPnl: fromRaw(p.realized), fees: fromRaw(p.fees) });
+  }
+  return { cash: fromRaw(e.cash), positions, realizedPnl: fromRaw(e.realized), fees: fromRaw(e.fees), fillCount: Number(e.fills) || 0 };
+}
+
+/** The whole shadow book, for another replica (ops/cluster replicates the leader's). */
+export interface ShadowSnapshot {
+  readonly books: Readonly<Record<string, EncodedBook>>;
+  readonly markets: Readonly<Record<string, { last: string; levelQty: string; ts: number }>>;
+  readonly seq: number;
+  /** Ids of the signals executed lately, oldest first (the duplicate check's window). */
+  readonly applied: readonly string[];
+}
+
+/** How many executed signal ids the duplicate check remembers: far more than one snapshot
+ *  interval of signals, which is all a replay can repeat. */
+const APPLIED_WINDOW = 2_000;
+
 export class ShadowBook {
   private readonly books = new Map<string, Portfolio>();
   private readonly markets = new Map<string, MarketView>();
+  private applied: string[] = [];
+  private appliedSet = new Set<string>();
   private readonly levels: number;
   private readonly spacing: number;
   private readonly volumeShare: number;
@@ -96,8 +141,15 @@ export class ShadowBook {
     return this.markets.get(sym)?.last;
   }
 
-  /** Paper-trades a shadow model's signal. */
-  execute(signal: Signal): ShadowOutcome {
+  /** Paper-trades a shadow model's signal; with an id, a signal already executed under it is
+   *  skipped (DUPLICATE). */
+  execute(signal: Signal, id?: string): ShadowOutcome {
+    if (id !== undefined) {
+      if (this.appliedSet.has(id)) return { outcome: 'skipped', reason: 'DUPLICATE' };
+      this.appliedSet.add(id);
+      this.applied.push(id);
+      if (this.applied.length > APPLIED_WINDOW) this.appliedSet.delete(this.applied.shift()!);
+    }
     if (signal.action === 'HOLD' && signal.targetExposure === undefined) return { outcome: 'skipped', reason: 'HOLD' };
     const inst = this.opts.instruments.get(signal.symbol);
     const m = this.markets.get(signal.symbol);
@@ -197,6 +249,26 @@ export class ShadowBook {
     }
   }
 
+  snapshot(): ShadowSnapshot {
+    const books: Record<string, EncodedBook> = {};
+    for (const [m, b] of this.books) books[m] = encodeBook(b);
+    const markets: Record<string, { last: string; levelQty: string; ts: number }> = {};
+    for (const [sym, m] of this.markets) markets[sym] = { last: String(m.last), levelQty: String(m.levelQty), ts: m.ts };
+    return { books, markets, seq: this.seq, applied: [...this.applied] };
+  }
+
+  /** Replaces the whole book with another replica's (and saves it as this replica's file). */
+  restore(s: ShadowSnapshot): void {
+    this.books.clear();
+    for (const [m, b] of Object.entries(s.books)) this.books.set(m, decodeBook(b));
+    this.markets.clear();
+    for (const [sym, m] of Object.entries(s.markets)) this.markets.set(sym, { last: fromRaw(m.last), levelQty: fromRaw(m.levelQty), ts: m.ts });
+    this.seq = s.seq;
+    this.applied = s.applied.slice(-APPLIED_WINDOW);
+    this.appliedSet = new Set(this.applied);
+    this.markDirty();
+  }
+
   flush(): void {
     if (this.opts.path === null || !this.dirty) return;
     this.dirty = false;
@@ -215,8 +287,10 @@ export class ShadowBook {
     try {
       writeJsonAtomic(this.opts.path, { format: 1, updated_at: new Date().toISOString(), models });
     } catch (err) {
+      // A full disk is reported (new orders stop until writes succeed); said once, not every round.
+      const storageFault = reportStorageFault(this.opts.path, err);
       this.dirty = true;
-      this.opts.log.error({ err }, `[CANARY] writing the shadow book failed: ${(err as Error).message}`);
+      if (!storageFault) this.opts.log.error({ err }, `[CANARY] writing the shadow book failed: ${(err as Error).message}`);
     }
   }
 

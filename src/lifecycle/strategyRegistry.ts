@@ -7,7 +7,8 @@
 // starts with, and stored HMM versions joining as shadow models with their lineage (the
 // version they were refitted after, their training window and fit), trained at first start
 // on the history the market source already holds.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Bar } from '../core/marketData.js';
 import { modelId } from '../core/ids.js';
 import type { Logger } from '../obs/logger.js';
@@ -464,9 +465,30 @@ export class ModelFleet {
     return built;
   }
 
-  /** While running: registers newly stored HMM versions and starts them, warmed on recent bars. */
+  /** The periodic scan (every 10 s of the stack's clock, once per bar in a replay): scan(),
+   *  skipped while no store directory changed. Listing every store and reading each version's
+   *  metadata is only needed when one did: a saved version renames a file into its store's
+   *  directory, a new store adds one to the models directory, and both move that directory's
+   *  mtime. While a directory is fresh (stamp null: it changed in the last 2 s) it is listed
+   *  again at most every 250 ms of host time — a walk-forward refit in a replay would otherwise
+   *  make every scan of the next 2 s a full one; once settled, its stamp differs from the null
+   *  recorded and the full listing runs once more. */
+  scanIfChanged(): Model[] {
+    const stamp = this.storeStamp();
+    const host = Date.now();
+    if (stamp === this.scannedStamp && (stamp !== null || host - this.fullScanAt < 250)) return [];
+    this.fullScanAt = host;
+    return this.scan();
+  }
+
+  /** Registers newly stored HMM versions and starts them, warmed on recent bars (at once: the
+   *  retrainer calls it right after saving a version). */
   scan(): Model[] {
+    const stamp = this.storeStamp();
     this.registerStored();
+    this.storeDirs = existsSync(this.opts.modelsDir) ? readdirSync(this.opts.modelsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [];
+    // The stamp before listing: a version saved during the listing shows as a change next time.
+    this.scannedStamp = stamp === null ? null : this.storeStamp() === stamp ? stamp : null;
     const built = this.buildAll();
     for (const m of built) {
       const bars: Bar[] = [];
@@ -476,6 +498,26 @@ export class ModelFleet {
       this.opts.log.info({ model: m.id, warmup: bars.length }, `[CANARY] ${m.id} started in shadow, warmed on ${bars.length} recent bars`);
     }
     return built;
+  }
+
+  // The first scan always lists: no stamp is ever this.
+  private scannedStamp: string | null = '';
+  private fullScanAt = -Infinity;
+  private storeDirs: string[] = [];
+
+  /** The mtimes of the models directory and of the stores seen at the last full scan, or null
+   *  while one changed in the last 2 s (a filesystem with coarse timestamps could show a later
+   *  change at the same mtime). Host time: this compares filesystem timestamps. */
+  private storeStamp(): string | null {
+    const now = Date.now();
+    const parts: number[] = [];
+    for (const dir of [this.opts.modelsDir, ...this.storeDirs.map((d) => join(this.opts.modelsDir, d))]) {
+      const st = statSync(dir, { throwIfNoEntry: false });
+      const m = st === undefined ? -1 : st.mtimeMs;
+      if (now - m < 2_000) return null;
+      parts.push(m);
+    }
+    return parts.join(' ');
   }
 
   observe(bar: Bar): void {

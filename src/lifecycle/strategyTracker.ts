@@ -27,6 +27,12 @@
 // is wall time: the saves run on a wall clock of their own (a replay on a SimClock would
 // otherwise write the registry several times per bar) and once more on stop; the stack's Clock
 // stamps them.
+//
+// Replicas (ops/cluster): a fill is booked once by its event id — the outbox's `event_id` when
+// the payload carries one, else venue and trade id — so a fill seen twice (a relay's retry, a new
+// leader replaying the stream after its predecessor's snapshot) counts once. snapshot()/restore()
+// carry the whole state to another replica; start({ subscribe: false }) leaves feeding it to the
+// caller (the control plane's derived-state fold, which decides when this replica folds events).
 import { type Fixed, fx, toNumber } from '../core/decimal.js';
 import { WallClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { clientOrderId, modelId, symbol as toSymbol, venueId, type Symbol } from '../core/ids.js';
@@ -39,8 +45,8 @@ import type { EngineHandle } from '../engine/engineHandle.js';
 import type { Logger } from '../obs/logger.js';
 import { addObservation, emptyMoments, reviveMoments, type ModelEvidence, type Moments } from './evidence.js';
 import { DEFAULT_EVIDENCE_POLICY, type EvidencePolicy } from './evidencePolicy.js';
-import { PerformanceAccumulator, reviveState, type PerformanceMetrics } from './performance.js';
-import type { ShadowBook } from './shadowBook.js';
+import { PerformanceAccumulator, reviveState, type PerformanceMetrics, type PerformanceState } from './performance.js';
+import { decodeBook, encodeBook, type EncodedBook, type ShadowBook } from './shadowBook.js';
 import { StrategyRegistry, type RegistryMetrics } from './strategyRegistry.js';
 
 export type ScoreMetric = 'sharpe' | 'sortino' | 'return_pct' | 'pnl';
@@ -110,6 +116,31 @@ interface ModelTrack {
   shadow: BookFigures;
 }
 
+/** The tracker's whole state as JSON (another replica restores it exactly). */
+export interface TrackerSnapshot {
+  readonly tracks: Readonly<Record<string, {
+    total: PerformanceState; window: PerformanceState; windowSince: string; vsLive: Moments;
+    last: { source: Source; pnl: number; base: number } | null; live: BookFigures; shadow: BookFigures;
+  }>>;
+  readonly mirrors: Readonly<Record<string, EncodedBook>>;
+  readonly marks: Readonly<Record<string, number>>;
+  readonly barTs: Readonly<Record<string, number>>;
+  readonly pendingTs: number | null;
+  /** null = nothing sampled yet. */
+  readonly sampledTs: number | null;
+  /** Ids of the fills booked lately, oldest first (the duplicate check's window). */
+  readonly fills: readonly string[];
+}
+
+/** How many booked fill ids the duplicate check remembers (far more than a replay repeats). */
+const FILL_WINDOW = 2_000;
+
+/** A fill's identity: the outbox's event id when it carries one, else its venue and trade id. */
+export function fillEventId(f: FillPayload): string {
+  const eventId = (f as { event_id?: unknown }).event_id;
+  return typeof eventId === 'string' && eventId !== '' ? eventId : `${f.venue}:${f.tradeId}`;
+}
+
 const ZERO_FIGURES: BookFigures = { pnl: 0, realized: 0, unrealized: 0, fees: 0, exposure: 0 };
 
 export function scoreOf(metric: ScoreMetric, m: PerformanceMetrics, pnl: number): number {
@@ -136,6 +167,8 @@ export class StrategyTracker {
   private unsubscribe: (() => void)[] = [];
   private persistTimer: TimerHandle | null = null;
   private readonly saveClock = new WallClock();
+  private fillIds: string[] = [];
+  private fillIdSet = new Set<string>();
 
   constructor(private readonly deps: TrackerDeps) {
     this.clock = deps.clock ?? new WallClock();
@@ -176,7 +209,7 @@ export class StrategyTracker {
   }
 
   /** Seeds the engine books from the engines' per-model positions, then follows fills and bars. */
-  async start(): Promise<void> {
+  async start(opts: { readonly subscribe?: boolean } = {}): Promise<void> {
     for (const e of this.deps.engines()) {
       for (const p of await e.modelPositions()) {
         const book = this.mirrors.get(p.model) ?? emptyPortfolio(fx(0));
@@ -187,8 +220,10 @@ export class StrategyTracker {
         this.mirrors.set(p.model, { ...book, positions });
       }
     }
-    this.unsubscribe.push(this.deps.bus.subscribe('trade.fill', (f) => this.onLiveFill(f)));
-    this.unsubscribe.push(this.deps.bus.subscribe('market.bar', (bar) => this.onBar(bar)));
+    if (opts.subscribe !== false) {
+      this.unsubscribe.push(this.deps.bus.subscribe('trade.fill', (f) => this.onLiveFill(f)));
+      this.unsubscribe.push(this.deps.bus.subscribe('market.bar', (bar) => this.onBar(bar)));
+    }
     this.persistTimer = this.saveClock.setInterval(() => this.persist(), this.deps.persistEveryMs ?? 5000);
   }
 
@@ -210,8 +245,14 @@ export class StrategyTracker {
     this.flush();
   }
 
-  onLiveFill(f: FillPayload): void {
-    if (f.model === null) return;
+  /** Books an engine fill once (by fillEventId); false when it was booked already. */
+  onLiveFill(f: FillPayload): boolean {
+    if (f.model === null) return false;
+    const id = fillEventId(f);
+    if (this.fillIdSet.has(id)) return false;
+    this.fillIdSet.add(id);
+    this.fillIds.push(id);
+    if (this.fillIds.length > FILL_WINDOW) this.fillIdSet.delete(this.fillIds.shift()!);
     const fill: Fill = {
       tradeId: f.tradeId, clientOrderId: clientOrderId(f.clientOrderId), venue: venueId(f.venue), symbol: toSymbol(f.symbol),
       side: f.side === 'SELL' ? 'SELL' : 'BUY', qty: fx(f.qty), price: fx(f.price), fee: fx(f.fee), liquidity: f.liquidity === 'MAKER' ? 'MAKER' : 'TAKER',
@@ -223,6 +264,7 @@ export class StrategyTracker {
     const prev = before.positions.get(fill.symbol as Symbol);
     const reducing = prev !== undefined && prev.qty !== 0n && (prev.qty > 0n) !== (fill.side === 'BUY');
     this.recordFill(f.model, reducing ? toNumber((after.realizedPnl - before.realizedPnl - fill.fee) as Fixed) : null);
+    return true;
   }
 
   /** A paper fill from the shadow book. */
@@ -358,6 +400,43 @@ export class StrategyTracker {
 
   reports(): ModelReport[] {
     return this.deps.models().map((m) => this.report(m));
+  }
+
+  snapshot(): TrackerSnapshot {
+    const tracks: Record<string, TrackerSnapshot['tracks'][string]> = {};
+    for (const [m, t] of this.tracks) {
+      tracks[m] = {
+        total: { ...t.total.state, returns: { ...t.total.state.returns } }, window: { ...t.window.state, returns: { ...t.window.state.returns } },
+        windowSince: t.windowSince, vsLive: { ...t.vsLive }, last: t.last && { ...t.last }, live: { ...t.live }, shadow: { ...t.shadow },
+      };
+    }
+    const mirrors: Record<string, EncodedBook> = {};
+    for (const [m, b] of this.mirrors) mirrors[m] = encodeBook(b);
+    return {
+      tracks, mirrors, marks: Object.fromEntries(this.marks), barTs: Object.fromEntries(this.barTs), pendingTs: this.pendingTs,
+      sampledTs: Number.isFinite(this.sampledTs) ? this.sampledTs : null, fills: [...this.fillIds],
+    };
+  }
+
+  /** Replaces the whole state with another replica's snapshot. */
+  restore(s: TrackerSnapshot): void {
+    this.tracks.clear();
+    for (const [m, t] of Object.entries(s.tracks)) {
+      this.tracks.set(m, {
+        total: new PerformanceAccumulator(reviveState(t.total)), window: new PerformanceAccumulator(reviveState(t.window)), windowSince: t.windowSince,
+        vsLive: reviveMoments(t.vsLive), last: t.last && { ...t.last }, live: { ...ZERO_FIGURES, ...t.live }, shadow: { ...ZERO_FIGURES, ...t.shadow },
+      });
+    }
+    this.mirrors.clear();
+    for (const [m, b] of Object.entries(s.mirrors)) this.mirrors.set(m, decodeBook(b));
+    this.marks.clear();
+    for (const [sym, v] of Object.entries(s.marks)) this.marks.set(sym, v);
+    this.barTs.clear();
+    for (const [sym, v] of Object.entries(s.barTs)) this.barTs.set(sym, v);
+    this.pendingTs = s.pendingTs;
+    this.sampledTs = s.sampledTs ?? -Infinity;
+    this.fillIds = s.fills.slice(-FILL_WINDOW);
+    this.fillIdSet = new Set(this.fillIds);
   }
 
   /** Saves figures, accumulator state and vs-live moments into the registry (one atomic write). */

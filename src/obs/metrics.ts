@@ -55,6 +55,7 @@ export function createMetrics(opts: { collectProcess?: boolean } = {}) {
     capitalQuota: new client.Gauge({ name: 'hmm_capital_quota_usd', help: 'Capital quota per model', labelNames: ['model'], registers: r }),
     signals: new client.Counter({ name: 'hmm_signals_total', help: 'Signals received by the strategy router, by outcome', labelNames: ['model', 'outcome'], registers: r }),
     busEvents: new client.Counter({ name: 'hmm_bus_events_total', help: 'Events published on the bus', labelNames: ['topic'], registers: r }),
+    busEventsRefused: new client.Counter({ name: 'hmm_bus_events_refused_total', help: 'Bus events the control plane refused because a number was out of range (bus/inputBounds.ts), by topic', labelNames: ['topic'], registers: r }),
     sseClients: new client.Gauge({ name: 'hmm_sse_clients', help: 'Connected dashboard stream clients', registers: r }),
     venueErrors: new client.Counter({ name: 'hmm_venue_errors_total', help: 'Venue request errors', labelNames: ['venue', 'kind'], registers: r }),
     venueLatency: new client.Histogram({ name: 'hmm_venue_latency_seconds', help: 'Venue request latency', labelNames: ['venue', 'op'], buckets: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: r }),
@@ -65,6 +66,8 @@ export function createMetrics(opts: { collectProcess?: boolean } = {}) {
     governanceActions: new client.Counter({ name: 'hmm_governance_actions_total', help: 'Governance actions taken, by action', labelNames: ['action'], registers: r }),
     // Governance, trading states, alert delivery and audit (issue 5).
     exposureMultiplier: new client.Gauge({ name: 'hmm_exposure_multiplier', help: 'Governance exposure multiplier applied to new orders (1 = full size)', registers: r }),
+    storageFault: new client.Gauge({ name: 'hmm_storage_fault', help: '1 while the disk under HMM_ROOT refuses writes (or is under the free-space floor): new orders are refused (STORAGE)', labelNames: ['code'], registers: r }),
+    storageFreeBytes: new client.Gauge({ name: 'hmm_storage_free_bytes', help: 'Free bytes on the filesystem of HMM_ROOT at the last storage check', registers: r }),
     tradingState: new client.Gauge({ name: 'hmm_trading_state', help: 'Graded trading state: 0 ACTIVE, 1 REDUCING, 2 HALTED', labelNames: ['scope', 'target'], registers: r }),
     alertDeliveries: new client.Counter({ name: 'hmm_alert_deliveries_total', help: 'Alert messages by channel and result (sent, failed, dropped, coalesced)', labelNames: ['channel', 'result'], registers: r }),
     telegramUpdates: new client.Counter({ name: 'hmm_telegram_updates_total', help: 'Telegram updates the command bot took, by result (command, confirmed, cancelled, expired, refused, unauthorized, ignored, failed)', labelNames: ['result'], registers: r }),

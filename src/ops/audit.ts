@@ -4,6 +4,7 @@
 // API and of each engine API writes here (through the HTTP layer's onControlAction hook, src/http/auth.ts), including
 // refused attempts, and the governance daemon records its own actions here too.
 import { appendFileSync, mkdirSync } from 'node:fs';
+import { reportStorageFault } from '../util/storageHealth.js';
 import { dirname } from 'node:path';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
@@ -95,6 +96,7 @@ export class AuditLog {
       this.metrics?.auditEntries.inc({ result: input.result });
     } catch (err) {
       // Losing the audit trail must be loud, but must not fail the action already taken.
+      reportStorageFault(this.path, err);
       if (!this.failed) this.log.error({ err }, `[AUDIT] cannot append to ${this.path}: ${(err as Error).message}`);
       this.failed = true;
     }

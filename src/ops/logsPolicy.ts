@@ -74,6 +74,10 @@ export function logRotationEvent(log: Logger, e: RotationEvent): void {
     case 'repaired':
       log.warn({ file: e.file, bytes: e.bytes, kept_in: e.keptIn }, `[RECON] ${e.file} ended with a torn line (${e.bytes} bytes, a crash mid-write); cut off and kept in ${e.keptIn}`);
       break;
+    case 'quarantined':
+      // The owner names each line (file and line number) in its own [RECON] ERROR lines.
+      log.warn({ file: e.file, lines: e.lines, kept_in: e.keptIn }, `[RECON] ${e.file}: ${e.lines} damaged line(s) moved to ${e.keptIn}; the file reads back whole again`);
+      break;
     case 'error':
       log.error({ file: e.file }, `[OPS] log rotation: ${e.message}`);
       break;

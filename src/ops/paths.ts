@@ -20,6 +20,10 @@ export function stackPaths(root: string) {
     engineStateDir: join(root, 'engine/state'),
     portfolioSnapshot: join(root, 'engine/state/portfolio.json'),
     ledger: (engine: string) => join(root, `engine/state/${engine}.ledger.sqlite`),
+    /** A stop the engine put on itself, kept until `hmm engine ack <engine>`. */
+    engineStop: (engine: string) => join(root, `engine/state/${engine}.stop.json`),
+    /** Event ids this control plane has taken from the shared bus (each engine's high-water mark). */
+    busMarks: join(root, 'ops/bus_marks.json'),
     simVenueState: (engine: string) => join(root, `engine/state/${engine}.venue.sqlite`),
     /** The synthetic market's state and recent bars (it continues after a restart). */
     marketState: (engine: string) => join(root, `engine/state/${engine}.market.json`),

@@ -10,6 +10,7 @@ import { type Portfolio, applyFill, emptyPortfolio, valuePortfolio } from '../co
 import type { Symbol } from '../core/ids.js';
 import { Ledger } from '../engine/ledger.js';
 import { writeFileAtomic } from '../util/atomicFile.js';
+import { reportStorageFault } from '../util/storageHealth.js';
 import type { StackPaths } from './paths.js';
 import { OpsError } from './errors.js';
 
@@ -124,6 +125,23 @@ export function exportPnlCsv(paths: StackPaths, date?: string): { path: string; 
     }
   }
   const path = join(paths.exportsDir, `pnl_${day.day}.csv`);
-  writeFileAtomic(path, [PNL_CSV_HEADER, ...rows].join('\n') + '\n');
+  try {
+    writeFileAtomic(path, [PNL_CSV_HEADER, ...rows].join('\n') + '\n');
+  } catch (err) {
+    // A full disk: nothing half-written is left (the temp file goes), the root's storage health
+    // hears of it when a stack runs in this process, and the caller is told in one sentence.
+    if (!reportStorageFault(path, err)) throw err;
+    const e = err as { code?: string; message?: string };
+    throw new ExportStorageError(`${path} not written: the disk refuses writes (${e.code ?? 'EIO'}: ${e.message ?? String(err)}); free space under HMM_ROOT and export again`, e.code ?? 'EIO', err);
+  }
   return { path, rows: rows.length };
+}
+
+/** The export met a full, failing or read-only disk. `code` is the disk's (ENOSPC…), so the
+ *  CLI exits as for any storage fault (74). */
+export class ExportStorageError extends Error {
+  constructor(message: string, readonly code: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'ExportStorageError';
+  }
 }

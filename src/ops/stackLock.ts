@@ -6,6 +6,7 @@ import { readFileSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../util/atomicFile.js';
+import { reportStorageFault, writeOrReport } from '../util/storageHealth.js';
 import { OpsError } from './errors.js';
 
 export interface StackLock {
@@ -68,7 +69,14 @@ export function acquireLock(root: string): StackLock | null {
   const path = lockPath(root);
   const previous = readLock(root);
   if (heldByOther(previous)) throw new StackRunningError(previous!, path);
-  writeJsonAtomic(path, { pid: process.pid, hostname: hostname(), started_at: new Date().toISOString(), ops_url: null, engine_url: null } satisfies StackLock);
+  try {
+    writeJsonAtomic(path, { pid: process.pid, hostname: hostname(), started_at: new Date().toISOString(), ops_url: null, engine_url: null } satisfies StackLock);
+  } catch (err) {
+    // No lock, no start (two stacks on one root would write one ledger); a full disk is said
+    // as such (the start-up exits 74 naming it) and recorded as the root's storage fault.
+    reportStorageFault(path, err);
+    throw err;
+  }
   return previous;
 }
 
@@ -76,7 +84,9 @@ export function acquireLock(root: string): StackLock | null {
 export function updateLock(root: string, urls: { ops_url: string | null; engine_url: string | null }): void {
   const current = readLock(root);
   if (current === null || current.pid !== process.pid) return;
-  writeJsonAtomic(lockPath(root), { ...current, ...urls });
+  // The addresses are for operators and `hmm restore`'s check: a full disk skips them (the
+  // lock itself stands), it does not stop a start that is otherwise done.
+  writeOrReport(lockPath(root), () => writeJsonAtomic(lockPath(root), { ...current, ...urls }));
 }
 
 /** Removes the lock if this process holds it (a clean stop). */

@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { WallClock, type Clock, type TimerHandle } from '../core/clock.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
-import { writeFileAtomic } from '../util/atomicFile.js';
+import { ExportFile } from '../util/exportFile.js';
 import { limitsFor, type CapitalPolicy } from './capitalPolicy.js';
 
 /** What the allocator knows of a model: whether it is live, and the evidence behind its
@@ -353,6 +353,9 @@ export interface AllocatorExtras {
   readonly historyPath?: string;
   /** policies.yaml allocation_history_limit. */
   readonly historyLimit?: () => number;
+  /** Host ms between two writes of each file (util/exportFile.ts); 0 (default): every step
+   *  writes. The quotas in memory, which size orders, move at every step either way. */
+  readonly exportPacingMs?: number;
 }
 
 export class CapitalAllocator {
@@ -362,9 +365,11 @@ export class CapitalAllocator {
   private timer: TimerHandle | null = null;
   // Named apart from a subclass's own clock (ReplicatedAllocator keeps one for its loop).
   private readonly stepClock: Clock;
-  /** The text this allocator last wrote (or found at start, which it resumes from): anything
-   *  else on disk at the next step is someone else's edit. */
-  private lastWritten: string | null;
+  /** The text found at start (which it resumes from); then what `file` last wrote: anything
+   *  else on disk at the next write is someone else's edit. */
+  private readonly foundAtStart: string | null;
+  private readonly file: ExportFile;
+  private readonly historyFile: ExportFile | null;
 
   constructor(
     private readonly path: string,
@@ -376,7 +381,10 @@ export class CapitalAllocator {
     private readonly extras: AllocatorExtras = {},
   ) {
     this.stepClock = extras.clock ?? new WallClock();
-    this.lastWritten = readText(path);
+    this.foundAtStart = readText(path);
+    const failed = (what: string) => (err: Error) => this.log.error({ err }, `[ALLOC] writing ${what} failed: ${err.message}`);
+    this.file = new ExportFile(path, extras.exportPacingMs ?? 0, failed(path));
+    this.historyFile = extras.historyPath ? new ExportFile(extras.historyPath, extras.exportPacingMs ?? 0, failed(extras.historyPath)) : null;
     // Resume from the last file so the step limit and cooldowns hold across a restart.
     const prev = readJson(path) as Partial<AllocationsFile> | null;
     if (prev && prev.capital_quota_usd && typeof prev.capital_quota_usd === 'object') {
@@ -427,17 +435,24 @@ export class CapitalAllocator {
       ts: new Date(now).toISOString(),
       frozen_until: policy.freeze_until,
     };
-    this.warnOnOperatorEdit();
-    const text = JSON.stringify(file, null, 2) + '\n';
-    writeFileAtomic(this.path, text);
-    this.lastWritten = text;
-    if (Object.keys(changes).length > 0 && this.extras.historyPath) {
+    // Rendered when written: with pacing, only the latest of several steps is (and an edit is
+    // looked for then, just before it would be overwritten).
+    await this.file.refresh(() => {
+      this.warnOnOperatorEdit();
+      return JSON.stringify(file, null, 2) + '\n';
+    });
+    if (Object.keys(changes).length > 0 && this.historyFile !== null) {
       this.history.push({ ts: file.ts, equity_usd: file.equity_usd, deployable_usd: file.deployable_usd, changes, capital_quota_usd: plan.quotas, frozen_until: policy.freeze_until });
       const limit = this.extras.historyLimit?.() ?? 100;
       if (this.history.length > limit) this.history.splice(0, this.history.length - limit);
-      writeFileAtomic(this.extras.historyPath, JSON.stringify({ limit, entries: this.history }, null, 2) + '\n');
+      await this.historyFile.refresh(() => JSON.stringify({ limit, entries: this.history }, null, 2) + '\n');
     }
     return file;
+  }
+
+  /** Writes what pacing holds (the files end on the last step's content). */
+  async flush(): Promise<void> {
+    await Promise.all([this.file.close(), this.historyFile?.close()]);
   }
 
   /** Says (once per edit) that the file on disk is not what this allocator wrote and is about
@@ -445,7 +460,8 @@ export class CapitalAllocator {
    *  belongs. A deleted file is not an intent: it is simply written again. */
   private warnOnOperatorEdit(): void {
     const onDisk = readText(this.path);
-    if (onDisk === null || this.lastWritten === null || onDisk === this.lastWritten) return;
+    const lastWritten = this.file.written ?? this.foundAtStart;
+    if (onDisk === null || lastWritten === null || onDisk === lastWritten) return;
     const edited = parseQuotas(onDisk);
     const quotaEdits = edited === null
       ? 'the file does not parse'
@@ -456,11 +472,23 @@ export class CapitalAllocator {
   }
 
   start(): void {
+    // A step looks at equity and standings as they are now: on a clock that jumps a bar at a
+    // time it runs once per jump (coalesce), not twelve times over the same state. A new
+    // refresh_sec takes effect from the step that reads it, as a re-armed timer.
+    let armedMs = 0;
+    const arm = () => {
+      armedMs = this.policy().refresh_sec * 1000;
+      this.timer = this.stepClock.setInterval(tick, armedMs, { coalesce: true });
+    };
     const tick = () => {
       this.step().catch((err) => this.log.error({ err }, `[ALLOC] allocation step failed: ${(err as Error).message}`));
-      this.timer = this.stepClock.setTimeout(tick, this.policy().refresh_sec * 1000);
+      if (this.timer !== null && this.policy().refresh_sec * 1000 !== armedMs) {
+        this.stepClock.clear(this.timer);
+        arm();
+      }
     };
     tick();
+    arm();
   }
 
   stop(): void {

@@ -137,6 +137,10 @@ export class ReplicatedAllocator extends CapitalAllocator {
     tick();
   }
 
+  override async flush(): Promise<void> {
+    await Promise.all([super.flush(), this.inner.flush()]);
+  }
+
   override stop(): void {
     this.looping = false;
     this.clock.clear(this.loopTimer);

@@ -125,6 +125,9 @@ async function settle(stack: Stack): Promise<void> {
   }
 }
 
+/** Host ms between two writes of an exported state file during a replay (util/exportFile.ts). */
+export const EXPORT_PACING_MS = 1_000;
+
 /** Groups time-ordered bars into steps of one open time. */
 export function stepsOf(bars: readonly Bar[]): Bar[][] {
   const out: Bar[][] = [];
@@ -185,7 +188,10 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayReport> {
 
 async function replayOn(opts: ReplayOptions, r: { env: Env; config: ReturnType<typeof loadConfig>; clock: SimClock; market: MarketSource; replayed: Bar[][]; source: string; t0: number; handlerOf: () => ((bars: readonly Bar[]) => void) | null }): Promise<ReplayReport> {
   const { env, config, clock, market, replayed, source, t0 } = r;
-  const stack = await startStack({ env, clock, market, stdout: false, listen: false });
+  // The state files a live stack refreshes every few seconds are refreshed at most every
+  // EXPORT_PACING_MS of host time here (and last at stop): nobody polls a replay's files
+  // mid-run, and renaming them once per bar bounded it to a few hundred bars/s.
+  const stack = await startStack({ env, clock, market, stdout: false, listen: false, exportPacingMs: EXPORT_PACING_MS });
   const allocations: AllocationSample[] = [];
   const every = opts.sampleEvery ?? Math.max(1, Math.floor(replayed.length / 200));
   let nBars = 0;

@@ -7,11 +7,15 @@
 // between two writes: rename the live file aside, open a fresh one under the same name,
 // then write. Compression of the renamed file runs in the background; a crash in the middle
 // leaves the plain rotated file, which the next open compresses. A torn last line (power
-// loss mid-write) is cut off at open and kept beside the file, never appended to.
-import { createReadStream, createWriteStream, closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, truncateSync, unlinkSync, writeSync, appendFileSync } from 'node:fs';
+// loss mid-write) is cut off at open and kept beside the file, never appended to. When the
+// owner gives a line validator, a damaged line anywhere in the live file (a bad sector, a
+// hand edit) is moved to `<file>.damaged` at open and listed in `damaged`, so the file reads
+// back whole again and the owner can name each line in its recovery report.
+import { createReadStream, createWriteStream, closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, truncateSync, unlinkSync, writeSync, appendFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { reportStorageFault } from './storageHealth.js';
 
 export interface RotationPolicy {
   /** Rotate when the live file would grow past this many bytes; 0 = never by size. */
@@ -39,6 +43,7 @@ export type RotationEvent =
   | { readonly kind: 'compressed'; readonly file: string; readonly to: string }
   | { readonly kind: 'deleted'; readonly file: string; readonly reason: 'retention_days' | 'max_files' }
   | { readonly kind: 'repaired'; readonly file: string; readonly bytes: number; readonly keptIn: string }
+  | { readonly kind: 'quarantined'; readonly file: string; readonly lines: number; readonly keptIn: string }
   | { readonly kind: 'error'; readonly file: string; readonly message: string };
 
 export interface RotatingFileOptions {
@@ -46,7 +51,21 @@ export interface RotatingFileOptions {
   /** Told about rotations, compressions, deletions, repairs and errors; called on a later
    *  tick, so a listener may log (even into this very file) without re-entering it. */
   readonly onEvent?: (e: RotationEvent) => void;
+  /** Why a whole line (without its newline) is damaged, or null when it is sound. Given, every
+   *  line of the live file is checked at open and the damaged ones are quarantined. */
+  readonly validateLine?: (line: string) => string | null;
 }
+
+/** A line of the live file quarantined at open: where it was (1-based), why, and its text. */
+export interface QuarantinedLine {
+  readonly file: string;
+  readonly line: number;
+  readonly reason: string;
+  readonly text: string;
+}
+
+/** Lines longer than this are damage whatever they hold (no writer here makes one). */
+const MAX_LINE_BYTES = 1 << 20;
 
 const DAY_MS = 86_400_000;
 
@@ -76,6 +95,11 @@ export class RotatingFile {
   /** Rotated files being compressed right now: retention leaves them alone. */
   private readonly compressing = new Set<string>();
   private closed = false;
+  /** Lines a full or failing disk refused since the last write that succeeded. */
+  private dropped = 0;
+  private droppedCode = '';
+  /** Lines found damaged at open and moved to `<file>.damaged` (empty without a validator). */
+  readonly damaged: readonly QuarantinedLine[] = [];
 
   constructor(readonly path: string, policy: RotationPolicy = DEFAULT_ROTATION, opts: RotatingFileOptions = {}) {
     this.policyValue = policy;
@@ -87,6 +111,7 @@ export class RotatingFile {
     this.stem = name.slice(0, name.length - this.ext.length);
     mkdirSync(this.dir, { recursive: true });
     this.repairTornTail();
+    if (opts.validateLine) this.damaged = this.quarantineDamaged(opts.validateLine);
     this.openLive();
     this.sweep();
     if (this.policyValue.daily && this.size > 0 && this.segmentDay < utcDay(this.now())) this.rotate('day');
@@ -111,14 +136,34 @@ export class RotatingFile {
       try { appendFileSync(this.path, buf); } catch { /* nowhere to write */ }
       return;
     }
-    const now = this.now();
-    if (this.size > 0) {
-      const p = this.policyValue;
-      if (p.daily && now >= this.nextDayStart) this.rotate('day');
-      else if (p.maxBytes > 0 && this.size + buf.length > p.maxBytes) this.rotate('size');
+    try {
+      const now = this.now();
+      if (this.size > 0) {
+        const p = this.policyValue;
+        if (p.daily && now >= this.nextDayStart) this.rotate('day');
+        else if (p.maxBytes > 0 && this.size + buf.length > p.maxBytes) this.rotate('size');
+      }
+      if (this.fd === null) this.openLive(); // a rotation the disk refused half-way
+      writeAll(this.fd!, buf);
+      this.size += buf.length;
+    } catch (err) {
+      // A full or failing disk must not throw out of a log call: this is called from error
+      // handlers and timers, and an ENOSPC escaping one killed the whole stack. The line is
+      // dropped (the half of it that reached the file is cut off, so the file stays whole
+      // lines), the fault is reported (the stack refuses orders until writes succeed), and the
+      // count of lost lines is told once writes work again.
+      if (!reportStorageFault(this.path, err)) throw err;
+      if (this.fd !== null) {
+        try { ftruncateSync(this.fd, this.size); } catch { /* the next write retries */ }
+      }
+      if (this.dropped === 0) this.droppedCode = (err as { code?: string }).code ?? 'EIO';
+      this.dropped++;
+      return;
     }
-    writeAll(this.fd!, buf);
-    this.size += buf.length;
+    if (this.dropped > 0) {
+      this.emit({ kind: 'error', file: this.path, message: `${this.dropped} line(s) were not written while the disk refused writes (${this.droppedCode})` });
+      this.dropped = 0;
+    }
   }
 
   /** Renames the live file aside and starts a new one; returns the rotated file's path. */
@@ -226,6 +271,100 @@ export class RotatingFile {
     appendFileSync(keptIn, Buffer.concat([fragment, Buffer.from('\n')]));
     truncateSync(this.path, cut);
     this.emit({ kind: 'repaired', file: this.path, bytes: fragment.length, keptIn });
+  }
+
+  /**
+   * Checks every line of the live file (read a block at a time: the file may be tens of
+   * megabytes and start-up should not hold it whole). When some are damaged, the sound lines
+   * are copied to a temp file, fsynced and renamed over the live one (a crash leaves one or
+   * the other), after the damaged lines were appended to `<file>.damaged`: evidence is kept
+   * before anything is removed.
+   */
+  private quarantineDamaged(validate: (line: string) => string | null): QuarantinedLine[] {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch {
+      return [];
+    }
+    const damaged: QuarantinedLine[] = [];
+    /** Byte ranges [start, end) of the damaged lines, newline included. */
+    const cuts: [number, number][] = [];
+    try {
+      const block = Buffer.alloc(1 << 20);
+      let carry: Buffer = Buffer.alloc(0);
+      let carryStart = 0;
+      let pos = 0;
+      let lineNo = 0;
+      for (;;) {
+        const n = readSync(fd, block, 0, block.length, pos);
+        if (n === 0) break;
+        const chunk = carry.length > 0 ? Buffer.concat([carry, block.subarray(0, n)]) : block.subarray(0, n);
+        let from = 0;
+        for (;;) {
+          const nl = chunk.indexOf(0x0a, from);
+          if (nl < 0) break;
+          lineNo++;
+          const bytes = nl - from;
+          const text = chunk.toString('utf8', from, nl);
+          const reason = bytes > MAX_LINE_BYTES ? `longer than ${MAX_LINE_BYTES} bytes` : validate(text);
+          if (reason !== null) {
+            damaged.push({ file: this.path, line: lineNo, reason, text: bytes > 4096 ? `${text.slice(0, 4096)}…(${bytes} bytes)` : text });
+            cuts.push([carryStart + from, carryStart + nl + 1]);
+          }
+          from = nl + 1;
+        }
+        // Copied: `block` is reused by the next read.
+        carry = Buffer.from(chunk.subarray(from));
+        carryStart += from;
+        pos += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    if (damaged.length === 0) return damaged;
+    const keptIn = `${this.path}.damaged`;
+    const tmp = `${this.path}.quarantine.tmp`;
+    try {
+      this.moveAside(damaged, cuts, keptIn, tmp);
+    } catch (err) {
+      // A full or read-only disk at start: the lines stay where they are (still reported by the
+      // owner), and start-up goes on; the next start tries again.
+      try { unlinkSync(tmp); } catch { /* never created */ }
+      this.emit({ kind: 'error', file: this.path, message: `could not move ${damaged.length} damaged line(s) to ${keptIn} (${(err as Error).message}); they stay in place until the next start` });
+      return damaged;
+    }
+    this.emit({ kind: 'quarantined', file: this.path, lines: damaged.length, keptIn });
+    return damaged;
+  }
+
+  /** Appends the damaged lines to `keptIn`, then writes the rest to `tmp` and renames it over the file. */
+  private moveAside(damaged: readonly QuarantinedLine[], cuts: readonly [number, number][], keptIn: string, tmp: string): void {
+    appendFileSync(keptIn, damaged.map((d) => `${d.text}\n`).join(''));
+    const src = openSync(this.path, 'r');
+    const out = openSync(tmp, 'w');
+    try {
+      const buf = Buffer.alloc(1 << 20);
+      const copy = (start: number, end: number) => {
+        for (let at = start; at < end;) {
+          const n = readSync(src, buf, 0, Math.min(buf.length, end - at), at);
+          if (n === 0) break;
+          writeAll(out, buf.subarray(0, n));
+          at += n;
+        }
+      };
+      let at = 0;
+      for (const [s, e] of cuts) {
+        copy(at, s);
+        at = e;
+      }
+      copy(at, fstatSync(src).size);
+      fsyncSync(out);
+    } finally {
+      closeSync(out);
+      closeSync(src);
+    }
+    renameSync(tmp, this.path);
   }
 
   private nextIndex(day: string): number {

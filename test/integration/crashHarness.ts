@@ -16,6 +16,7 @@ import { replayFills } from '../../src/core/portfolio.js';
 import { Ledger } from '../../src/engine/ledger.js';
 import { readSnapshot } from '../../src/engine/snapshot.js';
 import { stackPaths } from '../../src/ops/paths.js';
+import { HMM_NODE_FLAGS } from '../../src/app/nodeFlags.js';
 
 export const REPO = join(import.meta.dirname, '../..');
 export const TOKEN = 'crash-token-0123456789abcdef';
@@ -67,9 +68,9 @@ export class StackProcess {
   }
 
   /** Spawns `hmm up` and waits until the Ops API answers (after the start-up reconciliation). */
-  static async start(root: string, extraEnv: Record<string, string> = {}, timeoutMs = 30_000): Promise<StackProcess> {
+  static async start(root: string, extraEnv: Record<string, string> = {}, timeoutMs = 60_000): Promise<StackProcess> {
     const [opsPort, enginePort] = [await freePort(), await freePort()];
-    const child = spawn(process.execPath, [join(REPO, 'bin/hmm.mjs'), 'up'], { cwd: root, env: stackEnv(root, opsPort, enginePort, extraEnv), stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [...HMM_NODE_FLAGS, join(REPO, 'bin/hmm.mjs'), 'up'], { cwd: root, env: stackEnv(root, opsPort, enginePort, extraEnv), stdio: ['ignore', 'ignore', 'pipe'] });
     const p = new StackProcess(child, `http://127.0.0.1:${opsPort}`, `http://127.0.0.1:${enginePort}`);
     let exitCode: number | null | undefined;
     void p.exited.then((c) => { exitCode = c; });
@@ -189,6 +190,12 @@ export interface Verification {
   readonly orders: number;
   readonly fills: number;
   readonly openOrders: number;
+  /** Venue fills missing from the ledger, and acknowledged orders missing or under-filled there. */
+  readonly lost: number;
+  /** Fills booked twice (the same venue trade id). */
+  readonly duplicates: number;
+  /** Cash or position disagreements: ledger replay vs portfolio.json vs the venue's balances. */
+  readonly drift: number;
 }
 
 interface SimOrderRow { client_order_id: string; filled_qty: bigint; status: string }
@@ -200,6 +207,7 @@ const OPEN = new Set(['NEW', 'ACCEPTED', 'PARTIALLY_FILLED']);
 export function verifyRoot(root: string, acks: ReadonlyMap<string, Ack>): Verification {
   const paths = stackPaths(root);
   const problems: string[] = [];
+  let lost = 0, duplicates = 0;
   const ledger = new Ledger(paths.ledger('engine_sim'), 'normal', { readonly: true });
   const venue = new Database(paths.simVenueState('engine_sim'), { readonly: true, fileMustExist: true });
   venue.defaultSafeIntegers(true);
@@ -209,20 +217,20 @@ export function verifyRoot(root: string, acks: ReadonlyMap<string, Ack>): Verifi
     const vByTrade = new Map(vFills.map((f) => [f.trade_id, f]));
     const seen = new Set<string>();
     for (const f of lFills) {
-      if (seen.has(f.tradeId)) problems.push(`fill ${f.tradeId} booked twice`);
+      if (seen.has(f.tradeId)) { duplicates++; problems.push(`fill ${f.tradeId} booked twice`); }
       seen.add(f.tradeId);
       const v = vByTrade.get(f.tradeId);
       if (!v) problems.push(`ledger fill ${f.tradeId} (${f.clientOrderId}) is not a venue fill`);
       else if (v.client_order_id !== f.clientOrderId || fromRaw(v.qty) !== f.qty || fromRaw(v.price) !== f.price || fromRaw(v.fee) !== f.fee) problems.push(`fill ${f.tradeId} differs from the venue's`);
     }
-    for (const v of vFills) if (!seen.has(v.trade_id)) problems.push(`venue fill ${v.trade_id} (${v.client_order_id}) is missing from the ledger (lost)`);
+    for (const v of vFills) if (!seen.has(v.trade_id)) { lost++; problems.push(`venue fill ${v.trade_id} (${v.client_order_id}) is missing from the ledger (lost)`); }
 
     const vOrders = new Map((venue.prepare('SELECT client_order_id, filled_qty, status FROM sim_orders').all() as SimOrderRow[]).map((o) => [o.client_order_id, o]));
     const lOrders = new Map(ledger.recentOrders(10_000_000).map((o) => [o.clientOrderId as string, o]));
     for (const [id, ack] of acks) {
       const o = lOrders.get(id);
-      if (!o) { problems.push(`acknowledged order ${id} (${ack.status}) is missing from the ledger`); continue; }
-      if (o.filledQty < fx(ack.filled_qty)) problems.push(`order ${id}: ledger filled ${toDecimalString(o.filledQty)} < acknowledged ${ack.filled_qty}`);
+      if (!o) { lost++; problems.push(`acknowledged order ${id} (${ack.status}) is missing from the ledger`); continue; }
+      if (o.filledQty < fx(ack.filled_qty)) { lost++; problems.push(`order ${id}: ledger filled ${toDecimalString(o.filledQty)} < acknowledged ${ack.filled_qty}`); }
       if (!OPEN.has(ack.status) && o.status !== ack.status) problems.push(`order ${id}: acknowledged ${ack.status}, ledger says ${o.status}`);
     }
     let open = 0;
@@ -244,6 +252,7 @@ export function verifyRoot(root: string, acks: ReadonlyMap<string, Ack>): Verifi
     const start = ledger.storedStartingCash() ?? (0n as Fixed);
     const replay = replayFills(start, lFills);
     const snap = readSnapshot(paths.portfolioSnapshot);
+    const driftBefore = problems.length;
     if (snap.kind !== 'ok') problems.push(`portfolio.json is ${snap.kind}`);
     else {
       if (snap.body.seq !== lFills.length) problems.push(`portfolio.json seq ${snap.body.seq} ≠ ${lFills.length} ledger fills`);
@@ -259,9 +268,10 @@ export function verifyRoot(root: string, acks: ReadonlyMap<string, Ack>): Verifi
       const base = p.symbol.replace(/USDT$/, '');
       if ((balances.get(base) ?? 0n) !== p.qty) problems.push(`venue ${base} ${toDecimalString(balances.get(base) ?? (0n as Fixed))} ≠ ledger position ${toDecimalString(p.qty)}`);
     }
+    const drift = problems.length - driftBefore;
     problems.push(...ledger.consistencyProblems());
     problems.push(...jsonStateProblems(root));
-    return { problems, orders: lOrders.size, fills: lFills.length, openOrders: open };
+    return { problems, orders: lOrders.size, fills: lFills.length, openOrders: open, lost, duplicates, drift };
   } finally {
     ledger.close();
     venue.close();

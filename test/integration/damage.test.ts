@@ -4,7 +4,7 @@
 // starts with every acknowledged order.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStack, type Stack } from '../../src/app/stack.js';
@@ -12,7 +12,8 @@ import { startStack, type Stack } from '../../src/app/stack.js';
 const TOKEN = 'test-token-0123456789abcdef';
 const root = mkdtempSync(join(tmpdir(), 'hmm-damage-'));
 let stack: Stack | null = null;
-const env = () => ({ HMM_ROOT: root, OPS_PORT: '0', ENGINE_PORT: '0', OPS_API_TOKEN: TOKEN, MARKET_INTERVAL_MS: '50', WARMUP_BARS: '100', MAX_NOTIONAL_USDT: '5000', LOSS_STREAK_LIMIT: '0' });
+// No bar after start (the interval is an hour): no model trades, so the ledger holds exactly the orders sent here.
+const env = () => ({ HMM_ROOT: root, OPS_PORT: '0', ENGINE_PORT: '0', OPS_API_TOKEN: TOKEN, MARKET_INTERVAL_MS: '3600000', WARMUP_BARS: '100', MAX_NOTIONAL_USDT: '5000', LOSS_STREAK_LIMIT: '0' });
 
 async function get(base: string, path: string) {
   return (await fetch(base + path, { headers: { 'x-ops-token': TOKEN } })).json() as Promise<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -68,4 +69,41 @@ test('a damaged intent-journal line: the stack starts, quarantines and reports i
   assert.equal(r.fills_replayed, acked.length);
   assert.equal(r.ledger_check.ok, true);
   assert.ok(existsSync(journal));
+});
+
+test('a garbage line in the middle of orders.jsonl: quarantined to orders.jsonl.damaged, named in an ERROR, counted, its order reconciled by id, and start-up goes on', async () => {
+  await stack?.stop();
+  stack = null;
+  const orders = join(root, 'engine/logs/orders.jsonl');
+  const lines = readFileSync(orders, 'utf8').split('\n').filter((l) => l !== '');
+  assert.ok(lines.length >= 3, 'the orders of the first test are in the order log');
+  // A line in the middle: one that still names an order (a bit flip in a number) and one of garbage.
+  const named = JSON.stringify({ ...JSON.parse(lines[0]!), qty: '1e9999' });
+  const damagedFile = [lines[0]!, named, '\u0000\u0000garbage{', ...lines.slice(1)];
+  writeFileSync(orders, `${damagedFile.join('\n')}\n`);
+
+  stack = await startStack({ env: env(), stdout: false });
+  const s = await get(stack.opsUrl, '/status');
+  const r = s.state.recovery.engine_sim;
+  assert.equal(r.order_log_damaged, 2);
+  const mine = r.damaged_lines.filter((d: { file: string }) => d.file === orders);
+  assert.deepEqual(mine.map((d: { line: number; client_order_id: string | null; in_ledger: boolean }) => [d.line, d.client_order_id, d.in_ledger]), [[2, JSON.parse(lines[0]!).client_order_id, true], [3, null, false]]);
+  assert.match(mine[0].reason, /qty "1e9999" is not a decimal/);
+  assert.equal(readFileSync(`${orders}.damaged`, 'utf8'), `${named}\n\u0000\u0000garbage{\n`, 'the damaged lines are kept beside the log');
+  // The log reads back whole: every line left is an order event, the sound ones all kept, in order.
+  const after = readFileSync(orders, 'utf8').split('\n').filter((l) => l !== '');
+  assert.deepEqual(after.slice(0, lines.length), lines, 'no sound line was lost or moved');
+  const rep = await get(stack.opsUrl, '/reconcile/report');
+  assert.equal(rep.engines.engine_sim.damaged_lines, 2);
+  const logs = find(root, '.log').map((f) => readFileSync(f, 'utf8')).join('\n');
+  assert.match(logs, new RegExp(`ERROR.*${orders.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} line 3 is damaged \\(not JSON\\)`));
+  // Nothing was lost: the same orders and fills as before the damage.
+  assert.equal(r.orders, 3);
+  assert.equal(r.ledger_check.ok, true);
+  // The counterpart: a sound order log quarantines nothing at the next start.
+  await stack.stop();
+  stack = await startStack({ env: env(), stdout: false });
+  const s2 = await get(stack.opsUrl, '/status');
+  assert.equal(s2.state.recovery.engine_sim.order_log_damaged, 0);
+  assert.equal(readFileSync(`${orders}.damaged`, 'utf8').split('\n').filter((l) => l !== '').length, 2, 'nothing more quarantined');
 });

@@ -93,6 +93,9 @@ test('an engine whose Redis goes away refuses new orders (BUS_UNAVAILABLE) and t
   redis = spawnRedis(redisPort);
   children.push(redis);
   await until('the engine to see Redis again', busUp, 10_000, 100);
+  // Events written during the outage wait in the outbox; new orders are taken once they are on
+  // the stream (an event older than HMM_OUTBOX_MAX_LAG_MS still waiting keeps them refused).
+  await until('the outbox to catch up', async () => ((await http('GET', `${base}/health`)).body['bus'] as { outbox: { backlog: number } }).outbox.backlog === 0, 10_000, 100);
   assert.equal((await order('after-outage')).status, 201);
   // And its events reach the (new, empty) Redis again.
   const admin = new Redis(redisUrl);

@@ -52,7 +52,7 @@ test('a model trained by `hmm train-hmm` while the stack runs joins as a shadow 
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /trained hmm_regime v2/);
   assert.match(run.stdout, /log-likelihood -?\d/);
-  const started = stack.strategy.fleet.scan(); // what the 10-second scan does
+  const started = stack.strategy.fleet.scanIfChanged(); // what the 10-second scan does
   assert.deepEqual(started.map((m) => [m.id, m.symbols]), [['hmm_regime_v2', ['ETHUSDT']]]);
   const reg = await (await fetch(`${stack.opsUrl}/strategy/registry`)).json() as { models: { id: string; stage: string; version: number }[] };
   assert.deepEqual(reg.models.find((m) => m.id === 'hmm_regime_v2'), { ...reg.models.find((m) => m.id === 'hmm_regime_v2'), stage: 'shadow', version: 2 });

@@ -7,8 +7,8 @@
 //   - the ops leader lease is taken again on the new primary with a larger fencing token, one
 //     leader at a time, and allocation writes never go back to an older token;
 //   - every order acknowledged before, during and after the fail-over is in the engine's ledger
-//     and its fill is on the new primary's stream (the engine's queued publishes were sent
-//     there), so the control plane saw it.
+//     and its fill is on the new primary's stream (the engine's outbox relayed what waited
+//     during the gap), so the control plane saw it.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

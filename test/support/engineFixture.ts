@@ -53,6 +53,10 @@ export interface EngineFixtureOptions<V extends Venue = SimVenue> {
   readonly logger?: Logger;
   readonly metrics?: EngineOptions['metrics'];
   readonly reconcile?: EngineOptions['reconcile'];
+  /** The root's storage health (util/storageHealth.ts): new orders are refused while it faults. */
+  readonly storage?: EngineOptions['storage'];
+  /** Where the engine keeps a stop it puts on itself (default none). */
+  readonly stopFile?: string | null;
 }
 
 function simVenue(dir: string): SimVenue {
@@ -80,6 +84,8 @@ export function engineFixture<V extends Venue>(opts: EngineFixtureOptions<V> = {
     limits: { tradeSymbols: new Set(['BTCUSDT', 'ETHUSDT']), minNotionalUsdt: fx('10'), maxNotionalUsdt: fx('50000'), maxOrdersPerMin: opts.maxOrdersPerMin ?? 10_000, ...opts.limits },
     tradingEnabled: opts.tradingEnabled ?? true, ...(opts.startStop ? { startStop: opts.startStop } : {}), bus, logger: opts.logger ?? silentLogger(), metrics: opts.metrics ?? null,
     ...(opts.reconcile ? { reconcile: opts.reconcile } : {}),
+    ...(opts.storage ? { storage: opts.storage } : {}),
+    ...(opts.stopFile ? { stopFile: opts.stopFile } : {}),
   });
   const close = async () => {
     await engine.close();

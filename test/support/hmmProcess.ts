@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from './freePort.js';
 export { freePort };
 import { join } from 'node:path';
+import { HMM_NODE_FLAGS } from '../../src/app/nodeFlags.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const REPO = join(import.meta.dirname, '../..');
@@ -51,9 +52,9 @@ export function spawnChild(label: string, command: string, args: readonly string
   };
 }
 
-/** `node bin/hmm.mjs <args>` with exactly `env` (plus PATH/HOME). */
+/** `node <shipped V8 flags> bin/hmm.mjs <args>` with exactly `env` (plus PATH/HOME). */
 export function spawnHmm(label: string, args: readonly string[], env: Readonly<Record<string, string>>): Child {
-  return spawnChild(label, process.execPath, [join(REPO, 'bin/hmm.mjs'), ...args], env);
+  return spawnChild(label, process.execPath, [...HMM_NODE_FLAGS, join(REPO, 'bin/hmm.mjs'), ...args], env);
 }
 
 /** A redis-server on `port` with no persistence (a Redis the test may kill and restart). */

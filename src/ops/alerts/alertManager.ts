@@ -14,6 +14,7 @@ import type { AlertPayload } from '../../bus/topics.js';
 import type { Logger } from '../../obs/logger.js';
 import type { Metrics } from '../../obs/metrics.js';
 import { writeJsonAtomic } from '../../util/atomicFile.js';
+import { reportStorageFault } from '../../util/storageHealth.js';
 import { type AlertingPolicy, type Severity, effectiveAlerting } from './policy.js';
 import type { AlertChannel } from './telegram.js';
 
@@ -103,7 +104,7 @@ export class AlertManager {
       bus.subscribe('risk.rejected', (r) => { this.counters.rejections[r.reason] = (this.counters.rejections[r.reason] ?? 0) + 1; }),
       bus.subscribe('governance.action', (g) => { this.counters.governance[g.action] = (this.counters.governance[g.action] ?? 0) + 1; }),
     );
-    this.digestTimer = this.clock.setInterval(() => void this.checkDigest(), 30_000);
+    this.digestTimer = this.clock.setInterval(() => void this.checkDigest(), 30_000, { coalesce: true });
   }
 
   /** Stops listening; sends what is still coalescing (so a kill right before shutdown is not lost). */
@@ -263,7 +264,9 @@ export class AlertManager {
         try {
           writeJsonAtomic(this.opts.statePath, { last_daily_digest: today });
         } catch (err) {
-          this.opts.log.error(`[ALERT] cannot write ${this.opts.statePath}: ${(err as Error).message}`);
+          // A full disk is reported (new orders stop until writes succeed); said once, not every round.
+          const storageFault = reportStorageFault(this.opts.statePath, err);
+          if (!storageFault) this.opts.log.error(`[ALERT] cannot write ${this.opts.statePath}: ${(err as Error).message}`);
         }
       }
       await this.sendDigest('daily');

@@ -13,7 +13,13 @@
 //   - the weights are replicated last-writer-wins (bus events for speed, a Redis key for
 //     replicas that missed them or start later);
 //   - the leader's allocations and exposure multiplier are published fenced (stateStore.ts),
-//     and followers size orders with them.
+//     and followers size orders with them;
+//   - the derived state (strategy tracker, shadow book, stages: lifecycle/derivedFold.ts) is the
+//     leader's: it folds the bus and publishes a snapshot with its stream position, fenced, each
+//     poll it changed; followers fold nothing and serve the latest snapshot, so every replica
+//     answers /strategy/status from the same state. A replica that takes the lease restores the
+//     latest snapshot and replays the stream after its position before its daemons start, so it
+//     decides from the whole history, not from what it happened to see.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -30,7 +36,8 @@ import type { TradingStateReplica, TradingStates } from '../governance/tradingSt
 import type { KillSwitch } from '../killSwitch.js';
 import type { StackPaths } from '../paths.js';
 import { LeaderLease, type Leadership } from './leaderLease.js';
-import { OpsStateStore, type MultiplierDoc } from './stateStore.js';
+import { OpsStateStore, type DerivedDoc, type MultiplierDoc } from './stateStore.js';
+import type { DerivedFold, FoldEvent } from '../../lifecycle/derivedFold.js';
 
 /** The lease the ops daemons run under (keys `<prefix>leader:ops-daemons`, `…:fence`). */
 export const OPS_LEASE_NAME = 'ops-daemons';
@@ -81,6 +88,10 @@ export interface ReplicatedControlPlane {
   engines(): readonly { readonly name: string }[];
   /** Models re-state their current targets (a new leader takes over the books). */
   restateTargets(): void;
+  /** The derived state: folded here while leading, the leader's snapshot while following. */
+  readonly fold: DerivedFold;
+  /** The bus stream after an id, as fold events (a new leader's catch-up). */
+  foldTail(after: string): Promise<readonly { id: string; e: FoldEvent }[]>;
 }
 
 /**
@@ -101,6 +112,9 @@ export class OpsCoordinator implements Coordination {
   private leadershipChain: Promise<unknown> = Promise.resolve();
   private readonly unsubscribe: (() => void)[] = [];
   private lastPollError = 0;
+  /** The derived snapshot last written (leader) or taken (follower): token, then seq. */
+  private derivedAt: { token: number; seq: number } | null = null;
+  private lastDerivedWritten = -1;
   /** Fail-overs seen by this replica (acquisitions after the first). */
   acquisitions = 0;
 
@@ -231,6 +245,8 @@ export class OpsCoordinator implements Coordination {
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
     await this.polling;
+    // The next leader starts from everything this one folded.
+    if (this.leads()) await this.publishDerived().catch((err: Error) => this.pollFailed(err));
     // Release: the next replica takes over at its next attempt, not after a TTL.
     await this.lease.stop({ release: true });
     await this.leadershipChain;
@@ -244,6 +260,7 @@ export class OpsCoordinator implements Coordination {
     this.leadershipChain = this.leadershipChain.then(async () => {
       if (!cp || !this.lease.isLeader()) return;
       this.log.warn({ fencing_token: l.token }, `[OPS] ${this.replicaId} leads (token ${l.token}): allocator, governance and canary manager start here`);
+      await this.takeOverDerived(cp);
       await cp.daemons.start();
       cp.restateTargets();
       await this.publishMultiplier();
@@ -256,6 +273,8 @@ export class OpsCoordinator implements Coordination {
     this.leadershipChain = this.leadershipChain.then(async () => {
       if (!cp) return;
       await cp.daemons.stop();
+      cp.fold.stopFolding();
+      this.lastDerivedWritten = -1;
       this.log.warn(`[OPS] ${this.replicaId} follows (${reason}): leader daemons stopped here`);
     }).catch((err: Error) => this.log.error({ err }, `[OPS] stopping the leader daemons failed: ${err.message}`));
   }
@@ -283,6 +302,47 @@ export class OpsCoordinator implements Coordination {
     }
   }
 
+  /** Before a new leader's daemons decide anything: the latest published derived state, then
+   *  the stream after its position (read failures leave what this replica holds, said so). */
+  private async takeOverDerived(cp: ReplicatedControlPlane): Promise<void> {
+    let latest: DerivedDoc | null = null;
+    try {
+      latest = await this.store.readDerived();
+    } catch (err) {
+      this.log.error({ err }, `[OPS] the last leader's derived state could not be read (${(err as Error).message}); continuing from this replica's own`);
+    }
+    try {
+      const r = await cp.fold.lead(latest?.snapshot ?? null, (after) => cp.foldTail(after));
+      this.log.info({ seq: cp.fold.seq, stream_id: cp.fold.position, restored: r.restored, replayed: r.replayed }, `[OPS] derived state taken over: ${r.restored ? `the last leader's snapshot (seq ${latest?.snapshot.seq}, ${latest?.holder})` : 'this replica\'s own'} + ${r.replayed} events replayed from the bus stream`);
+    } catch (err) {
+      this.log.error({ err }, `[OPS] replaying the bus stream after the last snapshot failed (${(err as Error).message}); folding live from here`);
+    }
+  }
+
+  /** Leader: the derived state, when it changed since the last write, fenced. */
+  private async publishDerived(): Promise<void> {
+    const cp = this.cp;
+    const l = this.lease.leadership();
+    if (!cp || !l || this.fenced || cp.fold.mode !== 'live' || cp.fold.seq === this.lastDerivedWritten) return;
+    const snapshot = cp.fold.snapshot();
+    if ((await this.store.writeDerived({ token: l.token, holder: this.replicaId, ts: Date.now(), snapshot })) === 'written') {
+      this.lastDerivedWritten = snapshot.seq;
+      this.derivedAt = { token: l.token, seq: snapshot.seq };
+    } else this.onFenced();
+  }
+
+  /** Follower: the leader's latest derived state, if later than the one served here. */
+  private async followDerived(): Promise<void> {
+    const cp = this.cp;
+    if (!cp || cp.fold.mode !== 'follow') return;
+    const doc = await this.store.readDerived();
+    if (doc === null) return;
+    const at = this.derivedAt;
+    if (at !== null && (doc.token < at.token || (doc.token === at.token && doc.snapshot.seq <= at.seq))) return;
+    cp.fold.follow(doc.snapshot);
+    this.derivedAt = { token: doc.token, seq: doc.snapshot.seq };
+  }
+
   private async publishMultiplier(): Promise<void> {
     const cp = this.cp;
     const l = this.lease.leadership();
@@ -302,7 +362,9 @@ export class OpsCoordinator implements Coordination {
       await this.syncTradingState();
       if (this.leads()) {
         await this.publishMultiplier();
+        await this.publishDerived();
       } else {
+        await this.followDerived();
         this.lastMultiplierWritten = null;
         const a = await this.store.readAllocations();
         if (a !== null) this.allocator?.applyReplicated(a);

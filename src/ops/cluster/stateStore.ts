@@ -1,13 +1,14 @@
 // What ops replicas share through Redis, beside the bus: the one trading-state document (the
 // kill switch is its global HALTED), the model weights, the capital allocations and the
-// governance exposure multiplier. This module owns the keys, their documents and the write rules:
+// governance exposure multiplier, and the leader's derived state (strategy tracker, shadow book,
+// stages: lifecycle/derivedFold.ts). This module owns the keys, their documents and the write rules:
 //   - the trading state is one versioned document: a change is applied to the stored document
 //     and its version bumped in one atomic step (so concurrent changes on two replicas both land
 //     and every replica and engine orders them by version);
 //   - weights are last-writer-wins by the time they were decided: a replica stores its own
 //     change only if no later one is stored, and applies another's only if it is later than its
 //     own (so two operators on two replicas converge on the last);
-//   - leader outputs (allocations, multiplier) are fenced: the write is refused unless its
+//   - leader outputs (allocations, multiplier, derived state) are fenced: the write is refused unless its
 //     fencing token is still the latest the leader lease has issued, so a stale leader (a GC
 //     pause, a partition) cannot overwrite its successor's allocations. Every accepted
 //     allocation write is logged in a capped list with its token, for operators and tests.
@@ -20,6 +21,7 @@ import type { Redis } from 'ioredis';
 import { type RedisTarget, createRedis } from '../../bus/redisConnection.js';
 import { type TradingScope, type TradingStateDocument, type TradingStateEntry, parseTradingStateDocument } from '../../core/tradingState.js';
 import type { AllocationsDoc, AllocationStore } from '../../portfolio/replicatedAllocator.js';
+import type { DerivedSnapshot } from '../../lifecycle/derivedFold.js';
 
 export type { AllocationsDoc } from '../../portfolio/replicatedAllocator.js';
 
@@ -31,6 +33,8 @@ export interface ReplicationKeys {
   readonly allocationWrites: string;
   readonly allocationRefusals: string;
   readonly multiplier: string;
+  /** The leader's derived state (tracker, shadow book, stages) with its stream position. */
+  readonly derived: string;
 }
 
 export function replicationKeys(prefix: string): ReplicationKeys {
@@ -41,6 +45,7 @@ export function replicationKeys(prefix: string): ReplicationKeys {
     allocationWrites: `${prefix}ops:allocations:writes`,
     allocationRefusals: `${prefix}ops:allocations:refused`,
     multiplier: `${prefix}ops:exposure_multiplier`,
+    derived: `${prefix}ops:derived`,
   };
 }
 
@@ -56,6 +61,14 @@ export interface MultiplierDoc {
   readonly token: number;
   readonly holder: string;
   readonly ts: number;
+}
+
+/** The leader's derived state as published: its fencing token, who and when, and the snapshot. */
+export interface DerivedDoc {
+  readonly token: number;
+  readonly holder: string;
+  readonly ts: number;
+  readonly snapshot: DerivedSnapshot;
 }
 
 export interface AllocationWrite {
@@ -202,6 +215,16 @@ export class OpsStateStore implements AllocationStore {
 
   async writeMultiplier(doc: MultiplierDoc): Promise<'written' | 'fenced'> {
     const r = await this.redis.eval(SET_FENCED, 4, this.fenceKey, this.keys.multiplier, this.keys.multiplier, this.keys.allocationRefusals, String(doc.token), JSON.stringify(doc), '');
+    return Number(r) === 1 ? 'written' : 'fenced';
+  }
+
+  readDerived(): Promise<DerivedDoc | null> {
+    return this.getJson<DerivedDoc>(this.keys.derived);
+  }
+
+  /** The leader's derived state, fenced like its allocations: 'fenced' when a later leader exists. */
+  async writeDerived(doc: DerivedDoc): Promise<'written' | 'fenced'> {
+    const r = await this.redis.eval(SET_FENCED, 4, this.fenceKey, this.keys.derived, this.keys.derived, this.keys.allocationRefusals, String(doc.token), JSON.stringify(doc), '');
     return Number(r) === 1 ? 'written' : 'fenced';
   }
 

@@ -16,6 +16,7 @@ import { STOPPED_REASONS } from '../../engine/riskRails.js';
 import type { Logger } from '../../obs/logger.js';
 import type { Metrics } from '../../obs/metrics.js';
 import { writeJsonAtomic } from '../../util/atomicFile.js';
+import { reportStorageFault } from '../../util/storageHealth.js';
 import type { AuditLog } from '../audit.js';
 import type { GovernancePolicy } from './policy.js';
 import {
@@ -121,7 +122,7 @@ export class GovernanceDaemon {
       bus.subscribe('trade.fill', () => this.soon()),
     );
     const interval = Math.max(50, this.deps.policy().metrics_interval_sec * 1000);
-    this.timer = this.clock.setInterval(() => void this.tick(), interval);
+    this.timer = this.clock.setInterval(() => void this.tick(), interval, { coalesce: true });
   }
 
   async stop(): Promise<void> {
@@ -137,7 +138,7 @@ export class GovernanceDaemon {
   onPolicyChanged(): void {
     if (!this.timer) return;
     this.clock.clear(this.timer);
-    this.timer = this.clock.setInterval(() => void this.tick(), Math.max(50, this.deps.policy().metrics_interval_sec * 1000));
+    this.timer = this.clock.setInterval(() => void this.tick(), Math.max(50, this.deps.policy().metrics_interval_sec * 1000), { coalesce: true });
     void this.evaluate(false);
   }
 
@@ -409,7 +410,9 @@ export class GovernanceDaemon {
     try {
       writeJsonAtomic(this.deps.statePath, doc);
     } catch (err) {
-      this.deps.log.error({ err }, `[GOV] cannot write ${this.deps.statePath}: ${(err as Error).message}`);
+      // A full disk is reported (new orders stop until writes succeed); said once, not every round.
+      const storageFault = reportStorageFault(this.deps.statePath, err);
+      if (!storageFault) this.deps.log.error({ err }, `[GOV] cannot write ${this.deps.statePath}: ${(err as Error).message}`);
     }
   }
 }

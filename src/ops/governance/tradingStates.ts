@@ -16,10 +16,11 @@ import type { Bus } from '../../bus/bus.js';
 import type { TradingStatePayload } from '../../bus/topics.js';
 import { type Clock, WallClock } from '../../core/clock.js';
 import {
-  type EngineTradingStates, type TradingScope, type TradingState, type TradingStateDocument, type TradingStateEntry,
+  type EngineTradingStates, type TradingCondition, type TradingConditionKind, type TradingStateView, type TradingScope, type TradingState, type TradingStateDocument, type TradingStateEntry,
   engineView, entryAt, initialTradingStateDocument, nextTradingStateVersion, parseTradingStateDocument, tradingEnabledBy,
-  tradingStateRank, withEntry,
+  tradingStateRank, viewWithConditions, withEntry,
 } from '../../core/tradingState.js';
+import { reportStorageFault } from '../../util/storageHealth.js';
 import type { EngineHandle } from '../../engine/engineHandle.js';
 import type { Logger } from '../../obs/logger.js';
 import type { Metrics } from '../../obs/metrics.js';
@@ -85,6 +86,10 @@ export class TradingStates {
   private readonly behind = new Set<string>();
   private retryTimer: ReturnType<Clock['setInterval']> | null = null;
   private retrying = false;
+  /** The document in memory is newer than ops/trading_states.json (the disk refused the write). */
+  private unsaved = false;
+  /** By kind and source: one STORAGE condition per disk (this process's, each engine's). */
+  private readonly conditionsByKey = new Map<string, TradingCondition>();
 
   constructor(private readonly o: TradingStatesOptions) {
     this.clock = o.clock ?? new WallClock();
@@ -99,7 +104,9 @@ export class TradingStates {
       this.log.warn('[RISK] TRADING_ENABLED=false at start: trading HALTED globally until an operator resumes it');
     }
     this.doc = doc;
-    writeJsonAtomic(o.path, this.doc);
+    // On a full disk the document holds in memory and is written once writes succeed
+    // (persist: reported to the root's storage health, saveIfUnsaved), not a failed start.
+    this.persist();
     this.exportGauges();
   }
 
@@ -184,7 +191,7 @@ export class TradingStates {
       const previous = this.get(scope, target);
       const entry: TradingStateEntry = { state, reason, actor, updated_at: this.iso(), ...(state === 'HALTED' && opts.cancelOpen === true ? { cancel_open: true } : {}) };
       this.doc = await this.nextDocument(scope, target, entry);
-      writeJsonAtomic(this.o.path, this.doc);
+      this.persist();
       this.exportGauges();
       const source = opts.source ?? 'state';
       const pushed = await this.push(this.doc, this.o.engines(), source);
@@ -207,7 +214,7 @@ export class TradingStates {
       if (doc.version <= this.doc.version) return false;
       const before = this.doc;
       this.doc = doc;
-      writeJsonAtomic(this.o.path, this.doc);
+      this.persist();
       this.exportGauges();
       for (const [scope, target, entry] of entriesOf(doc)) {
         const was = entryAt(before, scope, target)?.state ?? 'ACTIVE';
@@ -215,6 +222,50 @@ export class TradingStates {
       }
       return true;
     });
+  }
+
+  /**
+   * Writes the document. A disk that refuses the write does not undo the change: a kill must
+   * hold even on a full disk (it is applied and pushed all the same), the file is written again
+   * once writes succeed (saveIfUnsaved), and until then a restart would read the older file;
+   * the ERROR says so.
+   */
+  private persist(): void {
+    try {
+      writeJsonAtomic(this.o.path, this.doc);
+      this.unsaved = false;
+    } catch (err) {
+      if (!reportStorageFault(this.o.path, err)) throw err;
+      this.unsaved = true;
+      this.log.error({ file: this.o.path, version: this.doc.version }, `[GOV] trading state v${this.doc.version} applied but NOT saved to ${this.o.path} (${(err as Error).message}): it is saved once the disk takes writes; a restart before then reads the older file`);
+    }
+  }
+
+  /** After a storage fault clears: writes the document the disk refused. */
+  saveIfUnsaved(): void {
+    if (!this.unsaved) return;
+    this.persist();
+    if (!this.unsaved) this.log.warn({ file: this.o.path, version: this.doc.version }, `[GOV] trading state v${this.doc.version} saved to ${this.o.path} now that the disk takes writes`);
+  }
+
+  /** Sets or lifts the condition (STORAGE) of one source (this process, or an engine whose
+   *  disk it is). Conditions are the stack's own: not versioned, not persisted, not pushed (each
+   *  process enforces the fault of its own disk; the control plane shows its engines'). */
+  setCondition(kind: TradingConditionKind, source: string, condition: Omit<TradingCondition, 'kind' | 'source'> | null): void {
+    const key = `${kind}\u0000${source}`;
+    if (condition === null) this.conditionsByKey.delete(key);
+    else this.conditionsByKey.set(key, { kind, source, ...condition });
+    const standing = [...this.conditionsByKey.values()].some((c) => c.kind === kind);
+    this.o.metrics?.tradingState.set({ scope: 'condition', target: kind }, standing ? tradingStateRank('HALTED') : 0);
+  }
+
+  get conditions(): readonly TradingCondition[] {
+    return [...this.conditionsByKey.values()];
+  }
+
+  /** The document with the conditions that stand now (GET /trading/state, /status). */
+  get view(): TradingStateView {
+    return viewWithConditions(this.doc, this.conditions);
   }
 
   /** Tries the engines that missed the current document again (the retry timer calls this). */

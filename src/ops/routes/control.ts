@@ -4,6 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { modelId, symbol as toSymbol } from '../../core/ids.js';
 import { externalOrderId } from '../../core/orderIds.js';
 import { isTopic, type Topic } from '../../bus/topics.js';
+import { checkBusPayload } from '../../bus/inputBounds.js';
 import type { Bus } from '../../bus/bus.js';
 import { HttpError, errorSchema } from '../../http/errors.js';
 import { signalStatusOf } from '../../http/status.js';
@@ -99,7 +100,8 @@ export const controlRoutes: FastifyPluginAsync<ControlRouteOptions> = async (app
         type: 'object',
         required: ['weights'],
         additionalProperties: false,
-        properties: { weights: { type: 'object', additionalProperties: true } },
+        // Ranges here too (the handler's validateWeights names unknown models).
+        properties: { weights: { type: 'object', maxProperties: 256, additionalProperties: { type: 'number', minimum: 0, maximum: 1 } } },
       },
       response: {
         200: { type: 'object', properties: { status: { type: 'string' }, weights: { type: 'object', additionalProperties: { type: 'number' } }, updated_at: { type: 'string' } } },
@@ -141,7 +143,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRouteOptions> = async (app
       },
       // 429: the engine's rate rail refused the order (a route result) or the signal queue is
       // full (an error body); routeResult's open shape carries either.
-      response: { 200: routeResult, 400: errorSchema, 401: errorSchema, 403: routeResult, 409: routeResult, 422: routeResult, 429: routeResult },
+      response: { 200: routeResult, 400: errorSchema, 401: errorSchema, 403: routeResult, 409: routeResult, 422: routeResult, 429: routeResult, 503: routeResult },
     },
   }, async (req, reply) => {
     const b = req.body as { symbol: string; side: string; model?: string; strength?: number; quote_usd?: number; client_order_id?: string };
@@ -180,6 +182,13 @@ export const controlRoutes: FastifyPluginAsync<ControlRouteOptions> = async (app
     if (topic === 'metrics.update') {
       const bad = Object.entries(payload).filter(([, v]) => typeof v !== 'number' || !Number.isFinite(v));
       if (bad.length > 0) throw new HttpError(400, `metrics.update values must be finite numbers: ${bad.map(([k]) => `payload.${k}`).join(', ')}`, bad.map(([k]) => ({ field: `payload.${k}`, message: 'must be a finite number' })));
+    }
+    // The ranges the control plane's subscribers would refuse it by anyway: refused here, named.
+    const outOfBounds = checkBusPayload(topic, payload);
+    if (outOfBounds !== null) throw new HttpError(400, `${topic} payload refused: ${outOfBounds}`, [{ field: `payload.${outOfBounds.split(' ')[0]}`, message: outOfBounds }]);
+    // Only metrics/alert style topics may be injected from outside; orders and fills belong to engines.
+    if (!['metrics.update', 'alert', 'governance.action'].includes(topic)) {
+      throw new HttpError(400, `topic ${topic} is owned by the stack and cannot be published from outside`, [{ field: 'topic', message: 'not publishable' }]);
     }
     o.bus.publish(topic as 'metrics.update', payload as Record<string, number>);
     return { ok: true, topic };

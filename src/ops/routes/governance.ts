@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { TRADING_STATES, type TradingState } from '../../engine/riskRails.js';
 import type { Bus } from '../../bus/bus.js';
 import { actorOf } from '../../http/auth.js';
-import { HttpError, errorSchema } from '../../http/errors.js';
+import { HttpError, errorSchema, refuseBody } from '../../http/errors.js';
 import type { AlertManager } from '../alerts/alertManager.js';
 import type { OpsTokenRing } from '../auth.js';
 import type { GovernanceDaemon } from '../governance/daemon.js';
@@ -30,13 +30,18 @@ const auth = { auth: true };
 const entrySchema = { type: 'object', properties: { state: { type: 'string' }, reason: { type: 'string' }, actor: { type: 'string' }, updated_at: { type: 'string' }, cancel_open: { type: 'boolean' } } } as const;
 const statesSchema = {
   type: 'object',
-  properties: { version: { type: 'integer' }, global: entrySchema, venues: { type: 'object', additionalProperties: entrySchema }, models: { type: 'object', additionalProperties: entrySchema } },
+  properties: {
+    version: { type: 'integer' }, global: entrySchema, venues: { type: 'object', additionalProperties: entrySchema }, models: { type: 'object', additionalProperties: entrySchema },
+    // The stack's own conditions (STORAGE while the disk refuses writes) and the state new orders meet.
+    conditions: { type: 'array', items: { type: 'object', properties: { kind: { type: 'string' }, source: { type: 'string' }, reason: { type: 'string' }, since: { type: 'string' } } } },
+    effective: { type: 'string' },
+  },
 } as const;
 
 export const governanceRoutes: FastifyPluginAsync<GovernanceRouteOptions> = async (app, deps) => {
   app.get('/trading/state', {
     schema: { summary: 'Graded trading states (ACTIVE / REDUCING / HALTED): global, per venue, per model', response: { 200: statesSchema } },
-  }, async () => deps.tradingStates.current);
+  }, async () => deps.tradingStates.view);
 
   app.post('/trading/state', {
     config: auth,
@@ -83,7 +88,7 @@ export const governanceRoutes: FastifyPluginAsync<GovernanceRouteOptions> = asyn
 
   app.get('/governance/status', {
     schema: { summary: 'Governance daemon: exposure multiplier, recovery, metrics seen, recent actions, policy', response: { 200: anyObject } },
-  }, async () => ({ ...deps.governance.status(), trading_states: deps.tradingStates.current }));
+  }, async () => ({ ...deps.governance.status(), trading_states: deps.tradingStates.view }));
 
   app.post('/governance/exposure', {
     config: auth,
@@ -92,7 +97,8 @@ export const governanceRoutes: FastifyPluginAsync<GovernanceRouteOptions> = asyn
       security,
       body: {
         type: 'object', required: ['multiplier', 'reason'], additionalProperties: false,
-        properties: { multiplier: { type: 'number', exclusiveMinimum: 0, maximum: 1 }, reason: { type: 'string', minLength: 1, maxLength: 200 } },
+        // 0.01 to 1: a multiplier of 1e-320 was taken (and silently raised to the policy's floor).
+        properties: { multiplier: { type: 'number', minimum: 0.01, maximum: 1, description: '0.01 to 1 (raised to governance.min_multiplier when below it)' }, reason: { type: 'string', minLength: 1, maxLength: 200 } },
       },
       response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, from: { type: 'number' }, to: { type: 'number' } } }, 400: errorSchema, 401: errorSchema },
     },
@@ -118,7 +124,8 @@ export const governanceRoutes: FastifyPluginAsync<GovernanceRouteOptions> = asyn
 
   app.post('/alerts/digest', {
     config: auth,
-    schema: { summary: 'Send the digest now', security, response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, text: { type: 'string' } } }, 401: errorSchema } },
+    preValidation: refuseBody,
+    schema: { summary: 'Send the digest now', security, response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, text: { type: 'string' } } }, 400: errorSchema, 401: errorSchema } },
   }, async () => ({ ok: true, text: await deps.alerts.sendDigest('daily') }));
 
   app.get('/auth/tokens', {
@@ -132,11 +139,13 @@ export const governanceRoutes: FastifyPluginAsync<GovernanceRouteOptions> = asyn
 
   app.post('/auth/rotate', {
     config: auth,
+    preValidation: refuseBody,
     schema: {
       summary: 'Rotate the operator token: writes a new .ops_token and returns it once; the old token stays valid for OPS_TOKEN_GRACE_SEC',
       security,
       response: {
         200: { type: 'object', properties: { ok: { type: 'boolean' }, token: { type: 'string' }, fingerprint: { type: 'string' }, retired: { type: 'array', items: anyObject } } },
+        400: errorSchema,
         401: errorSchema,
         409: errorSchema,
       },

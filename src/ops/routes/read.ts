@@ -30,6 +30,9 @@ export interface ReadRouteOptions {
   readonly stageOf: (model: string) => string;
   readonly leaderboard: () => Promise<LeaderboardRow[]>;
   readonly registry: Pick<Registry, 'metrics' | 'contentType'>;
+  /** Where the derived state behind /strategy/status stands (its fold's seq and bus stream id);
+   *  two replicas at the same as_of answer the same. */
+  readonly asOf?: () => { readonly seq: number; readonly stream_id: string | null };
 }
 
 export const readRoutes: FastifyPluginAsync<ReadRouteOptions> = async (app, o) => {
@@ -143,7 +146,7 @@ export const readRoutes: FastifyPluginAsync<ReadRouteOptions> = async (app, o) =
   app.get('/strategy/status', {
     schema: {
         summary: 'Models, stages, weights, quotas and the leaderboard (models with evidence first, by probabilistic Sharpe ratio: leaderboard[0] is the leader); each row carries its evidence (bars, trades, status, psr, edge_vs_live) and a null Sharpe with its reason until the evidence policy is met',
-        response: { 200: { type: 'object', properties: { weights: anyObject, models: { type: 'array', items: anyObject }, leaderboard: { type: 'array', items: LEADERBOARD_ROW_SCHEMA }, leader: { type: ['string', 'null'] }, ts: { type: 'string' } } } },
+        response: { 200: { type: 'object', properties: { weights: anyObject, models: { type: 'array', items: anyObject }, leaderboard: { type: 'array', items: LEADERBOARD_ROW_SCHEMA }, leader: { type: ['string', 'null'] }, as_of: { type: 'object', additionalProperties: true }, ts: { type: 'string' } } } },
     },
   }, async () => {
     const weights = o.weights.current.weights;
@@ -152,7 +155,7 @@ export const readRoutes: FastifyPluginAsync<ReadRouteOptions> = async (app, o) =
       capital_quota_usd: o.quota(m.id), diagnostics: m.diagnostics,
     }));
     const leaderboard = await o.leaderboard();
-    return { weights, models, leaderboard, leader: leaderboard[0]?.model ?? null, ts: new Date().toISOString() };
+    return { weights, models, leaderboard, leader: leaderboard[0]?.model ?? null, ...(o.asOf ? { as_of: o.asOf() } : {}), ts: new Date().toISOString() };
   });
 
   app.get('/orders/recent', {

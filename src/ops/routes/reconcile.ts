@@ -2,7 +2,7 @@
 // passes found. Ops reaches engines only through their EngineHandle.
 import type { FastifyPluginAsync } from 'fastify';
 import type { EngineHandle } from '../../engine/engineHandle.js';
-import { errorSchema } from '../../http/errors.js';
+import { errorSchema, refuseBody } from '../../http/errors.js';
 import type { Logger } from '../../obs/logger.js';
 
 /** What the reconciliation routes use, and nothing else (Fastify register options). */
@@ -16,6 +16,7 @@ const anyObject = { type: 'object', additionalProperties: true } as const;
 export const reconcileRoutes: FastifyPluginAsync<ReconcileRouteOptions> = async (app, o) => {
   app.post('/reconcile/manual', {
     config: { auth: true },
+    preValidation: refuseBody,
     schema: {
       summary: 'Reconcile every engine\'s orders with its venue now: adopt orders only the venue has, book missed fills, close what the venue closed, flag the rest',
       security: [{ opsToken: [] }],
@@ -24,6 +25,7 @@ export const reconcileRoutes: FastifyPluginAsync<ReconcileRouteOptions> = async 
           type: 'object',
           properties: { status: { type: 'string' }, imported: { type: 'integer' }, closed: { type: 'integer' }, fills_booked: { type: 'integer' }, flagged: { type: 'integer' }, in_sync: { type: 'boolean' }, engines: anyObject },
         },
+        400: errorSchema,
         401: errorSchema,
       },
     },

@@ -5,12 +5,13 @@
 // version a walk-forward refit followed), so lineage survives in ops/models alone. Also owns
 // training and saving: on given bars (the market's own history, a CSV, a refit window) or on
 // a seeded synthetic series (`hmm train-hmm --bars`, and a first start with too little history).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { symbol as toSymbol } from '../../core/ids.js';
 import type { Bar } from '../../core/marketData.js';
 import { SyntheticMarket } from '../../market/synthetic.js';
 import { writeJsonAtomic } from '../../util/atomicFile.js';
+import { reportStorageFault } from '../../util/storageHealth.js';
 import type { CovarianceType } from './gaussianHmm.js';
 import { trainHmmFromBars, trainHmmFromBarsInSteps, type TrainHmmOptions } from './hmmModel.js';
 import { saveHmmModel, type StoredHmmModel } from './modelStore.js';
@@ -99,12 +100,19 @@ function trainOptions(opts: TrainOnBarsOptions): TrainHmmOptions {
 }
 
 function saveWithMeta(registryDir: string, trained: StoredHmmModel, bars: number, seconds: number, opts: TrainOnBarsOptions): TrainedAndSaved {
-  const { path, model } = saveHmmModel(registryDir, trained);
+  const { path, model } = reportingStorage(join(registryDir, trained.id), () => saveHmmModel(registryDir, trained));
   const meta: HmmTrainingMeta = {
     symbol: opts.symbol, source: opts.source, detail: opts.detail, bars, fit_seconds: Math.round(seconds * 1000) / 1000,
     ...(opts.parent !== undefined ? { parent: opts.parent } : {}),
   };
-  writeTrainingMeta(registryDir, model.id, model.version, meta);
+  try {
+    reportingStorage(path, () => writeTrainingMeta(registryDir, model.id, model.version, meta));
+  } catch (err) {
+    // A version without its training record is not saved: the whole round goes, so the fleet
+    // never scans a half-saved model; the next refit (or start) trains it again.
+    try { unlinkSync(path); } catch { /* already gone */ }
+    throw err;
+  }
   return { model, path, seconds, meta };
 }
 
@@ -133,4 +141,16 @@ export function trainOnSynthetic(registryDir: string, opts: SyntheticTrainingOpt
     id: opts.id, symbol: opts.symbol, source: 'synthetic', detail: `seed=${opts.seed} interval_ms=${opts.intervalMs}`,
     ...(opts.k !== undefined ? { k: opts.k } : {}), ...(opts.covarianceType !== undefined ? { covarianceType: opts.covarianceType } : {}),
   });
+}
+
+/** Runs a write of the model store; a full, failing or read-only disk is reported to the root's
+ *  storage health (the STORAGE state) before the error goes on to the caller, which skips the
+ *  round (a refit) or stops (a start that has no model to run). */
+function reportingStorage<T>(path: string, write: () => T): T {
+  try {
+    return write();
+  } catch (err) {
+    reportStorageFault(path, err);
+    throw err;
+  }
 }

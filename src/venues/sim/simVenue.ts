@@ -31,6 +31,7 @@ import {
 } from './matching.js';
 import { type AssetBalance, type MarketRow, type SimOrder, SimStateStore } from './simStore.js';
 import { InvalidValueError } from '../../core/errors.js';
+import { reportStorageFault } from '../../util/storageHealth.js';
 
 export const DEFAULT_SIM_INSTRUMENTS: readonly Instrument[] = [
   instrument(toSymbol('BTCUSDT'), 'BTC', 'USDT', { stepSize: '0.00001', tickSize: '0.01', minQty: '0.00001', minNotional: '5' }),
@@ -126,6 +127,8 @@ export class SimVenue implements Venue {
   private readonly seed: number;
   private readonly nowFn: (() => number) | null;
   private readonly store: SimStateStore | null;
+  /** Where the books are kept (null: in memory only); a write there that fails reports to the root's storage health. */
+  private readonly statePath: string | null;
   private rng: Rng;
   private listener: ((e: VenueEvent) => void) | null = null;
   private orderSeq = 0;
@@ -169,6 +172,7 @@ export class SimVenue implements Venue {
       for (const asset of [inst.base, inst.quote]) if (!this.balanceMap.has(asset)) this.balanceMap.set(asset, { free: ZERO, locked: ZERO });
     }
 
+    this.statePath = opts.statePath ?? null;
     this.store = opts.statePath === undefined ? null : new SimStateStore(opts.statePath);
     const snapshot = this.store?.load();
     if (snapshot !== undefined && snapshot.meta.has(META_ORDER_SEQ)) {
@@ -223,11 +227,16 @@ export class SimVenue implements Venue {
     if (this.store === null || this.closed) return Promise.resolve(answer);
     return new Promise<void>((resolve, reject) => {
       this.commitWaiters.push({ resolve, reject });
-      if (this.commitScheduled) return;
-      this.commitScheduled = true;
-      // (A synchronous flush in between, onBar or close, may already have answered them.)
-      setImmediate(() => { if (this.commitScheduled) this.flush(); });
+      this.scheduleCommit();
     }).then(() => answer);
+  }
+
+  /** One commit at the end of this turn of the event loop for everything changed in it. */
+  private scheduleCommit(): void {
+    if (this.commitScheduled) return;
+    this.commitScheduled = true;
+    // (A synchronous flush in between, onBar or close, may already have answered them.)
+    setImmediate(() => { if (this.commitScheduled) this.flush(); });
   }
 
   fetchOpenOrders(): Promise<VenueOrderState[]> {
@@ -386,7 +395,14 @@ export class SimVenue implements Venue {
         }
       }
     }
-    if (this.store !== null) this.flush();
+    // Fills are on disk before anyone hears of them. A bar that filled nothing only moved the
+    // marks: those join this turn's one commit (every symbol's bar of a step, and the orders
+    // the bars set off), instead of a transaction per symbol per bar; a crash before it loses
+    // at most this bar's marks, which the next bar sets again.
+    if (this.store !== null) {
+      if (events.length > 0) this.flush();
+      else this.scheduleCommit();
+    }
     if (this.listener !== null) for (const e of events) this.listener(e);
     return events;
   }
@@ -538,6 +554,10 @@ export class SimVenue implements Venue {
       // Nothing of this turn is acknowledged: the engine treats it as an unknown outcome and
       // reconciles by client order id.
       for (const w of waiters) w.reject(err as Error);
+      // A full or failing disk is the root's storage state (the engine refuses new orders while
+      // it stands); what changed stays dirty and is saved by the next commit that succeeds. A
+      // bar or a close is not failed for it: the books in memory are the venue's truth.
+      if (this.statePath !== null && reportStorageFault(this.statePath, err)) return;
       if (waiters.length === 0) throw err;
       return;
     }

@@ -13,6 +13,7 @@ import YAML from 'yaml';
 import { CCXT_ENV_KEYS, credentialKeys } from '../../../src/venues/ccxt/ccxtConfig.js';
 import { REDIS_ENV_KEYS } from '../../../src/bus/redisConfig.js';
 import { ENGINE_ENDPOINTS_ENV, parseEngineEndpoints } from '../../../src/config/config.js';
+import { HMM_NODE_FLAGS } from '../../../src/app/nodeFlags.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const read = (p: string) => readFileSync(join(root, p), 'utf8');
@@ -53,12 +54,28 @@ test('the Dockerfile: slim Node 20, native build deps, npm ci, non-root, 0.0.0.0
   assert.ok(users.length > 0 && users.at(-1) !== 'root', 'runs as a non-root user');
   assert.match(df, /OPS_HOST=0\.0\.0\.0/);
   assert.match(df, /^HEALTHCHECK /m);
-  assert.match(df, /ENTRYPOINT \["node", "bin\/hmm\.mjs"\]/);
+  assert.match(df, /ENTRYPOINT \["node", (?:"--[^"]+", )*"bin\/hmm\.mjs"\]/);
   for (const m of df.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
     for (const src of m[1]!.split(/\s+/)) assert.ok(existsSync(join(root, src)), `COPY source ${src} exists`);
   }
   const ignore = read('.dockerignore').split('\n').map((l) => l.trim());
   for (const must of ['node_modules', '.git', 'secrets', '.env', '.ops_token', '*.sqlite']) assert.ok(ignore.includes(must), `.dockerignore keeps out ${must}`);
+});
+
+test('every launch point starts node with the V8 flags of src/app/nodeFlags.ts, and the shebang runs', () => {
+  assert.ok(HMM_NODE_FLAGS.length > 0);
+  const flags = (argv: readonly string[]) => argv.filter((a) => a.startsWith('--') && argv.indexOf(a) < argv.indexOf('bin/hmm.mjs'));
+  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(read('Dockerfile'));
+  assert.ok(entry, 'the Dockerfile has an exec-form ENTRYPOINT');
+  assert.deepEqual(flags(JSON.parse(entry[1]!) as string[]), HMM_NODE_FLAGS, 'Dockerfile ENTRYPOINT (every compose service runs it)');
+  const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+  for (const name of ['start', 'hmm']) assert.deepEqual(flags(scripts[name]!.split(/\s+/)), HMM_NODE_FLAGS, `npm run ${name}`);
+  const shebang = read('bin/hmm.mjs').split('\n')[0]!;
+  assert.equal(shebang, `#!/usr/bin/env -S node ${HMM_NODE_FLAGS.join(' ')}`);
+  // `env -S` splits the shebang's arguments: the bin runs as a command of its own.
+  const run = spawnSync(join(root, 'bin/hmm.mjs'), ['--help'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /Usage: hmm/);
 });
 
 test('the stack compose file: the four services, ports, volumes, network and commands', () => {

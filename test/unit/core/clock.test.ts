@@ -38,3 +38,31 @@ test('WallClock: now() is the host time and a timer fires', async () => {
   await new Promise<void>((resolve) => c.setTimeout(resolve, 5));
   clearTimeout(keepAlive);
 });
+
+test('SimClock: a coalescing interval runs once per jump, at the last period it jumped over; a plain one runs every period', () => {
+  const c = new SimClock(0);
+  const plain: number[] = [];
+  const once: number[] = [];
+  c.setInterval(() => plain.push(c.now()), 2_000);
+  c.setInterval(() => once.push(c.now()), 2_000, { coalesce: true });
+  c.advanceTo(60_000); // one minute bar: thirty periods
+  assert.equal(plain.length, 30);
+  assert.deepEqual(once, [60_000]);
+  c.advanceTo(61_000); // within the next period: nothing due
+  assert.deepEqual(once, [60_000]);
+  c.advanceTo(62_000); // exactly one period: it runs, as a plain interval would
+  c.advanceTo(65_500);
+  assert.deepEqual(once, [60_000, 62_000, 64_000]);
+  assert.equal(plain.length, 32);
+});
+
+test('SimClock: coalesced timers keep time order among themselves and with one-shot timers', () => {
+  const c = new SimClock(0);
+  const seen: string[] = [];
+  c.setInterval(() => seen.push(`five@${c.now()}`), 5_000, { coalesce: true });
+  c.setInterval(() => seen.push(`two@${c.now()}`), 2_000, { coalesce: true });
+  c.setTimeout(() => seen.push(`once@${c.now()}`), 59_000);
+  c.advanceTo(60_000);
+  // Both intervals last fall due at 60 s; ties go in order of creation, as for any timer.
+  assert.deepEqual(seen, ['once@59000', 'five@60000', 'two@60000']);
+});

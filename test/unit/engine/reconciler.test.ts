@@ -5,7 +5,7 @@
 // venue (reopened from its state file) trades on without it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fx, toDecimalString } from '../../../src/core/decimal.js';
@@ -283,3 +283,40 @@ function bindVenue(v: SimVenue): Venue {
     onEvent: (l) => v.onEvent(l), close: () => v.close(),
   };
 }
+
+test('a damaged orders.jsonl line naming an order the ledger lacks: the start-up pass asks the venue by that client order id and books what it did; without the line nobody asks', async () => {
+  // The venue filled two orders the ledger never recorded (placed while the ledger was lost).
+  const run = async (damageNames: string | null) => {
+    const dir = mkdtempSync(join(tmpdir(), 'hmm-recon-'));
+    try {
+      await whileEngineDown(dir, (v) => {
+        v.onBar(bar(60_000, 1_000));
+        void v.submit({ clientOrderId: clientOrderId('lost-at-venue'), symbol: BTC, side: 'BUY', type: 'MARKET', qty: fx('0.01'), price: null, timeInForce: 'IOC' });
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      const sound = JSON.stringify({ ts: new Date().toISOString(), event: 'order.accepted', venue: 'engine_sim', client_order_id: 'other', model: null, symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', status: 'FILLED', qty: '0.01', price: null, filled_qty: '0.01', avg_price: '60000', fees: '0.6', reason: null });
+      const lines = [sound];
+      // A bit flip in the price: the line no longer validates, but its id is still readable.
+      if (damageNames !== null) lines.push(JSON.stringify({ ...JSON.parse(sound), client_order_id: damageNames, fees: 'O.6' }));
+      writeFileSync(join(dir, 'orders.jsonl'), `${lines.join('\n')}\n`);
+      const rig = openRig(dir);
+      try {
+        const r = await rig.engine.reconcile('startup');
+        return { adopted: r.adopted, order: rig.engine.getOrder('lost-at-venue'), damaged: rig.engine.recovery.order_log_damaged };
+      } finally {
+        await rig.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const withDamage = await run('lost-at-venue');
+  assert.equal(withDamage.damaged, 1);
+  assert.deepEqual(withDamage.adopted, ['lost-at-venue']);
+  assert.equal(withDamage.order?.status, 'FILLED', 'the venue\'s fill is booked');
+  // The counterpart: the same venue, a sound log: the start-up pass does not ask about that id.
+  const without = await run(null);
+  assert.equal(without.damaged, 0);
+  assert.deepEqual(without.adopted, []);
+  assert.equal(without.order, undefined);
+});

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cancelKindOf, REFUSAL_STATUS, refusalStatus, signalStatusOf, statusOf, submitKindOf } from '../../../src/http/status.js';
 import { STOPPED_REASONS, type RiskRejectReason } from '../../../src/engine/riskRails.js';
+import { STORAGE_REFUSAL } from '../../../src/engine/engine.js';
 
 // Every reason the rails can give (the type checker keeps this list whole: a reason missing
 // from the union's record is a compile error).
@@ -23,9 +24,12 @@ test('a refusal by a stopped trading state answers 403, the rate rail 429, every
 });
 
 test('the table names no reason the engine does not give, beyond the admission refusal', () => {
-  const known = new Set<string>([...Object.keys(RAIL_REASONS), 'BUS_UNAVAILABLE']);
+  const known = new Set<string>([...Object.keys(RAIL_REASONS), 'BUS_UNAVAILABLE', STORAGE_REFUSAL]);
   for (const reason of Object.keys(REFUSAL_STATUS)) assert.ok(known.has(reason), reason);
   assert.equal(refusalStatus('BUS_UNAVAILABLE'), 403);
+  // The disk refuses writes: the order was not taken and may pass once it takes them again.
+  assert.equal(refusalStatus(STORAGE_REFUSAL), 503);
+  assert.equal(submitKindOf(503), 'rejected');
   assert.equal(refusalStatus(null), 422);
 });
 

@@ -111,12 +111,13 @@ test('the counterpart: with no model holding evidence, the best-observed leads a
 test('the evidence policy: shipped values, defaults, and bad keys named', () => {
   assert.deepEqual(SHIPPED.evidence, DEFAULT_EVIDENCE_POLICY, 'ops/policies.yaml ships the defaults');
   assert.deepEqual(parsePolicies('max_concurrent_signals: 5').evidence, DEFAULT_EVIDENCE_POLICY);
-  assert.deepEqual(parsePolicies('evidence: { min_bars: 30 }').evidence, { min_bars: 30, min_trades: DEFAULT_EVIDENCE_POLICY.min_trades });
+  assert.deepEqual(parsePolicies('evidence: { min_bars: 30 }').evidence, { ...DEFAULT_EVIDENCE_POLICY, min_bars: 30 });
   assert.throws(() => parsePolicies('evidence: { min_bar: 30 }'), /evidence\.min_bar is not a known key/);
   assert.throws(() => parsePolicies('evidence: { min_bars: 2 }'), /evidence\.min_bars must be an integer in \[3/);
   assert.throws(() => parsePolicies('evidence: { min_trades: 1.5 }'), /evidence\.min_trades/);
   assert.throws(() => parseEvidencePolicy([1]), /evidence must be a mapping/);
-  assert.deepEqual(judgeEvidence(12, 9, { min_bars: 60, min_trades: 5 }), { sufficient: false, reason: '12 of 60 bars', status: 'collecting: 12/60 bars' });
-  assert.deepEqual(judgeEvidence(60, 2, { min_bars: 60, min_trades: 5 }), { sufficient: false, reason: '2 of 5 trades', status: 'collecting: 2/5 trades' });
-  assert.deepEqual(judgeEvidence(60, 5, { min_bars: 60, min_trades: 5 }), { sufficient: true, reason: null, status: 'sufficient' });
+  assert.throws(() => parsePolicies('evidence: { max_sharpe_se: 0 }'), /evidence\.max_sharpe_se must be a number in \(0, 1000\]/);
+  assert.deepEqual(judgeEvidence(12, 9, { min_bars: 60, min_trades: 5, max_sharpe_se: 5 }), { sufficient: false, reason: '12 of 60 bars', status: 'collecting: 12/60 bars' });
+  assert.deepEqual(judgeEvidence(60, 2, { min_bars: 60, min_trades: 5, max_sharpe_se: 5 }), { sufficient: false, reason: '2 of 5 trades', status: 'collecting: 2/5 trades' });
+  assert.deepEqual(judgeEvidence(60, 5, { min_bars: 60, min_trades: 5, max_sharpe_se: 5 }), { sufficient: true, reason: null, status: 'sufficient' });
 });

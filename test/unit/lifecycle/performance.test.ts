@@ -63,7 +63,8 @@ test('annualised with the stated bar interval, not the gaps between samples', ()
 
 test('with an evidence policy: null with the reason below the minimum, numbers at it', () => {
   const acc = new PerformanceAccumulator();
-  const policy = { min_bars: 5, min_trades: 2 };
+  // A loose noise bound: this test is about the bar and trade minimums.
+  const policy = { min_bars: 5, min_trades: 2, max_sharpe_se: 1000 };
   acc.addSample(null, true, 0);
   for (let i = 1; i <= 4; i++) acc.addSample(i % 2 ? 0.01 : -0.004, true, i * 60_000);
   let m = acc.metrics({ evidence: policy });
@@ -81,6 +82,35 @@ test('with an evidence policy: null with the reason below the minimum, numbers a
   assert.ok(typeof m.sortino === 'number' && m.sortino > 0);
   // The shipped policy asks for more than a handful of bars.
   assert.equal(acc.metrics({ evidence: DEFAULT_EVIDENCE_POLICY }).sharpe, null);
+});
+
+test('past the minimums, an annualised Sharpe stays null while its standard error exceeds the shipped bound; then a plausible figure', () => {
+  // Minute bars with a small true edge (per-bar Sharpe 0.005, about 3.6 annualised), seeded.
+  let seed = 7;
+  const gauss = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    const u = (seed + 1) / (2 ** 31 + 1);
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    const v = (seed + 1) / (2 ** 31 + 1);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  };
+  const acc = new PerformanceAccumulator();
+  acc.addSample(null, true, 0);
+  for (let i = 0; i < 6; i++) acc.addFill(i % 2 ? 1 : null);
+  let i = 1;
+  const run = (bars: number): void => {
+    for (const end = i + bars; i < end; i++) acc.addSample(0.00001 + 0.002 * gauss(), true, i * 60_000);
+  };
+  run(200); // past min_bars (120) and min_trades (4): the figure would carry ±51
+  let m = acc.metrics({ evidence: DEFAULT_EVIDENCE_POLICY, barIntervalMs: 60_000 });
+  assert.equal(m.sharpe, null);
+  assert.equal(m.sortino, null);
+  assert.match(m.sharpe_reason ?? '', /annualised Sharpe still ±51\.\d \(standard error from 200 bars\); shown below ±5 from about 2102\d bars/);
+  assert.notEqual(acc.metrics({ barIntervalMs: 60_000 }).sharpe, null, 'the raw figure exists; the policy withholds it');
+  run(21_100);
+  m = acc.metrics({ evidence: DEFAULT_EVIDENCE_POLICY, barIntervalMs: 60_000 });
+  assert.equal(m.sharpe_reason, null);
+  assert.ok(typeof m.sharpe === 'number' && Math.abs(m.sharpe) < 20, `a plausible annualised Sharpe, got ${m.sharpe}`);
 });
 
 test('a state saved by wall-clock sampling keeps its trade counts and drops its returns', () => {

@@ -12,12 +12,12 @@ import { StrategyRuntime } from '../../../src/strategy/runtime.js';
 import { validateModelSpec } from '../../../src/strategy/modelSpec.js';
 import { trainOnSynthetic } from '../../../src/strategy/hmm/trainingMeta.js';
 
-function withDir(fn: (dir: string) => void) {
+async function withDir(fn: (dir: string) => void | Promise<void>) {
   const dir = mkdtempSync(join(tmpdir(), 'registry-'));
-  try { fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
+  try { await fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
 }
 
-test('a fresh root registers MA live, a freshly trained HMM and their ensemble in shadow, and builds them all', () => withDir((dir) => {
+test('a fresh root registers MA live, a freshly trained HMM and their ensemble in shadow, and builds them all', () => withDir(async (dir) => {
   const registry = new StrategyRegistry(join(dir, 'ops/strategy_registry.json'), silentLogger());
   const runtime = new StrategyRuntime(new InProcessBus(), silentLogger());
   const fleet = new ModelFleet({ registry, runtime, modelsDir: join(dir, 'ops/models'), symbols: ['BTCUSDT', 'ETHUSDT'], intervalMs: 1000, seed: 7, bootstrapBars: 1500, log: silentLogger() });
@@ -34,10 +34,20 @@ test('a fresh root registers MA live, a freshly trained HMM and their ensemble i
 
   // A version stored later (hmm train-hmm) is registered as a shadow model and started.
   trainOnSynthetic(join(dir, 'ops/models'), { id: 'hmm_regime', symbol: 'ETHUSDT', bars: 1500, seed: 3, intervalMs: 1000 });
-  const added = fleet.scan();
+  const added = fleet.scanIfChanged(); // the periodic scan; its first run lists every store
   assert.deepEqual(added.map((m) => [m.id, m.symbols]), [['hmm_regime_v2', ['ETHUSDT']]]);
   assert.equal(registry.get('hmm_regime_v2')?.stage, 'shadow');
   assert.equal(fleet.scan().length, 0);
+  assert.equal(fleet.scanIfChanged().length, 0);
+  // The periodic scan skips the listing while no directory changed, but finds the next stored
+  // version (within 250 ms of host time while the directory is fresh, or once it settles).
+  trainOnSynthetic(join(dir, 'ops/models'), { id: 'hmm_regime', symbol: 'ETHUSDT', bars: 1500, seed: 4, intervalMs: 1000 });
+  let found: string[] = [];
+  for (let i = 0; i < 300 && found.length === 0; i++) {
+    found = fleet.scanIfChanged().map((m) => m.id);
+    if (found.length === 0) await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.deepEqual(found, ['hmm_regime_v3']);
 
   // Reloads as it was.
   const again = new StrategyRegistry(join(dir, 'ops/strategy_registry.json'), silentLogger());

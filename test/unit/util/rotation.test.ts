@@ -2,7 +2,7 @@
 // rotation, gzip of rotated files, rotation by day, retention, repair after a crash.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -158,4 +158,58 @@ test('policies.yaml logs: validated key by key; defaults when absent', () => {
   assert.throws(() => parseLogsPolicy([1]), /logs must be a mapping/);
   assert.throws(() => parsePolicies('logs:\n  max_files: many\n'), /logs\.max_files/);
   assert.equal(parsePolicies(readFileSync(new URL('../../../ops/policies.yaml', import.meta.url), 'utf8')).logs.rotate_max_mb, 50);
+});
+
+test('damage anywhere in the live file: with a validator, each bad line (even across the 1 MB read blocks) is quarantined to <file>.damaged with its line number; the sound lines stay, in order; without damage nothing is rewritten', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hmm-rot-'));
+  try {
+    const path = join(dir, 'orders.jsonl');
+    const validate = (l: string) => { try { const v = JSON.parse(l) as { i?: unknown }; return typeof v.i === 'number' ? null : 'no i'; } catch { return 'not JSON'; } };
+    // ~2.4 MB: lines straddle the block boundaries; damage at the start, in the middle, at the end.
+    const sound = Array.from({ length: 12_000 }, (_, i) => JSON.stringify({ i, pad: 'y'.repeat(150 + (i % 61)) }));
+    const bad = new Map<number, string>([[0, '{torn'], [6_001, '{"x":1}'], [12_001, 'garbage at the end']]);
+    const all: string[] = [];
+    for (let i = 0, s = 0; s < sound.length || bad.has(i); i++) all.push(bad.get(i) ?? sound[s++]!);
+    writeFileSync(path, `${all.join('\n')}\n`);
+    const events: RotationEvent[] = [];
+    const f = new RotatingFile(path, policy({ maxBytes: 0, daily: false }), { validateLine: validate, onEvent: (e) => events.push(e) });
+    assert.deepEqual(f.damaged.map((d) => [d.line, d.reason, d.text]), [[1, 'not JSON', '{torn'], [6_002, 'no i', '{"x":1}'], [12_002, 'not JSON', 'garbage at the end']]);
+    assert.equal(readFileSync(`${path}.damaged`, 'utf8'), '{torn\n{"x":1}\ngarbage at the end\n');
+    f.write('{"i":-1}\n');
+    f.close();
+    assert.deepEqual(readFileSync(path, 'utf8').split('\n').slice(0, -1), [...sound, '{"i":-1}'], 'every sound line kept, in order, and appends go on');
+    await new Promise((r) => setImmediate(r));
+    assert.ok(events.some((e) => e.kind === 'quarantined' && e.lines === 3));
+    // The counterpart: a sound file is not rewritten, nothing more is quarantined.
+    const before = readFileSync(path);
+    const g = new RotatingFile(path, policy({ maxBytes: 0, daily: false }), { validateLine: validate });
+    g.close();
+    assert.deepEqual(g.damaged, []);
+    assert.deepEqual(readFileSync(path), before);
+    assert.equal(readFileSync(`${path}.damaged`, 'utf8').split('\n').length, 4);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('damage that cannot be moved aside (the .damaged path unwritable): the open goes on, the lines are still reported, the file is left whole, and an error event says why', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hmm-rot-'));
+  try {
+    const path = join(dir, 'orders.jsonl');
+    writeFileSync(path, '{"i":1}\nbad\n{"i":2}\n');
+    mkdirSync(`${path}.damaged`); // appending to it fails (EISDIR), as on a full or read-only disk
+    const events: RotationEvent[] = [];
+    const f = new RotatingFile(path, policy({ maxBytes: 0, daily: false }), { validateLine: (l) => (l.startsWith('{') ? null : 'not JSON'), onEvent: (e) => events.push(e) });
+    f.write('{"i":3}\n');
+    f.close();
+    assert.deepEqual(f.damaged.map((d) => d.line), [2]);
+    assert.equal(readFileSync(path, 'utf8'), '{"i":1}\nbad\n{"i":2}\n{"i":3}\n', 'nothing removed that was not kept');
+    await new Promise((r) => setImmediate(r));
+    const err = events.find((e) => e.kind === 'error');
+    assert.ok(err && err.kind === 'error' && /could not move 1 damaged line/.test(err.message));
+    assert.equal(events.some((e) => e.kind === 'quarantined'), false);
+    assert.equal(existsSync(`${path}.quarantine.tmp`), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
