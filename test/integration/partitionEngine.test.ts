@@ -44,7 +44,7 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-interface Health { trading_enabled: boolean; trading_state: { version: number }; bus: { up: boolean } }
+interface Health { trading_enabled: boolean; trading_state: { version: number }; bus: { up: boolean; outbox?: { backlog: number } | null } }
 
 test('an engine cut off from Redis and ops refuses new orders within its heartbeat window and applies the kill it missed when it returns', { skip: unavailable ?? false }, async (t) => {
   const h = createNetHost('eng', 2);
@@ -124,7 +124,12 @@ test('an engine cut off from Redis and ops refuses new orders within its heartbe
     const s = await health();
     return !s.trading_enabled && s.trading_state.version === clusterVersion ? Date.now() : null;
   }, 30_000, 100);
-  await until('the engine to reach Redis again', async () => (await health()).bus.up, 30_000, 100);
+  // Back on the bus, with what it published during the cut relayed (an engine with an outbox
+  // keeps refusing new orders until its backlog has caught up).
+  await until('the engine to reach Redis again, its events relayed', async () => {
+    const b = (await health()).bus;
+    return b.up && (b.outbox?.backlog ?? 0) === 0;
+  }, 30_000, 100);
   t.diagnostic(`cut lasted ${restoredAt - cutAt} ms; the kill was applied ${applied - restoredAt} ms after the link returned`);
   const halted = await order('pe-after-kill');
   assert.deepEqual([halted.status, halted.body['error']], [403, 'TRADING_DISABLED']);
