@@ -130,7 +130,7 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
     let enabledBecause = config.tradingEnabled === null ? 'default' : 'TRADING_ENABLED';
     if (redis !== null) {
       try {
-        clusterState = await readClusterTradingState(redis.url, redis.prefix);
+        clusterState = await readClusterTradingState(redis.endpoint, redis.prefix);
         if (clusterState !== null && startStop === undefined) enabledBecause = `the cluster's trading state v${clusterState.version} (global ${clusterState.global.state} by ${clusterState.global.actor}: ${clusterState.global.reason})`;
       } catch (err) {
         startStop ??= { reason: `the cluster's trading state could not be read (${(err as Error).message})`, until: 'document' };
@@ -169,7 +169,7 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
     // The bus's health decides whether new orders are taken (Redis only).
     const busUp = new client.Gauge({ name: 'hmm_engine_bus_up', help: '1 while this engine reaches the shared Redis bus (new orders are refused at 0)', labelNames: ['venue'], registers: [metrics.registry] });
     busUp.set({ venue: name }, 1);
-    const busWatch = redis === null ? null : new RedisReachability({ url: redis.url, log, name, onChange: (s) => busUp.set({ venue: name }, s.up ? 1 : 0) });
+    const busWatch = redis === null ? null : new RedisReachability({ url: redis.endpoint, log, name, onChange: (s) => busUp.set({ venue: name }, s.up ? 1 : 0) });
     const box: Outbox | null = outbox;
     if (box !== null) {
       new client.Gauge({

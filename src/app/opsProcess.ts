@@ -79,7 +79,7 @@ export async function startOpsProcess(opts: OpsProcessOptions = {}): Promise<Ops
       await bus.close();
       marks?.stop();
     });
-    if (redis === null) log.warn('[OPS] REDIS_URL is not set: this control plane shares no bus with its engines (no bars, fills or rejections reach it) and cannot run beside another replica');
+    if (redis === null) log.warn('[OPS] neither REDIS_URL nor REDIS_SENTINELS is set: this control plane shares no bus with its engines (no bars, fills or rejections reach it) and cannot run beside another replica');
     const replicaId = base.distributed.replicaId ?? processIdFor('ops');
     // This replica's own disk (ops/ files, logs, exports): the same watch as `hmm up`'s, its
     // condition named after the replica. The engines watch theirs; followEngines shows them.

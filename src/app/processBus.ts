@@ -8,9 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { InProcessBus, type Bus } from '../bus/bus.js';
-import { RedisBus, redactUrl } from '../bus/redisBus.js';
+import { RedisBus } from '../bus/redisBus.js';
+import { type RedisTarget, createRedis, describeRedis } from '../bus/redisConnection.js';
 import type { RedisDeploymentConfig } from '../bus/redisConfig.js';
 import { ProducerMarks } from '../bus/eventIds.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
@@ -25,9 +26,9 @@ export function processIdFor(role: string): string {
 export async function openBus(redis: RedisDeploymentConfig | null, role: string, log: Logger, metrics: Metrics | null, marks?: ProducerMarks): Promise<Bus> {
   const bus: Bus = redis === null
     ? new InProcessBus((topic, err) => log.error({ err, topic }, `[BUS] a ${topic} subscriber failed: ${(err as Error).message}`))
-    : await RedisBus.connect({ url: redis.url, prefix: redis.prefix, maxLen: redis.busMaxLen, processId: processIdFor(role), logger: log, ...(marks ? { marks } : {}) });
+    : await RedisBus.connect({ url: redis.endpoint, prefix: redis.prefix, maxLen: redis.busMaxLen, processId: processIdFor(role), logger: log, ...(marks ? { marks } : {}) });
   if (metrics) bus.subscribeAll((_p, topic) => metrics.busEvents.inc({ topic }));
-  if (redis !== null) log.info({ stream: (bus as RedisBus).stream }, `[BUS] ${role} on the shared Redis bus ${redactUrl(redis.url)} (stream ${(bus as RedisBus).stream})`);
+  if (redis !== null) log.info({ stream: (bus as RedisBus).stream }, `[BUS] ${role} on the shared Redis bus ${describeRedis(redis.endpoint)} (stream ${(bus as RedisBus).stream})`);
   return bus;
 }
 
@@ -39,7 +40,7 @@ export interface ReachabilityState {
 }
 
 export interface RedisReachabilityOptions {
-  readonly url: string;
+  readonly url: RedisTarget;
   /** Between two checks; default 500. */
   readonly intervalMs?: number;
   /** A PING not answered within this is a failure; default 1000. */
@@ -73,7 +74,7 @@ export class RedisReachability {
     this.failuresToDown = opts.failuresToDown ?? 2;
     this.state = { up: false, since: Date.now(), last_error: 'not checked yet' };
     // No offline queue: a PING either goes out now or fails now; the client reconnects by itself.
-    this.redis = new Redis(opts.url, {
+    this.redis = createRedis(opts.url, {
       lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: this.timeoutMs,
       retryStrategy: (times) => Math.min(1_000, 100 * times), connectionName: `hmm-watch:${opts.name}`,
     });
@@ -139,7 +140,7 @@ export class RedisReachability {
       // The first answer sets the state; only a Redis missing at start is worth a line.
       this.first = false;
       this.state = { up, since: Date.now(), last_error: error };
-      if (!up) this.opts.log.error({ redis: redactUrl(this.opts.url), error }, `[BUS] ${this.opts.name}: Redis unreachable at start (${error}); new orders are REFUSED (BUS_UNAVAILABLE) until it answers`);
+      if (!up) this.opts.log.error({ redis: describeRedis(this.opts.url), error }, `[BUS] ${this.opts.name}: Redis unreachable at start (${error}); new orders are REFUSED (BUS_UNAVAILABLE) until it answers`);
       this.opts.onChange?.(this.state);
       return;
     }
@@ -148,8 +149,8 @@ export class RedisReachability {
       return;
     }
     this.state = { up, since: Date.now(), last_error: error };
-    if (up) this.opts.log.warn({ redis: redactUrl(this.opts.url) }, `[BUS] ${this.opts.name}: Redis reachable again; new orders accepted`);
-    else this.opts.log.error({ redis: redactUrl(this.opts.url), error }, `[BUS] ${this.opts.name}: Redis unreachable (${error}); new orders are REFUSED (BUS_UNAVAILABLE) until it returns`);
+    if (up) this.opts.log.warn({ redis: describeRedis(this.opts.url) }, `[BUS] ${this.opts.name}: Redis reachable again; new orders accepted`);
+    else this.opts.log.error({ redis: describeRedis(this.opts.url), error }, `[BUS] ${this.opts.name}: Redis unreachable (${error}); new orders are REFUSED (BUS_UNAVAILABLE) until it returns`);
     this.opts.onChange?.(this.state);
   }
 }

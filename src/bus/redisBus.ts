@@ -24,15 +24,18 @@
 //     no subscriber twice.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from '../obs/logger.js';
 import { type AnyBusHandler, type Bus, type BusHandler, type BusStats, InProcessBus } from './bus.js';
 import { type BusTopics, type Topic, isTopic } from './topics.js';
 import type { ProducerMarks } from './eventIds.js';
+import { type RedisTarget, createRedis, describeRedis } from './redisConnection.js';
+
+export { redactUrl } from './redisConnection.js';
 
 export interface RedisBusOptions {
-  /** redis://[user:pass@]host:port[/db] */
-  readonly url: string;
+  /** redis://[user:pass@]host:port[/db], or a Sentinel endpoint (redisConnection.ts). */
+  readonly url: RedisTarget;
   /** Stack key prefix (shared with the leader lease); the stream is `<prefix>bus:events`. Default 'hmm:'. */
   readonly prefix?: string;
   /** Names this process in every entry it writes; default host:pid:random. */
@@ -126,7 +129,7 @@ export class RedisBus implements Bus {
   private lastWarnAt = 0;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly marks: ProducerMarks | null;
-  private readonly url: string;
+  private readonly url: RedisTarget;
   private readonly redisOptions: RedisOptions;
   private readonly appendTimeoutMs: number;
   private appender: Redis | null = null;
@@ -141,7 +144,7 @@ export class RedisBus implements Bus {
     } catch (err) {
       bus.publisher.disconnect();
       bus.reader.disconnect();
-      throw new Error(`[BUS] cannot reach Redis at ${redactUrl(opts.url)}: ${(err as Error).message}`);
+      throw new Error(`[BUS] cannot reach Redis at ${describeRedis(opts.url)}: ${(err as Error).message}`);
     }
     return bus;
   }
@@ -161,9 +164,9 @@ export class RedisBus implements Bus {
     const onError = opts.onHandlerError ?? ((topic: Topic, err: unknown) => this.log?.error({ err, topic }, `[BUS] a ${topic} subscriber failed: ${(err as Error).message}`));
     this.local = new InProcessBus(onError);
     const common: RedisOptions = { lazyConnect: true, enableReadyCheck: true, ...opts.redisOptions };
-    this.publisher = new Redis(opts.url, { ...common, connectionName: `hmm-bus-pub:${this.processId}` });
+    this.publisher = createRedis(opts.url, { ...common, connectionName: `hmm-bus-pub:${this.processId}` });
     // The reader blocks in XREAD: never give up on a command because of a reconnect.
-    this.reader = new Redis(opts.url, { ...common, maxRetriesPerRequest: null, connectionName: `hmm-bus-read:${this.processId}` });
+    this.reader = createRedis(opts.url, { ...common, maxRetriesPerRequest: null, connectionName: `hmm-bus-read:${this.processId}` });
     // ioredis reports connection errors as events; the loop and publish path count them.
     this.publisher.on('error', (err: Error) => this.warn(`[BUS] Redis publisher: ${err.message}`));
     this.reader.on('error', (err: Error) => this.warn(`[BUS] Redis reader: ${err.message}`));
@@ -268,7 +271,7 @@ export class RedisBus implements Bus {
     if (this.appender !== null) return this.appender;
     // No offline queue and no resend: a command either goes out on a live connection now or
     // fails now, so a batch the relay gave up on can never be written later, out of order.
-    const conn = new Redis(this.url, {
+    const conn = createRedis(this.url, {
       lazyConnect: true, enableReadyCheck: true, ...this.redisOptions,
       enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0, commandTimeout: this.appendTimeoutMs,
       connectionName: `hmm-bus-append:${this.processId}`,
@@ -472,15 +475,4 @@ export function compareStreamIds(a: string, b: string): number {
   if (d !== 0n) return d < 0n ? -1 : 1;
   const e = BigInt(as) - BigInt(bs);
   return e === 0n ? 0 : e < 0n ? -1 : 1;
-}
-
-/** The URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = 'REDACTED';
-    return u.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
 }

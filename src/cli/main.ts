@@ -9,6 +9,7 @@ import { locateOps } from './locate.js';
 import { EXTERNAL_TOPICS } from '../ops/routes/control.js';
 import { isTopic, TOPICS } from '../bus/topics.js';
 import { isStorageFault } from '../util/storageHealth.js';
+import { redisConfigured } from '../bus/redisConfig.js';
 
 const program = new Command();
 program
@@ -235,10 +236,10 @@ program.command('replay').description('run the whole stack (every model, router,
   });
 
 const bus = program.command('bus').description('the event bus of the running stack');
-bus.command('publish').description('publish an event, e.g. `hmm bus publish metrics.update \'{"pnl_unrealized": -150}\'` (straight onto the shared Redis bus when REDIS_URL is set, else through the Ops API)')
+bus.command('publish').description('publish an event, e.g. `hmm bus publish metrics.update \'{"pnl_unrealized": -150}\'` (straight onto the shared Redis bus when REDIS_URL or REDIS_SENTINELS is set, else through the Ops API)')
   .argument('<topic>', 'topic name')
   .argument('<json>', 'payload as a JSON object')
-  .option('--via <path>', 'redis or ops (default: redis when REDIS_URL is set)')
+  .option('--via <path>', 'redis or ops (default: redis when REDIS_URL or REDIS_SENTINELS is set)')
   .action(async (topic: string, json: string, o: { via?: string }) => {
     let payload: unknown;
     try {
@@ -247,12 +248,12 @@ bus.command('publish').description('publish an event, e.g. `hmm bus publish metr
       throw new CliError(`payload is not valid JSON: ${(err as Error).message}`);
     }
     if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw new CliError('payload must be a JSON object');
-    const via = o.via ?? (process.env.REDIS_URL ? 'redis' : 'ops');
+    const via = o.via ?? (redisConfigured() ? 'redis' : 'ops');
     if (via !== 'redis' && via !== 'ops') throw new CliError(`--via must be redis or ops, got "${via}"`, 2);
     // Refused before anything is sent, naming what would have been accepted on this path.
     if (via === 'ops' && !(EXTERNAL_TOPICS as readonly string[]).includes(topic)) {
       const what = isTopic(topic) ? `topic ${topic} is owned by the stack and cannot be published through the Ops API` : `unknown topic "${topic}"`;
-      throw new CliError(`${what}; topics you can publish: ${EXTERNAL_TOPICS.join(', ')}${process.env.REDIS_URL ? '' : ` (with REDIS_URL set, any of: ${TOPICS.join(', ')})`}`, 2);
+      throw new CliError(`${what}; topics you can publish: ${EXTERNAL_TOPICS.join(', ')}${redisConfigured() ? '' : ` (with REDIS_URL or REDIS_SENTINELS set, any of: ${TOPICS.join(', ')})`}`, 2);
     }
     if (via === 'redis') {
       const { publishToRedis } = await import('./busPublish.js');

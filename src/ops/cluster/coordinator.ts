@@ -43,6 +43,23 @@ import type { DerivedFold, FoldEvent } from '../../lifecycle/derivedFold.js';
 export const OPS_LEASE_NAME = 'ops-daemons';
 /** How often a replica reads the replicated state (a fallback to the bus events, and followers' allocations). */
 const POLL_MS = 1_000;
+/** Longest GET /cluster waits for Redis before answering without the lease holder. */
+const CLUSTER_READ_MS = 1_000;
+
+type Bounded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
+
+/** A read that answers within `ms` either way (the read itself is left to finish or fail). */
+async function boundedRead<T>(p: Promise<T>, ms: number): Promise<Bounded<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Bounded<T>>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, error: `no answer from Redis within ${ms} ms` }), ms);
+  });
+  try {
+    return await Promise.race([p.then((value): Bounded<T> => ({ ok: true, value }), (err: Error): Bounded<T> => ({ ok: false, error: err.message })), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Leadership as the control plane sees it; absent = this process alone (always leads). */
 export interface Coordination {
@@ -103,11 +120,11 @@ export class OpsCoordinator implements Coordination {
 
   constructor(private readonly redis: RedisDeploymentConfig, readonly replicaId: string, private readonly paths: StackPaths, private readonly log: Logger, private readonly metrics: Metrics) {
     this.lease = new LeaderLease({
-      url: redis.url, name: OPS_LEASE_NAME, prefix: redis.prefix, holderId: replicaId, ttlMs: redis.leaderTtlMs, logger: log,
+      url: redis.endpoint, name: OPS_LEASE_NAME, prefix: redis.prefix, holderId: replicaId, ttlMs: redis.leaderTtlMs, logger: log,
       onAcquired: (l) => this.onAcquired(l),
       onLost: (reason) => this.onLost(reason),
     });
-    this.store = new OpsStateStore(redis.url, redis.prefix, this.lease.fenceKey, `hmm-ops-state:${replicaId}`);
+    this.store = new OpsStateStore(redis.endpoint, redis.prefix, this.lease.fenceKey, `hmm-ops-state:${replicaId}`);
     this.allocationReplication = { store: this.store, holder: replicaId, onFenced: () => this.onFenced() };
   }
 
@@ -171,7 +188,10 @@ export class OpsCoordinator implements Coordination {
     app.get('/cluster', {
       schema: { summary: 'This ops replica, the lease holder, the leader\'s last allocation write and the shared bus', response: { 200: { type: 'object', additionalProperties: true } } },
     }, async () => {
-      const holder = await this.store.leaseHolder(this.lease.key).catch(() => null);
+      // Bounded: cut off from Redis (a partition holds the connection open, unanswered) this
+      // page must still answer, saying that it could not read the lease.
+      const read = await boundedRead(this.store.leaseHolder(this.lease.key), CLUSTER_READ_MS);
+      const holder = read.ok ? read.value : null;
       const l = this.lease.leadership();
       const a = this.allocator?.replicated ?? null;
       const busStats = this.cp?.bus.stats() as Partial<ReturnType<RedisBus['stats']>> | undefined;
@@ -179,7 +199,7 @@ export class OpsCoordinator implements Coordination {
         replica: this.replicaId,
         leader: this.leads(),
         leadership: l ? { token: l.token, since: new Date(l.since).toISOString() } : null,
-        lease: { key: this.lease.key, holder: holder?.holder ?? null, token: holder?.token ?? null, ttl_ms: this.redis.leaderTtlMs },
+        lease: { key: this.lease.key, holder: holder?.holder ?? null, token: holder?.token ?? null, ttl_ms: this.redis.leaderTtlMs, ...(read.ok ? {} : { read_error: read.error }) },
         daemons_running: this.cp?.daemons.running ?? false,
         allocations: a ? { token: a.token, holder: a.holder, ts: new Date(a.ts).toISOString(), writes_here: this.allocator!.writes, refused_here: this.allocator!.refused } : null,
         exposure_multiplier: this.multiplierDoc?.multiplier ?? null,

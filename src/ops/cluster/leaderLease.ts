@@ -17,7 +17,8 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { type RedisTarget, createRedis } from '../../bus/redisConnection.js';
 import type { Logger } from '../../obs/logger.js';
 
 // KEYS[1] lease, KEYS[2] fence counter; ARGV[1] holder id, ARGV[2] ttl ms. Returns the token or 0.
@@ -42,7 +43,8 @@ export interface Leadership {
 }
 
 export interface LeaderLeaseOptions {
-  readonly url: string;
+  /** A redis:// URL or a Sentinel endpoint (bus/redisConnection.ts). */
+  readonly url: RedisTarget;
   /** What is led, e.g. 'ops-daemons'; keys are `<prefix>leader:<name>` and `…:fence`. */
   readonly name: string;
   readonly prefix?: string;
@@ -98,7 +100,7 @@ export class LeaderLease {
     this.onLost = opts.onLost ?? (() => undefined);
     // Commands fail at once while disconnected instead of queueing: a renewal that arrives
     // late could extend a lease we have already given up.
-    this.redis = new Redis(opts.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectionName: `hmm-leader:${this.holderId}`, ...opts.redisOptions });
+    this.redis = createRedis(opts.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectionName: `hmm-leader:${this.holderId}`, ...opts.redisOptions });
     this.redis.on('error', () => undefined); // reported through failed renewals/acquisitions
   }
 

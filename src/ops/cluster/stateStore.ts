@@ -17,7 +17,8 @@
 // The allocator that publishes through this store is portfolio/replicatedAllocator.ts (beside
 // the allocator it replicates); leadership is leaderLease.ts and the rules that apply another
 // replica's decisions here are coordinator.ts, both in this folder.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { type RedisTarget, createRedis } from '../../bus/redisConnection.js';
 import { type TradingScope, type TradingStateDocument, type TradingStateEntry, parseTradingStateDocument } from '../../core/tradingState.js';
 import type { AllocationsDoc, AllocationStore } from '../../portfolio/replicatedAllocator.js';
 import type { DerivedSnapshot } from '../../lifecycle/derivedFold.js';
@@ -135,11 +136,11 @@ export class OpsStateStore implements AllocationStore {
   readonly keys: ReplicationKeys;
   private readonly redis: Redis;
 
-  constructor(readonly url: string, prefix: string, private readonly fenceKey: string, connectionName = 'hmm-ops-state') {
+  constructor(readonly url: RedisTarget, prefix: string, private readonly fenceKey: string, connectionName = 'hmm-ops-state') {
     this.keys = replicationKeys(prefix);
     // Fail fast while disconnected: a poll retries on its own, and a decision must not be
     // applied late from a queue.
-    this.redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectionName, retryStrategy: (n) => Math.min(1_000, 100 * n) });
+    this.redis = createRedis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectionName, retryStrategy: (n) => Math.min(1_000, 100 * n) });
     this.redis.on('error', () => undefined); // reported through failed calls
   }
 
@@ -247,8 +248,9 @@ function parseStoredTradingState(raw: string): TradingStateDocument | null {
 
 /** The cluster's trading-state document, for an engine starting (one short-lived connection);
  *  null when none is stored. Throws when Redis cannot be read: the caller decides how to fail safe. */
-export async function readClusterTradingState(url: string, prefix: string, timeoutMs = 3_000): Promise<TradingStateDocument | null> {
-  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null, connectionName: 'hmm-engine-start' });
+export async function readClusterTradingState(url: RedisTarget, prefix: string, timeoutMs = 3_000): Promise<TradingStateDocument | null> {
+  // One attempt: no retry of the server, nor of the sentinels (their default retries forever).
+  const redis = createRedis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null, sentinelRetryStrategy: () => null, connectionName: 'hmm-engine-start' });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
