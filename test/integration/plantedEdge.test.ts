@@ -24,22 +24,14 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { PLANTED_EDGE } from '../../src/replay/plantedEdge.js';
+import { PLANTED_EDGE, type PlantedEdgeOutcome } from '../../src/replay/plantedEdge.js';
 
 const STEPS = Number(process.env.PLANTED_EDGE_STEPS ?? PLANTED_EDGE.steps); // one week of minute bars
 const SEEDS = Array.from({ length: Number(process.env.PLANTED_EDGE_SEEDS ?? 10) }, (_, i) => i + 1);
 const PARALLEL = 2;
 
-interface Outcome {
-  readonly seed: number;
-  readonly drift: number;
-  readonly hmmPromotions: readonly { readonly model: string; readonly ts: string }[];
-  readonly promotions: number;
-  readonly finalQuotas: Readonly<Record<string, number>>;
-  readonly largest: string | null;
-  readonly loserAtFloor: boolean;
-  readonly wallMs: number;
-}
+/** What a child prints of runPlantedEdge's outcome (the report stays in the child). */
+type Outcome = Omit<PlantedEdgeOutcome, 'steps' | 'report'>;
 
 function runChild(seed: number, drift: number): Promise<Outcome> {
   return new Promise((resolve, reject) => {
