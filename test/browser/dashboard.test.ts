@@ -107,7 +107,7 @@ test('the page loads without errors, streams live equity, and is saved as a scre
   assert.ok(await page.locator('#equityChart canvas').count() >= 1);
   // The regime band under the equity chart: one cell per recent bar of the HMM's Viterbi path.
   await page.waitForFunction(() => (document.querySelectorAll('#regimeBand i').length ?? 0) >= 30, undefined, { timeout: 10_000 });
-  assert.match((await page.textContent('#regimeBandHint'))!, /regime of hmm_regime_v1 \(shadow\), last \d+ bars: now R\d of 3/);
+  assert.match((await page.textContent('#regimeBandHint'))!, /regime of hmm_regime_v1 \(shadow\), last \d+ bars: now R\d of 4/);
 
   // Governance events reach the page's feed live.
   const gov = await api('POST', `${stack.opsUrl}/bus/publish`, { topic: 'governance.action', payload: { action: 'reduce_exposure', cause: 'drawdown 3.1% > 3%', detail: { factor: 0.5 }, ts: Date.now() } });
