@@ -86,10 +86,6 @@ import { ExportFile } from '../util/exportFile.js';
 import { type LeaderDaemons, leaderDaemons } from './leaderDaemons.js';
 import { LeaderOnlyChannel, MarkedBus } from './markedBus.js';
 
-export { MarkedBus } from './markedBus.js';
-export type { Coordination } from '../ops/cluster/coordinator.js';
-export type { LeaderDaemons } from './leaderDaemons.js';
-
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Operator files the control plane reads: a root without them gets the shipped defaults. */

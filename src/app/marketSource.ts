@@ -64,7 +64,7 @@ export function syntheticSource(
   }
   if (market === null) {
     market = new SyntheticMarket({ ...base, startTs: (opts.now ?? Date.now()) - config.warmupBars * config.barIntervalMs });
-  for (let i = 0; i < config.warmupBars; i++) history.push(...market.nextBars());
+    for (let i = 0; i < config.warmupBars; i++) history.push(...market.nextBars());
   }
   const m = market;
   // Recent bars, kept to persist as the next start's warm-up history.

@@ -53,8 +53,6 @@ export interface OpsProcess {
   stop(): Promise<void>;
 }
 
-export { OPS_LEASE_NAME, OpsCoordinator } from '../ops/cluster/coordinator.js';
-
 export async function startOpsProcess(opts: OpsProcessOptions = {}): Promise<OpsProcess> {
   const env = opts.env ?? process.env;
   const clock = opts.clock ?? new WallClock();

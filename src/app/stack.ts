@@ -103,20 +103,21 @@ export async function startStack(opts: StartOptions = {}): Promise<Stack> {
   // What a start-up that fails part-way undoes (then the lock is given back, so the next start
   // is not mistaken for the recovery from a crash).
   const undo: (() => unknown)[] = [() => storage.stop()];
+  // The embedded stack's one engine: its ledger, venue books and market state are named after it.
+  const engineName = 'engine_sim';
   try {
     // ---- build ----------------------------------------------------------------------------
     // Market data: history for warm-up, then one step of bars per symbol as the source emits
     // them (synthetic by default: a bar every MARKET_INTERVAL_MS spanning BAR_INTERVAL_MS of
     // market time, so a demo shows a day's movement in minutes; MARKET_DATA=binance: the
     // venue's bars).
-    const market = opts.market ?? await openMarketSource({ config, env, symbols, log, now: startedAt, statePath: paths.marketState('engine_sim') });
+    const market = opts.market ?? await openMarketSource({ config, env, symbols, log, now: startedAt, statePath: paths.marketState(engineName) });
     undo.push(() => market.close());
     const deps = { config, paths, log, opsLogFile, metrics, bus, clock, exportPacingMs: opts.exportPacingMs ?? 0 };
     const core = buildControlCore(deps);
 
     // Execution plane: the sim venue keeps its own books (as an exchange would) beside the
     // ledger; the engine starts under the trading state the core holds.
-    const engineName = 'engine_sim';
     const restoredFrom = readRestoreMarker(paths.engineStateDir);
     const venue = openSimVenue(config, paths, engineName, undefined, clock);
     const { engine, ledger, orderLog } = buildEngine({

@@ -31,8 +31,6 @@ import { type BusTopics, type Topic, isTopic } from './topics.js';
 import type { ProducerMarks } from './eventIds.js';
 import { type RedisTarget, createRedis, describeRedis } from './redisConnection.js';
 
-export { redactUrl } from './redisConnection.js';
-
 export interface RedisBusOptions {
   /** redis://[user:pass@]host:port[/db], or a Sentinel endpoint (redisConnection.ts). */
   readonly url: RedisTarget;

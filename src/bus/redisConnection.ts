@@ -64,7 +64,7 @@ export function describeRedis(target: RedisTarget): string {
 }
 
 /** The URL without its password, for messages. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = 'REDACTED';
