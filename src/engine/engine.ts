@@ -167,7 +167,7 @@ export class Engine {
     }
     // A stop the engine put on itself in an earlier run holds until it is acknowledged.
     this.stopFile = opts.stopFile ?? null;
-    const kept = this.stopFile === null ? null : readKeptStop(this.stopFile);
+    const kept = this.stopFile === null ? null : readKeptStop(this.stopFile, this.now());
     if (kept !== null) {
       this.ownStop = kept;
       this.log.error({ engine: this.name, code: kept.code }, `[RISK] ${this.name} starts STOPPED: it stopped itself at ${new Date(kept.sinceMs).toISOString()} (${kept.reason}); a resume does not lift this — find the cause, then \`hmm engine ack ${this.name}\``);
@@ -193,12 +193,8 @@ export class Engine {
 
     // Recovery: the portfolio is whatever the ledger's fills say, never the snapshot.
     this.storage = opts.storage ?? null;
-    const startingCash = this.ledger.startingCash(opts.startingCash);
-    this.startingCash = startingCash;
-    this.portfolio = replayFills(startingCash, this.ledger.fills());
-    for (const f of this.ledger.fills()) this.modelBooks.book(f);
-    this.risk.rebuild(startingCash, this.ledger.fills(), this.limits, this.now(), (until) => this.alertLossStreak(until));
-    for (const o of this.ledger.openOrders()) this.openOrders.set(o.clientOrderId, o);
+    this.startingCash = this.ledger.startingCash(opts.startingCash);
+    this.portfolio = this.rebuildFromLedger();
     this.reconciler = new Reconciler({
       target: this.reconcileTarget(), venue: this.venue, bus: this.bus, logger: this.log, metrics: this.metrics, now: this.now, options: opts.reconcile,
     });
@@ -639,16 +635,24 @@ export class Engine {
     // On record again: new orders (and retries of the recovered ones, now answered from the
     // ledger) are taken. A commit that fails here leaves the flag set, and the next clear retries.
     this.lostCommit = false;
-    this.portfolio = replayFills(this.startingCash, this.ledger.fills());
+    this.portfolio = this.rebuildFromLedger();
+    this.log.warn({ engine: this.name, recovered: recovered.length }, `[RECON] ${this.name} storage writes succeed again: books rebuilt from the ledger, ${recovered.length} order(s) of the lost commit recovered from the intent journal; reconciling with the venue`);
+    await this.reconcile('manual');
+    this.afterChange();
+    return { recovered: recovered.length };
+  }
+
+  /** What this engine holds in memory, from the ledger's fills and orders alone (start-up, and
+   *  after a lost commit): the model books, the rails' memory, the open orders; returns the
+   *  portfolio, for the caller to assign. */
+  private rebuildFromLedger(): Portfolio {
+    const portfolio = replayFills(this.startingCash, this.ledger.fills());
     this.modelBooks = new ModelBooks();
     for (const f of this.ledger.fills()) this.modelBooks.book(f);
     this.risk.rebuild(this.startingCash, this.ledger.fills(), this.limits, this.now(), (until) => this.alertLossStreak(until));
     this.openOrders.clear();
     for (const o of this.ledger.openOrders()) this.openOrders.set(o.clientOrderId, o);
-    this.log.warn({ engine: this.name, recovered: recovered.length }, `[RECON] ${this.name} storage writes succeed again: books rebuilt from the ledger, ${recovered.length} order(s) of the lost commit recovered from the intent journal; reconciling with the venue`);
-    await this.reconcile('manual');
-    this.afterChange();
-    return { recovered: recovered.length };
+    return portfolio;
   }
 
   private bookRejection(order: Order, hash: string, reason: string, message: string, intake: number, source: 'risk' | 'venue'): SubmitOutcome {
@@ -988,7 +992,7 @@ function stopView(s: EngineStop): EngineStopView {
 
 /** A stop kept by an earlier run (null: none, or a file that does not read as one — then the
  *  engine says so and starts stopped anyway: a kept stop is never dropped silently). */
-function readKeptStop(path: string): EngineStop | null {
+function readKeptStop(path: string, now: number): EngineStop | null {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -998,9 +1002,9 @@ function readKeptStop(path: string): EngineStop | null {
   try {
     const v = JSON.parse(text) as Partial<EngineStopView>;
     const since = Date.parse(String(v.since));
-    return { reason: String(v.reason ?? 'unknown'), code: String(v.code ?? 'UNKNOWN'), errorCode: typeof v.error_code === 'string' ? v.error_code : null, sinceMs: Number.isFinite(since) ? since : Date.now(), until: 'ack' };
+    return { reason: String(v.reason ?? 'unknown'), code: String(v.code ?? 'UNKNOWN'), errorCode: typeof v.error_code === 'string' ? v.error_code : null, sinceMs: Number.isFinite(since) ? since : now, until: 'ack' };
   } catch {
-    return { reason: `${path} is unreadable; it records a stop the engine put on itself`, code: 'UNKNOWN', errorCode: null, sinceMs: Date.now(), until: 'ack' };
+    return { reason: `${path} is unreadable; it records a stop the engine put on itself`, code: 'UNKNOWN', errorCode: null, sinceMs: now, until: 'ack' };
   }
 }
 

@@ -88,13 +88,10 @@ export class Outbox {
     this.now = opts.now ?? Date.now;
     this.keepRelayed = opts.keepRelayed ?? 10_000;
     this.db.exec(SCHEMA);
-    const getMeta = this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
-    const setMeta = this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
-    let epoch = getMeta.get('outbox_epoch')?.value;
-    if (epoch === undefined || opts.restored === true) {
+    let epoch = ledger.getMeta('outbox_epoch');
+    if (epoch === null || opts.restored === true) {
       epoch = `${new Date(this.now()).toISOString().slice(0, 10).replaceAll('-', '')}${randomBytes(3).toString('hex')}`;
-      const e = epoch;
-      ledger.transaction(() => setMeta.run('outbox_epoch', e));
+      ledger.setMeta('outbox_epoch', epoch);
     }
     this.producer = producerOf(opts.engine, epoch);
     this.stmts = {
@@ -102,16 +99,18 @@ export class Outbox {
       maxSeq: this.db.prepare<[], { m: bigint | null }>('SELECT MAX(seq) AS m FROM outbox'),
       pending: this.db.prepare<[number, number, number], OutboxRow>('SELECT seq, topic, payload, ts FROM outbox WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
       firstPendingTs: this.db.prepare<[number], { ts: bigint }>('SELECT ts FROM outbox WHERE seq > ? ORDER BY seq LIMIT 1'),
-      count: this.db.prepare<[number], { n: bigint }>('SELECT count(*) AS n FROM outbox WHERE seq > ?'),
       prune: this.db.prepare('DELETE FROM outbox WHERE seq <= ?'),
-      getMeta,
-      setMeta,
     };
-    this.relayed = Number(getMeta.get('outbox_relayed')?.value ?? 0);
+    this.relayed = Number(ledger.getMeta('outbox_relayed') ?? 0);
     this.failuresSeen = ledger.commitFailures;
     this.nextSeq = this.highestOnRecord() + 1;
-    const first = this.stmts.firstPendingTs.get(this.relayed);
-    this.oldestPendingAt = first === undefined ? null : Number(first.ts);
+    this.oldestPendingAt = this.firstPendingAfter(this.relayed);
+  }
+
+  /** Wall time of the first row above `seq` (null: none). */
+  private firstPendingAfter(seq: number): number | null {
+    const first = this.stmts.firstPendingTs.get(seq);
+    return first === undefined ? null : Number(first.ts);
   }
 
   private highestOnRecord(): number {
@@ -125,8 +124,7 @@ export class Outbox {
     if (this.ledger.commitFailures !== this.failuresSeen) {
       this.failuresSeen = this.ledger.commitFailures;
       this.nextSeq = this.highestOnRecord() + 1;
-      const first = this.stmts.firstPendingTs.get(this.relayed);
-      this.oldestPendingAt = first === undefined ? null : Number(first.ts);
+      this.oldestPendingAt = this.firstPendingAfter(this.relayed);
     }
     const json = JSON.stringify(payload);
     const seq = this.nextSeq;
@@ -162,12 +160,8 @@ export class Outbox {
   markRelayed(seq: number): void {
     if (seq <= this.relayed) return;
     this.relayed = seq;
-    this.ledger.transaction(() => this.stmts.setMeta.run('outbox_relayed', String(seq)));
-    if (seq >= this.lastSeq) this.oldestPendingAt = null;
-    else {
-      const first = this.stmts.firstPendingTs.get(seq);
-      this.oldestPendingAt = first === undefined ? null : Number(first.ts);
-    }
+    this.ledger.setMeta('outbox_relayed', String(seq));
+    this.oldestPendingAt = seq >= this.lastSeq ? null : this.firstPendingAfter(seq);
   }
 
   /** Deletes relayed rows but the last keepRelayed; returns how many went. */

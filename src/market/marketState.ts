@@ -2,9 +2,10 @@
 // last bars it emitted (the warm-up history of the next start), so a restarted stack continues
 // the same market — no price jump, same regime process — instead of restarting from its seed.
 // Written atomically; the generator state is small and written every step, the bars every
-// BARS_EVERY steps and at close. A file that cannot be read or does not fit the configured
-// market is set aside as market.json.damaged (never deleted: it is evidence) and the market
-// starts from its seed, with an ERROR naming the file.
+// BARS_EVERY steps and at close. A file that cannot be read is set aside as
+// market.json.damaged (never deleted: it is evidence) and the market starts from its seed, with
+// an ERROR naming the file; one that reads but does not fit the configured market (another seed,
+// drift or symbol list) is a WARN, and the market starts from its seed (app/marketSource.ts).
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import type { Bar } from '../core/marketData.js';
 import { symbol as toSymbol } from '../core/ids.js';
@@ -43,7 +44,7 @@ export function readMarketState(path: string): MarketStateRead {
 }
 
 /** Moves a file that cannot be used aside (path.damaged), so the next start does not trip on it. */
-export function quarantine(path: string, reason: string): MarketStateRead {
+function quarantine(path: string, reason: string): MarketStateRead {
   const movedTo = `${path}.damaged`;
   try {
     renameSync(path, movedTo);
