@@ -20,7 +20,7 @@ export function sharpeZ(returns: Moments): number | null {
   return (s.sharpe * Math.sqrt(s.n - 1)) / Math.sqrt(denom);
 }
 
-export function standingOf(evidence: ModelEvidence | null, live: boolean): ModelStanding {
+function standingOf(evidence: ModelEvidence | null, live: boolean): ModelStanding {
   if (evidence === null) return { live, bars: 0, trades: 0, sharpeZ: null };
   return { live, bars: evidence.bars, trades: evidence.trades, sharpeZ: sharpeZ(evidence.returns) };
 }

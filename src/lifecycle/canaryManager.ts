@@ -187,8 +187,8 @@ export class CanaryManager {
       out.push({
         id: e.id, stage: e.stage, evidence: this.stages.since(e.id, e.stage_since, this.evidence(e.id)), drawdownPct: r.window.max_drawdown_pct,
         stageSince: Number.isFinite(since) ? since : null, restorable, demotedAt: lastDrop ? Date.parse(lastDrop.ts) : null,
-    });
-  }
+      });
+    }
     this.saveStages();
     return out;
   }

@@ -139,3 +139,8 @@ export interface ModelEvidence {
   /** Per-bar (model − live) return differences; empty for the live model itself. */
   readonly vsLive: Moments;
 }
+
+/** No evidence yet: nothing observed (a fresh object, so no reader shares its moments). */
+export function emptyEvidence(): ModelEvidence {
+  return { bars: 0, trades: 0, marketMs: 0, returns: emptyMoments(), vsLive: emptyMoments() };
+}

@@ -12,7 +12,7 @@
 // ranks before every model without, which rank by bars observed. The edge over the live model
 // (P(candidate's per-bar return beats live's), net of fees, on the bars both were observed)
 // is shown beside the score and breaks ties.
-import { edgeOver, emptyMoments, probabilisticSharpe, seriesStats, type ModelEvidence } from './evidence.js';
+import { edgeOver, emptyEvidence, probabilisticSharpe, seriesStats, type ModelEvidence } from './evidence.js';
 import { DEFAULT_EVIDENCE_POLICY, judgeEvidence, type EvidencePolicy } from './evidencePolicy.js';
 import { emptyPerformanceState, metricsOf, type PerformanceMetrics } from './performance.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
@@ -104,8 +104,6 @@ export async function buildLeaderboard(ctx: LeaderboardContext): Promise<Leaderb
   return rankModels(await engineOnlyInput(ctx));
 }
 
-const NO_EVIDENCE: ModelEvidence = { bars: 0, trades: 0, marketMs: 0, returns: emptyMoments(), vsLive: emptyMoments() };
-
 /** Without a tracker: PnL from the engines' per-model books, no performance history. */
 async function engineOnlyInput(ctx: LeaderboardContext): Promise<LeaderboardInput> {
   const acc = new Map<string, { realized: number; unrealized: number; fees: number; exposure: number }>();
@@ -130,7 +128,7 @@ async function engineOnlyInput(ctx: LeaderboardContext): Promise<LeaderboardInpu
     const pnl = r2(a.realized + a.unrealized - a.fees);
     return {
       model, source: 'live', total: none, window: none, pnl, live_pnl: pnl, shadow_pnl: 0, realized_pnl: r2(a.realized),
-      unrealized_pnl: r2(a.unrealized), fees: r2(a.fees), exposure_usd: r2(a.exposure), score: pnl, evidence: NO_EVIDENCE, is_live: false,
+      unrealized_pnl: r2(a.unrealized), fees: r2(a.fees), exposure_usd: r2(a.exposure), score: pnl, evidence: emptyEvidence(), is_live: false,
     };
   });
   const kinds = new Map(ctx.models().map((m) => [m.id, m.kind]));
@@ -141,7 +139,7 @@ async function engineOnlyInput(ctx: LeaderboardContext): Promise<LeaderboardInpu
 }
 
 /** The evidence columns of a row: judged against the policy, PSR and edge only with evidence. */
-export function rowEvidence(e: ModelEvidence, isLive: boolean, policy: EvidencePolicy): RowEvidence {
+function rowEvidence(e: ModelEvidence, isLive: boolean, policy: EvidencePolicy): RowEvidence {
   const judged = judgeEvidence(e.bars, e.trades, policy);
   const psr = judged.sufficient ? probabilisticSharpe(seriesStats(e.returns), 0) : null;
   const edge = !isLive && judged.sufficient && e.vsLive.n >= policy.min_bars ? edgeOver(e.vsLive).probability : null;
@@ -154,7 +152,7 @@ export function rowEvidence(e: ModelEvidence, isLive: boolean, policy: EvidenceP
 }
 
 /** Evidence first; then PSR, edge over live, PnL; without evidence, bars observed, then PnL. */
-export function compareRows(x: Pick<LeaderboardRow, 'model' | 'pnl' | 'evidence'>, y: Pick<LeaderboardRow, 'model' | 'pnl' | 'evidence'>): number {
+function compareRows(x: Pick<LeaderboardRow, 'model' | 'pnl' | 'evidence'>, y: Pick<LeaderboardRow, 'model' | 'pnl' | 'evidence'>): number {
   const a = x.evidence;
   const b = y.evidence;
   if (a.sufficient !== b.sufficient) return a.sufficient ? -1 : 1;
@@ -172,38 +170,38 @@ export function rankModels(input: LeaderboardInput): LeaderboardRow[] {
   const rows = input.reports.map((r) => {
     const evidence = rowEvidence(r.evidence, r.is_live, policy);
     return {
-    model: r.model,
-    kind: input.kind(r.model),
-    stage: input.stage(r.model),
-    source: r.source,
-    weight: input.weight(r.model),
-    capital_quota_usd: input.quota(r.model),
+      model: r.model,
+      kind: input.kind(r.model),
+      stage: input.stage(r.model),
+      source: r.source,
+      weight: input.weight(r.model),
+      capital_quota_usd: input.quota(r.model),
       score: evidence.psr,
       score_metric: 'psr' as const,
       canary_score: r.score,
       canary_score_metric: input.scoreMetric,
       evidence,
-    pnl: r.pnl,
-    live_pnl: r.live_pnl,
-    shadow_pnl: r.shadow_pnl,
-    realized_pnl: r.realized_pnl,
-    unrealized_pnl: r.unrealized_pnl,
-    fees: r.fees,
-    exposure_usd: r.exposure_usd,
-    return_pct: r.total.return_pct,
-    sharpe: r.total.sharpe,
-    sortino: r.total.sortino,
+      pnl: r.pnl,
+      live_pnl: r.live_pnl,
+      shadow_pnl: r.shadow_pnl,
+      realized_pnl: r.realized_pnl,
+      unrealized_pnl: r.unrealized_pnl,
+      fees: r.fees,
+      exposure_usd: r.exposure_usd,
+      return_pct: r.total.return_pct,
+      sharpe: r.total.sharpe,
+      sortino: r.total.sortino,
       sharpe_reason: r.total.sharpe_reason,
       bars_observed: r.total.bars_observed,
-    max_drawdown_pct: r.total.max_drawdown_pct,
-    drawdown_pct: r.total.drawdown_pct,
-    win_rate: r.total.win_rate,
-    trades: r.total.trades,
-    exposure_time_pct: r.total.exposure_time_pct,
-    samples: r.total.samples,
-    hours: r.total.hours,
-    window: r.window,
-    stage_since: input.stageSince(r.model),
+      max_drawdown_pct: r.total.max_drawdown_pct,
+      drawdown_pct: r.total.drawdown_pct,
+      win_rate: r.total.win_rate,
+      trades: r.total.trades,
+      exposure_time_pct: r.total.exposure_time_pct,
+      samples: r.total.samples,
+      hours: r.total.hours,
+      window: r.window,
+      stage_since: input.stageSince(r.model),
     };
   });
   rows.sort(compareRows);

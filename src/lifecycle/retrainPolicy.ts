@@ -20,8 +20,9 @@ export interface RetrainPolicy {
 /** A paper stack on one-minute bars refits twice in its first market day (every 12 h of bars),
  *  each time on up to the last week. A week, not a day: regimes last hours, so a day's window
  *  holds two or three spells and often no up-trend at all; a fit on it cannot learn the regime
- *  set it is asked to trade (planted-edge replay, BENCHMARKS.md). min_bars sits under the default WARMUP_BARS (300) so the first start
- *  trains on the market's own history, not on a synthetic one. */
+ *  set it is asked to trade (planted-edge replay, BENCHMARKS.md). min_bars sits under the
+ *  default WARMUP_BARS (300) so the first start trains on the market's own history, not on a
+ *  synthetic one. */
 export const DEFAULT_RETRAIN_POLICY: RetrainPolicy = {
   enabled: true,
   every_bars: 720,
@@ -30,7 +31,8 @@ export const DEFAULT_RETRAIN_POLICY: RetrainPolicy = {
   max_shadow_versions: 3,
 };
 
-/** Fewer bars leave the 3-state fit with too few feature rows per parameter to mean anything. */
+/** Fewer bars leave the fit (four states by default) with too few feature rows per parameter
+ *  to mean anything. */
 export const MIN_FIT_BARS = 100;
 
 const KEYS = ['enabled', 'every_bars', 'window_bars', 'min_bars', 'max_shadow_versions'] as const;

@@ -19,6 +19,7 @@ import type { Signal } from '../core/signal.js';
 import type { Logger } from '../obs/logger.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
 import { reportStorageFault } from '../util/storageHealth.js';
+import { RecentIds } from './recentIds.js';
 import { fillFee, fillNotional, volumeShareQty, walkBook, type BookSide } from '../venues/sim/matching.js';
 import { sizeOrder } from '../portfolio/strategyRouter.js';
 
@@ -110,8 +111,7 @@ const APPLIED_WINDOW = 2_000;
 export class ShadowBook {
   private readonly books = new Map<string, Portfolio>();
   private readonly markets = new Map<string, MarketView>();
-  private applied: string[] = [];
-  private appliedSet = new Set<string>();
+  private readonly applied = new RecentIds(APPLIED_WINDOW);
   private readonly levels: number;
   private readonly spacing: number;
   private readonly volumeShare: number;
@@ -144,12 +144,7 @@ export class ShadowBook {
   /** Paper-trades a shadow model's signal; with an id, a signal already executed under it is
    *  skipped (DUPLICATE). */
   execute(signal: Signal, id?: string): ShadowOutcome {
-    if (id !== undefined) {
-      if (this.appliedSet.has(id)) return { outcome: 'skipped', reason: 'DUPLICATE' };
-      this.appliedSet.add(id);
-      this.applied.push(id);
-      if (this.applied.length > APPLIED_WINDOW) this.appliedSet.delete(this.applied.shift()!);
-    }
+    if (id !== undefined && !this.applied.add(id)) return { outcome: 'skipped', reason: 'DUPLICATE' };
     if (signal.action === 'HOLD' && signal.targetExposure === undefined) return { outcome: 'skipped', reason: 'HOLD' };
     const inst = this.opts.instruments.get(signal.symbol);
     const m = this.markets.get(signal.symbol);
@@ -254,7 +249,7 @@ export class ShadowBook {
     for (const [m, b] of this.books) books[m] = encodeBook(b);
     const markets: Record<string, { last: string; levelQty: string; ts: number }> = {};
     for (const [sym, m] of this.markets) markets[sym] = { last: String(m.last), levelQty: String(m.levelQty), ts: m.ts };
-    return { books, markets, seq: this.seq, applied: [...this.applied] };
+    return { books, markets, seq: this.seq, applied: this.applied.toArray() };
   }
 
   /** Replaces the whole book with another replica's (and saves it as this replica's file). */
@@ -264,8 +259,7 @@ export class ShadowBook {
     this.markets.clear();
     for (const [sym, m] of Object.entries(s.markets)) this.markets.set(sym, { last: fromRaw(m.last), levelQty: fromRaw(m.levelQty), ts: m.ts });
     this.seq = s.seq;
-    this.applied = s.applied.slice(-APPLIED_WINDOW);
-    this.appliedSet = new Set(this.applied);
+    this.applied.reset(s.applied);
     this.markDirty();
   }
 

@@ -11,7 +11,7 @@
 // the tracker's lifetime evidence does. Without that file (or with a damaged one) each window
 // starts again at the first evaluation, which can only make a canary wait longer, never
 // promote it sooner.
-import { emptyMoments, reviveMoments, type ModelEvidence, type Moments } from './evidence.js';
+import { emptyEvidence, emptyMoments, reviveMoments, type ModelEvidence, type Moments } from './evidence.js';
 
 /** The moments of the observations in `all` that are not in `head`, where `all` is `head`
  *  followed by more observations. Rounding can leave a tiny negative M2: it is clamped to 0. */
@@ -34,7 +34,7 @@ export function momentsAfter(all: Moments, head: Moments): Moments {
 }
 
 /** `now` minus `start`: the evidence gathered between the two. */
-export function evidenceSince(now: ModelEvidence, start: ModelEvidence): ModelEvidence {
+function evidenceSince(now: ModelEvidence, start: ModelEvidence): ModelEvidence {
   return {
     bars: Math.max(0, now.bars - start.bars),
     trades: Math.max(0, now.trades - start.trades),
@@ -43,8 +43,6 @@ export function evidenceSince(now: ModelEvidence, start: ModelEvidence): ModelEv
     vsLive: momentsAfter(now.vsLive, start.vsLive),
   };
 }
-
-const NONE: ModelEvidence = { bars: 0, trades: 0, marketMs: 0, returns: emptyMoments(), vsLive: emptyMoments() };
 
 export interface StageStart {
   /** The registry's stage_since of the stage this copy belongs to. */
@@ -68,11 +66,11 @@ export class StageEvidence {
     const s = this.starts.get(model);
     if (s === undefined || s.since !== since) {
       this.record(model, { since, at: lifetime });
-      return evidenceSince(lifetime, lifetime);
+      return emptyEvidence();
     }
     // The tracker started the model's evidence again (it shrank): all of it is this stage's.
     if (lifetime.bars < s.at.bars || lifetime.vsLive.n < s.at.vsLive.n || lifetime.returns.n < s.at.returns.n) {
-      this.record(model, { since, at: NONE });
+      this.record(model, { since, at: emptyEvidence() });
       return lifetime;
     }
     return evidenceSince(lifetime, s.at);

@@ -55,6 +55,7 @@ import { DEFAULT_EVIDENCE_POLICY, type EvidencePolicy } from './evidencePolicy.j
 import { PerformanceAccumulator, reviveState, type PerformanceMetrics, type PerformanceState } from './performance.js';
 import { decodeBook, encodeBook, type EncodedBook, type ShadowBook } from './shadowBook.js';
 import { StrategyRegistry, type RegistryMetrics } from './strategyRegistry.js';
+import { RecentIds } from './recentIds.js';
 
 export type ScoreMetric = 'sharpe' | 'sortino' | 'return_pct' | 'pnl';
 
@@ -148,7 +149,7 @@ export interface TrackerSnapshot {
 const FILL_WINDOW = 2_000;
 
 /** A fill's identity: the outbox's event id when it carries one, else its venue and trade id. */
-export function fillEventId(f: FillPayload): string {
+function fillEventId(f: FillPayload): string {
   const eventId = (f as { event_id?: unknown }).event_id;
   return typeof eventId === 'string' && eventId !== '' ? eventId : `${f.venue}:${f.tradeId}`;
 }
@@ -179,8 +180,7 @@ export class StrategyTracker {
   private unsubscribe: (() => void)[] = [];
   private persistTimer: TimerHandle | null = null;
   private readonly saveClock = new WallClock();
-  private fillIds: string[] = [];
-  private fillIdSet = new Set<string>();
+  private readonly fillIds = new RecentIds(FILL_WINDOW);
 
   constructor(private readonly deps: TrackerDeps) {
     this.clock = deps.clock ?? new WallClock();
@@ -260,11 +260,7 @@ export class StrategyTracker {
   /** Books an engine fill once (by fillEventId); false when it was booked already. */
   onLiveFill(f: FillPayload): boolean {
     if (f.model === null) return false;
-    const id = fillEventId(f);
-    if (this.fillIdSet.has(id)) return false;
-    this.fillIdSet.add(id);
-    this.fillIds.push(id);
-    if (this.fillIds.length > FILL_WINDOW) this.fillIdSet.delete(this.fillIds.shift()!);
+    if (!this.fillIds.add(fillEventId(f))) return false;
     const fill: Fill = {
       tradeId: f.tradeId, clientOrderId: clientOrderId(f.clientOrderId), venue: venueId(f.venue), symbol: toSymbol(f.symbol),
       side: f.side === 'SELL' ? 'SELL' : 'BUY', qty: fx(f.qty), price: fx(f.price), fee: fx(f.fee), liquidity: f.liquidity === 'MAKER' ? 'MAKER' : 'TAKER',
@@ -378,10 +374,12 @@ export class StrategyTracker {
   }
 
   evidenceAll(): ReadonlyMap<string, ModelEvidence> {
-    return new Map(this.deps.models().map((m) => [m, this.evidenceOf(m)]));
+    const live = this.liveModel();
+    return new Map(this.deps.models().map((m) => [m, this.evidenceOf(m, live)]));
   }
 
-  private evidenceOf(model: string): ModelEvidence {
+  /** `live`: the model others are compared against (liveModel()), when the caller has it. */
+  private evidenceOf(model: string, live = this.liveModel()): ModelEvidence {
     const t = this.track(model);
     const s = t.total.state;
     return {
@@ -389,7 +387,7 @@ export class StrategyTracker {
       trades: s.trades,
       marketMs: s.sumDtMs,
       returns: { ...s.returns },
-      vsLive: model === this.liveModel() ? emptyMoments() : { ...t.vsLive },
+      vsLive: model === live ? emptyMoments() : { ...t.vsLive },
     };
   }
 
@@ -399,6 +397,7 @@ export class StrategyTracker {
     const here = source === 'live' ? t.live : t.shadow;
     const both = (k: keyof BookFigures) => t.live[k] + t.shadow[k];
     const opts = { barIntervalMs: this.deps.barIntervalMs, evidence: this.policy() };
+    const live = this.liveModel();
     const total = t.total.metrics(opts);
     const r2 = (x: number) => Math.round(x * 100) / 100;
     const livePnl = r2(t.live.pnl);
@@ -409,8 +408,8 @@ export class StrategyTracker {
       pnl: r2(livePnl + shadowPnl), live_pnl: livePnl, shadow_pnl: shadowPnl,
       realized_pnl: r2(both('realized')), unrealized_pnl: r2(both('unrealized')), fees: r2(both('fees')), exposure_usd: r2(here.exposure),
       score: scoreOf(this.deps.scoreMetric(), total, both('pnl')),
-      evidence: this.evidenceOf(model),
-      is_live: model === this.liveModel(),
+      evidence: this.evidenceOf(model, live),
+      is_live: model === live,
     };
   }
 
@@ -430,7 +429,7 @@ export class StrategyTracker {
     for (const [m, b] of this.mirrors) mirrors[m] = encodeBook(b);
     return {
       tracks, mirrors, marks: Object.fromEntries(this.marks), barTs: Object.fromEntries(this.barTs), pendingTs: this.pendingTs,
-      sampledTs: Number.isFinite(this.sampledTs) ? this.sampledTs : null, fills: [...this.fillIds],
+      sampledTs: Number.isFinite(this.sampledTs) ? this.sampledTs : null, fills: this.fillIds.toArray(),
     };
   }
 
@@ -451,8 +450,7 @@ export class StrategyTracker {
     for (const [sym, v] of Object.entries(s.barTs)) this.barTs.set(sym, v);
     this.pendingTs = s.pendingTs;
     this.sampledTs = s.sampledTs ?? -Infinity;
-    this.fillIds = s.fills.slice(-FILL_WINDOW);
-    this.fillIdSet = new Set(this.fillIds);
+    this.fillIds.reset(s.fills);
   }
 
   /** Saves figures, accumulator state and vs-live moments into the registry (one atomic write). */

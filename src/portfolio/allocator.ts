@@ -56,7 +56,7 @@ export interface AllocationPlan {
 }
 
 /** A model that is not live and has less evidence than probation asks for. */
-export function onProbation(s: ModelStanding | undefined, policy: CapitalPolicy): boolean {
+function onProbation(s: ModelStanding | undefined, policy: CapitalPolicy): boolean {
   return s !== undefined && !s.live && (s.bars < policy.probation.min_bars || s.trades < policy.probation.min_trades);
 }
 
@@ -386,13 +386,13 @@ export class CapitalAllocator {
     this.file = new ExportFile(path, extras.exportPacingMs ?? 0, failed(path));
     this.historyFile = extras.historyPath ? new ExportFile(extras.historyPath, extras.exportPacingMs ?? 0, failed(extras.historyPath)) : null;
     // Resume from the last file so the step limit and cooldowns hold across a restart.
-    const prev = readJson(path) as Partial<AllocationsFile> | null;
+    const prev = parseJson(this.foundAtStart) as Partial<AllocationsFile> | null;
     if (prev && prev.capital_quota_usd && typeof prev.capital_quota_usd === 'object') {
       for (const [m, q] of Object.entries(prev.capital_quota_usd)) if (typeof q === 'number' && Number.isFinite(q) && q >= 0) this.quotas[m] = q;
       for (const [m, s] of Object.entries(prev.updated_at ?? {})) if (typeof s === 'number' && Number.isFinite(s)) this.changedAt[m] = s * 1000;
     }
     if (extras.historyPath) {
-      const h = readJson(extras.historyPath) as { entries?: AllocationHistoryEntry[] } | null;
+      const h = parseJson(readText(extras.historyPath)) as { entries?: AllocationHistoryEntry[] } | null;
       if (h && Array.isArray(h.entries)) this.history = h.entries;
     }
   }
@@ -516,9 +516,10 @@ function parseQuotas(text: string): Record<string, unknown> | null {
   }
 }
 
-function readJson(path: string): unknown {
+function parseJson(text: string | null): unknown {
+  if (text === null) return null;
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(text);
   } catch {
     return null;
   }

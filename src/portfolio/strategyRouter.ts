@@ -90,12 +90,12 @@ export class StrategyRouter {
     try {
       sized = await engine.submitNotional({
         clientOrderId: opts.clientOrderId ?? signalOrderId({ model, symbol: signal.symbol, ts: signal.ts }),
-      symbol: toSymbol(signal.symbol),
-      model: modelId(model) as ModelId,
+        symbol: toSymbol(signal.symbol),
+        model: modelId(model) as ModelId,
         intent,
         maxNotionalUsd: this.deps.maxNotionalUsd,
         minNotionalUsd: this.deps.minNotionalUsd,
-    });
+      });
     } catch (err) {
       // The engine's sizing is unknown: the money asked for stands in for the order's worth.
       const asked = intent.kind === 'notional' ? toNumber(fmin(intent.notionalUsd, this.deps.maxNotionalUsd)) : 0;
@@ -158,7 +158,7 @@ export interface SizingInput {
  *  model's position should be worth quota × weight × target (clamped to [0, 1]: spot, no
  *  shorts); otherwise a BUY adds and a SELL removes quota × weight × strength, or the quote an
  *  external signal names. The quota already carries governance's exposure multiplier. */
-export function signalMoney(signal: Signal, s: { readonly weight: number; readonly quotaUsd: number; readonly quoteUsd?: number | undefined }): NotionalIntent {
+function signalMoney(signal: Signal, s: { readonly weight: number; readonly quotaUsd: number; readonly quoteUsd?: number | undefined }): NotionalIntent {
   const budget = fx(Math.max(0, s.quotaUsd * s.weight));
   if (signal.targetExposure !== undefined) {
     return { kind: 'target', targetUsd: mul(budget, fx(Math.max(0, Math.min(1, signal.targetExposure)))) };

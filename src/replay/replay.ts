@@ -126,10 +126,10 @@ async function settle(stack: Stack): Promise<void> {
 }
 
 /** Host ms between two writes of an exported state file during a replay (util/exportFile.ts). */
-export const EXPORT_PACING_MS = 1_000;
+const EXPORT_PACING_MS = 1_000;
 
 /** Groups time-ordered bars into steps of one open time. */
-export function stepsOf(bars: readonly Bar[]): Bar[][] {
+function stepsOf(bars: readonly Bar[]): Bar[][] {
   const out: Bar[][] = [];
   for (const b of bars) {
     const last = out[out.length - 1];

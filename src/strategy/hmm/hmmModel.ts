@@ -17,7 +17,7 @@ import type { ForwardFilter } from './forwardFilter.js';
 import type { CovarianceType, GaussianHmm } from './gaussianHmm.js';
 import { createStoredModel, hmmFromStored, type StoredHmmModel } from './modelStore.js';
 import {
-  DEFAULT_POLICY, decideRegimeAction, orderStatesByReturn, validatePolicyConfig,
+  DEFAULT_POLICY, decideRegimeAction, orderStatesByReturn, rankOfState, validatePolicyConfig,
   type PolicyConfig, type RegimeAction,
 } from './policy.js';
 
@@ -62,8 +62,7 @@ export class HmmModel implements Model {
     this.order = orderStatesByReturn(this.hmm.params.means, this.hmm.k, this.hmm.d, 0);
     this.scaled = new Float64Array(this.hmm.d);
     this.recentRows = new Float64Array(BAND_BARS * this.hmm.d);
-    this.rank = new Int32Array(this.hmm.k);
-    for (let r = 0; r < this.order.length; r++) this.rank[this.order[r]!] = r;
+    this.rank = rankOfState(this.hmm.params.means, this.hmm.k, this.hmm.d);
   }
 
   onBar(bar: Bar): Signal | null {

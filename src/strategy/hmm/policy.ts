@@ -58,6 +58,15 @@ export function orderStatesByReturn(means: Float64Array, k: number, d: number, f
   return Int32Array.from(idx);
 }
 
+/** rank[state]: the state's place in ascending order of mean log return (the inverse of
+ *  orderStatesByReturn), so a state reads as a regime rank: 0 = most bearish. */
+export function rankOfState(means: Float64Array, k: number, d: number): Int32Array {
+  const order = orderStatesByReturn(means, k, d, 0);
+  const rank = new Int32Array(k);
+  for (let r = 0; r < k; r++) rank[order[r]!] = r;
+  return rank;
+}
+
 export function decideRegimeAction(
   posterior: ArrayLike<number>, order: Int32Array, config: PolicyConfig, previous: RegimeAction,
 ): RegimeDecision {

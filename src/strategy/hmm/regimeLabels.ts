@@ -4,7 +4,7 @@
 // "which regimes did these bars go through", which is what a report or a band on a chart shows.
 import type { Bar } from '../../core/marketData.js';
 import { computeFeatures, standardise } from './features.js';
-import { orderStatesByReturn } from './policy.js';
+import { rankOfState } from './policy.js';
 import { hmmFromStored, type StoredHmmModel } from './modelStore.js';
 
 /** One label per bar: the regime rank (0 = most bearish mean return) on the most likely
@@ -17,18 +17,11 @@ export function labelRegimes(stored: StoredHmmModel, bars: readonly Bar[]): Int3
   // Scaled with the training statistics, as the live model scales its bars.
   const obs = standardise(raw, { mean: stored.features.mean, std: stored.features.std });
   const { path } = hmm.viterbi(obs);
+  // Stored models are already in that order (training relabels them); this keeps the labels
+  // right for any.
   const rank = rankOfState(hmm.params.means, hmm.k, hmm.d);
   for (let t = 0; t < path.length; t++) labels[barIndex[t]!] = rank[path[t]!]!;
   return labels;
-}
-
-/** rank[state]: the state's place in ascending order of mean log return. Stored models are
- *  already in that order (training relabels them); this keeps the labels right for any. */
-export function rankOfState(means: Float64Array, k: number, d: number): Int32Array {
-  const order = orderStatesByReturn(means, k, d, 0);
-  const rank = new Int32Array(k);
-  for (let r = 0; r < k; r++) rank[order[r]!] = r;
-  return rank;
 }
 
 export interface LabelAgreement {

@@ -1,7 +1,8 @@
 // Moving-average crossover: long while the fast simple average is above the slow one, flat
 // otherwise (inverted: long while it is below — a model that buys weakness and sells strength,
-// kept as a deliberately losing contender that the allocator and the canary must starve). Emits a signal only when its desired position changes (and once after warm-up,
-// so a restarted model re-states its view). O(1) per bar with running sums.
+// kept as a deliberately losing contender that the allocator and the canary must starve).
+// Emits a signal only when its desired position changes (and once after warm-up, so a
+// restarted model re-states its view). O(1) per bar with running sums.
 import type { ModelId, Symbol } from '../../core/ids.js';
 import type { Bar } from '../../core/marketData.js';
 import type { Signal } from '../../core/signal.js';
