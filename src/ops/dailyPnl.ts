@@ -2,13 +2,13 @@
 // and trades booked on each day, the same replay `hmm export-pnl` makes (fills in ledger order,
 // per model and symbol, each counted on the day of its trade time), in one pass over the fills
 // however many days are asked for. Read-only: the ledgers are opened read-only, running or not.
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Fixed, fx, toNumber } from '../core/decimal.js';
 import type { Fill } from '../core/order.js';
 import { type Portfolio, applyFill, emptyPortfolio } from '../core/portfolio.js';
 import { Ledger } from '../engine/ledger.js';
 import type { StackPaths } from './paths.js';
+import { ledgerFiles } from './pnlExport.js';
 
 const DAY_MS = 86_400_000;
 
@@ -54,10 +54,7 @@ export function dailyPnl(fills: Iterable<Fill>, days: number | null, now: number
 
 /** Every engine ledger under engine/state, read-only: days per venue, summed. */
 export function dailyPnlFromLedgers(paths: StackPaths, days: number | null, now: number): DayPnl[] {
-  let files: string[] = [];
-  try {
-    files = readdirSync(paths.engineStateDir).filter((f) => f.endsWith('.ledger.sqlite')).sort();
-  } catch { /* no engine has run here yet */ }
+  const files = ledgerFiles(paths);
   const sum = new Map<string, { realized: number; fees: number; trades: number }>();
   for (const file of files) {
     const ledger = new Ledger(join(paths.engineStateDir, file), 'normal', { readonly: true });

@@ -10,6 +10,8 @@ export function stackPaths(root: string) {
     strategyRegistry: join(root, 'ops/strategy_registry.json'),
     capitalAllocations: join(root, 'ops/capital_allocations.json'),
     aggregateExposure: join(root, 'ops/aggregate_exposure.json'),
+    /** The trading states (global, per venue, per model), versioned: TradingStates' document. */
+    tradingStates: join(root, 'ops/trading_states.json'),
     /** The old kill switch's file (ops/state.json): read once at start to migrate it into ops/trading_states.json. */
     opsState: join(root, 'ops/state.json'),
     exportsDir: join(root, 'ops/exports'),

@@ -103,7 +103,8 @@ export function dayStartEquity(paths: StackPaths, now = Date.now()): Record<stri
   return out;
 }
 
-function ledgerFiles(paths: StackPaths): string[] {
+/** The engine ledgers under the root (file names, sorted); none before any engine has run. */
+export function ledgerFiles(paths: StackPaths): string[] {
   try {
     return readdirSync(paths.engineStateDir).filter((f) => f.endsWith('.ledger.sqlite')).sort();
   } catch {

@@ -21,7 +21,6 @@
 //     latest snapshot and replays the stream after its position before its daemons start, so it
 //     decides from the whole history, not from what it happened to see.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Bus } from '../../bus/bus.js';
 import type { RedisDeploymentConfig } from '../../bus/redisConfig.js';
@@ -155,7 +154,7 @@ export class OpsCoordinator implements Coordination {
     // the cluster's state (a HALT it missed included), not its own. A damaged local file is left
     // to TradingStates, which fails safe on it (HALTED) and says so.
     const shared = await this.store.readTradingState();
-    const path = this.tradingStatesPath();
+    const path = this.paths.tradingStates;
     let localVersion = -1;
     if (existsSync(path)) {
       try {
@@ -168,10 +167,6 @@ export class OpsCoordinator implements Coordination {
       writeJsonAtomic(path, shared);
       this.log.info({ version: shared.version }, `[OPS] trading state taken from the cluster (v${shared.version}): global ${shared.global.state} by ${shared.global.actor} (${shared.global.reason})`);
     }
-  }
-
-  private tradingStatesPath(): string {
-    return join(this.paths.root, 'ops/trading_states.json');
   }
 
   /** Takes a later document from Redis (a bus event missed); stores ours if Redis is behind (a

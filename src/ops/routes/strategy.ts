@@ -8,8 +8,7 @@ import type { CanaryManager } from '../../lifecycle/canaryManager.js';
 import { errorSchema } from '../../http/errors.js';
 import { actorOf } from '../../http/auth.js';
 import { STAGES, type StrategyRegistry } from '../../lifecycle/strategyRegistry.js';
-
-type ModelStage = (typeof STAGES)[number];
+import type { ModelStage } from '../../lifecycle/modelStage.js';
 
 // GET /strategy/status (read.ts) ranks with the same tracker through attachLeaderboardSource.
 const anyObject = { type: 'object', additionalProperties: true } as const;

@@ -2,6 +2,8 @@
 // which of them change the stack (those ask for a confirmation first), what that confirmation
 // says, and the compact monospace tables every reply is made of. No I/O here: the bot
 // (commandBot.ts) does the Telegram calls and the operator surface (operator.ts) the acting.
+import { STAGES } from '../../lifecycle/strategyRegistry.js';
+import type { ModelStage } from '../../lifecycle/modelStage.js';
 
 export const COMMANDS = {
   status: { args: '', help: 'trading state, equity, exposure, engines' },
@@ -22,7 +24,6 @@ export const COMMANDS = {
 export type CommandName = keyof typeof COMMANDS;
 export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
 
-export const STAGE_NAMES = ['shadow', 'canary', 'live', 'retired'] as const;
 const MODEL_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const SYMBOL = /^[A-Za-z0-9]{2,20}$/;
 
@@ -36,7 +37,7 @@ export type PlannedAction =
   | { readonly kind: 'pause'; readonly reason: string }
   | { readonly kind: 'resume'; readonly reason: string }
   | { readonly kind: 'weights'; readonly weights: Readonly<Record<string, number>> }
-  | { readonly kind: 'promote'; readonly model: string; readonly stage: (typeof STAGE_NAMES)[number] | null }
+  | { readonly kind: 'promote'; readonly model: string; readonly stage: ModelStage | null }
   | { readonly kind: 'rollback'; readonly model: string | null }
   | { readonly kind: 'forceexit'; readonly model: string; readonly symbol: string };
 
@@ -107,9 +108,9 @@ export function planCommand(cmd: ParsedCommand): CommandPlan {
     case 'promote': {
       const [model, stage] = args;
       if (model === undefined || !MODEL_ID.test(model)) return refuse(`${usage(name)}: name a registered model (see /leaderboard)`);
-      if (stage !== undefined && !(STAGE_NAMES as readonly string[]).includes(stage)) return refuse(`${usage(name)}: stage must be one of ${STAGE_NAMES.join(', ')}, got "${stage.slice(0, 20)}"`);
+      if (stage !== undefined && !(STAGES as readonly string[]).includes(stage)) return refuse(`${usage(name)}: stage must be one of ${STAGES.join(', ')}, got "${stage.slice(0, 20)}"`);
       return tooMany(2) ?? {
-        type: 'confirm', action: { kind: 'promote', model, stage: (stage ?? null) as (typeof STAGE_NAMES)[number] | null },
+        type: 'confirm', action: { kind: 'promote', model, stage: (stage ?? null) as ModelStage | null },
         question: `Move ${model} to ${stage ?? 'the next stage up (shadow → canary → live)'}? Promoting to live demotes the current live model to shadow.`,
       };
     }
