@@ -165,7 +165,7 @@ export function buildControlCore(d: ControlPlaneDeps): ControlPlaneCore {
 
   // ── The one trading state (ops/governance/tradingStates.ts); the kill switch is its global HALTED.
   const tradingStates = new TradingStates({
-    path: join(config.root, 'ops/trading_states.json'), legacyKillPath: paths.opsState, engines: engines.all, bus, log, metrics,
+    path: paths.tradingStates, legacyKillPath: paths.opsState, engines: engines.all, bus, log, metrics,
     tradingEnabledAtStart: config.tradingEnabled, replica: d.coordination?.tradingStateReplica ?? null, clock: d.clock,
   });
   const killSwitch = new KillSwitch(tradingStates);
