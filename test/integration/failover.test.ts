@@ -9,8 +9,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { fx } from '../../src/core/decimal.js';
@@ -24,25 +23,19 @@ import { ReplicatedAllocator } from '../../src/portfolio/replicatedAllocator.js'
 import { SimVenue } from '../../src/venues/sim/simVenue.js';
 import type { Venue } from '../../src/venues/venue.js';
 import { engineFixture } from '../support/engineFixture.js';
-import { type Child, freePort, http, spawnHmm, redisAnswers, spawnRedis, until, waitUp } from '../support/hmmProcess.js';
+import { freePort, http, spawnHmm, redisAnswers, spawnRedis, until, waitUp } from '../support/hmmProcess.js';
+import { Scratch } from '../support/scratch.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const TOKEN = 'failover-token-0123456789abcdef';
-const dirs: string[] = [];
-const children: Child[] = [];
+const scratch = new Scratch('failover');
+const { children } = scratch;
+const tmp = (label: string) => scratch.root(label);
 const cleanups: (() => Promise<void>)[] = [];
-
-function tmp(label: string): string {
-  const d = mkdtempSync(join(tmpdir(), `hmm-failover-${label}-`));
-  dirs.push(d);
-  return d;
-}
 
 after(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  for (const c of children) c.signal('SIGKILL');
-  await Promise.all(children.map((c) => c.exited));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await scratch.cleanup();
 });
 
 test('an engine whose Redis goes away refuses new orders (BUS_UNAVAILABLE) and takes them again when it returns', async () => {

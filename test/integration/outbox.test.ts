@@ -13,8 +13,6 @@
 // in a client queue with a retry limit), but npm test runs the issue's 60 s once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { RedisBus } from '../../src/bus/redisBus.js';
@@ -24,22 +22,18 @@ import { Outbox, OutboxBus, OutboxRelay } from '../../src/engine/outbox.js';
 import { silentLogger } from '../../src/obs/logger.js';
 import { PersistedMarks } from '../../src/app/processBus.js';
 import { type Child, freePort, http, spawnChild, redisAnswers, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
+import { Scratch } from '../support/scratch.js';
 
 const OUTAGE_MS = Number(process.env['OUTBOX_OUTAGE_MS'] ?? 60_000);
 const TOKEN = 'outbox-token-0123456789abcdef';
-const dirs: string[] = [];
-const children: Child[] = [];
+const scratch = new Scratch('outbox');
+const { children } = scratch;
+const tmp = (label: string) => scratch.root(label);
 const closers: (() => Promise<unknown> | unknown)[] = [];
 let redisPort = 0;
 let redisDir = '';
 let redis: Child;
 let redisUrl = '';
-
-function tmp(label: string): string {
-  const d = mkdtempSync(join(tmpdir(), `hmm-outbox-${label}-`));
-  dirs.push(d);
-  return d;
-}
 
 /** A redis-server that keeps its data across a SIGKILL (AOF, fsync on every write). */
 function startRedis(): Child {
@@ -61,9 +55,7 @@ before(async () => {
 
 after(async () => {
   for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => undefined);
-  for (const c of children) c.signal('SIGKILL');
-  await Promise.all(children.map((c) => c.exited));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await scratch.cleanup();
 });
 
 /** A control-plane-side consumer: every event with an id, in arrival order, admitted once. */

@@ -13,35 +13,27 @@
 // Skipped, saying why, where namespaces cannot be made (not root, no `ip`).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { type Child, freePort, http, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
+import { freePort, http, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
 import { type NetHost, createNetHost, netnsUnavailable, spawnRedisOn } from '../support/netns.js';
+import { Scratch } from '../support/scratch.js';
 
 const TOKEN = 'partition-token-0123456789abcdef';
 const PREFIX = 'pe:';
 const unavailable = netnsUnavailable();
-const dirs: string[] = [];
-const children: Child[] = [];
+const scratch = new Scratch('partition');
+const { children } = scratch;
+const root = (label: string) => scratch.root(label);
 const clients: Redis[] = [];
 let host: NetHost | null = null;
 
-function root(label: string): string {
-  const d = mkdtempSync(join(tmpdir(), `hmm-partition-${label}-`));
-  dirs.push(d);
-  return d;
-}
-
 after(async () => {
-  if (process.env.HMM_TEST_DUMP) for (const c of children) process.stderr.write(`--- ${c.label}\n${c.output().split('\n').filter((l) => /BUS|RISK|OPS|ERROR|WARN/.test(l)).slice(-25).join('\n')}\n`);
   for (const c of clients) c.disconnect();
-  for (const c of children) c.signal('SIGKILL');
-  await Promise.all(children.map((c) => c.exited));
+  await scratch.cleanup((l) => /BUS|RISK|OPS|ERROR|WARN/.test(l), 25);
   host?.remove();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 interface Health { trading_enabled: boolean; trading_state: { version: number }; bus: { up: boolean; outbox?: { backlog: number } | null } }

@@ -16,26 +16,25 @@
 // Skipped, saying why, where namespaces cannot be made (not root, no `ip`).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { type Child, freePort, http, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
+import { freePort, http, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
 import { type NetHost, createNetHost, netnsUnavailable, spawnRedisOn } from '../support/netns.js';
+import { Scratch } from '../support/scratch.js';
 
 const TOKEN = 'partition-token-0123456789abcdef';
 const PREFIX = 'pl:';
 const TTL_MS = 4_000;
 const unavailable = netnsUnavailable();
-const dirs: string[] = [];
-const children: Child[] = [];
+const scratch = new Scratch('partition');
+const { children } = scratch;
 const clients: Redis[] = [];
 let host: NetHost | null = null;
 
 function root(label: string): string {
-  const d = mkdtempSync(join(tmpdir(), `hmm-partition-${label}-`));
-  dirs.push(d);
+  const d = scratch.root(label);
   // Allocate every second, so the leader has a write in flight when the cut comes.
   mkdirSync(join(d, 'ops'), { recursive: true });
   writeFileSync(join(d, 'ops/capital_policy.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(import.meta.dirname, '../../ops/capital_policy.json'), 'utf8')), refresh_sec: 1 }));
@@ -43,12 +42,9 @@ function root(label: string): string {
 }
 
 after(async () => {
-  if (process.env.HMM_TEST_DUMP) for (const c of children) process.stderr.write(`--- ${c.label}\n${c.output().split('\n').filter((l) => c.label === 'engine_sim' || /ALLOC|OPS|ERROR|WARN|rror/.test(l)).slice(-25).join('\n')}\n`);
   for (const c of clients) c.disconnect();
-  for (const c of children) c.signal('SIGKILL');
-  await Promise.all(children.map((c) => c.exited));
+  await scratch.cleanup((l, c) => c.label === 'engine_sim' || /ALLOC|OPS|ERROR|WARN|rror/.test(l), 25);
   host?.remove();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 interface ClusterView { replica: string; leader: boolean; daemons_running: boolean; leadership: { token: number } | null; lease: { holder: string | null; read_error?: string } }
@@ -78,8 +74,7 @@ test('a cut-off ops leader loses its lease before anyone else leads, and its lat
 
   // The engine on this side, at our end of the link that stays up (ops_a reaches it there, ops_b locally).
   const enginePort = await freePort();
-  const engineRoot = mkdtempSync(join(tmpdir(), 'hmm-partition-engine-'));
-  dirs.push(engineRoot);
+  const engineRoot = scratch.root('engine');
   const engineUrl = `http://${side.outside}:${enginePort}`;
   const engine = spawnHmm('engine_sim', ['engine', '--venue', 'sim'], {
     ...common, HMM_ROOT: engineRoot, ENGINE_HOST: side.outside, ENGINE_PORT: String(enginePort), REDIS_URL: `redis://127.0.0.1:${redisPort}`,

@@ -12,18 +12,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { type Child, freePort, http, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
+import { Scratch } from '../support/scratch.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const TOKEN = 'replicas-token-0123456789abcdef';
 const prefix = `hmm-replicas-${randomBytes(4).toString('hex')}:`;
 const admin = new Redis(REDIS_URL);
-const dirs: string[] = [];
-const children: Child[] = [];
+const scratch = new Scratch('replicas');
+const { children } = scratch;
 const url: Record<string, string> = {};
 const roots: Record<string, string> = {};
 const ports: Record<string, number> = {};
@@ -49,8 +47,7 @@ before(async () => {
   for (const n of ['engine_eth', 'engine_btc', 'ops_a', 'ops_b']) {
     ports[n] = await freePort();
     url[n] = `http://127.0.0.1:${ports[n]}`;
-    roots[n] = mkdtempSync(join(tmpdir(), `hmm-replicas-${n}-`));
-    dirs.push(roots[n]!);
+    roots[n] = scratch.root(n);
   }
   for (const [name, sym] of [['engine_eth', 'ETHUSDT'], ['engine_btc', 'BTCUSDT']] as const) {
     const e = spawnHmm(name, ['engine', '--venue', 'sim', '--name', name], { ...common, HMM_ROOT: roots[name]!, ENGINE_PORT: String(ports[name]), TRADE_SYMBOLS: sym });
@@ -64,13 +61,10 @@ before(async () => {
 });
 
 after(async () => {
-  if (process.env.HMM_TEST_DUMP) for (const c of children) process.stderr.write(`--- ${c.label}\n${c.output().split('\n').filter((l) => /OPS|ERROR|WARN/.test(l)).slice(-20).join('\n')}\n`);
-  for (const c of children) c.signal('SIGKILL');
-  await Promise.all(children.map((c) => c.exited));
+  await scratch.cleanup((l) => /OPS|ERROR|WARN/.test(l));
   const keys = await admin.keys(`${prefix}*`);
   if (keys.length) await admin.del(...keys);
   await admin.quit();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 const alive = (n: string) => ops[n]!.proc.exitCode === null && ops[n]!.proc.signalCode === null;
