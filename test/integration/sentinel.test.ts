@@ -75,17 +75,21 @@ test('SIGKILL of the Redis primary under load: the sentinels fail over, the stac
   const before = await leader();
   const oldToken = before.leadership!.token;
 
-  // The load: an order every 100 ms, alternating sides, each answer kept with its time.
+  // The load: an order every 100 ms, alternating sides, each answer kept with its time. A SELL
+  // goes out only against a BUY that was acknowledged: after a BUY refused in the gap, a SELL
+  // would be refused INSUFFICIENT_BALANCE, which says nothing about the fail-over.
   const answers: { id: string; status: number; error: unknown; at: number }[] = [];
   let n = 0;
+  let held = 0;
   let loading = true;
   const load = (async () => {
     while (loading) {
       const id = `snt-${n}`;
-      const side = n % 2 === 0 ? 'BUY' : 'SELL';
+      const side = n % 2 === 1 && held > 0 ? 'SELL' : 'BUY';
       n++;
       const r = await http('POST', `${engineUrl}/orders`, { client_order_id: id, symbol: 'ETHUSDT', side, quantity: '0.01' }, TOKEN)
         .catch((err: Error) => ({ status: 0, body: { error: err.message } as Record<string, unknown> }));
+      if (r.status === 201) held += side === 'BUY' ? 1 : -1;
       answers.push({ id, status: r.status, error: r.body['error'], at: Date.now() });
       await sleep(100);
     }
