@@ -26,7 +26,7 @@ import type { ModelEvidence } from './evidence.js';
 import type { ShadowBook } from './shadowBook.js';
 import { LifecycleError } from './errors.js';
 import { StrategyRegistry, type HistoryAction, type HistoryEntry, type RegistryEntry } from './strategyRegistry.js';
-import type { ModelReport, StrategyTracker } from './strategyTracker.js';
+import type { StrategyTracker } from './strategyTracker.js';
 import type { StrategyWeights } from '../portfolio/strategyWeights.js';
 import { ValidationError } from '../config/watchedFile.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
@@ -175,17 +175,17 @@ export class CanaryManager {
    *  began and the stage's drawdown from the tracker. */
   candidates(): CanaryCandidate[] {
     const reg = this.deps.registry;
-    const reports = new Map<string, ModelReport>(this.deps.tracker.reports().map((r) => [r.model, r]));
+    const tracker = this.deps.tracker;
     const out: CanaryCandidate[] = [];
     for (const e of reg.active()) {
-      const r = reports.get(e.id);
-      if (r === undefined || e.stage === 'retired') continue;
+      const drawdownPct = tracker.windowDrawdownPct(e.id);
+      if (drawdownPct === null || e.stage === 'retired') continue;
       const replaced = e.replaced === null ? undefined : reg.get(e.replaced);
-      const restorable = replaced !== undefined && replaced.stage !== 'retired' && reports.has(replaced.id) ? replaced.id : null;
+      const restorable = replaced !== undefined && replaced.stage !== 'retired' && tracker.windowDrawdownPct(replaced.id) !== null ? replaced.id : null;
       const lastDrop = reg.current.history.findLast((h) => h.model === e.id && (h.action === 'demote' || h.action === 'rollback') && h.to === 'shadow');
       const since = Date.parse(e.stage_since);
       out.push({
-        id: e.id, stage: e.stage, evidence: this.stages.since(e.id, e.stage_since, this.evidence(e.id)), drawdownPct: r.window.max_drawdown_pct,
+        id: e.id, stage: e.stage, evidence: this.stages.since(e.id, e.stage_since, this.evidence(e.id)), drawdownPct,
         stageSince: Number.isFinite(since) ? since : null, restorable, demotedAt: lastDrop ? Date.parse(lastDrop.ts) : null,
       });
     }

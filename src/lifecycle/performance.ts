@@ -160,7 +160,14 @@ export class PerformanceAccumulator {
   metrics(opts: MetricsOptions = {}): PerformanceMetrics {
     return metricsOf(this.state, opts);
   }
+
+  /** metrics().max_drawdown_pct alone (the canary asks it of every model every round). */
+  maxDrawdownPct(): number {
+    return maxDrawdownPctOf(this.state);
+  }
 }
+
+const maxDrawdownPctOf = (s: PerformanceState): number => round(s.maxDrawdown * 100, 4);
 
 export function metricsOf(s: PerformanceState, opts: MetricsOptions = {}): PerformanceMetrics {
   const n = s.returns.n;
@@ -196,7 +203,7 @@ export function metricsOf(s: PerformanceState, opts: MetricsOptions = {}): Perfo
     sortino: sortino === null ? null : round(sortino, 4),
     sharpe_reason: judged?.reason ?? noiseReason,
     bars_observed: n,
-    max_drawdown_pct: round(s.maxDrawdown * 100, 4),
+    max_drawdown_pct: maxDrawdownPctOf(s),
     drawdown_pct: round(s.peak > 0 ? ((s.peak - s.index) / s.peak) * 100 : 0, 4),
     win_rate: closed === 0 ? null : round((s.wins / closed) * 100, 2),
     trades: s.trades,

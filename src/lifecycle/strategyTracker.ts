@@ -417,6 +417,13 @@ export class StrategyTracker {
     return this.deps.models().map((m) => this.report(m));
   }
 
+  /** report(model).window.max_drawdown_pct without the rest of the report, or null when the
+   *  model is not running. */
+  windowDrawdownPct(model: string): number | null {
+    if (!this.deps.models().includes(model)) return null;
+    return this.track(model).window.maxDrawdownPct();
+  }
+
   snapshot(): TrackerSnapshot {
     const tracks: Record<string, TrackerSnapshot['tracks'][string]> = {};
     for (const [m, t] of this.tracks) {

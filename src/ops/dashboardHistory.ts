@@ -56,6 +56,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 /** Events kept (newest); the page shows 60 at most. */
 export const EVENTS_KEPT = 1000;
 const PRUNE_EVERY_MS = 60_000;
+/** Host ms between two writes of governance's drawdown figure: governance restates it every
+ *  round (once per bar in a replay), and only the last statement matters after a restart. */
+const GOVERNANCE_WRITE_EVERY_MS = 1_000;
 
 export interface DashboardHistoryOptions {
   readonly path: string;
@@ -74,6 +77,11 @@ export class DashboardHistory {
   private lastPrune = 0;
   private lastErrorAt = -Infinity;
   private closed = false;
+  /** Governance's figure as last stated, and whether the file has it yet. */
+  private governanceFigure: GovernanceDrawdown | null = null;
+  private governanceUnsaved = false;
+  private governanceSavedAt = -Infinity;
+  private readonly pruneStmts: readonly Database.Statement[];
 
   constructor(private readonly o: DashboardHistoryOptions) {
     this.db = this.open();
@@ -81,6 +89,12 @@ export class DashboardHistory {
     this.insertModelPnl = this.db.prepare('INSERT OR REPLACE INTO model_pnl VALUES (?, ?)');
     this.insertEvent = this.db.prepare('INSERT INTO events (ts, topic, payload) VALUES (?, ?, ?)');
     this.setMeta = this.db.prepare('INSERT OR REPLACE INTO meta VALUES (?, ?)');
+    this.pruneStmts = [
+      this.db.prepare('DELETE FROM equity WHERE ts < ?'),
+      this.db.prepare('DELETE FROM model_pnl WHERE ts < ?'),
+    ];
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get('governance_drawdown') as { value: string } | undefined;
+    this.governanceFigure = row ? (JSON.parse(row.value) as GovernanceDrawdown) : null;
   }
 
   private open(): Database.Database {
@@ -144,13 +158,25 @@ export class DashboardHistory {
     this.write('an event', () => this.insertEvent.run(e.ts, e.topic, JSON.stringify(e.payload ?? {})));
   }
 
+  /** Kept in memory at once; written at most once a host second and at close (a restart
+   *  within that second shows the figure before: acceptable for a page). */
   setGovernance(g: GovernanceDrawdown): void {
+    this.governanceFigure = g;
+    this.governanceUnsaved = true;
+    const at = performance.now();
+    if (at - this.governanceSavedAt >= GOVERNANCE_WRITE_EVERY_MS) this.saveGovernance(at);
+  }
+
+  private saveGovernance(at: number): void {
+    if (!this.governanceUnsaved || this.governanceFigure === null) return;
+    this.governanceSavedAt = at;
+    this.governanceUnsaved = false;
+    const g = this.governanceFigure;
     this.write('the governance figure', () => this.setMeta.run('governance_drawdown', JSON.stringify(g)));
   }
 
   governance(): GovernanceDrawdown | null {
-    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get('governance_drawdown') as { value: string } | undefined;
-    return row ? (JSON.parse(row.value) as GovernanceDrawdown) : null;
+    return this.governanceFigure;
   }
 
   /** Equity frames after `since`, at most `max`: the last frame of each equal time bucket,
@@ -188,13 +214,13 @@ export class DashboardHistory {
   prune(now = this.o.now()): void {
     this.lastPrune = now;
     const cutoff = now - this.o.retentionMs();
-    this.db.prepare('DELETE FROM equity WHERE ts < ?').run(cutoff);
-    this.db.prepare('DELETE FROM model_pnl WHERE ts < ?').run(cutoff);
+    for (const stmt of this.pruneStmts) stmt.run(cutoff);
     this.db.prepare('DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events) - ?').run(EVENTS_KEPT);
   }
 
   close(): void {
     if (this.closed) return;
+    this.saveGovernance(performance.now());
     this.closed = true;
     this.db.close();
   }

@@ -175,7 +175,7 @@ async function managedRun(drift: Record<string, number>, hours: number, switchAt
     const m = metricsOf(emptyPerformanceState());
     return { model, source: 'live', total: m, window: m, pnl: 0, live_pnl: 0, shadow_pnl: 0, realized_pnl: 0, unrealized_pnl: 0, fees: 0, exposure_usd: 0, score: 0, evidence: { bars: 0, trades: 0, marketMs: 0, returns: emptyMoments(), vsLive: emptyMoments() }, is_live: model === 'incumbent' };
   };
-  const tracker = { reports: () => ids.map(report), sample: async () => {} } as unknown as StrategyTracker;
+  const tracker = { reports: () => ids.map(report), windowDrawdownPct: (m: string) => (ids.includes(m) ? report(m).window.max_drawdown_pct : null), sample: async () => {} } as unknown as StrategyTracker;
   const shadow = { flatten: () => [] } as unknown as ShadowBook;
   const lives = new Map(ids.map((id): [string, Lifetime] => [id, { bars: 0, trades: 0, first: null, last: 0, returns: emptyMoments(), vsLive: emptyMoments() }]));
   const evidence = (id: string): ModelEvidence | null => {

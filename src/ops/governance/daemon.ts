@@ -61,6 +61,8 @@ export interface GovernanceDeps {
 }
 
 const RECENT = 50;
+/** Host ms between two saves made for a new equity peak alone. */
+const PEAK_PERSIST_MS = 1_000;
 const fmtX = (m: number): string => `×${m.toFixed(2)}`;
 
 export class GovernanceDaemon {
@@ -83,6 +85,9 @@ export class GovernanceDaemon {
   private evaluating: Promise<void> = Promise.resolve();
   private readonly unsubscribe: (() => void)[] = [];
   private readonly now: () => number;
+  /** Host ms of the last save, and whether a newer peak waits for the next one. */
+  private persistedAt = -Infinity;
+  private peakUnsaved = false;
 
   constructor(private readonly deps: GovernanceDeps) {
     this.clock = deps.clock ?? new WallClock();
@@ -132,6 +137,7 @@ export class GovernanceDaemon {
     this.fillTimer = null;
     for (const u of this.unsubscribe.splice(0)) u();
     await this.ticking;
+    if (this.peakUnsaved) this.persist();
   }
 
   /** Re-arms the timer after a policy reload changed the interval. */
@@ -181,7 +187,7 @@ export class GovernanceDaemon {
     }
     const previousPeak = this.peakEquity;
     this.peakEquity = Math.max(this.peakEquity ?? this.deps.baselineEquity, equity);
-    if (previousPeak !== this.peakEquity) this.persist();
+    if (previousPeak !== this.peakEquity) this.persistPeak();
     const peak = this.peakEquity;
     const drawdownPct = peak > 0 ? Math.max(0, ((peak - equity) / peak) * 100) : 0;
     const r = (x: number) => Math.round(x * 100) / 100;
@@ -402,7 +408,17 @@ export class GovernanceDaemon {
     }
   }
 
+  /** A new equity peak alone is saved at most once a host second (a rising replay makes one
+   *  every round); the rest of the memory is saved at once. A crash within that second
+   *  restores the peak before it, the same second's rise lost; stop() saves what is held. */
+  private persistPeak(): void {
+    if (performance.now() - this.persistedAt >= PEAK_PERSIST_MS) this.persist();
+    else this.peakUnsaved = true;
+  }
+
   private persist(): void {
+    this.persistedAt = performance.now();
+    this.peakUnsaved = false;
     const doc: PersistedState = {
       multiplier: this.multiplier, calm_since: this.calmSince, peak_equity: this.peakEquity, arms: this.arms,
       updated_at: new Date(this.now()).toISOString(), recent: this.recent,

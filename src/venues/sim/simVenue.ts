@@ -144,6 +144,8 @@ export class SimVenue implements Venue {
   /** Group commit (with a store): operations answered through submit()/cancel() within one
    *  event-loop turn share one commit at the end of the turn, and none is answered before it. */
   private commitScheduled = false;
+  /** Host ms (performance.now) of the last commit: marks alone commit at most once per MARKS_COMMIT_MS. */
+  private committedAt = -Infinity;
   private commitWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private readonly savedMeta = new Map<string, bigint>();
 
@@ -396,12 +398,14 @@ export class SimVenue implements Venue {
       }
     }
     // Fills are on disk before anyone hears of them. A bar that filled nothing only moved the
-    // marks: those join this turn's one commit (every symbol's bar of a step, and the orders
-    // the bars set off), instead of a transaction per symbol per bar; a crash before it loses
-    // at most this bar's marks, which the next bar sets again.
+    // marks: those join the next commit — this turn's, if a second of host time has passed
+    // since the last one, else whichever commit comes next (an order's, a fill's, a later
+    // bar's, or close). A crash loses at most that second's marks, which the next bar sets
+    // again: one bar of a live feed (a bar a second or slower), many of a replay, which
+    // otherwise spent a SQLite transaction per step on marks nobody reads before a restart.
     if (this.store !== null) {
       if (events.length > 0) this.flush();
-      else this.scheduleCommit();
+      else if (performance.now() - this.committedAt >= MARKS_COMMIT_MS) this.scheduleCommit();
     }
     if (this.listener !== null) for (const e of events) this.listener(e);
     return events;
@@ -536,6 +540,7 @@ export class SimVenue implements Venue {
   /** Commits everything changed since the last commit, then answers whoever waits for it. */
   private flush(): void {
     const store = this.store!;
+    this.committedAt = performance.now();
     const waiters = this.commitWaiters;
     this.commitWaiters = [];
     this.commitScheduled = false;
@@ -604,6 +609,8 @@ export class SimVenue implements Venue {
 
 const SIDES: readonly OrderSide[] = ['BUY', 'SELL'];
 const EMPTY_EVENTS: VenueEvent[] = [];
+/** Host ms between two commits of marks alone (onBar). */
+const MARKS_COMMIT_MS = 1_000;
 
 function reject(r: SimReject, ts: number): VenueSubmitResult {
   return { kind: 'rejected', code: r.code, message: r.message, ts };
