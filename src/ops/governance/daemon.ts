@@ -61,8 +61,8 @@ export interface GovernanceDeps {
 }
 
 const RECENT = 50;
-/** Host ms between two saves made for a new equity peak alone. */
-const PEAK_PERSIST_MS = 1_000;
+/** Host ms between two saves of memory that may wait (persistSoon). */
+const SOON_PERSIST_MS = 1_000;
 const fmtX = (m: number): string => `×${m.toFixed(2)}`;
 
 export class GovernanceDaemon {
@@ -85,9 +85,9 @@ export class GovernanceDaemon {
   private evaluating: Promise<void> = Promise.resolve();
   private readonly unsubscribe: (() => void)[] = [];
   private readonly now: () => number;
-  /** Host ms of the last save, and whether a newer peak waits for the next one. */
+  /** Host ms of the last save, and whether newer memory waits for the next one (persistSoon). */
   private persistedAt = -Infinity;
-  private peakUnsaved = false;
+  private unsaved = false;
 
   constructor(private readonly deps: GovernanceDeps) {
     this.clock = deps.clock ?? new WallClock();
@@ -137,7 +137,7 @@ export class GovernanceDaemon {
     this.fillTimer = null;
     for (const u of this.unsubscribe.splice(0)) u();
     await this.ticking;
-    if (this.peakUnsaved) this.persist();
+    if (this.unsaved) this.persist();
   }
 
   /** Re-arms the timer after a policy reload changed the interval. */
@@ -187,7 +187,7 @@ export class GovernanceDaemon {
     }
     const previousPeak = this.peakEquity;
     this.peakEquity = Math.max(this.peakEquity ?? this.deps.baselineEquity, equity);
-    if (previousPeak !== this.peakEquity) this.persistPeak();
+    if (previousPeak !== this.peakEquity) this.persistSoon();
     const peak = this.peakEquity;
     const drawdownPct = peak > 0 ? Math.max(0, ((peak - equity) / peak) * 100) : 0;
     const r = (x: number) => Math.round(x * 100) / 100;
@@ -256,7 +256,7 @@ export class GovernanceDaemon {
     this.multiplier = step.memory.multiplier;
     this.calmSince = step.memory.calmSince;
     if (step.change) this.onExposureChange(step.change);
-    else if (memoryChanged) this.persist();
+    else if (memoryChanged) this.persistSoon(); // the recovery window's start alone
     if (!step.change && newlyBinding && this.multiplier <= newlyBinding.rule.multiplier + 1e-9) {
       this.deps.log.info({ rule: newlyBinding.rule.name, multiplier: this.multiplier }, `[GOV] 📉 Exposure held at ${fmtX(this.multiplier)} (${describeHit(newlyBinding)}): already reduced that far`);
     }
@@ -408,17 +408,20 @@ export class GovernanceDaemon {
     }
   }
 
-  /** A new equity peak alone is saved at most once a host second (a rising replay makes one
-   *  every round); the rest of the memory is saved at once. A crash within that second
-   *  restores the peak before it, the same second's rise lost; stop() saves what is held. */
-  private persistPeak(): void {
-    if (performance.now() - this.persistedAt >= PEAK_PERSIST_MS) this.persist();
-    else this.peakUnsaved = true;
+  /** A new equity peak, or a new start of the recovery window, alone is saved at most once a
+   *  host second: a replay makes one every round (a rising equity; readings that alternate
+   *  between adverse and calm while exposure is reduced). A multiplier change, an escalation
+   *  and an action are saved at once, and so is what is held with them. A crash within that
+   *  second restores the memory before it — a peak a second's rise lower, a recovery window
+   *  a round older; stop() saves what is held. Live rounds are seconds apart: never held. */
+  private persistSoon(): void {
+    if (performance.now() - this.persistedAt >= SOON_PERSIST_MS) this.persist();
+    else this.unsaved = true;
   }
 
   private persist(): void {
     this.persistedAt = performance.now();
-    this.peakUnsaved = false;
+    this.unsaved = false;
     const doc: PersistedState = {
       multiplier: this.multiplier, calm_since: this.calmSince, peak_equity: this.peakEquity, arms: this.arms,
       updated_at: new Date(this.now()).toISOString(), recent: this.recent,
