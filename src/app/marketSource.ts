@@ -27,9 +27,6 @@ export interface MarketSource {
   close(): Promise<void>;
 }
 
-/** How often (in steps) the synthetic market's recent bars are persisted with its state. */
-const BARS_EVERY = 30;
-
 /** The seeded synthetic market: WARMUP_BARS of history, then one bar per symbol every
  *  MARKET_INTERVAL_MS, each spanning BAR_INTERVAL_MS of market time (a day in minutes).
  *  With a state file the market continues where the previous run stopped (market.ts): its
@@ -70,28 +67,28 @@ export function syntheticSource(
   // Recent bars, kept to persist as the next start's warm-up history.
   const recent: Bar[] = history.slice();
   const keep = Math.max(1, config.warmupBars) * symbols.length;
-  const save = (withBars: boolean): void => {
+  // Every step writes the generator state with the bars it has emitted, so a restart (even after
+  // a crash) continues from a state and a warm-up history that agree.
+  const save = (): void => {
     if (statePath === null) return;
     if (recent.length > keep * 1.5) recent.splice(0, recent.length - keep);
     try {
       // The generator state is derived data a crash may lose a few steps of; no fsync needed.
-      writeJsonAtomic(statePath, { state: m.snapshot(), bars: withBars ? recent.slice(-keep) : lastBars }, undefined, { fsync: false });
-      if (withBars) lastBars = recent.slice(-keep);
+      writeJsonAtomic(statePath, { state: m.snapshot(), bars: recent.slice(-keep) }, undefined, { fsync: false });
     } catch (err) {
       // A full disk is reported (new orders stop until writes succeed); said once, not every round.
       const storageFault = reportStorageFault(statePath, err);
       if (!storageFault) log?.error({ file: statePath, err: (err as Error).message }, `[MARKET] ERROR could not write ${statePath}: ${(err as Error).message}`);
     }
   };
-  let lastBars: Bar[] = recent.slice(-keep);
   const step = (): Bar[] => {
     const bars = m.nextBars();
     recent.push(...bars);
-    save(m.steps % BARS_EVERY === 0);
+    save();
     return bars;
   };
   let timer: NodeJS.Timeout | null = null;
-  save(true);
+  save();
   return {
     description: `synthetic (seed ${config.marketSeed}${config.marketDrift === 1 ? '' : `, drift ×${config.marketDrift}`}, a bar every ${config.marketIntervalMs} ms${resumed})`,
     kind: 'synthetic',
@@ -104,7 +101,7 @@ export function syntheticSource(
     async close() {
       if (timer !== null) clearInterval(timer);
       timer = null;
-      save(true);
+      save();
     },
   };
 }

@@ -48,6 +48,25 @@ test('the market source continues across a restart: the first new bar opens at t
   assert.equal(nextBtc.open, lastBtc.close);
 });
 
+test('after a crash (no close) the state file holds the bars up to the last step: a restart has no warm-up gap', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'hmm-market-'));
+  const statePath = join(root, 'engine/state/engine_sim.market.json');
+  const config = loadConfig({ HMM_ROOT: root, WARMUP_BARS: '50', MARKET_INTERVAL_MS: '3600000' });
+  const symbols = [symbol('BTCUSDT'), symbol('ETHUSDT')];
+  const first = syntheticSource(config, symbols, { statePath });
+  const emitted: Bar[] = [];
+  first.start((bars) => emitted.push(...bars));
+  // The process dies here: a restart reads the file as the last step left it.
+  const second = syntheticSource(config, symbols, { statePath });
+  assert.equal(second.history.length, 50 * symbols.length);
+  assert.deepEqual(second.history.slice(-2), emitted.slice(-2), 'the warm-up history ends with the last step emitted');
+  const next: Bar[] = [];
+  second.start((bars) => next.push(...bars));
+  assert.equal(next[0]!.ts, emitted.at(-1)!.ts + config.barIntervalMs);
+  await second.close();
+  await first.close();
+});
+
 test('a damaged market state file is moved aside, named in an ERROR, and the market starts from its seed', async () => {
   const root = mkdtempSync(join(tmpdir(), 'hmm-market-'));
   const statePath = join(root, 'market.json');
