@@ -4,15 +4,22 @@
 // next. Timed from the first replayed step to the last (start-up, warm-up and the HMM
 // bootstrap are printed apart). Also printed: bars per CPU-second of this process over the
 // same span (user + system), the figure to compare when other work shares the machine's cores.
-// Run: npx tsx bench/replay.bench.ts [steps] [runs]  (default 2,000 steps, 1 run; two symbols,
-// 1-minute bars; with several runs each is a fresh root, and the median is printed last).
-import { mkdtempSync, rmSync } from 'node:fs';
+// Run: npx tsx bench/replay.bench.ts [steps] [runs] [no-refits]  (default 2,000 steps, 1 run; two
+// symbols, 1-minute bars; with several runs each is a fresh root, and the median is printed
+// last). `no-refits` replays under the shipped policies with `retrain: {enabled: false}`: the
+// stack without its walk-forward HMM refits (a fit of a week of bars every 720), to show the
+// two costs apart.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runReplay } from '../src/replay/replay.js';
 
 const steps = Number(process.argv[2] ?? 2_000);
 const runs = Number(process.argv[3] ?? 1);
+const noRefits = process.argv[4] === 'no-refits';
+const shipped = readFileSync(new URL('../ops/policies.yaml', import.meta.url), 'utf8');
+const policies = noRefits ? shipped.replace(/^retrain:\n {2}enabled: true$/m, 'retrain:\n  enabled: false') : undefined;
+if (noRefits && policies === shipped) throw new Error('ops/policies.yaml: no `retrain:` / `enabled: true` to turn off');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const wallRates: number[] = [];
 const cpuRates: number[] = [];
@@ -22,14 +29,14 @@ for (let run = 0; run < runs; run++) {
     let t1 = 0;
     let c1: NodeJS.CpuUsage = process.cpuUsage();
     const t0 = performance.now();
-    const r = await runReplay({ root: join(dir, 'root'), synthetic: { seed: 42, drift: 1, steps }, onStarted: () => { t1 = performance.now(); c1 = process.cpuUsage(); } });
+    const r = await runReplay({ root: join(dir, 'root'), synthetic: { seed: 42, drift: 1, steps }, ...(policies !== undefined ? { policies } : {}), onStarted: () => { t1 = performance.now(); c1 = process.cpuUsage(); } });
     const t2 = performance.now();
     const cpu = process.cpuUsage(c1);
     const loopS = (t2 - t1) / 1000;
     const cpuS = (cpu.user + cpu.system) / 1e6;
     wallRates.push(r.bars / loopS);
     cpuRates.push(r.bars / cpuS);
-    process.stdout.write(`replay (whole stack, default models, ${r.bars} bars in ${r.steps} steps, ${r.orders} orders, ${r.fills} fills): start-up ${((t1 - t0) / 1000).toFixed(2)} s, ` +
+    process.stdout.write(`replay (whole stack, default models${noRefits ? ', walk-forward refits off' : ''}, ${r.bars} bars in ${r.steps} steps, ${r.orders} orders, ${r.fills} fills): start-up ${((t1 - t0) / 1000).toFixed(2)} s, ` +
       `replay ${loopS.toFixed(2)} s → ${Math.round(r.bars / loopS)} bars/s (${Math.round(r.steps / loopS)} steps/s); CPU ${cpuS.toFixed(2)} s → ${Math.round(r.bars / cpuS)} bars per CPU-second; goal 250,000 bars/s\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -230,6 +230,7 @@ program.command('replay').description('run the whole stack (every model, router,
   .option('--bars <n>', 'synthetic market: N steps after the warm-up')
   .option('--seed <s>', 'seed of the synthetic market', '1')
   .option('--drift <d>', 'MARKET_DRIFT of the synthetic market (0 = no planted edge)', '1')
+  .option('--policies <file>', 'replay under this ops/policies.yaml instead of the shipped one (a what-if)')
   .action(async (o: Record<string, string | undefined>) => {
     const { replayCommand } = await import('./replay.js');
     process.stdout.write(await replayCommand(o));

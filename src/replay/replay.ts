@@ -16,6 +16,7 @@ import { loadConfig } from '../config/config.js';
 import { SyntheticMarket } from '../market/synthetic.js';
 import type { MarketSource } from '../app/marketSource.js';
 import { startStack, type Stack } from '../app/stack.js';
+import { stackPaths } from '../ops/paths.js';
 import type { HistoryEntry } from '../lifecycle/strategyRegistry.js';
 import { setAtomicDurability, writeFileAtomic, writeJsonAtomic } from '../util/atomicFile.js';
 import { loadHmmModel } from '../strategy/hmm/modelStore.js';
@@ -48,6 +49,10 @@ export interface ReplayOptions {
   readonly models?: readonly { readonly id: string; readonly spec: unknown }[];
   /** Called once the stack is up, before the first replayed step (a test adds its models). */
   readonly onStarted?: (stack: Stack) => void | Promise<void>;
+  /** The text of an ops/policies.yaml to replay under (a what-if: other canary, governance or
+   *  retrain rules), written into the fresh root before the stack starts and read as at any
+   *  start; default: the shipped policies. */
+  readonly policies?: string;
 }
 
 /** A deliberately losing model for the planted-edge scenario: the default MA crossover turned
@@ -152,6 +157,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayReport> {
   }
   const config = loadConfig(env);
   const symbols = config.tradeSymbols.map(toSymbol);
+  if (opts.policies !== undefined) writeFileAtomic(stackPaths(config.root).policies, opts.policies);
   let steps: Bar[][];
   let source: string;
   if (opts.bars) {

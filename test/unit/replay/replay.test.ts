@@ -52,3 +52,14 @@ test('a root that has state is refused before anything is written', async () => 
   await assert.rejects(runReplay({ root, synthetic: { seed: 1, drift: 1, steps: 5 } }), (e: unknown) => e instanceof ReplayError && e.code === 'HMM_REPLAY_ROOT_NOT_FRESH');
   assert.equal(readFileSync(join(root, 'engine/logs/orders.jsonl'), 'utf8'), before);
 });
+
+test('a replay under an operator\'s policies file (--policies): its rules apply, the shipped ones without it', async () => {
+  // Pass rule: retrain.every_bars 100 refits the HMM within 300 replayed bars (a v2 registered
+  // from a walk-forward refit); the shipped 720 does not.
+  const opts = { synthetic: { seed: 5, drift: 1, steps: 300 } };
+  const refits = (r: ReplayReport) => r.lifecycle.filter((h) => h.action === 'register' && /^hmm_regime_v([2-9]|\d\d)$/.test(h.model)).length;
+  const what = await runReplay({ root: fresh(), ...opts, policies: 'retrain:\n  every_bars: 100\n' });
+  const shipped = await runReplay({ root: fresh(), ...opts });
+  assert.ok(refits(what) >= 2, `refits under every_bars 100: ${refits(what)}`);
+  assert.equal(refits(shipped), 0);
+});
