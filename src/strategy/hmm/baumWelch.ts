@@ -84,7 +84,7 @@ export function fitGaussianHmm(
       }
       init = copyParams(options.init);
     } else {
-      init = kmeansInit(obs, k, covarianceType, floor, new Rng(seed));
+      init = kmeansInit(obs, k, covarianceType, floor, variance, new Rng(seed));
     }
     const run = runEm(obs, init, floor, maxIter, tol, ws);
     const summary = { seed, logLikelihood: run.logLikelihood, iterations: run.iterations, converged: run.converged };
@@ -245,10 +245,11 @@ function mStep(
 }
 
 /** Starting parameters from a seeded k-means++ clustering: centroids as means, cluster
- *  spreads as covariances, label-sequence transition counts (plus one, so no transition
+ *  spreads as covariances (globalVar, the data's per-feature variance, for a cluster too
+ *  small to have one), label-sequence transition counts (plus one, so no transition
  *  starts impossible) as the transition matrix. */
 export function kmeansInit(
-  obs: Observations, k: number, covarianceType: CovarianceType, floor: Float64Array, rng: Rng,
+  obs: Observations, k: number, covarianceType: CovarianceType, floor: Float64Array, globalVar: Float64Array, rng: Rng,
 ): GaussianHmmParams {
   const { data, n, d } = obs;
   const { centroids, labels } = kmeansPlusPlus(obs, k, rng);
@@ -263,7 +264,6 @@ export function kmeansInit(
     for (let j = 0; j < k; j++) trans[i * k + j]! /= row;
   }
 
-  const { variance: globalVar } = featureMoments(obs);
   const c = covarianceType === 'diag' ? d : d * d;
   const covars = new Float64Array(k * c);
   for (let t = 0; t < n; t++) {

@@ -46,13 +46,14 @@ export function kmeansPlusPlus(obs: Observations, k: number, rng: Rng, options: 
   const sampleLabels = new Int32Array(m);
   const sums = new Float64Array(k * d);
   const counts = new Float64Array(k);
+  let settled = false;
   for (let iter = 0; iter < maxIter; iter++) {
     let changed = iter === 0;
     for (let i = 0; i < m; i++) {
       const c = nearest(data, rows[i]! * d, centroids, k, d);
       if (c !== sampleLabels[i]) { sampleLabels[i] = c; changed = true; }
     }
-    if (!changed) break;
+    if (!changed) { settled = true; break; }
     sums.fill(0);
     counts.fill(0);
     for (let i = 0; i < m; i++) {
@@ -66,12 +67,22 @@ export function kmeansPlusPlus(obs: Observations, k: number, rng: Rng, options: 
     }
   }
 
+  // The sample is every row and the centroids have not moved since it was labelled: labelling
+  // every row again would give these same labels.
+  if (stride === 1 && settled) return { centroids, labels: sampleLabels };
   const labels = new Int32Array(n);
   for (let t = 0; t < n; t++) labels[t] = nearest(data, t * d, centroids, k, d);
   return { centroids, labels };
 }
 
 function sqDist(a: Float64Array, aOff: number, b: Float64Array, bOff: number, d: number): number {
+  if (d === 3) {
+    // The stack's feature count, unrolled: the same sum in the same order (0 + z² is z²).
+    const z0 = a[aOff]! - b[bOff]!;
+    const z1 = a[aOff + 1]! - b[bOff + 1]!;
+    const z2 = a[aOff + 2]! - b[bOff + 2]!;
+    return z0 * z0 + z1 * z1 + z2 * z2;
+  }
   let s = 0;
   for (let f = 0; f < d; f++) {
     const z = a[aOff + f]! - b[bOff + f]!;
