@@ -148,7 +148,7 @@ function runEm(
   }
 }
 
-class MStepScratch {
+export class MStepScratch {
   readonly weight: Float64Array;
   readonly sum: Float64Array;
   readonly sq: Float64Array;
@@ -165,7 +165,9 @@ class MStepScratch {
  *  rather than estimated from (numerically) nothing. */
 const MIN_WEIGHT = 1e-10;
 
-function mStep(
+/** One M-step, updating params in place. Exported with the `unrolled` switch so a test can
+ *  hold the unrolled kernel to the generic loops' exact bits. */
+export function mStep(
   obs: Observations, gamma: Float64Array, xi: Float64Array, params: GaussianHmmParams,
   floor: Float64Array, s: MStepScratch, unrolled: boolean,
 ): void {
