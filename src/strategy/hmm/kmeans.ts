@@ -48,15 +48,10 @@ export function kmeansPlusPlus(obs: Observations, k: number, rng: Rng, options: 
   const counts = new Float64Array(k);
   let settled = false;
   for (let iter = 0; iter < maxIter; iter++) {
-    const changed = relabel(data, rows, centroids, k, d, sampleLabels) || iter === 0;
-    if (!changed) { settled = true; break; }
     sums.fill(0);
     counts.fill(0);
-    for (let i = 0; i < m; i++) {
-      const c = sampleLabels[i]!;
-      counts[c]! += 1;
-      for (let f = 0; f < d; f++) sums[c * d + f]! += data[rows[i]! * d + f]!;
-    }
+    const changed = assign(data, rows, centroids, k, d, sampleLabels, sums, counts) || iter === 0;
+    if (!changed) { settled = true; break; }
     // An empty cluster keeps its centroid rather than becoming NaN.
     for (let c = 0; c < k; c++) {
       if (counts[c]! > 0) for (let f = 0; f < d; f++) centroids[c * d + f] = sums[c * d + f]! / counts[c]!;
@@ -87,8 +82,12 @@ function sqDist(a: Float64Array, aOff: number, b: Float64Array, bOff: number, d:
   return s;
 }
 
-/** Labels every sampled row with its nearest centroid; true if any label changed. */
-function relabel(data: Float64Array, rows: Int32Array, centroids: Float64Array, k: number, d: number, labels: Int32Array): boolean {
+/** Labels every sampled row with its nearest centroid and adds the row to that cluster's sum
+ *  and count (the next centroids, should a label have changed); true if any label changed. */
+function assign(
+  data: Float64Array, rows: Int32Array, centroids: Float64Array, k: number, d: number,
+  labels: Int32Array, sums: Float64Array, counts: Float64Array,
+): boolean {
   let changed = false;
   if (k === 4 && d === 3) {
     // The stack's shape (4 regimes, 3 features), with the centroids held in locals across
@@ -113,12 +112,19 @@ function relabel(data: Float64Array, rows: Int32Array, centroids: Float64Array, 
       dd = z0 * z0 + z1 * z1 + z2 * z2;
       if (dd < bestD) best = 3;
       if (best !== labels[i]) { labels[i] = best; changed = true; }
+      counts[best]! += 1;
+      sums[3 * best]! += x0;
+      sums[3 * best + 1]! += x1;
+      sums[3 * best + 2]! += x2;
     }
     return changed;
   }
   for (let i = 0; i < rows.length; i++) {
-    const c = nearest(data, rows[i]! * d, centroids, k, d);
+    const off = rows[i]! * d;
+    const c = nearest(data, off, centroids, k, d);
     if (c !== labels[i]) { labels[i] = c; changed = true; }
+    counts[c]! += 1;
+    for (let f = 0; f < d; f++) sums[c * d + f]! += data[off + f]!;
   }
   return changed;
 }
