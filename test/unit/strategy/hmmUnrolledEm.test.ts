@@ -1,5 +1,5 @@
-// The unrolled EM kernels (4 regimes × 3 diag features, the stack's model shape) must produce
-// the generic loops' results bit for bit: the planted-edge proof's pass rule has no margin, so
+// The unrolled EM kernels and k-means labelling (4 regimes × 3 diag features, the stack's model
+// shape) must produce the generic loops' results bit for bit: the planted-edge proof's pass rule has no margin, so
 // a kernel that only agreed to rounding would silently change which models get promoted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +8,7 @@ import { MStepScratch, mStep } from '../../../src/strategy/hmm/baumWelch.js';
 import { buildEmissionCache, emissionMatrix } from '../../../src/strategy/hmm/emissions.js';
 import { backwardPass, forwardPass, forwardWorkspace } from '../../../src/strategy/hmm/forwardBackward.js';
 import { GaussianHmm, type GaussianHmmParams } from '../../../src/strategy/hmm/gaussianHmm.js';
+import { kmeansPlusPlus } from '../../../src/strategy/hmm/kmeans.js';
 import type { Observations } from '../../../src/strategy/hmm/observations.js';
 import { backwardPassUnrolled, forwardPassUnrolled } from '../../../src/strategy/hmm/unrolledEm.js';
 
@@ -121,4 +122,19 @@ test('unrolled M-step leaves a state without responsibility its mean and varianc
   sameBits(unrolled.covars, generic.covars, 'variances');
   sameBits(unrolled.means.subarray(6, 9), fallbackModel.means.subarray(6, 9), 'unused state mean');
   sameBits(unrolled.covars.subarray(6, 9), fallbackModel.covars.subarray(6, 9), 'unused state variance');
+});
+
+test('k-means for 4 clusters × 3 features labels and centres exactly as the generic loops do', () => {
+  // A fourth, all-zero feature adds 0 to every distance and sum, so the generic run on it must
+  // agree to the bit with the unrolled run on the three real features.
+  const { obs } = new GaussianHmm(fallbackModel).sample(3000, new Rng(23));
+  const padded = new Float64Array(obs.n * 4);
+  for (let t = 0; t < obs.n; t++) padded.set(obs.data.subarray(3 * t, 3 * t + 3), 4 * t);
+  for (const seed of [1, 2, 3]) {
+    const unrolled = kmeansPlusPlus(obs, 4, new Rng(seed));
+    const generic = kmeansPlusPlus({ data: padded, n: obs.n, d: 4 }, 4, new Rng(seed));
+    assert.deepEqual(unrolled.labels, generic.labels, `seed ${seed}: labels`);
+    const centres = Float64Array.from({ length: 12 }, (_, i) => generic.centroids[Math.floor(i / 3) * 4 + (i % 3)]!);
+    sameBits(unrolled.centroids, centres, `seed ${seed}: centroids`);
+  }
 });
