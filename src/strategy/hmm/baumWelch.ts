@@ -8,6 +8,7 @@ import { backwardPass, forwardPass, forwardWorkspace, type ForwardWorkspace } fr
 import { GaussianHmm, validateParams, type GaussianHmmParams } from './gaussianHmm.js';
 import { kmeansPlusPlus } from './kmeans.js';
 import { featureMoments, fromRows, observations, type Observations } from './observations.js';
+import { backwardPassUnrolled, diagEmissionStepUnrolled, forwardPassUnrolled, isUnrolledShape } from './unrolledEm.js';
 
 export interface FitOptions {
   readonly k: number;
@@ -83,7 +84,7 @@ export function fitGaussianHmm(
       }
       init = copyParams(options.init);
     } else {
-      init = kmeansInit(obs, k, covarianceType, floor, new Rng(seed));
+      init = kmeansInit(obs, k, covarianceType, floor, variance, new Rng(seed));
     }
     const run = runEm(obs, init, floor, maxIter, tol, ws);
     const summary = { seed, logLikelihood: run.logLikelihood, iterations: run.iterations, converged: run.converged };
@@ -121,24 +122,33 @@ function runEm(
   const { k, d, covarianceType } = params;
   const xi = new Float64Array(k * k);
   const stats = new MStepScratch(k, d, covarianceType);
+  // The stack's shape (4 regimes × 3 diag features) runs unrolled kernels that compute the
+  // same bits; see unrolledEm.ts.
+  const unrolled = isUnrolledShape(k, d, covarianceType);
   let prev = -Infinity;
   let iterations = 0;
   for (;;) {
     const cache = buildEmissionCache(k, d, covarianceType, params.means, params.covars);
-    emissionMatrix(cache, obs, ws.emis);
-    const ll = forwardPass(ws, params.startProb, params.transMat);
+    let ll: number;
+    if (unrolled) {
+      ll = forwardPassUnrolled(ws, cache, obs.data, params.startProb, params.transMat);
+    } else {
+      emissionMatrix(cache, obs, ws.emis);
+      ll = forwardPass(ws, params.startProb, params.transMat);
+    }
     if (Number.isNaN(ll)) throw new HmmError(`log-likelihood became NaN at EM iteration ${iterations}`);
     // A decrease (possible only through the covariance floor) also ends the run.
     if (iterations > 0 && ll - prev < tol * obs.n) return { logLikelihood: ll, iterations, converged: true };
     if (iterations >= maxIter) return { logLikelihood: ll, iterations, converged: false };
-    backwardPass(ws, params.transMat, xi);
-    mStep(obs, ws.alpha, xi, params, floor, stats);
+    if (unrolled) backwardPassUnrolled(ws, params.transMat, xi);
+    else backwardPass(ws, params.transMat, xi);
+    mStep(obs, ws.alpha, xi, params, floor, stats, unrolled);
     prev = ll;
     iterations++;
   }
 }
 
-class MStepScratch {
+export class MStepScratch {
   readonly weight: Float64Array;
   readonly sum: Float64Array;
   readonly sq: Float64Array;
@@ -155,9 +165,11 @@ class MStepScratch {
  *  rather than estimated from (numerically) nothing. */
 const MIN_WEIGHT = 1e-10;
 
-function mStep(
+/** One M-step, updating params in place. Exported with the `unrolled` switch so a test can
+ *  hold the unrolled kernel to the generic loops' exact bits. */
+export function mStep(
   obs: Observations, gamma: Float64Array, xi: Float64Array, params: GaussianHmmParams,
-  floor: Float64Array, s: MStepScratch,
+  floor: Float64Array, s: MStepScratch, unrolled: boolean,
 ): void {
   const { k, d, covarianceType, startProb, transMat, means, covars } = params;
   const { data, n } = obs;
@@ -172,6 +184,10 @@ function mStep(
     if (row > MIN_WEIGHT) for (let j = 0; j < k; j++) transMat[i * k + j] = xi[i * k + j]! / row;
   }
 
+  if (unrolled) {
+    diagEmissionStepUnrolled(data, n, gamma, means, covars, floor, MIN_WEIGHT);
+    return;
+  }
   const { weight, sum, sq, diff } = s;
   weight.fill(0);
   sum.fill(0);
@@ -231,10 +247,11 @@ function mStep(
 }
 
 /** Starting parameters from a seeded k-means++ clustering: centroids as means, cluster
- *  spreads as covariances, label-sequence transition counts (plus one, so no transition
+ *  spreads as covariances (globalVar, the data's per-feature variance, for a cluster too
+ *  small to have one), label-sequence transition counts (plus one, so no transition
  *  starts impossible) as the transition matrix. */
 export function kmeansInit(
-  obs: Observations, k: number, covarianceType: CovarianceType, floor: Float64Array, rng: Rng,
+  obs: Observations, k: number, covarianceType: CovarianceType, floor: Float64Array, globalVar: Float64Array, rng: Rng,
 ): GaussianHmmParams {
   const { data, n, d } = obs;
   const { centroids, labels } = kmeansPlusPlus(obs, k, rng);
@@ -249,7 +266,6 @@ export function kmeansInit(
     for (let j = 0; j < k; j++) trans[i * k + j]! /= row;
   }
 
-  const { variance: globalVar } = featureMoments(obs);
   const c = covarianceType === 'diag' ? d : d * d;
   const covars = new Float64Array(k * c);
   for (let t = 0; t < n; t++) {

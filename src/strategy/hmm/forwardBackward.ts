@@ -9,7 +9,7 @@ import { HmmError } from './errors.js';
 const MAX_EXP = 700;
 /** Below this the predicted·emission mass is too close to underflow to trust as a
  *  normaliser, and the step is redone in log space. */
-const MIN_SCALE = 1e-280;
+export const MIN_SCALE = 1e-280;
 
 /** pred[j] = Σ_i alpha[aOff+i]·A[i,j]: the one-step-ahead state distribution. */
 export function predict(alpha: Float64Array, aOff: number, transMat: Float64Array, k: number, pred: Float64Array): void {
