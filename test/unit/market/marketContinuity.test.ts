@@ -25,7 +25,9 @@ test('a resumed generator produces exactly the bars the original would have', ()
   assert.throws(() => new SyntheticMarket({ ...opts, driftScale: 0, resume: snap }), /drift/);
 });
 
-test('the market source continues across a restart: the first new bar opens at the last close', async () => {
+/** A fresh root's two-symbol market source, started: it has emitted its first step (a step
+ *  an hour, so no second one comes during a test). */
+function startedMarket() {
   const root = mkdtempSync(join(tmpdir(), 'hmm-market-'));
   const statePath = join(root, 'engine/state/engine_sim.market.json');
   const config = loadConfig({ HMM_ROOT: root, WARMUP_BARS: '50', MARKET_INTERVAL_MS: '3600000' });
@@ -33,6 +35,11 @@ test('the market source continues across a restart: the first new bar opens at t
   const first = syntheticSource(config, symbols, { statePath });
   const emitted: Bar[] = [];
   first.start((bars) => emitted.push(...bars));
+  return { statePath, config, symbols, first, emitted };
+}
+
+test('the market source continues across a restart: the first new bar opens at the last close', async () => {
+  const { statePath, config, symbols, first, emitted } = startedMarket();
   await first.close();
   const lastBtc = emitted.filter((b) => b.symbol === 'BTCUSDT').at(-1)!;
 
@@ -49,13 +56,7 @@ test('the market source continues across a restart: the first new bar opens at t
 });
 
 test('after a crash (no close) the state file holds the bars up to the last step: a restart has no warm-up gap', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'hmm-market-'));
-  const statePath = join(root, 'engine/state/engine_sim.market.json');
-  const config = loadConfig({ HMM_ROOT: root, WARMUP_BARS: '50', MARKET_INTERVAL_MS: '3600000' });
-  const symbols = [symbol('BTCUSDT'), symbol('ETHUSDT')];
-  const first = syntheticSource(config, symbols, { statePath });
-  const emitted: Bar[] = [];
-  first.start((bars) => emitted.push(...bars));
+  const { statePath, config, symbols, first, emitted } = startedMarket();
   // The process dies here: a restart reads the file as the last step left it.
   const second = syntheticSource(config, symbols, { statePath });
   assert.equal(second.history.length, 50 * symbols.length);
