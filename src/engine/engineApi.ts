@@ -404,10 +404,13 @@ function notionalRequest(
   if (type !== 'MARKET') throw new HttpError(400, `${field} sizes a MARKET order only`, [{ field: 'type', message: 'MARKET only' }]);
   if (b.model === undefined) throw new HttpError(400, `${field} is sized against a model's position: model is required`, [{ field: 'model', message: 'required' }]);
   if (b.target_usd !== undefined && b.side !== undefined) throw new HttpError(400, 'target_usd sets the side itself: leave side out', [{ field: 'side', message: 'not allowed with target_usd' }]);
+  // Never a default side: an amount without one is refused, whether or not an admission check
+  // sizes the order first (it was a silent BUY there and a 400 without one).
+  if (b.target_usd === undefined && b.side === undefined) throw new HttpError(400, 'side is required with notional_usd (or give target_usd, which sets it)', [{ field: 'side', message: 'required' }]);
   const limits = engine.riskLimits();
   const intent: NotionalIntent = b.target_usd !== undefined
     ? { kind: 'target', targetUsd: toMoney(b.target_usd, 'target_usd') }
-    : { kind: 'notional', side: (b.side?.toUpperCase() ?? 'BUY') as 'BUY' | 'SELL', notionalUsd: toMoney(b.notional_usd!, 'notional_usd') };
+    : { kind: 'notional', side: b.side!.toUpperCase() as 'BUY' | 'SELL', notionalUsd: toMoney(b.notional_usd!, 'notional_usd') };
   return {
     symbol, model: modelId(b.model), intent,
     maxNotionalUsd: toFixed(b.max_notional_usd, 'max_notional_usd') ?? limits.maxNotionalUsdt,

@@ -133,3 +133,22 @@ test('POST /orders states money one way only: a target sets its own side, money 
   const ok = await post({ ...base, client_order_id: 'rt-ok', side: 'BUY', notional_usd: '100' });
   assert.deepEqual([ok.status, ok.body['status'], ok.body['notional_usd']], [201, 'accepted', '99.43']); // 0.00163 BTC at 61000
 });
+
+test('money without a side is refused the same with an admission check: never a default BUY', async () => {
+  // The engine process configures an admission check (its STORAGE and trading-state refusals),
+  // which sizes a money order before admitting it; that path used to default the side to BUY.
+  const gated = await createOpsServer({ log: silentLogger(), token: tokens });
+  await gated.register(engineRoutes(embedded.engine, null, { admission: () => null }));
+  try {
+    const post = (body: Record<string, unknown>) => gated.inject({ method: 'POST', url: '/orders', headers: { 'x-ops-token': TOKEN }, payload: body });
+    const bare = await post({ symbol: 'BTCUSDT', model: 'ma_v1', client_order_id: 'rt-noside', notional_usd: '100' });
+    assert.equal(bare.statusCode, 400, bare.body);
+    assert.equal(bare.json().field, 'side');
+    assert.equal(embedded.engine.getOrder('rt-noside'), undefined);
+    // Counterpart: with its side the same money is placed through the admission check.
+    const sided = await post({ symbol: 'BTCUSDT', model: 'ma_v1', client_order_id: 'rt-sided', side: 'BUY', notional_usd: '100' });
+    assert.equal(sided.statusCode, 201, sided.body);
+  } finally {
+    await gated.close();
+  }
+});
