@@ -81,7 +81,7 @@ export function createMetrics(opts: { collectProcess?: boolean } = {}) {
     modelExposure: new client.Gauge({ name: 'hmm_model_exposure_usd', help: 'Absolute position value held per model', labelNames: ['model'], registers: r }),
     netExposure: new client.Gauge({ name: 'hmm_exposure_net_usd', help: 'Signed position value by symbol (long > 0, short < 0)', labelNames: ['venue', 'symbol'], registers: r }),
     equityPeak: new client.Gauge({ name: 'hmm_equity_peak_usd', help: 'Highest equity seen since the process started, per venue and for the whole portfolio', labelNames: ['scope'], registers: r }),
-    drawdown: new client.Gauge({ name: 'hmm_drawdown_ratio', help: 'Drawdown from the equity peak as a fraction (0.05 = 5 %), per venue and for the whole portfolio', labelNames: ['scope'], registers: r }),
+    drawdown: new client.Gauge({ name: 'hmm_drawdown_ratio', help: 'Drawdown from the equity peak as a fraction (0.05 = 5 %), per venue and for the whole portfolio; the peak starts at the starting capital, and the portfolio\'s is governance\'s (kept across restarts)', labelNames: ['scope'], registers: r }),
     engineUp: new client.Gauge({ name: 'hmm_engine_up', help: '1 when the control plane reaches the engine (its /health answers)', labelNames: ['engine'], registers: r }),
     collectorErrors: new client.Counter({ name: 'hmm_metrics_collector_errors_total', help: 'Metric refreshes that failed, by source', labelNames: ['source'], registers: r }),
     labelOverflow: new client.Counter({ name: 'hmm_metric_label_overflow_total', help: 'Label values mapped to "other" because a label reached its cardinality cap', labelNames: ['metric', 'label'], registers: r }),

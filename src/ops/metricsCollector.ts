@@ -30,8 +30,12 @@ export class MetricsCollector {
   private timer: NodeJS.Timeout | null = null;
   private inflight: Promise<void> | null = null;
   private readonly unsubscribe: (() => void)[] = [];
-  /** Equity peaks since this process started, per engine and 'portfolio' (drawdown's reference). */
+  /** Equity peaks per engine and 'portfolio' (drawdown's reference): the starting capital until
+   *  equity rises above it; the portfolio's is governance's own peak once governance states it
+   *  (metrics.update peak_equity, kept across restarts), so hmm_drawdown_ratio{scope="portfolio"}
+   *  is the figure governance escalates on, not one that restarts at 0 with the process. */
   private readonly peaks = new Map<string, number>();
+  private governancePeak: number | null = null;
   private readonly intervalMs: number;
   private readonly engineTimeoutMs: number;
 
@@ -48,6 +52,11 @@ export class MetricsCollector {
     this.unsubscribe.push(
       this.ctx.bus.subscribe('governance.action', (p) => m.governanceEvents.inc({ action: typeof p.action === 'string' && p.action !== '' ? p.action : 'unknown' })),
       this.ctx.bus.subscribe('alert', (p) => m.alerts.inc({ severity: ALERT_SEVERITIES.includes(p.severity) ? p.severity : 'INFO' })),
+      // Governance states its peak with its drawdown; an operator's injected metrics carry none.
+      this.ctx.bus.subscribe('metrics.update', (p) => {
+        const peak = p['peak_equity'];
+        if (typeof peak === 'number' && Number.isFinite(peak) && peak > 0) this.governancePeak = peak;
+      }),
     );
     void this.refresh();
     this.timer = setInterval(() => void this.refresh(), this.intervalMs);
@@ -110,6 +119,7 @@ export class MetricsCollector {
   private async refreshEngines(): Promise<void> {
     const m = this.ctx.metrics;
     let total = 0;
+    let baseline = 0;
     let complete = true;
     for (const e of this.ctx.engines()) {
       try {
@@ -126,8 +136,10 @@ export class MetricsCollector {
           m.exposure.set({ venue: e.name, symbol: p.symbol }, Math.abs(p.marketValue));
           m.netExposure.set({ venue: e.name, symbol: p.symbol }, p.marketValue);
         }
-        this.drawdown(e.name, v.equity);
+        const startingCapital = this.ctx.baselineEquity(e.name);
+        this.drawdown(e.name, v.equity, startingCapital);
         total += v.equity;
+        baseline += startingCapital;
       } catch (err) {
         complete = false;
         m.engineUp.set({ engine: e.name }, 0);
@@ -135,11 +147,11 @@ export class MetricsCollector {
       }
     }
     // The portfolio's drawdown only from a complete picture: a missing engine is not a loss.
-    if (complete && this.ctx.engines().length > 0) this.drawdown('portfolio', total);
+    if (complete && this.ctx.engines().length > 0) this.drawdown('portfolio', total, this.governancePeak ?? baseline);
   }
 
-  private drawdown(scope: string, equity: number): void {
-    const peak = Math.max(this.peaks.get(scope) ?? equity, equity);
+  private drawdown(scope: string, equity: number, reference: number): void {
+    const peak = Math.max(this.peaks.get(scope) ?? reference, scope === 'portfolio' ? this.governancePeak ?? 0 : 0, equity);
     this.peaks.set(scope, peak);
     this.ctx.metrics.equityPeak.set({ scope }, peak);
     this.ctx.metrics.drawdown.set({ scope }, peak > 0 ? Math.max(0, (peak - equity) / peak) : 0);

@@ -48,6 +48,7 @@ function setup() {
     allocator: { quota: (m: string) => (m === 'ma_v1' ? 6000 : 2000) },
     models: () => models,
     engines: () => engines.map(engineHandle),
+    baselineEquity: (name: string) => (name === 'engine_b' ? 5_000 : 10_000),
   } as unknown as OpsContext;
   return { ctx, metrics, bus, engines, setModels: (m: ModelInfo[]) => { models = m; } };
 }
@@ -103,6 +104,33 @@ test('drawdown is measured from the running equity peak, per engine and for the 
   engines[0]!.equity = 11_000; // a new high: no drawdown
   await c.refresh();
   assert.deepEqual(await values(metrics, 'hmm_drawdown_ratio'), { engine_a: 0, portfolio: 0 });
+});
+
+test('the portfolio drawdown is governance\'s: its stated peak, the starting capital before any — not a peak that restarts with the process', async () => {
+  // Pass rule: a collector started after a loss (equity 9,500 of a 10,000 start) reads 5 %
+  // before governance speaks, and 5 % of governance's peak (11,000 → 10,450) once it states it;
+  // the engine's own scope also counts from its starting capital.
+  const { ctx, metrics, bus, engines } = setup();
+  const c = new MetricsCollector(ctx, { intervalMs: 3_600_000 });
+  engines[0]!.equity = 9_500;
+  c.start();
+  try {
+    await c.refresh();
+    let dd = await values(metrics, 'hmm_drawdown_ratio');
+    assert.ok(Math.abs(dd.portfolio! - 0.05) < 1e-12 && Math.abs(dd.engine_a! - 0.05) < 1e-12, JSON.stringify(dd));
+    bus.publish('metrics.update', { equity: 10_450, drawdown_pct: 5, peak_equity: 11_000 });
+    engines[0]!.equity = 10_450;
+    await c.refresh();
+    dd = await values(metrics, 'hmm_drawdown_ratio');
+    assert.ok(Math.abs(dd.portfolio! - 0.05) < 1e-12, String(dd.portfolio));
+    assert.equal((await values(metrics, 'hmm_equity_peak_usd')).portfolio, 11_000);
+    // Counterpart: an operator's injected metrics (no peak) move nothing.
+    bus.publish('metrics.update', { pnl_unrealized: -150 });
+    await c.refresh();
+    assert.equal((await values(metrics, 'hmm_equity_peak_usd')).portfolio, 11_000);
+  } finally {
+    await c.stop();
+  }
 });
 
 test('an unreachable engine reads as down and does not fake a portfolio drawdown', async () => {
