@@ -476,6 +476,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
     undo.push(() => clock.clear(h));
   };
   let opsUrl: string | null = null;
+  let listening = false;
   let stopped = false;
 
   return {
@@ -537,6 +538,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
 
     async listen() {
       await ops.listen({ host: config.opsHost, port: config.opsPort });
+      listening = true;
       undo.push(() => ops.close());
       const addr = ops.server.address();
       opsUrl = typeof addr === 'object' && addr ? `http://${config.opsHost}:${addr.port}` : `http://${config.opsHost}:${config.opsPort}`;
@@ -561,6 +563,9 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
       allocator.stop();
       await allocator.flush();
       await exposureFile.close().catch((err: Error) => log.error({ err }, `[OPS] exposure collection failed: ${err.message}`));
+      // A control plane that never listened (a replay) still closes what its API built: the
+      // dashboard history writes what it holds and closes its database.
+      if (!listening) await ops.close().catch((err: Error) => log.error({ err }, `[OPS] stopping the control plane: ${err.message}`));
       tradingStates.close();
     },
   };

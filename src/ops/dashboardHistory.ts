@@ -81,6 +81,7 @@ export class DashboardHistory {
   private governanceFigure: GovernanceDrawdown | null = null;
   private governanceUnsaved = false;
   private governanceSavedAt = -Infinity;
+  private governanceTimer: NodeJS.Timeout | null = null;
   private readonly pruneStmts: readonly Database.Statement[];
 
   constructor(private readonly o: DashboardHistoryOptions) {
@@ -158,13 +159,23 @@ export class DashboardHistory {
     this.write('an event', () => this.insertEvent.run(e.ts, e.topic, JSON.stringify(e.payload ?? {})));
   }
 
-  /** Kept in memory at once; written at most once a host second and at close (a restart
-   *  within that second shows the figure before: acceptable for a page). */
+  /** Kept in memory at once; written at most once a host second — what waits by a host timer
+   *  at the end of that second, or at close (a crash within it shows the figure before:
+   *  acceptable for a page). */
   setGovernance(g: GovernanceDrawdown): void {
     this.governanceFigure = g;
     this.governanceUnsaved = true;
     const at = performance.now();
-    if (at - this.governanceSavedAt >= GOVERNANCE_WRITE_EVERY_MS) this.saveGovernance(at);
+    const since = at - this.governanceSavedAt;
+    if (since >= GOVERNANCE_WRITE_EVERY_MS) {
+      this.saveGovernance(at);
+    } else if (this.governanceTimer === null) {
+      this.governanceTimer = setTimeout(() => {
+        this.governanceTimer = null;
+        this.saveGovernance(performance.now());
+      }, GOVERNANCE_WRITE_EVERY_MS - since);
+      this.governanceTimer.unref();
+    }
   }
 
   private saveGovernance(at: number): void {
@@ -220,6 +231,8 @@ export class DashboardHistory {
 
   close(): void {
     if (this.closed) return;
+    if (this.governanceTimer !== null) clearTimeout(this.governanceTimer);
+    this.governanceTimer = null;
     this.saveGovernance(performance.now());
     this.closed = true;
     this.db.close();

@@ -30,12 +30,13 @@ export class MetricsCollector {
   private timer: NodeJS.Timeout | null = null;
   private inflight: Promise<void> | null = null;
   private readonly unsubscribe: (() => void)[] = [];
-  /** Equity peaks per engine and 'portfolio' (drawdown's reference): the starting capital until
-   *  equity rises above it; the portfolio's is governance's own peak once governance states it
-   *  (metrics.update peak_equity, kept across restarts), so hmm_drawdown_ratio{scope="portfolio"}
-   *  is the figure governance escalates on, not one that restarts at 0 with the process. */
+  /** Equity peaks per engine (drawdown's reference): the starting capital until equity rises
+   *  above it. The portfolio's drawdown is governance's own statement once it has made one
+   *  (metrics.update drawdown_pct with peak_equity, its peak kept across restarts), so
+   *  hmm_drawdown_ratio{scope="portfolio"} is the figure governance escalates on, not one that
+   *  restarts at 0 with the process; before it, the same formula from the starting capital. */
   private readonly peaks = new Map<string, number>();
-  private governancePeak: number | null = null;
+  private governance: { readonly drawdownPct: number; readonly peak: number } | null = null;
   private readonly intervalMs: number;
   private readonly engineTimeoutMs: number;
 
@@ -52,10 +53,14 @@ export class MetricsCollector {
     this.unsubscribe.push(
       this.ctx.bus.subscribe('governance.action', (p) => m.governanceEvents.inc({ action: typeof p.action === 'string' && p.action !== '' ? p.action : 'unknown' })),
       this.ctx.bus.subscribe('alert', (p) => m.alerts.inc({ severity: ALERT_SEVERITIES.includes(p.severity) ? p.severity : 'INFO' })),
-      // Governance states its peak with its drawdown; an operator's injected metrics carry none.
+      // Governance states its drawdown with its peak (an operator's injected metrics usually
+      // carry neither; ones that do are what governance itself reads, until its next round).
       this.ctx.bus.subscribe('metrics.update', (p) => {
+        const dd = p['drawdown_pct'];
         const peak = p['peak_equity'];
-        if (typeof peak === 'number' && Number.isFinite(peak) && peak > 0) this.governancePeak = peak;
+        if (typeof dd === 'number' && Number.isFinite(dd) && typeof peak === 'number' && Number.isFinite(peak) && peak > 0) {
+          this.governance = { drawdownPct: Math.max(0, dd), peak };
+        }
       }),
     );
     void this.refresh();
@@ -147,11 +152,17 @@ export class MetricsCollector {
       }
     }
     // The portfolio's drawdown only from a complete picture: a missing engine is not a loss.
-    if (complete && this.ctx.engines().length > 0) this.drawdown('portfolio', total, this.governancePeak ?? baseline);
+    if (!complete || this.ctx.engines().length === 0) return;
+    if (this.governance === null) {
+      this.drawdown('portfolio', total, baseline);
+    } else {
+      this.ctx.metrics.equityPeak.set({ scope: 'portfolio' }, this.governance.peak);
+      this.ctx.metrics.drawdown.set({ scope: 'portfolio' }, this.governance.drawdownPct / 100);
+    }
   }
 
   private drawdown(scope: string, equity: number, reference: number): void {
-    const peak = Math.max(this.peaks.get(scope) ?? reference, scope === 'portfolio' ? this.governancePeak ?? 0 : 0, equity);
+    const peak = Math.max(this.peaks.get(scope) ?? reference, equity);
     this.peaks.set(scope, peak);
     this.ctx.metrics.equityPeak.set({ scope }, peak);
     this.ctx.metrics.drawdown.set({ scope }, peak > 0 ? Math.max(0, (peak - equity) / peak) : 0);

@@ -157,7 +157,6 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayReport> {
   }
   const config = loadConfig(env);
   const symbols = config.tradeSymbols.map(toSymbol);
-  if (opts.policies !== undefined) writeFileAtomic(stackPaths(config.root).policies, opts.policies);
   let steps: Bar[][];
   let source: string;
   if (opts.bars) {
@@ -170,6 +169,8 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayReport> {
     for (let i = 0; i < config.warmupBars + s.steps; i++) steps.push(m.nextBars());
     source = `synthetic (seed ${s.seed}, drift ×${s.drift})`;
   }
+  // Written once the bars are known to be replayable: a refused replay leaves its folder fresh.
+  if (opts.policies !== undefined) writeFileAtomic(stackPaths(config.root).policies, opts.policies);
   const warm = Math.min(config.warmupBars, Math.max(0, steps.length - 1));
   const history = steps.slice(0, warm).flat();
   const replayed = steps.slice(warm);

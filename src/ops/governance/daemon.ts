@@ -88,6 +88,7 @@ export class GovernanceDaemon {
   /** Host ms of the last save, and whether newer memory waits for the next one (persistSoon). */
   private persistedAt = -Infinity;
   private unsaved = false;
+  private saveTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: GovernanceDeps) {
     this.clock = deps.clock ?? new WallClock();
@@ -137,6 +138,9 @@ export class GovernanceDaemon {
     this.fillTimer = null;
     for (const u of this.unsubscribe.splice(0)) u();
     await this.ticking;
+    await this.evaluating;
+    if (this.saveTimer !== null) clearTimeout(this.saveTimer);
+    this.saveTimer = null;
     if (this.unsaved) this.persist();
   }
 
@@ -256,7 +260,12 @@ export class GovernanceDaemon {
     this.multiplier = step.memory.multiplier;
     this.calmSince = step.memory.calmSince;
     if (step.change) this.onExposureChange(step.change);
-    else if (memoryChanged) this.persistSoon(); // the recovery window's start alone
+    // A new start of the recovery window may wait; its end (an adverse reading) is saved at
+    // once, or a crash could restore a window the market had since broken.
+    else if (memoryChanged) {
+      if (this.calmSince === null) this.persist();
+      else this.persistSoon();
+    }
     if (!step.change && newlyBinding && this.multiplier <= newlyBinding.rule.multiplier + 1e-9) {
       this.deps.log.info({ rule: newlyBinding.rule.name, multiplier: this.multiplier }, `[GOV] 📉 Exposure held at ${fmtX(this.multiplier)} (${describeHit(newlyBinding)}): already reduced that far`);
     }
@@ -410,13 +419,25 @@ export class GovernanceDaemon {
 
   /** A new equity peak, or a new start of the recovery window, alone is saved at most once a
    *  host second: a replay makes one every round (a rising equity; readings that alternate
-   *  between adverse and calm while exposure is reduced). A multiplier change, an escalation
-   *  and an action are saved at once, and so is what is held with them. A crash within that
-   *  second restores the memory before it — a peak a second's rise lower, a recovery window
-   *  a round older; stop() saves what is held. Live rounds are seconds apart: never held. */
+   *  between adverse and calm while exposure is reduced). What waits is saved by a host timer
+   *  at the end of that second, or sooner with any other save (a multiplier change, an
+   *  escalation, an action, the end of a recovery window are saved at once) or at stop(). A
+   *  crash inside the second restores the memory before it: a peak a second's rise lower, or
+   *  no recovery window yet (one starts at the next calm reading). */
   private persistSoon(): void {
-    if (performance.now() - this.persistedAt >= SOON_PERSIST_MS) this.persist();
-    else this.unsaved = true;
+    const since = performance.now() - this.persistedAt;
+    if (since >= SOON_PERSIST_MS) {
+      this.persist();
+      return;
+    }
+    this.unsaved = true;
+    if (this.saveTimer === null) {
+      this.saveTimer = setTimeout(() => {
+        this.saveTimer = null;
+        if (this.unsaved) this.persist();
+      }, SOON_PERSIST_MS - since);
+      this.saveTimer.unref();
+    }
   }
 
   private persist(): void {

@@ -132,6 +132,39 @@ test('the stack\'s own numbers and an injected reading do not fight: recovery wa
   await g.daemon.stop();
 });
 
+test('memory a crash must not lose: the end of a recovery window is on disk at once, a new peak within a host second', async () => {
+  // Pass rule: after reduce → calm (window starts) → adverse (window ends) in quick succession,
+  // the file already says calm_since null, so a crash cannot restore a window the market broke
+  // (a restart then restores no step on its first calm reading); a new equity peak made right
+  // after a save reaches the file within ~1 s of host time with nothing else written.
+  const g = setup({ recovery: { window_sec: 60, step: 0.1 } });
+  const onDisk = () => JSON.parse(readFileSync(join(g.root, 'governance_state.json'), 'utf8')) as { calm_since: number | null; peak_equity: number | null; multiplier: number };
+  g.daemon.start();
+  g.bus.publish('metrics.update', { pnl_unrealized: -150 });
+  await g.daemon.evaluate(false);
+  g.bus.publish('metrics.update', { pnl_unrealized: 0 }); // calm: the window starts (may wait a second)
+  await g.daemon.evaluate(false);
+  g.clock.advance(5_000);
+  g.bus.publish('metrics.update', { pnl_unrealized: -150 }); // adverse again: the window ends
+  await g.daemon.evaluate(false);
+  assert.equal(onDisk().calm_since, null);
+  // "Crash" now and restart from the file after 100 s: one calm reading restores nothing.
+  g.clock.advance(100_000);
+  const again = setup({ recovery: { window_sec: 60, step: 0.1 } }, g.root);
+  again.daemon.start();
+  again.bus.publish('metrics.update', { pnl_unrealized: 0 });
+  await again.daemon.evaluate(false);
+  assert.equal(again.daemon.effectiveMultiplier(), 0.7);
+  // A new peak right after that save waits, then is written by the daemon's own timer.
+  again.engine.equity = 10_400;
+  await again.daemon.publishPortfolioMetrics();
+  const deadline = Date.now() + 3_000;
+  while (onDisk().peak_equity !== 10_400 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(onDisk().peak_equity, 10_400);
+  await again.daemon.stop();
+  await g.daemon.stop();
+});
+
 test('drawdown from the portfolio publisher: REDUCING, then HALTED, pushed to the engines and latched', async () => {
   const g = setup();
   g.daemon.start();

@@ -124,10 +124,16 @@ test('the portfolio drawdown is governance\'s: its stated peak, the starting cap
     dd = await values(metrics, 'hmm_drawdown_ratio');
     assert.ok(Math.abs(dd.portfolio! - 0.05) < 1e-12, String(dd.portfolio));
     assert.equal((await values(metrics, 'hmm_equity_peak_usd')).portfolio, 11_000);
-    // Counterpart: an operator's injected metrics (no peak) move nothing.
+    // Counterpart: an operator's injected metrics without governance's pair move nothing, and
+    // governance's next statement replaces whatever was stated before (nothing sticks).
     bus.publish('metrics.update', { pnl_unrealized: -150 });
     await c.refresh();
     assert.equal((await values(metrics, 'hmm_equity_peak_usd')).portfolio, 11_000);
+    bus.publish('metrics.update', { drawdown_pct: 40, peak_equity: 1e9 });
+    bus.publish('metrics.update', { equity: 10_780, drawdown_pct: 2, peak_equity: 11_000 });
+    await c.refresh();
+    dd = await values(metrics, 'hmm_drawdown_ratio');
+    assert.ok(Math.abs(dd.portfolio! - 0.02) < 1e-12, String(dd.portfolio));
   } finally {
     await c.stop();
   }

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { symbol as toSymbol } from '../../../src/core/ids.js';
+import type { Bar } from '../../../src/core/marketData.js';
 import { ReplayError, runReplay, type ReplayReport } from '../../../src/replay/replay.js';
 
 const fresh = () => join(mkdtempSync(join(tmpdir(), 'hmm-replay-')), 'root');
@@ -62,4 +64,12 @@ test('a replay under an operator\'s policies file (--policies): its rules apply,
   const shipped = await runReplay({ root: fresh(), ...opts });
   assert.ok(refits(what) >= 2, `refits under every_bars 100: ${refits(what)}`);
   assert.equal(refits(shipped), 0);
+});
+
+test('a refused replay leaves its folder fresh, policies file and all: the same --out can be used again', async () => {
+  const root = fresh();
+  const bar = (ts: number): Bar => ({ ts, symbol: toSymbol('BTCUSDT'), open: 100, high: 101, low: 99, close: 100, volume: 1 });
+  await assert.rejects(runReplay({ root, bars: [bar(120_000), bar(60_000)], env: { TRADE_SYMBOLS: 'BTCUSDT' }, policies: 'retrain:\n  enabled: false\n' }),
+    (e: Error) => e instanceof ReplayError && e.code === 'HMM_REPLAY_UNORDERED');
+  assert.equal(existsSync(root), false);
 });
