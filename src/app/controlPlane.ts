@@ -47,7 +47,7 @@ import { BotApi } from '../ops/telegram/botApi.js';
 import { CommandBot } from '../ops/telegram/commandBot.js';
 import { telegramOperator } from '../ops/telegram/operator.js';
 import { dailyPnlFromLedgers } from '../ops/dailyPnl.js';
-import { forceExit } from '../ops/forceExit.js';
+import { forceExit, type ForceExitDeps } from '../ops/forceExit.js';
 import type { Coordination } from '../ops/cluster/coordinator.js';
 import { GovernanceDaemon } from '../ops/governance/daemon.js';
 import { TradingStates } from '../ops/governance/tradingStates.js';
@@ -404,7 +404,9 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   });
   await ops.register(governanceRoutes, { tradingStates, governance, tokens: token, alerts, bus, engineNames: () => engines().map((e) => e.name), modelIds });
   await ops.register(reconcileRoutes, { engines, log });
-  await ops.register(tradingRoutes, { engines, maxNotionalUsd: config.maxNotionalUsdt, log, now: () => clock.now() });
+  // What a force-exit uses, from the API (POST /positions/force-exit) and from Telegram alike.
+  const exitDeps: ForceExitDeps = { engines, maxNotionalUsd: config.maxNotionalUsdt, log, now: () => clock.now() };
+  await ops.register(tradingRoutes, exitDeps);
   await ops.register(engineStopRoutes, { engines, log });
   await ops.register(controlRoutes, { killSwitch, exposure: governance, weights, modelIds, hasModel: (id) => runtime.get(id) !== undefined, router, signalGate, bus });
   await ops.register(streamRoutes, {
@@ -433,7 +435,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
         weights, modelIds, stageOf: (m) => modelStage(context, m), quota: (m) => allocator.quota(m), leaderboard,
         promote: (m, stage, actor, reason) => canary.promote(m, stage as Parameters<CanaryManager['promote']>[1], actor, reason),
         rollback: (m, actor, reason) => canary.rollback(m, actor, reason),
-        forceExit: (model, symbol, actor, reason) => forceExit({ engines, maxNotionalUsd: config.maxNotionalUsdt, log, now: () => clock.now() }, { model, symbol, actor, reason }),
+        forceExit: (model, symbol, actor, reason) => forceExit(exitDeps, { model, symbol, actor, reason }),
         dailyPnl: (days) => dailyPnlFromLedgers(paths, days, Date.now()),
         startedAt: market.startedAt, lastBarTs: () => lastBarTs, now: () => Date.now(),
       }),

@@ -217,11 +217,6 @@ export class DashboardHistory {
     return rows.map((r) => ({ ts: r.ts, topic: r.topic, payload: JSON.parse(r.payload) as unknown }));
   }
 
-  /** The newest equity frame, if any (the page's drawdown before governance speaks again). */
-  latestPoint(): EquityPoint | null {
-    return (this.db.prepare('SELECT * FROM equity ORDER BY ts DESC LIMIT 1').get() as EquityPoint | undefined) ?? null;
-  }
-
   prune(now = this.o.now()): void {
     this.lastPrune = now;
     const cutoff = now - this.o.retentionMs();

@@ -4,6 +4,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { EngineHandle } from '../../engine/engineHandle.js';
 import { HttpError, errorSchema } from '../../http/errors.js';
+import { anyObject } from '../../http/schemas.js';
 import { actorOf } from '../../http/auth.js';
 import type { Logger } from '../../obs/logger.js';
 
@@ -12,8 +13,6 @@ export interface EngineStopRouteOptions {
   readonly engines: () => readonly EngineHandle[];
   readonly log: Logger;
 }
-
-const anyObject = { type: 'object', additionalProperties: true } as const;
 
 export const engineStopRoutes: FastifyPluginAsync<EngineStopRouteOptions> = async (app, o) => {
   app.post('/engines/:name/ack', {

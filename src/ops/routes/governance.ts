@@ -6,6 +6,7 @@ import { TRADING_STATES, type TradingState } from '../../engine/riskRails.js';
 import type { Bus } from '../../bus/bus.js';
 import { actorOf } from '../../http/auth.js';
 import { HttpError, errorSchema, refuseBody } from '../../http/errors.js';
+import { anyObject } from '../../http/schemas.js';
 import type { AlertManager } from '../alerts/alertManager.js';
 import type { OpsTokenRing } from '../auth.js';
 import type { GovernanceDaemon } from '../governance/daemon.js';
@@ -24,7 +25,6 @@ export interface GovernanceRouteOptions {
   readonly modelIds: () => readonly string[];
 }
 
-const anyObject = { type: 'object', additionalProperties: true } as const;
 const security = [{ opsToken: [] }];
 const auth = { auth: true };
 const entrySchema = { type: 'object', properties: { state: { type: 'string' }, reason: { type: 'string' }, actor: { type: 'string' }, updated_at: { type: 'string' }, cancel_open: { type: 'boolean' } } } as const;

@@ -2,14 +2,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { EngineHandle } from '../../engine/engineHandle.js';
 import { errorSchema } from '../../http/errors.js';
+import { anyObject } from '../../http/schemas.js';
 import type { LeaderboardRow } from '../../lifecycle/leaderboard.js';
 import type { Registry } from '../../obs/metrics.js';
 import type { StrategyWeights } from '../../portfolio/strategyWeights.js';
 import { aggregateExposure, aggregateMetrics, aggregatePortfolio } from '../aggregate.js';
 import type { KillSwitch } from '../killSwitch.js';
 import { LEADERBOARD_ROW_SCHEMA } from '../../lifecycle/leaderboard.js';
-
-const anyObject = { type: 'object', additionalProperties: true } as const;
 
 /** What the read routes use, and nothing else (Fastify register options). */
 export interface ReadRouteOptions {

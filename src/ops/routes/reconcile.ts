@@ -3,6 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { EngineHandle } from '../../engine/engineHandle.js';
 import { errorSchema, refuseBody } from '../../http/errors.js';
+import { anyObject } from '../../http/schemas.js';
 import type { Logger } from '../../obs/logger.js';
 
 /** What the reconciliation routes use, and nothing else (Fastify register options). */
@@ -10,8 +11,6 @@ export interface ReconcileRouteOptions {
   readonly engines: () => readonly EngineHandle[];
   readonly log: Logger;
 }
-
-const anyObject = { type: 'object', additionalProperties: true } as const;
 
 export const reconcileRoutes: FastifyPluginAsync<ReconcileRouteOptions> = async (app, o) => {
   app.post('/reconcile/manual', {

@@ -6,12 +6,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { CapitalAllocator } from '../../portfolio/allocator.js';
 import type { CanaryManager } from '../../lifecycle/canaryManager.js';
 import { errorSchema } from '../../http/errors.js';
+import { anyObject } from '../../http/schemas.js';
 import { actorOf } from '../../http/auth.js';
 import { STAGES, type StrategyRegistry } from '../../lifecycle/strategyRegistry.js';
 import type { ModelStage } from '../../lifecycle/modelStage.js';
 
 // GET /strategy/status (read.ts) ranks with the same tracker through attachLeaderboardSource.
-const anyObject = { type: 'object', additionalProperties: true } as const;
 const security = [{ opsToken: [] }];
 /** What a stage change answers (promote, demote, retire, rollback). */
 const transitionSchema = {

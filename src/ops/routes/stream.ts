@@ -71,8 +71,6 @@ const HEARTBEAT_MS = 15_000;
 class DashboardFeed {
   readonly history: DashboardHistory;
   latest: AggregatePortfolio | null = null;
-  /** Governance's drawdown as it last stated it (metrics.update), kept across restarts. */
-  governance: GovernanceDrawdown | null;
   latestLeaderboard: LeaderboardRow[] | null = null;
   private readonly clients = new Set<ServerResponse>();
   private timer: NodeJS.Timeout | null = null;
@@ -83,7 +81,11 @@ class DashboardFeed {
 
   constructor(private readonly o: StreamRouteOptions) {
     this.history = new DashboardHistory({ path: o.historyPath, retentionMs: () => o.retentionHours() * 3_600_000, log: o.log, now: () => Date.now() });
-    this.governance = this.history.governance();
+  }
+
+  /** Governance's drawdown as it last stated it (metrics.update), kept across restarts by the history. */
+  get governance(): GovernanceDrawdown | null {
+    return this.history.governance();
   }
 
   get clientCount(): number {
@@ -113,8 +115,7 @@ class DashboardFeed {
     const dd = m['drawdown_pct'];
     const peak = m['peak_equity'];
     if (typeof dd !== 'number' || !Number.isFinite(dd) || typeof peak !== 'number' || !Number.isFinite(peak)) return;
-    this.governance = { drawdown_pct: dd, peak_equity: peak, ts: Date.now() };
-    this.history.setGovernance(this.governance);
+    this.history.setGovernance({ drawdown_pct: dd, peak_equity: peak, ts: Date.now() });
   }
 
   /** Governance's formula at one frame: below the highest equity governance has seen. */

@@ -8,6 +8,7 @@ import type { Fixed } from '../../core/decimal.js';
 import type { EngineHandle } from '../../engine/engineHandle.js';
 import { actorOf } from '../../http/auth.js';
 import { HttpError, errorSchema } from '../../http/errors.js';
+import { anyObject } from '../../http/schemas.js';
 import { statusOf } from '../../http/status.js';
 import type { Logger } from '../../obs/logger.js';
 import { forceExit } from '../forceExit.js';
@@ -21,7 +22,6 @@ export interface TradingRouteOptions {
   readonly now: () => number;
 }
 
-const anyObject = { type: 'object', additionalProperties: true } as const;
 const security = [{ opsToken: [] }];
 const ID = '^[A-Za-z0-9._-]{1,64}$';
 const outcomeSchema = {
