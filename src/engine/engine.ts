@@ -42,7 +42,7 @@ export type { RecoveryContext } from './recovery.js';
 import { EngineStatsCollector, type EngineStats } from './engineStats.js';
 import {
   type CancelOutcome, type EngineHealth, type EngineStopView, type StopAckOutcome, type ModelPositionView, type NotionalOutcome, type OrderView, type RecoveryReport, type SubmitOrderRequest,
-  type SubmitOutcome, type TradingStateApplication, type TradingStateApplied, orderEvent, orderLogLine, orderView,
+  type SubmitOutcome, type TradingStateApplication, type TradingStateApplied, orderEvent, orderLogLine, orderView, storageFaultView,
 } from './views.js';
 import { OrderStateError } from './errors.js';
 import { isStorageFault, reportStorageFault, type StorageFault } from '../util/storageHealth.js';
@@ -841,7 +841,7 @@ export class Engine {
     const c = this.ledger.counts();
     return {
       engine: 'ok', venue: this.name, trading_enabled: this.tradingEnabled,
-      storage: this.storage?.fault ? storageView(this.storage.fault) : null,
+      storage: this.storage?.fault ? storageFaultView(this.storage.fault) : null,
       open_orders: this.openOrders.size, orders: c.orders, fills: c.fills, recovered: this.recovery,
       trading_states: this.tradingView,
       trading_state: this.tradingStateApplication(),
@@ -980,10 +980,6 @@ export class Engine {
     this.snapshot?.writeNow();
     this.snapshot?.stop();
   }
-}
-
-function storageView(f: StorageFault): { readonly code: string; readonly path: string; readonly message: string; readonly since: string; readonly failures: number } {
-  return { code: f.code, path: f.path, message: f.message, since: new Date(f.since).toISOString(), failures: f.failures };
 }
 
 function stopView(s: EngineStop): EngineStopView {

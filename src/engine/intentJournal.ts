@@ -52,12 +52,12 @@ export class IntentJournal {
       try {
         parsed = JSON.parse(line);
       } catch {
-        if (!torn) damaged.push({ file: this.path, line: i + 1, id: readId(line), reason: 'not JSON', text: line });
+        if (!torn) damaged.push({ file: this.path, line: i + 1, id: damagedLineId(line, 'id'), reason: 'not JSON', text: line });
         continue;
       }
       const problem = validateIntent(parsed);
       if (problem === null) lines.push(parsed as IntentLine);
-      else damaged.push({ file: this.path, line: i + 1, id: readId(line), reason: problem, text: line });
+      else damaged.push({ file: this.path, line: i + 1, id: damagedLineId(line, 'id'), reason: problem, text: line });
     }
     if (damaged.length > 0) {
       // Kept as evidence beside the journal; the journal itself is compacted after recovery.
@@ -162,12 +162,13 @@ export function validateIntent(v: unknown): string | null {
   return null;
 }
 
-/** The client order id of a damaged line, when it can still be read (for reconciliation). */
-function readId(line: string): string | null {
+/** The order id a damaged line holds under `key`, when it can still be read (for
+ *  reconciliation): from the JSON, else from the raw text. `key` is a plain field name. */
+export function damagedLineId(line: string, key: string): string | null {
   try {
     const v = JSON.parse(line) as unknown;
-    if (typeof v === 'object' && v !== null && typeof (v as { id?: unknown }).id === 'string') return (v as { id: string }).id;
+    if (typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[key] === 'string') return (v as Record<string, string>)[key]!;
   } catch { /* not JSON: try the raw text */ }
-  const m = /"id"\s*:\s*"([^"\\]{1,128})"/.exec(line);
+  const m = new RegExp(`"${key}"\\s*:\\s*"([^"\\\\]{1,128})"`).exec(line);
   return m?.[1] ?? null;
 }

@@ -249,12 +249,7 @@ export class Ledger {
   private recoverJournal(journal: IntentJournal, lines: readonly IntentLine[]): ClientOrderId[] {
     const missing = lines.filter((l) => this.stmts.getOrder.get(l.id) === undefined);
     this.tx(() => {
-      for (const l of missing) {
-        this.knownIds?.add(l.id);
-        this.stmts.insertOrderAt.run(l.id, l.venue, l.model, l.symbol, l.side, l.type, l.tif, BigInt(l.qty), l.price === null ? null : BigInt(l.price),
-          'NEW', 0n, 0n, 0n, null, null, l.hash, l.ts, l.ts);
-        this.stmts.insertEvent.run(l.id, 'NEW', 'recovered from the intent journal', l.ts);
-      }
+      for (const l of missing) this.insertJournaled(l, 'recovered from the intent journal');
     });
     journal.compact(true);
     return missing.map((l) => l.id as ClientOrderId);
@@ -271,12 +266,18 @@ export class Ledger {
     this.transaction(() => {
       for (const l of missing) {
         this.batchSettled.push(l.id);
-        this.stmts.insertOrderAt.run(l.id, l.venue, l.model, l.symbol, l.side, l.type, l.tif, BigInt(l.qty), l.price === null ? null : BigInt(l.price),
-          'NEW', 0n, 0n, 0n, null, null, l.hash, l.ts, l.ts);
-        this.stmts.insertEvent.run(l.id, 'NEW', 'recovered from the intent journal after a storage fault', l.ts);
+        this.insertJournaled(l, 'recovered from the intent journal after a storage fault');
       }
     });
     return missing.map((l) => l.id as ClientOrderId);
+  }
+
+  /** A journaled order's row, as NEW, with the event that says where it came from. */
+  private insertJournaled(l: IntentLine, note: string): void {
+    this.knownIds?.add(l.id);
+    this.stmts.insertOrderAt.run(l.id, l.venue, l.model, l.symbol, l.side, l.type, l.tif, BigInt(l.qty), l.price === null ? null : BigInt(l.price),
+      'NEW', 0n, 0n, 0n, null, null, l.hash, l.ts, l.ts);
+    this.stmts.insertEvent.run(l.id, 'NEW', note, l.ts);
   }
 
   /** Starting cash is fixed when the ledger is created; later config changes cannot rewrite history. */

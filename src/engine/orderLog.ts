@@ -5,6 +5,7 @@
 // gzipped (util/rotatingFile.ts); the live name never changes. At open, a line anywhere in the
 // live file that is not an order event (validateOrderLogLine) is quarantined to
 // orders.jsonl.damaged and listed in `damaged` for the engine's recovery report.
+import { damagedLineId } from './intentJournal.js';
 import { DEFAULT_ROTATION, RotatingFile, type QuarantinedLine, type RotatingFileOptions, type RotationPolicy } from '../util/rotatingFile.js';
 
 export interface OrderLogLine {
@@ -115,10 +116,5 @@ export function validateOrderLogLine(line: string): string | null {
 
 /** The client order id of a damaged line, when it can still be read (for reconciliation). */
 export function orderIdOf(text: string): string | null {
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v === 'object' && v !== null && typeof (v as { client_order_id?: unknown }).client_order_id === 'string') return (v as { client_order_id: string }).client_order_id;
-  } catch { /* not JSON: try the raw text */ }
-  const m = /"client_order_id"\s*:\s*"([^"\\]{1,128})"/.exec(text);
-  return m?.[1] ?? null;
+  return damagedLineId(text, 'client_order_id');
 }

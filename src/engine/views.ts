@@ -10,6 +10,7 @@ import type { EngineTradingStates } from '../core/tradingState.js';
 import type { ReconcileSummary } from './reconcile.js';
 import type { OrderLogLine } from './orderLog.js';
 import type { NotSized } from './sizing.js';
+import type { StorageFault } from '../util/storageHealth.js';
 
 /** An order request as it arrives at the engine, quantities already exact. */
 export interface SubmitOrderRequest {
@@ -77,9 +78,18 @@ export interface EngineHealth {
   readonly venue_calls?: VenueCallStats;
   readonly risk?: { readonly peak_equity: string; readonly loss_streak: number; readonly loss_cooldown_until: string | null };
   /** The storage fault this engine refuses orders for (STORAGE), or null while writes succeed. */
-  readonly storage?: { readonly code: string; readonly path: string; readonly message: string; readonly since: string; readonly failures: number } | null;
+  readonly storage?: StorageFaultView | null;
   /** Why this engine stopped itself, when, and what lifts it (null: it has no stop of its own). */
   readonly stop?: EngineStopView | null;
+}
+
+/** A storage fault on the wire (util/storageHealth.ts StorageFault, its start as ISO time). */
+export interface StorageFaultView {
+  readonly code: string;
+  readonly path: string;
+  readonly message: string;
+  readonly since: string;
+  readonly failures: number;
 }
 
 /** The engine's own stop on the wire (GET /health, and the Ops API's /status per engine). */
@@ -179,6 +189,10 @@ export interface ModelPositionView {
   readonly avgPrice: string;
   readonly realizedPnl: string;
   readonly fees: string;
+}
+
+export function storageFaultView(f: StorageFault): StorageFaultView {
+  return { code: f.code, path: f.path, message: f.message, since: new Date(f.since).toISOString(), failures: f.failures };
 }
 
 export function avgPrice(o: Order): string | null {

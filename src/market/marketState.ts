@@ -1,11 +1,12 @@
 // engine/state/market.json: where the synthetic market stopped (its generator state) and the
 // last bars it emitted (the warm-up history of the next start), so a restarted stack continues
 // the same market — no price jump, same regime process — instead of restarting from its seed.
-// Written atomically; the generator state is small and written every step, the bars every
-// BARS_EVERY steps and at close. A file that cannot be read is set aside as
-// market.json.damaged (never deleted: it is evidence) and the market starts from its seed, with
-// an ERROR naming the file; one that reads but does not fit the configured market (another seed,
-// drift or symbol list) is a WARN, and the market starts from its seed (app/marketSource.ts).
+// Written atomically, state and bars together, every step and at close (so a restart after a
+// crash continues from a state and a history that agree: app/marketSource.ts). A file that
+// cannot be read is set aside as market.json.damaged (never deleted: it is evidence) and the
+// market starts from its seed, with an ERROR naming the file; one that reads but does not fit
+// the configured market (another seed, drift or symbol list) is a WARN, and the market starts
+// from its seed (app/marketSource.ts).
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import type { Bar } from '../core/marketData.js';
 import { symbol as toSymbol } from '../core/ids.js';

@@ -12,14 +12,16 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 
-/** Error codes that mean "the disk refuses writes" (node's fs, and better-sqlite3's SQLite codes). */
-const FAULT_CODES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'SQLITE_FULL', 'SQLITE_READONLY']);
+/** Error codes that mean "the disk refuses writes": node's fs codes, and better-sqlite3's SQLite
+ *  codes with their extended forms (SQLITE_IOERR_WRITE, SQLITE_READONLY_DBMOVED, ...). */
+const FAULT_CODES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS']);
+const SQLITE_FAULT_PREFIXES = ['SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_READONLY'] as const;
 
 /** True for an error of a storage fault: a full, failing or read-only disk. */
 export function isStorageFault(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return false;
-  return FAULT_CODES.has(code) || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_FULL') || code.startsWith('SQLITE_READONLY');
+  return FAULT_CODES.has(code) || SQLITE_FAULT_PREFIXES.some((p) => code.startsWith(p));
 }
 
 export interface StorageFault {

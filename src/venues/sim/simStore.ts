@@ -101,7 +101,7 @@ export class SimStateStore {
   private readonly knownIds: BloomFilter;
   private readonly getFillsStmt: Database.Statement;
 
-  constructor(path: string) {
+  constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');

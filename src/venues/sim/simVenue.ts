@@ -127,8 +127,6 @@ export class SimVenue implements Venue {
   private readonly seed: number;
   private readonly nowFn: (() => number) | null;
   private readonly store: SimStateStore | null;
-  /** Where the books are kept (null: in memory only); a write there that fails reports to the root's storage health. */
-  private readonly statePath: string | null;
   private rng: Rng;
   private listener: ((e: VenueEvent) => void) | null = null;
   private orderSeq = 0;
@@ -174,7 +172,6 @@ export class SimVenue implements Venue {
       for (const asset of [inst.base, inst.quote]) if (!this.balanceMap.has(asset)) this.balanceMap.set(asset, { free: ZERO, locked: ZERO });
     }
 
-    this.statePath = opts.statePath ?? null;
     this.store = opts.statePath === undefined ? null : new SimStateStore(opts.statePath);
     const snapshot = this.store?.load();
     if (snapshot !== undefined && snapshot.meta.has(META_ORDER_SEQ)) {
@@ -562,7 +559,7 @@ export class SimVenue implements Venue {
       // A full or failing disk is the root's storage state (the engine refuses new orders while
       // it stands); what changed stays dirty and is saved by the next commit that succeeds. A
       // bar or a close is not failed for it: the books in memory are the venue's truth.
-      if (this.statePath !== null && reportStorageFault(this.statePath, err)) return;
+      if (reportStorageFault(store.path, err)) return;
       if (waiters.length === 0) throw err;
       return;
     }

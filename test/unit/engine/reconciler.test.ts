@@ -296,7 +296,7 @@ test('a damaged orders.jsonl line naming an order the ledger lacks: the start-up
       await new Promise((r) => setTimeout(r, 50));
       const sound = JSON.stringify({ ts: new Date().toISOString(), event: 'order.accepted', venue: 'engine_sim', client_order_id: 'other', model: null, symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', status: 'FILLED', qty: '0.01', price: null, filled_qty: '0.01', avg_price: '60000', fees: '0.6', reason: null });
       const lines = [sound];
-      // A bit flip in the price: the line no longer validates, but its id is still readable.
+      // A bit flip in the fees: the line no longer validates, but its id is still readable.
       if (damageNames !== null) lines.push(JSON.stringify({ ...JSON.parse(sound), client_order_id: damageNames, fees: 'O.6' }));
       writeFileSync(join(dir, 'orders.jsonl'), `${lines.join('\n')}\n`);
       const rig = openRig(dir);

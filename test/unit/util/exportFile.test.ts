@@ -1,14 +1,16 @@
 // An exported state file: written at once without pacing; the same bytes not rewritten unless
 // the file was edited or deleted; with pacing only the latest of close refreshes is rendered
 // and written, at the end of the interval or at close().
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExportFile } from '../../../src/util/exportFile.js';
+import { Scratch } from '../../support/scratch.js';
 
-const tmp = () => join(mkdtempSync(join(tmpdir(), 'hmm-export-')), 'state.json');
+const scratch = new Scratch('export');
+after(() => scratch.cleanup());
+const tmp = () => join(scratch.root('file'), 'state.json');
 
 test('unpaced: every refresh is written at once; the same bytes are not rewritten, unless the file was edited or deleted', async () => {
   const path = tmp();
