@@ -52,6 +52,8 @@ export interface TelegramOperatorDeps {
 }
 
 const signed = (x: number): string => `${x >= 0 ? '+' : ''}${fmt(x)}`;
+/** Label–value lines: a two-column table without its (empty) head line. */
+const pairs = (rows: readonly (readonly string[])[]): string => table(['', ''], rows).split('\n').slice(1).join('\n');
 
 export function telegramOperator(d: TelegramOperatorDeps): BotOperator {
   const reads: Partial<Record<CommandName, (days: number | null) => Promise<string>>> = {
@@ -77,7 +79,7 @@ export function telegramOperator(d: TelegramOperatorDeps): BotOperator {
         ['uptime', `${Math.round((d.now() - d.startedAt) / 60_000)} min`],
         ['last bar', last === null ? 'none yet' : `${Math.round((d.now() - last) / 1000)} s ago`],
       ];
-      return pre('Status', `${table(['', ''], rows).split('\n').slice(1).join('\n')}\n\n${table(['engine', 'state', 'open'], engines)}`);
+      return pre('Status', `${pairs(rows)}\n\n${table(['engine', 'state', 'open'], engines)}`);
     },
     async balance() {
       const p = await aggregatePortfolio(d.engines(), d.baselineEquity);
@@ -93,10 +95,10 @@ export function telegramOperator(d: TelegramOperatorDeps): BotOperator {
       const trades = daysRows.reduce((a, r) => a + r.trades, 0);
       const p = await aggregatePortfolio(d.engines(), d.baselineEquity);
       const span = days === null ? `since ${daysRows[0]?.day ?? 'start'}` : `last ${days} day${days === 1 ? '' : 's'}`;
-      return pre(`Profit, ${span}`, table(['', ''], [
+      return pre(`Profit, ${span}`, pairs([
         ['realized', fmt(realized)], ['fees', fmt(fees)], ['net', fmt(realized - fees)], ['trades', String(trades)],
         ['unrealized now', fmt(p.unrealized_pnl)], ['equity gain', `${signed(p.gain)} (${signed(p.gain_pct)}%)`],
-      ]).split('\n').slice(1).join('\n'));
+      ]));
     },
     async daily(days) {
       const rows = d.dailyPnl(days ?? 7).reverse().map((r) => [r.day, r.realized, r.fees, r.realized - r.fees, r.trades]);
