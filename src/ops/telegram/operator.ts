@@ -5,14 +5,13 @@
 // /aggregate/portfolio, the leaderboard as in /strategy/status). No second implementation of a
 // change lives here: only the rendering of answers as compact monospace tables.
 import type { EngineHandle } from '../../engine/engineHandle.js';
-import { HttpError } from '../../http/errors.js';
 import type { LeaderboardRow } from '../../lifecycle/leaderboard.js';
 import type { TradingStateDocument } from '../../core/tradingState.js';
-import { validateWeights, type StrategyWeights } from '../../portfolio/strategyWeights.js';
-import { ValidationError } from '../../config/watchedFile.js';
+import type { StrategyWeights } from '../../portfolio/strategyWeights.js';
 import { aggregatePortfolio } from '../aggregate.js';
 import type { DayPnl } from '../dailyPnl.js';
 import type { KillSwitch } from '../killSwitch.js';
+import { setWeights } from '../routes/control.js';
 import type { BotOperator } from './commandBot.js';
 import { type CommandName, type PlannedAction, escapeHtml, fmt, pre, table } from './commands.js';
 
@@ -145,15 +144,8 @@ export function telegramOperator(d: TelegramOperatorDeps): BotOperator {
         }
         case 'weights': {
           // The route's own validation (unknown model, range) and its answer (400 naming the field).
-          const errors = validateWeights(a.weights, new Set(d.modelIds()));
-          if (errors.length > 0) throw new HttpError(400, errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
-          try {
-            const doc = d.weights.update({ ...a.weights }, actor);
-            return `Weights now ${Object.entries(doc.weights).map(([m, w]) => `${m}=${w}`).join(' ')}`;
-          } catch (err) {
-            if (err instanceof ValidationError) throw new HttpError(400, err.message);
-            throw err;
-          }
+          const doc = setWeights(d.weights, { ...a.weights }, d.modelIds(), actor);
+          return `Weights now ${Object.entries(doc.weights).map(([m, w]) => `${m}=${w}`).join(' ')}`;
         }
         case 'promote': {
           const r = await d.promote(a.model, a.stage ?? undefined, actor, undefined);
