@@ -23,8 +23,7 @@ export function resolveToken(root: string): string {
 }
 
 /** One Ops API call. `also` lists non-2xx statuses that are answers (e.g. /readyz's 503). */
-export async function opsRequest(where: string | OpsLocation, method: 'GET' | 'POST', path: string, body?: unknown, token?: string, also: readonly number[] = []): Promise<unknown> {
-  const loc: OpsLocation = typeof where === 'string' ? { url: where, source: '--url', notes: [] } : where;
+export async function opsRequest(loc: OpsLocation, method: 'GET' | 'POST', path: string, body?: unknown, token?: string, also: readonly number[] = []): Promise<unknown> {
   const base = loc.url;
   let res: Response;
   try {

@@ -12,11 +12,12 @@ export async function stopStack(root: string, timeoutMs: number): Promise<string
   if (lock.hostname !== hostname()) throw new CliError(`the stack on ${root} runs on host ${lock.hostname}, not here: stop it there`, 2);
   if (!processAlive(lock.pid)) throw new CliError(`no stack is running on ${root}: its lock names pid ${lock.pid}, which has exited without a clean stop (the next start recovers)`, 2);
   process.kill(lock.pid, 'SIGTERM');
-  const end = Date.now() + (Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 30_000);
+  const waitMs = Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 30_000;
+  const end = Date.now() + waitMs;
   while (Date.now() < end) {
     const now = readLock(root);
     if (now === null || now.pid !== lock.pid || !processAlive(lock.pid)) return `stopped the stack on ${root} (pid ${lock.pid}${lock.ops_url ? `, ${lock.ops_url}` : ''})`;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new CliError(`pid ${lock.pid} did not stop within ${Math.round(timeoutMs / 1000)} s; it is still running (kill -9 ${lock.pid} if it hangs; the next start recovers)`, 1);
+  throw new CliError(`pid ${lock.pid} did not stop within ${Math.round(waitMs / 1000)} s; it is still running (kill -9 ${lock.pid} if it hangs; the next start recovers)`, 1);
 }

@@ -112,11 +112,6 @@ export class FakeTelegram {
     return id;
   }
 
-  /** The updates not confirmed yet (an offset above them confirms them). */
-  get unconfirmed(): number {
-    return this.updates.length;
-  }
-
   sentTo(chat: string): BotMessage[] {
     return this.botMessages.filter((m) => m.chat === chat);
   }

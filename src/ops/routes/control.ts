@@ -10,7 +10,7 @@ import { HttpError, errorSchema } from '../../http/errors.js';
 import { signalStatusOf } from '../../http/status.js';
 import { actorOf } from '../../http/auth.js';
 import { ValidationError } from '../../config/watchedFile.js';
-import { validateWeights, type StrategyWeights } from '../../portfolio/strategyWeights.js';
+import { validateWeights, type StrategyWeights, type WeightsDoc } from '../../portfolio/strategyWeights.js';
 import type { SignalGate } from '../../portfolio/signalGate.js';
 import type { StrategyRouter } from '../../portfolio/strategyRouter.js';
 import type { KillSwitch } from '../killSwitch.js';
@@ -34,6 +34,21 @@ export interface ControlRouteOptions {
   readonly router: Pick<StrategyRouter, 'pickModelByWeight' | 'route'>;
   readonly signalGate: Pick<SignalGate, 'run'>;
   readonly bus: Pick<Bus, 'publish'>;
+}
+
+/**
+ * Sets weights as POST /strategy/weights answers it (Telegram's /weights calls it too): a model
+ * not running here or a weight out of range is a 400 naming the field.
+ */
+export function setWeights(store: Pick<StrategyWeights, 'update'>, weights: Record<string, unknown>, modelIds: readonly string[], actor: string): WeightsDoc {
+  const errors = validateWeights(weights, new Set(modelIds));
+  if (errors.length > 0) throw new HttpError(400, errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
+  try {
+    return store.update(weights as Record<string, number>, actor);
+  } catch (err) {
+    if (err instanceof ValidationError) throw new HttpError(400, err.message);
+    throw err;
+  }
 }
 
 const auth = { auth: true };
@@ -111,16 +126,8 @@ export const controlRoutes: FastifyPluginAsync<ControlRouteOptions> = async (app
     },
   }, async (req) => {
     const { weights } = req.body as { weights: Record<string, unknown> };
-    const known = new Set(o.modelIds());
-    const errors = validateWeights(weights, known);
-    if (errors.length > 0) throw new HttpError(400, errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
-    try {
-      const doc = o.weights.update(weights as Record<string, number>, 'ops_api');
-      return { status: 'success', weights: doc.weights, updated_at: doc.updated_at };
-    } catch (err) {
-      if (err instanceof ValidationError) throw new HttpError(400, err.message);
-      throw err;
-    }
+    const doc = setWeights(o.weights, weights, o.modelIds(), 'ops_api');
+    return { status: 'success', weights: doc.weights, updated_at: doc.updated_at };
   });
 
   app.post('/strategy/signal', {

@@ -14,9 +14,10 @@ export interface TgUpdate { readonly update_id: number; readonly message?: TgMes
 export interface InlineButton { readonly text: string; readonly callback_data: string }
 export interface InlineKeyboard { readonly inline_keyboard: readonly (readonly InlineButton[])[] }
 
-/** A Bot API call that failed for good: `status` is Telegram's error_code (null: unreachable). */
+/** A Bot API call that failed for good: `status` is Telegram's error_code (null: unreachable);
+ *  `attempts` the requests made (0: stopped before the first). */
 export class BotApiError extends OpsError {
-  constructor(code: string, message: string, readonly status: number | null) {
+  constructor(code: string, message: string, readonly status: number | null, readonly attempts = 0) {
     super(code, message);
   }
 }
@@ -31,6 +32,8 @@ export interface BotApiOptions {
   /** A 429 asking for a longer wait than this gives up instead. */
   readonly maxRetryAfterSec?: number;
   readonly fetch?: typeof fetch;
+  /** The wait between attempts (default sleepUnless). */
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 interface TgAnswer<T> { ok?: boolean; result?: T; description?: string; error_code?: number; parameters?: { retry_after?: number } }
@@ -52,10 +55,12 @@ export function sleepUnless(ms: number, signal?: AbortSignal): Promise<void> {
 export class BotApi {
   private readonly base: string;
   private readonly doFetch: typeof fetch;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 
   constructor(private readonly opts: BotApiOptions) {
     this.base = `${opts.apiBase.replace(/\/+$/, '')}/bot${opts.token}`;
     this.doFetch = opts.fetch ?? fetch;
+    this.sleep = opts.sleep ?? sleepUnless;
   }
 
   /** Removes the token from any text (URLs in error messages, bodies echoed back). */
@@ -83,11 +88,16 @@ export class BotApi {
   }
 
   async call<T>(method: string, params: Record<string, unknown>, o: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<T> {
+    return (await this.request<T>(method, params, o)).result;
+  }
+
+  /** `call`, also saying how many requests it took (the alert channel reports them). */
+  async request<T>(method: string, params: Record<string, unknown>, o: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ result: T; attempts: number; status: number }> {
     const maxAttempts = this.opts.maxAttempts ?? 5;
     let backoff = this.opts.backoffMs ?? 500;
     let last: BotApiError | null = null;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      if (o.signal?.aborted) throw new BotApiError('HMM_OPS_TELEGRAM_ABORTED', `${method}: stopped`, null);
+      if (o.signal?.aborted) throw new BotApiError('HMM_OPS_TELEGRAM_ABORTED', `${method}: stopped`, null, attempt - 1);
       let res: Response;
       try {
         const timeout = AbortSignal.timeout(o.timeoutMs ?? 15_000);
@@ -97,33 +107,33 @@ export class BotApi {
         });
       } catch (err) {
         const e = err as Error & { cause?: { message?: string } };
-        if (o.signal?.aborted) throw new BotApiError('HMM_OPS_TELEGRAM_ABORTED', `${method}: stopped`, null);
-        last = new BotApiError('HMM_OPS_TELEGRAM_UNREACHABLE', this.scrub(`${method}: network error: ${e.message}${e.cause?.message ? ` (${e.cause.message})` : ''}`), null);
-        if (attempt < maxAttempts) await sleepUnless(jitter(backoff), o.signal);
+        if (o.signal?.aborted) throw new BotApiError('HMM_OPS_TELEGRAM_ABORTED', `${method}: stopped`, null, attempt - 1);
+        last = new BotApiError('HMM_OPS_TELEGRAM_UNREACHABLE', this.scrub(`${method}: network error: ${e.message}${e.cause?.message ? ` (${e.cause.message})` : ''}`), null, attempt);
+        if (attempt < maxAttempts) await this.sleep(jitter(backoff), o.signal);
         backoff = Math.min(backoff * 2, 30_000);
         continue;
       }
       const json = (await res.json().catch(() => null)) as TgAnswer<T> | null;
-      if (res.ok && json?.ok === true) return json.result as T;
+      if (res.ok && json?.ok === true) return { result: json.result as T, attempts: attempt, status: res.status };
       const what = this.scrub(`${method}: HTTP ${res.status}${json?.description ? `: ${json.description}` : ''}`);
       if (res.status === 429) {
         const header = Number(res.headers.get('retry-after'));
         const retryAfter = json?.parameters?.retry_after ?? (Number.isFinite(header) && header > 0 ? header : 1);
-        last = new BotApiError('HMM_OPS_TELEGRAM_RATE_LIMITED', `${what} (retry_after ${retryAfter} s)`, 429);
+        last = new BotApiError('HMM_OPS_TELEGRAM_RATE_LIMITED', `${what} (retry_after ${retryAfter} s)`, 429, attempt);
         if (retryAfter > (this.opts.maxRetryAfterSec ?? 300)) break;
-        if (attempt < maxAttempts) await sleepUnless(retryAfter * 1000, o.signal);
+        if (attempt < maxAttempts) await this.sleep(retryAfter * 1000, o.signal);
         continue;
       }
       if (res.status >= 500) {
-        last = new BotApiError('HMM_OPS_TELEGRAM_UNAVAILABLE', what, res.status);
-        if (attempt < maxAttempts) await sleepUnless(jitter(backoff), o.signal);
+        last = new BotApiError('HMM_OPS_TELEGRAM_UNAVAILABLE', what, res.status, attempt);
+        if (attempt < maxAttempts) await this.sleep(jitter(backoff), o.signal);
         backoff = Math.min(backoff * 2, 30_000);
         continue;
       }
       // 401/404 (bad or revoked token), 400 (bad chat, bad text), 403 (blocked), 409 (a webhook
       // is set or another process polls): trying again cannot help.
       const code = res.status === 401 || res.status === 404 ? 'HMM_OPS_TELEGRAM_UNAUTHORIZED' : res.status === 409 ? 'HMM_OPS_TELEGRAM_CONFLICT' : 'HMM_OPS_TELEGRAM_REFUSED';
-      throw new BotApiError(code, what, res.status);
+      throw new BotApiError(code, what, res.status, attempt);
     }
     throw last ?? new BotApiError('HMM_OPS_TELEGRAM_UNREACHABLE', `${method}: no attempt made`, null);
   }

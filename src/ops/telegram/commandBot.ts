@@ -245,18 +245,21 @@ export class CommandBot {
     }
   }
 
+  /** A confirmation past its time is refused if pressed. */
+  private expired(p: Pending): boolean {
+    return this.now() - p.created_at > (this.o.confirmTtlMs ?? 300_000);
+  }
+
   /** Drops confirmations past their time (they are refused if pressed later). */
   private expire(): void {
-    const ttl = this.o.confirmTtlMs ?? 300_000;
-    for (const [id, p] of Object.entries(this.state.pending)) if (this.now() - p.created_at > ttl) delete this.state.pending[id];
+    for (const [id, p] of Object.entries(this.state.pending)) if (this.expired(p)) delete this.state.pending[id];
   }
 
   private async onCallback(q: TgCallbackQuery, chat: string): Promise<void> {
     const m = /^(ok|no):([0-9a-f]{12})$/.exec(q.data ?? '');
     const messageId = q.message?.message_id ?? null;
     const pending = m ? this.state.pending[m[2]!] : undefined;
-    const ttl = this.o.confirmTtlMs ?? 300_000;
-    const expired = pending !== undefined && this.now() - pending.created_at > ttl;
+    const expired = pending !== undefined && this.expired(pending);
     if (!m || !pending || pending.chat !== chat || expired) {
       if (m && pending && expired) delete this.state.pending[m[2]!];
       this.save();

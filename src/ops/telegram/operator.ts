@@ -5,14 +5,13 @@
 // /aggregate/portfolio, the leaderboard as in /strategy/status). No second implementation of a
 // change lives here: only the rendering of answers as compact monospace tables.
 import type { EngineHandle } from '../../engine/engineHandle.js';
-import { HttpError } from '../../http/errors.js';
 import type { LeaderboardRow } from '../../lifecycle/leaderboard.js';
 import type { TradingStateDocument } from '../../core/tradingState.js';
-import { validateWeights, type StrategyWeights } from '../../portfolio/strategyWeights.js';
-import { ValidationError } from '../../config/watchedFile.js';
+import type { StrategyWeights } from '../../portfolio/strategyWeights.js';
 import { aggregatePortfolio } from '../aggregate.js';
 import type { DayPnl } from '../dailyPnl.js';
 import type { KillSwitch } from '../killSwitch.js';
+import { setWeights } from '../routes/control.js';
 import type { BotOperator } from './commandBot.js';
 import { type CommandName, type PlannedAction, escapeHtml, fmt, pre, table } from './commands.js';
 
@@ -52,6 +51,8 @@ export interface TelegramOperatorDeps {
 }
 
 const signed = (x: number): string => `${x >= 0 ? '+' : ''}${fmt(x)}`;
+/** Label–value lines: a two-column table without its (empty) head line. */
+const pairs = (rows: readonly (readonly string[])[]): string => table(['', ''], rows).split('\n').slice(1).join('\n');
 
 export function telegramOperator(d: TelegramOperatorDeps): BotOperator {
   const reads: Partial<Record<CommandName, (days: number | null) => Promise<string>>> = {
@@ -77,7 +78,7 @@ export function telegramOperator(d: TelegramOperatorDeps): BotOperator {
         ['uptime', `${Math.round((d.now() - d.startedAt) / 60_000)} min`],
         ['last bar', last === null ? 'none yet' : `${Math.round((d.now() - last) / 1000)} s ago`],
       ];
-      return pre('Status', `${table(['', ''], rows).split('\n').slice(1).join('\n')}\n\n${table(['engine', 'state', 'open'], engines)}`);
+      return pre('Status', `${pairs(rows)}\n\n${table(['engine', 'state', 'open'], engines)}`);
     },
     async balance() {
       const p = await aggregatePortfolio(d.engines(), d.baselineEquity);
@@ -93,10 +94,10 @@ export function telegramOperator(d: TelegramOperatorDeps): BotOperator {
       const trades = daysRows.reduce((a, r) => a + r.trades, 0);
       const p = await aggregatePortfolio(d.engines(), d.baselineEquity);
       const span = days === null ? `since ${daysRows[0]?.day ?? 'start'}` : `last ${days} day${days === 1 ? '' : 's'}`;
-      return pre(`Profit, ${span}`, table(['', ''], [
+      return pre(`Profit, ${span}`, pairs([
         ['realized', fmt(realized)], ['fees', fmt(fees)], ['net', fmt(realized - fees)], ['trades', String(trades)],
         ['unrealized now', fmt(p.unrealized_pnl)], ['equity gain', `${signed(p.gain)} (${signed(p.gain_pct)}%)`],
-      ]).split('\n').slice(1).join('\n'));
+      ]));
     },
     async daily(days) {
       const rows = d.dailyPnl(days ?? 7).reverse().map((r) => [r.day, r.realized, r.fees, r.realized - r.fees, r.trades]);
@@ -143,15 +144,8 @@ export function telegramOperator(d: TelegramOperatorDeps): BotOperator {
         }
         case 'weights': {
           // The route's own validation (unknown model, range) and its answer (400 naming the field).
-          const errors = validateWeights(a.weights, new Set(d.modelIds()));
-          if (errors.length > 0) throw new HttpError(400, errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
-          try {
-            const doc = d.weights.update({ ...a.weights }, actor);
-            return `Weights now ${Object.entries(doc.weights).map(([m, w]) => `${m}=${w}`).join(' ')}`;
-          } catch (err) {
-            if (err instanceof ValidationError) throw new HttpError(400, err.message);
-            throw err;
-          }
+          const doc = setWeights(d.weights, { ...a.weights }, d.modelIds(), actor);
+          return `Weights now ${Object.entries(doc.weights).map(([m, w]) => `${m}=${w}`).join(' ')}`;
         }
         case 'promote': {
           const r = await d.promote(a.model, a.stage ?? undefined, actor, undefined);
