@@ -8,12 +8,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { FakeBinance } from '../support/fakeBinance.js';
 import { type Child, freePort, http, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
+import { Scratch } from '../support/scratch.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const TOKEN = 'cluster-token-0123456789abcdef';
@@ -22,16 +22,11 @@ const SECRET = 'clusterSecret0123456789abcdef';
 const prefix = `hmm-cluster-${randomBytes(4).toString('hex')}:`;
 const admin = new Redis(REDIS_URL);
 const fake = new FakeBinance({ apiKey: KEY, apiSecret: SECRET, balances: { USDT: '20000' } });
-const dirs: string[] = [];
-const children: Child[] = [];
+const scratch = new Scratch('cluster');
+const { children } = scratch;
+const root = (label: string) => scratch.root(label);
 const url: Record<string, string> = {};
 const ops: Record<string, Child> = {};
-
-function root(label: string): string {
-  const d = mkdtempSync(join(tmpdir(), `hmm-cluster-${label}-`));
-  dirs.push(d);
-  return d;
-}
 
 const common = { REDIS_URL, REDIS_BUS_PREFIX: prefix, OPS_API_TOKEN: TOKEN, MARKET_INTERVAL_MS: '200', WARMUP_BARS: '60', LOG_LEVEL: 'info' };
 
@@ -65,14 +60,11 @@ before(async () => {
 });
 
 after(async () => {
-  if (process.env.HMM_TEST_DUMP) for (const c of children) process.stderr.write(`--- ${c.label}\n${c.output().split('\n').filter((l) => /STRAT|RISK|ERROR|WARN/.test(l)).slice(-15).join('\n')}\n`);
-  for (const c of children) c.signal('SIGKILL');
-  await Promise.all(children.map((c) => c.exited));
+  await scratch.cleanup((l) => /STRAT|RISK|ERROR|WARN/.test(l), 15);
   await fake.stop();
   const keys = await admin.keys(`${prefix}*`);
   if (keys.length) await admin.del(...keys);
   await admin.quit();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 interface ClusterView { replica: string; leader: boolean; daemons_running: boolean; leadership: { token: number } | null }
