@@ -19,9 +19,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { freePort, http, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
-import { type NetHost, createNetHost, netnsUnavailable, spawnRedisOn } from '../support/netns.js';
+import { type NetHost, createNetHost, netnsUnavailable, startRedisOn } from '../support/netns.js';
 import { Scratch } from '../support/scratch.js';
 
 const TOKEN = 'partition-token-0123456789abcdef';
@@ -61,15 +61,8 @@ test('a cut-off ops leader loses its lease before anyone else leads, and its lat
   const h = createNetHost('ops', 2);
   host = h;
   const [link, side] = h.links as [typeof h.links[0], typeof h.links[0]];
-  const redisPort = await freePort();
-  children.push(spawnRedisOn(redisPort, [link.outside]));
-  const admin = new Redis({ host: '127.0.0.1', port: redisPort, lazyConnect: true, maxRetriesPerRequest: 1 });
-  admin.on('error', () => undefined);
+  const { port: redisPort, admin } = await startRedisOn([link.outside], children);
   clients.push(admin);
-  await until('redis-server', async () => {
-    await admin.connect().catch(() => undefined);
-    return (await admin.ping()) === 'PONG';
-  });
   const common = { REDIS_BUS_PREFIX: PREFIX, OPS_API_TOKEN: TOKEN, MARKET_INTERVAL_MS: '200', WARMUP_BARS: '60', LOG_LEVEL: 'info' };
 
   // The engine on this side, at our end of the link that stays up (ops_a reaches it there, ops_b locally).
