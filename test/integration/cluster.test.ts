@@ -8,8 +8,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { FakeBinance } from '../support/fakeBinance.js';
 import { type Child, freePort, http, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
@@ -45,10 +43,8 @@ before(async () => {
   children.push(sim, bin);
   await Promise.all([waitUp(sim, `${url['engine_sim']}/health`), waitUp(bin, `${url['engine_binance']}/health`)]);
   for (const [name, port] of [['ops_a', pA], ['ops_b', pB]] as const) {
-    const r = root(name);
     // Allocate every second, so the fail-over below sees allocation writes from both leaders.
-    mkdirSync(join(r, 'ops'), { recursive: true });
-    writeFileSync(join(r, 'ops/capital_policy.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(import.meta.dirname, '../../ops/capital_policy.json'), 'utf8')), refresh_sec: 1 }));
+    const r = scratch.allocatingRoot(name);
     const child = spawnHmm(name, ['ops'], {
       ...common, HMM_ROOT: r, OPS_PORT: String(port), OPS_REPLICA_ID: name, HMM_LEADER_TTL_MS: '1500',
       HMM_ENGINES: `engine_binance=${url['engine_binance']},engine_sim=${url['engine_sim']}`,

@@ -16,7 +16,7 @@
 // Skipped, saying why, where namespaces cannot be made (not root, no `ip`).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
@@ -32,14 +32,6 @@ const scratch = new Scratch('partition');
 const { children } = scratch;
 const clients: Redis[] = [];
 let host: NetHost | null = null;
-
-function root(label: string): string {
-  const d = scratch.root(label);
-  // Allocate every second, so the leader has a write in flight when the cut comes.
-  mkdirSync(join(d, 'ops'), { recursive: true });
-  writeFileSync(join(d, 'ops/capital_policy.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(import.meta.dirname, '../../ops/capital_policy.json'), 'utf8')), refresh_sec: 1 }));
-  return d;
-}
 
 after(async () => {
   for (const c of clients) c.disconnect();
@@ -78,8 +70,9 @@ test('a cut-off ops leader loses its lease before anyone else leads, and its lat
 
   // ops_a in the namespace starts first and leads; ops_b follows.
   const [portA, portB] = [await freePort(), await freePort()];
-  const rootA = root('ops_a');
-  const rootB = root('ops_b');
+  // Allocate every second, so the leader has a write in flight when the cut comes.
+  const rootA = scratch.allocatingRoot('ops_a');
+  const rootB = scratch.allocatingRoot('ops_b');
   const urlA = `http://${side.inside}:${portA}`;
   const urlB = `http://127.0.0.1:${portB}`;
   const opsEnv = { ...common, HMM_LEADER_TTL_MS: String(TTL_MS), HMM_ENGINES: `engine_sim=${engineUrl}` };

@@ -11,8 +11,6 @@
 //     during the gap), so the control plane saw it.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Child, freePort, http, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
 import { type SentinelGroup, startSentinelGroup } from '../support/redisSentinel.js';
@@ -51,9 +49,7 @@ test('SIGKILL of the Redis primary under load: the sentinels fail over, the stac
   for (const name of ['ops_a', 'ops_b']) {
     const port = await freePort();
     opsUrl[name] = `http://127.0.0.1:${port}`;
-    const r = root(name);
-    mkdirSync(join(r, 'ops'), { recursive: true });
-    writeFileSync(join(r, 'ops/capital_policy.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(import.meta.dirname, '../../ops/capital_policy.json'), 'utf8')), refresh_sec: 1 }));
+    const r = scratch.allocatingRoot(name);
     ops[name] = spawnHmm(name, ['ops'], { ...common, HMM_ROOT: r, OPS_PORT: String(port), OPS_REPLICA_ID: name, HMM_LEADER_TTL_MS: '1500', HMM_ENGINES: `engine_sim=${engineUrl}` });
     children.push(ops[name]);
   }
