@@ -260,11 +260,6 @@ export class RedisBus implements Bus {
     this.appended += events.length;
   }
 
-  /** Whether appendEvents can write now (its connection is up). */
-  get appendReady(): boolean {
-    return this.appender?.status === 'ready';
-  }
-
   private appenderConnection(): Redis {
     if (this.appender !== null) return this.appender;
     // No offline queue and no resend: a command either goes out on a live connection now or
@@ -364,8 +359,7 @@ export class RedisBus implements Bus {
   private deliver(id: string, fields: string[]): void {
     this.lastId = id;
     if (this.position !== null) this.position++;
-    const f: Record<string, string> = {};
-    for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+    const f = fieldMap(fields);
     if (f['o'] === this.processId) {
       this.skippedOwn++;
       return;
@@ -453,9 +447,15 @@ export interface StreamEntry {
   readonly payload: unknown;
 }
 
-function decodeEntry(id: string, fields: string[]): StreamEntry | null {
+/** An entry's flat [name, value, name, value, …] list as a map. */
+function fieldMap(fields: string[]): Record<string, string> {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  return f;
+}
+
+function decodeEntry(id: string, fields: string[]): StreamEntry | null {
+  const f = fieldMap(fields);
   const topic = f['t'];
   if (topic === undefined || !isTopic(topic) || f['p'] === undefined) return null;
   try {

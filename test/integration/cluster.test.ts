@@ -8,12 +8,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { FakeBinance } from '../support/fakeBinance.js';
 import { type Child, freePort, http, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
+import { Scratch } from '../support/scratch.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const TOKEN = 'cluster-token-0123456789abcdef';
@@ -22,16 +20,11 @@ const SECRET = 'clusterSecret0123456789abcdef';
 const prefix = `hmm-cluster-${randomBytes(4).toString('hex')}:`;
 const admin = new Redis(REDIS_URL);
 const fake = new FakeBinance({ apiKey: KEY, apiSecret: SECRET, balances: { USDT: '20000' } });
-const dirs: string[] = [];
-const children: Child[] = [];
+const scratch = new Scratch('cluster');
+const { children } = scratch;
+const root = (label: string) => scratch.root(label);
 const url: Record<string, string> = {};
 const ops: Record<string, Child> = {};
-
-function root(label: string): string {
-  const d = mkdtempSync(join(tmpdir(), `hmm-cluster-${label}-`));
-  dirs.push(d);
-  return d;
-}
 
 const common = { REDIS_URL, REDIS_BUS_PREFIX: prefix, OPS_API_TOKEN: TOKEN, MARKET_INTERVAL_MS: '200', WARMUP_BARS: '60', LOG_LEVEL: 'info' };
 
@@ -50,10 +43,8 @@ before(async () => {
   children.push(sim, bin);
   await Promise.all([waitUp(sim, `${url['engine_sim']}/health`), waitUp(bin, `${url['engine_binance']}/health`)]);
   for (const [name, port] of [['ops_a', pA], ['ops_b', pB]] as const) {
-    const r = root(name);
     // Allocate every second, so the fail-over below sees allocation writes from both leaders.
-    mkdirSync(join(r, 'ops'), { recursive: true });
-    writeFileSync(join(r, 'ops/capital_policy.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(import.meta.dirname, '../../ops/capital_policy.json'), 'utf8')), refresh_sec: 1 }));
+    const r = scratch.allocatingRoot(name);
     const child = spawnHmm(name, ['ops'], {
       ...common, HMM_ROOT: r, OPS_PORT: String(port), OPS_REPLICA_ID: name, HMM_LEADER_TTL_MS: '1500',
       HMM_ENGINES: `engine_binance=${url['engine_binance']},engine_sim=${url['engine_sim']}`,
@@ -65,14 +56,11 @@ before(async () => {
 });
 
 after(async () => {
-  if (process.env.HMM_TEST_DUMP) for (const c of children) process.stderr.write(`--- ${c.label}\n${c.output().split('\n').filter((l) => /STRAT|RISK|ERROR|WARN/.test(l)).slice(-15).join('\n')}\n`);
-  for (const c of children) c.signal('SIGKILL');
-  await Promise.all(children.map((c) => c.exited));
+  await scratch.cleanup((l) => /STRAT|RISK|ERROR|WARN/.test(l), 15);
   await fake.stop();
   const keys = await admin.keys(`${prefix}*`);
   if (keys.length) await admin.del(...keys);
   await admin.quit();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 interface ClusterView { replica: string; leader: boolean; daemons_running: boolean; leadership: { token: number } | null }

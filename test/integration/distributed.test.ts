@@ -7,33 +7,27 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { startEngineProcess, type EngineProcess } from '../../src/app/engineProcess.js';
 import { startOpsProcess, type OpsProcess } from '../../src/app/opsProcess.js';
 import { signalOrderId } from '../../src/core/orderIds.js';
 import { modelId, symbol } from '../../src/core/ids.js';
 import { http, spawnHmm, until } from '../support/hmmProcess.js';
+import { Scratch } from '../support/scratch.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const TOKEN = 'distributed-token-0123456789abcdef';
 const prefix = `hmm-dist-${randomBytes(4).toString('hex')}:`;
 const admin = new Redis(REDIS_URL);
-const dirs: string[] = [];
+const scratch = new Scratch('dist');
+const root = (label: string) => scratch.root(label);
 // A long lease: the replicas share this process's event loop, and the fail-over itself is the
 // cluster test's subject; here a busy machine must not move the leadership mid-drill.
 const common = { REDIS_URL, REDIS_BUS_PREFIX: prefix, OPS_API_TOKEN: TOKEN, MARKET_INTERVAL_MS: '100', WARMUP_BARS: '40', HMM_LEADER_TTL_MS: '6000' };
 let engine: EngineProcess;
 const replicas: OpsProcess[] = [];
 let late: EngineProcess | null = null;
-
-function root(label: string): string {
-  const d = mkdtempSync(join(tmpdir(), `hmm-dist-${label}-`));
-  dirs.push(d);
-  return d;
-}
 
 /** The CLI as a child process, awaited without blocking this process (whose replicas must keep
  *  renewing their lease meanwhile). */
@@ -59,7 +53,7 @@ after(async () => {
   const keys = await admin.keys(`${prefix}*`);
   if (keys.length) await admin.del(...keys);
   await admin.quit();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await scratch.cleanup();
 });
 
 const leader = () => until('a leader', () => replicas.find((r) => r.coordinator!.leads() && r.controlPlane.daemons.running), 10_000);
@@ -68,7 +62,7 @@ test('the runbook\'s governance drill straight onto Redis: the leader reduces ex
   const lead = await leader();
   const follower = replicas.find((r) => r !== lead)!;
   // `hmm bus publish` with REDIS_URL set: no Ops API address, no token needed.
-  const out = await hmm(['bus', 'publish', 'metrics.update', '{"pnl_unrealized": -150}'], { REDIS_URL, REDIS_BUS_PREFIX: prefix, HMM_ROOT: dirs[0]! });
+  const out = await hmm(['bus', 'publish', 'metrics.update', '{"pnl_unrealized": -150}'], { REDIS_URL, REDIS_BUS_PREFIX: prefix, HMM_ROOT: engine.paths.root });
   assert.equal(out.status, 0, out.stderr);
   assert.equal(JSON.parse(out.stdout).via, 'redis');
   await until('[GOV] on the leader', () => /\[GOV\] 📉 Exposure reduced ×1\.00 → ×0\.70/.test(readFileSync(lead.paths.opsLog, 'utf8')), 8_000);

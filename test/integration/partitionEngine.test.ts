@@ -16,9 +16,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { freePort, http, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
-import { type NetHost, createNetHost, netnsUnavailable, spawnRedisOn } from '../support/netns.js';
+import { type NetHost, createNetHost, netnsUnavailable, startRedisOn } from '../support/netns.js';
 import { Scratch } from '../support/scratch.js';
 
 const TOKEN = 'partition-token-0123456789abcdef';
@@ -42,16 +42,8 @@ test('an engine cut off from Redis and ops refuses new orders within its heartbe
   const h = createNetHost('eng', 2);
   host = h;
   const [data, console_] = h.links as [typeof h.links[0], typeof h.links[0]];
-  const redisPort = await freePort();
-  const redis = spawnRedisOn(redisPort, [data.outside]);
-  children.push(redis);
-  const admin = new Redis({ host: '127.0.0.1', port: redisPort, lazyConnect: true, maxRetriesPerRequest: 1 });
-  admin.on('error', () => undefined);
+  const { port: redisPort, admin } = await startRedisOn([data.outside], children);
   clients.push(admin);
-  await until('redis-server', async () => {
-    await admin.connect().catch(() => undefined);
-    return (await admin.ping()) === 'PONG';
-  });
 
   const enginePort = await freePort();
   const engineRoot = root('engine');

@@ -16,12 +16,12 @@
 // Skipped, saying why, where namespaces cannot be made (not root, no `ip`).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { freePort, http, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
-import { type NetHost, createNetHost, netnsUnavailable, spawnRedisOn } from '../support/netns.js';
+import { type NetHost, createNetHost, netnsUnavailable, startRedisOn } from '../support/netns.js';
 import { Scratch } from '../support/scratch.js';
 
 const TOKEN = 'partition-token-0123456789abcdef';
@@ -32,14 +32,6 @@ const scratch = new Scratch('partition');
 const { children } = scratch;
 const clients: Redis[] = [];
 let host: NetHost | null = null;
-
-function root(label: string): string {
-  const d = scratch.root(label);
-  // Allocate every second, so the leader has a write in flight when the cut comes.
-  mkdirSync(join(d, 'ops'), { recursive: true });
-  writeFileSync(join(d, 'ops/capital_policy.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(import.meta.dirname, '../../ops/capital_policy.json'), 'utf8')), refresh_sec: 1 }));
-  return d;
-}
 
 after(async () => {
   for (const c of clients) c.disconnect();
@@ -61,15 +53,8 @@ test('a cut-off ops leader loses its lease before anyone else leads, and its lat
   const h = createNetHost('ops', 2);
   host = h;
   const [link, side] = h.links as [typeof h.links[0], typeof h.links[0]];
-  const redisPort = await freePort();
-  children.push(spawnRedisOn(redisPort, [link.outside]));
-  const admin = new Redis({ host: '127.0.0.1', port: redisPort, lazyConnect: true, maxRetriesPerRequest: 1 });
-  admin.on('error', () => undefined);
+  const { port: redisPort, admin } = await startRedisOn([link.outside], children);
   clients.push(admin);
-  await until('redis-server', async () => {
-    await admin.connect().catch(() => undefined);
-    return (await admin.ping()) === 'PONG';
-  });
   const common = { REDIS_BUS_PREFIX: PREFIX, OPS_API_TOKEN: TOKEN, MARKET_INTERVAL_MS: '200', WARMUP_BARS: '60', LOG_LEVEL: 'info' };
 
   // The engine on this side, at our end of the link that stays up (ops_a reaches it there, ops_b locally).
@@ -85,8 +70,9 @@ test('a cut-off ops leader loses its lease before anyone else leads, and its lat
 
   // ops_a in the namespace starts first and leads; ops_b follows.
   const [portA, portB] = [await freePort(), await freePort()];
-  const rootA = root('ops_a');
-  const rootB = root('ops_b');
+  // Allocate every second, so the leader has a write in flight when the cut comes.
+  const rootA = scratch.allocatingRoot('ops_a');
+  const rootB = scratch.allocatingRoot('ops_b');
   const urlA = `http://${side.inside}:${portA}`;
   const urlB = `http://127.0.0.1:${portB}`;
   const opsEnv = { ...common, HMM_LEADER_TTL_MS: String(TTL_MS), HMM_ENGINES: `engine_sim=${engineUrl}` };

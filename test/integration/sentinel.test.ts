@@ -11,31 +11,21 @@
 //     during the gap), so the control plane saw it.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Child, freePort, http, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
 import { type SentinelGroup, startSentinelGroup } from '../support/redisSentinel.js';
+import { Scratch } from '../support/scratch.js';
 
 const TOKEN = 'sentinel-token-0123456789abcdef';
 const PREFIX = 'snt:';
-const dirs: string[] = [];
-const children: Child[] = [];
+const scratch = new Scratch('sentinel');
+const { children } = scratch;
+const root = (label: string) => scratch.root(label);
 let group: SentinelGroup | null = null;
 
-function root(label: string): string {
-  const d = mkdtempSync(join(tmpdir(), `hmm-sentinel-${label}-`));
-  dirs.push(d);
-  return d;
-}
-
 after(async () => {
-  if (process.env.HMM_TEST_DUMP) for (const c of children) process.stderr.write(`--- ${c.label}\n${c.output().split('\n').filter((l) => /BUS|OPS|ALLOC|ERROR|WARN/.test(l)).slice(-20).join('\n')}\n`);
-  for (const c of children) c.signal('SIGKILL');
-  await Promise.all(children.map((c) => c.exited));
+  await scratch.cleanup((l) => /BUS|OPS|ALLOC|ERROR|WARN/.test(l));
   await group?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 interface ClusterView { replica: string; leader: boolean; daemons_running: boolean; leadership: { token: number } | null }
@@ -59,9 +49,7 @@ test('SIGKILL of the Redis primary under load: the sentinels fail over, the stac
   for (const name of ['ops_a', 'ops_b']) {
     const port = await freePort();
     opsUrl[name] = `http://127.0.0.1:${port}`;
-    const r = root(name);
-    mkdirSync(join(r, 'ops'), { recursive: true });
-    writeFileSync(join(r, 'ops/capital_policy.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(import.meta.dirname, '../../ops/capital_policy.json'), 'utf8')), refresh_sec: 1 }));
+    const r = scratch.allocatingRoot(name);
     ops[name] = spawnHmm(name, ['ops'], { ...common, HMM_ROOT: r, OPS_PORT: String(port), OPS_REPLICA_ID: name, HMM_LEADER_TTL_MS: '1500', HMM_ENGINES: `engine_sim=${engineUrl}` });
     children.push(ops[name]);
   }

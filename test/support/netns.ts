@@ -10,7 +10,8 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { type Child, REPO, spawnChild } from './hmmProcess.js';
+import { Redis } from 'ioredis';
+import { type Child, REPO, freePort, redisAnswers, spawnChild, until } from './hmmProcess.js';
 
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => spawnSync(p, ['-V']).status === 0) ?? null;
 
@@ -102,9 +103,16 @@ export function createNetHost(label: string, links: number): NetHost {
   };
 }
 
-/** A redis-server listening on loopback and on `addresses` (our ends of some links). Protected
- *  mode (which refuses clients that are not on loopback when there is no password) is off: the
- *  namespaces are its clients, and nothing else can reach those addresses. */
-export function spawnRedisOn(port: number, addresses: readonly string[]): Child {
-  return spawnChild(`redis:${port}`, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...addresses, '--protected-mode', 'no', '--save', '', '--appendonly', 'no'], {}, '/tmp');
+/** A redis-server on a free port listening on loopback and on `addresses` (our ends of some
+ *  links), pushed to `children` at once (the caller's clean-up kills it whatever happens next),
+ *  resolved once it answers, with a client of it on loopback (the caller disconnects it).
+ *  Protected mode (which refuses clients that are not on loopback when there is no password)
+ *  is off: the namespaces are its clients, and nothing else can reach those addresses. */
+export async function startRedisOn(addresses: readonly string[], children: Child[]): Promise<{ port: number; admin: Redis }> {
+  const port = await freePort();
+  children.push(spawnChild(`redis:${port}`, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...addresses, '--protected-mode', 'no', '--save', '', '--appendonly', 'no'], {}, '/tmp'));
+  await until('redis-server', () => redisAnswers(`redis://127.0.0.1:${port}`));
+  const admin = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
+  admin.on('error', () => undefined);
+  return { port, admin };
 }

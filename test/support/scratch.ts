@@ -2,10 +2,10 @@
 // processes — and the clean-up each such file had written out in its own `after`: every child
 // SIGKILLed by its pid and awaited, then every root removed. With HMM_TEST_DUMP set, the
 // children's last lines are shown first, so a failing run says what the processes said.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Child } from './hmmProcess.js';
+import { type Child, REPO } from './hmmProcess.js';
 
 export class Scratch {
   /** Children to kill at clean-up; push each one spawned. */
@@ -19,6 +19,15 @@ export class Scratch {
   root(label: string): string {
     const d = mkdtempSync(join(tmpdir(), `hmm-${this.name}-${label}-`));
     this.dirs.push(d);
+    return d;
+  }
+
+  /** A fresh root for `hmm ops` whose capital policy is the shipped one with refresh_sec 1: an
+   *  allocation write every second, so a fail-over test sees writes from both leaders. */
+  allocatingRoot(label: string): string {
+    const d = this.root(label);
+    mkdirSync(join(d, 'ops'), { recursive: true });
+    writeFileSync(join(d, 'ops/capital_policy.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(REPO, 'ops/capital_policy.json'), 'utf8')), refresh_sec: 1 }));
     return d;
   }
 

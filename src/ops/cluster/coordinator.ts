@@ -111,9 +111,9 @@ export class OpsCoordinator implements Coordination {
   private leadershipChain: Promise<unknown> = Promise.resolve();
   private readonly unsubscribe: (() => void)[] = [];
   private lastPollError = 0;
-  /** The derived snapshot last written (leader) or taken (follower): token, then seq. */
+  /** The derived snapshot last written (leader) or taken (follower): token, then seq. A leader
+   *  has nothing new to write while it holds its own token and the fold's seq. */
   private derivedAt: { token: number; seq: number } | null = null;
-  private lastDerivedWritten = -1;
   /** Fail-overs seen by this replica (acquisitions after the first). */
   acquisitions = 0;
 
@@ -269,7 +269,6 @@ export class OpsCoordinator implements Coordination {
       if (!cp) return;
       await cp.daemons.stop();
       cp.fold.stopFolding();
-      this.lastDerivedWritten = -1;
       this.log.warn(`[OPS] ${this.replicaId} follows (${reason}): leader daemons stopped here`);
     }).catch((err: Error) => this.log.error({ err }, `[OPS] stopping the leader daemons failed: ${err.message}`));
   }
@@ -318,10 +317,10 @@ export class OpsCoordinator implements Coordination {
   private async publishDerived(): Promise<void> {
     const cp = this.cp;
     const l = this.lease.leadership();
-    if (!cp || !l || this.fenced || cp.fold.mode !== 'live' || cp.fold.seq === this.lastDerivedWritten) return;
+    if (!cp || !l || this.fenced || cp.fold.mode !== 'live') return;
+    if (this.derivedAt?.token === l.token && this.derivedAt.seq === cp.fold.seq) return;
     const snapshot = cp.fold.snapshot();
     if ((await this.store.writeDerived({ token: l.token, holder: this.replicaId, ts: Date.now(), snapshot })) === 'written') {
-      this.lastDerivedWritten = snapshot.seq;
       this.derivedAt = { token: l.token, seq: snapshot.seq };
     } else this.onFenced();
   }

@@ -213,9 +213,8 @@ export class OpsStateStore implements AllocationStore {
     return this.getJson<MultiplierDoc>(this.keys.multiplier);
   }
 
-  async writeMultiplier(doc: MultiplierDoc): Promise<'written' | 'fenced'> {
-    const r = await this.redis.eval(SET_FENCED, 4, this.fenceKey, this.keys.multiplier, this.keys.multiplier, this.keys.allocationRefusals, String(doc.token), JSON.stringify(doc), '');
-    return Number(r) === 1 ? 'written' : 'fenced';
+  writeMultiplier(doc: MultiplierDoc): Promise<'written' | 'fenced'> {
+    return this.writeFencedDoc(this.keys.multiplier, doc);
   }
 
   readDerived(): Promise<DerivedDoc | null> {
@@ -223,8 +222,13 @@ export class OpsStateStore implements AllocationStore {
   }
 
   /** The leader's derived state, fenced like its allocations: 'fenced' when a later leader exists. */
-  async writeDerived(doc: DerivedDoc): Promise<'written' | 'fenced'> {
-    const r = await this.redis.eval(SET_FENCED, 4, this.fenceKey, this.keys.derived, this.keys.derived, this.keys.allocationRefusals, String(doc.token), JSON.stringify(doc), '');
+  writeDerived(doc: DerivedDoc): Promise<'written' | 'fenced'> {
+    return this.writeFencedDoc(this.keys.derived, doc);
+  }
+
+  /** A leader output with no write log (SET_FENCED's LPUSH is skipped for an empty entry). */
+  private async writeFencedDoc(key: string, doc: { readonly token: number }): Promise<'written' | 'fenced'> {
+    const r = await this.redis.eval(SET_FENCED, 4, this.fenceKey, key, key, this.keys.allocationRefusals, String(doc.token), JSON.stringify(doc), '');
     return Number(r) === 1 ? 'written' : 'fenced';
   }
 
