@@ -229,7 +229,7 @@ export class CanaryManager {
         } else if (a.action === 'demote') {
           results.push(await this.transition({ action: 'demote', changes: [{ model: a.model, to: 'shadow' }], counterpart: null, actor: 'canary_manager', reason: a.reason }));
         } else {
-          results.push(await this.transition({ action: 'rollback', changes: [{ model: a.model, to: 'shadow' }, { model: a.restore, to: 'live' }], counterpart: a.restore, actor: 'canary_manager', reason: a.reason }));
+          results.push(await this.rollbackTo(a.model, a.restore, 'canary_manager', a.reason));
         }
       } catch (err) {
         this.deps.log.error({ err, action: a }, `[CANARY] ${a.action} of ${a.model} failed: ${(err as Error).message}`);
@@ -243,8 +243,7 @@ export class CanaryManager {
    * canary → live. Promoting to live replaces every live model (they drop to shadow).
    */
   promote(model: string, to: ModelStage | undefined, actor: string, reason: string | undefined): Promise<TransitionResult> {
-    const entry = this.deps.registry.get(model);
-    if (!entry) throw new CanaryError(404, 'model', `unknown model "${model}" (registered: ${this.deps.registry.entries().map((e) => e.id).join(', ')})`);
+    const entry = this.registered(model);
     const target: ModelStage = to ?? (entry.stage === 'shadow' ? 'canary' : entry.stage === 'canary' ? 'live' : entry.stage);
     if (entry.stage === 'retired') throw new CanaryError(409, 'model', `${model} is retired; retired models do not run`);
     if (target === entry.stage) throw new CanaryError(409, to === undefined ? 'model' : 'stage', `${model} is already ${entry.stage}`);
@@ -272,16 +271,24 @@ export class CanaryManager {
       if (live.length !== 1) throw new CanaryError(409, 'model', live.length === 0 ? 'no model is live: nothing to roll back' : `${live.length} models are live (${live.map((e) => e.id).join(', ')}): name the one to roll back`);
       target = live[0]!.id;
     } else target = model;
-    const entry = this.deps.registry.get(target);
-    if (!entry) throw new CanaryError(404, 'model', `unknown model "${target}" (registered: ${this.deps.registry.entries().map((e) => e.id).join(', ')})`);
+    const entry = this.registered(target);
     if (entry.stage !== 'live') throw new CanaryError(409, 'model', `${target} is ${entry.stage}, not live: only a live model can be rolled back`);
     if (entry.replaced === null) throw new CanaryError(409, 'model', `${target} replaced no model (it was never promoted over another): there is nothing to roll back to`);
     const restore = this.deps.registry.get(entry.replaced);
     if (!restore || restore.stage === 'retired') throw new CanaryError(409, 'model', `${target} replaced ${entry.replaced}, which is ${restore ? 'retired' : 'no longer registered'}: there is nothing to roll back to`);
-    return this.transition({
-      action: 'rollback', changes: [{ model: target, to: 'shadow' }, { model: restore.id, to: 'live' }], counterpart: restore.id, actor,
-      reason: reason ?? `manual rollback to ${restore.id}`,
-    });
+    return this.rollbackTo(target, restore.id, actor, reason ?? `manual rollback to ${restore.id}`);
+  }
+
+  /** The rollback, whoever asks: `model` back to shadow, `restore` live again. */
+  private rollbackTo(model: string, restore: string, actor: string, reason: string): Promise<TransitionResult> {
+    return this.transition({ action: 'rollback', changes: [{ model, to: 'shadow' }, { model: restore, to: 'live' }], counterpart: restore, actor, reason });
+  }
+
+  /** A registered model's entry; an unknown one is refused (404) with the registered ids. */
+  private registered(model: string): RegistryEntry {
+    const entry = this.deps.registry.get(model);
+    if (!entry) throw new CanaryError(404, 'model', `unknown model "${model}" (registered: ${this.deps.registry.entries().map((e) => e.id).join(', ')})`);
+    return entry;
   }
 
   /** Applies stage changes: registry and weights both or neither, then log, event, hooks. */

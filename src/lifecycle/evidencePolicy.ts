@@ -70,7 +70,8 @@ export interface EvidenceJudgement {
 /**
  * The standard error of an annualised Sharpe estimated from n per-bar returns (Lo 2002, i.i.d.
  * returns: √((1 + SR²/2) / n) per bar, scaled like the Sharpe), and how many bars bring it
- * down to `maxSe`. Pure: the tracker and the replay report share it.
+ * down to `maxSe`. Pure; metricsOf (performance.ts) withholds a Sharpe by it, for the tracker's
+ * reports and every figure built on them.
  */
 export function annualisedSharpeError(perBarSharpe: number, n: number, periodsPerYear: number, maxSe: number): { se: number; barsNeeded: number } {
   const perBarVar = 1 + (perBarSharpe * perBarSharpe) / 2;

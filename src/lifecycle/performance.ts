@@ -105,6 +105,10 @@ export function reviveState(value: unknown): PerformanceState {
   return out;
 }
 
+function copyState(s: PerformanceState): PerformanceState {
+  return { ...s, returns: { ...s.returns } };
+}
+
 export interface MetricsOptions {
   /** The bar interval in ms (market time); default: the mean gap between the bars observed. */
   readonly barIntervalMs?: number;
@@ -116,7 +120,12 @@ export class PerformanceAccumulator {
   readonly state: PerformanceState;
 
   constructor(state?: PerformanceState) {
-    this.state = state ? { ...state, returns: { ...state.returns } } : emptyPerformanceState();
+    this.state = state ? copyState(state) : emptyPerformanceState();
+  }
+
+  /** A copy of the state, to save or hand to another replica while this one moves on. */
+  snapshot(): PerformanceState {
+    return copyState(this.state);
   }
 
   /**

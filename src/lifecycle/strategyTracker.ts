@@ -428,7 +428,7 @@ export class StrategyTracker {
     const tracks: Record<string, TrackerSnapshot['tracks'][string]> = {};
     for (const [m, t] of this.tracks) {
       tracks[m] = {
-        total: { ...t.total.state, returns: { ...t.total.state.returns } }, window: { ...t.window.state, returns: { ...t.window.state.returns } },
+        total: t.total.snapshot(), window: t.window.snapshot(),
         windowSince: t.windowSince, vsLive: { ...t.vsLive }, last: t.last && { ...t.last }, live: { ...t.live }, shadow: { ...t.shadow },
       };
     }
@@ -474,7 +474,7 @@ export class StrategyTracker {
           const metrics: RegistryMetrics = { total: r.total, window: r.window, pnl: r.pnl, live_pnl: r.live_pnl, shadow_pnl: r.shadow_pnl, score: r.score, updated_at: ts };
           StrategyRegistry.patch(draft, e.id, {
             metrics,
-            tracking: { total: { ...t.total.state, returns: { ...t.total.state.returns } }, window: { ...t.window.state, returns: { ...t.window.state.returns } }, vs_live: { ...t.vsLive } },
+            tracking: { total: t.total.snapshot(), window: t.window.snapshot(), vs_live: { ...t.vsLive } },
           });
         }
       });

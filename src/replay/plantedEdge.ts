@@ -3,7 +3,7 @@
 // models plus a deliberately losing one (the inverted MA crossover), under the shipped policies,
 // and the outcome a trader reads: was an HMM promoted to live, who holds the most capital, is
 // the loser starved. bench/replay-proof.ts and test/integration/plantedEdge.test.ts both run it.
-import { DEFAULT_CAPITAL_POLICY } from '../portfolio/capitalPolicy.js';
+import { limitsFor } from '../portfolio/capitalPolicy.js';
 import { invertedMa, runReplay, type ReplayReport } from './replay.js';
 
 /** The scenario's shape. A week of history before the replay: the first HMM is trained on it
@@ -33,29 +33,34 @@ export interface PlantedEdgeOutcome {
   readonly finalQuotas: Readonly<Record<string, number>>;
   /** The model with the largest final quota. */
   readonly largest: string | null;
-  /** The inverted MA's final quota is at the capital policy's floor (min_quota_usd). */
+  /** The inverted MA's final quota is at its floor under the capital policy the replay ran
+   *  (ops/capital_policy.json as shipped: min_quota_usd, or its model_limits entry). */
   readonly loserAtFloor: boolean;
   readonly wallMs: number;
   readonly report: ReplayReport;
 }
 
 export async function runPlantedEdge(root: string, seed: number, drift: number, steps: number): Promise<PlantedEdgeOutcome> {
+  const contender = invertedMa(PLANTED_EDGE.symbol);
+  // The floor is the one the stack's allocator held the loser to, not a copy of the defaults.
+  let floorUsd = NaN;
   const report = await runReplay({
     root,
     env: { TRADE_SYMBOLS: PLANTED_EDGE.symbol, WARMUP_BARS: String(PLANTED_EDGE.historyBars) },
     synthetic: { seed, drift, steps },
-    models: [invertedMa(PLANTED_EDGE.symbol)],
+    models: [contender],
+    onStarted: (stack) => { floorUsd = limitsFor(stack.context.capitalPolicy.current, contender.id).floor; },
   });
   const q = report.final_quotas;
   let largest: string | null = null;
   for (const [m, v] of Object.entries(q)) if (largest === null || v > q[largest]!) largest = m;
-  const loser = q[invertedMa(PLANTED_EDGE.symbol).id];
+  const loser = q[contender.id];
   return {
     seed, drift, steps,
     hmmPromotions: report.promotions.filter((p) => p.model.startsWith('hmm_')).map((p) => ({ model: p.model, ts: p.ts })),
     promotions: report.promotions.length,
     finalQuotas: q, largest,
-    loserAtFloor: loser !== undefined && loser <= DEFAULT_CAPITAL_POLICY.min_quota_usd + 0.01,
+    loserAtFloor: loser !== undefined && loser <= floorUsd + 0.01,
     wallMs: report.wall_ms,
     report,
   };

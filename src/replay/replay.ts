@@ -45,7 +45,7 @@ export interface ReplayOptions {
   /** Steps between two samples of the allocation history (default: about 200 samples). */
   readonly sampleEvery?: number;
   /** Models registered in shadow before the first replayed step, beside the defaults (the
-   *  planted-edge scenario adds INVERTED_MA, a deliberately losing contender). */
+   *  planted-edge scenario adds invertedMa(), a deliberately losing contender). */
   readonly models?: readonly { readonly id: string; readonly spec: unknown }[];
   /** Called once the stack is up, before the first replayed step (a test adds its models). */
   readonly onStarted?: (stack: Stack) => void | Promise<void>;

@@ -25,10 +25,9 @@ import { Rng } from '../../src/core/random.js';
 import { CanaryManager } from '../../src/lifecycle/canaryManager.js';
 import { parseCanaryPolicy } from '../../src/lifecycle/canaryPolicy.js';
 import { addObservation, emptyMoments, type ModelEvidence, type Moments } from '../../src/lifecycle/evidence.js';
-import { emptyPerformanceState, metricsOf } from '../../src/lifecycle/performance.js';
 import type { ShadowBook } from '../../src/lifecycle/shadowBook.js';
 import { StrategyRegistry } from '../../src/lifecycle/strategyRegistry.js';
-import type { ModelReport, StrategyTracker } from '../../src/lifecycle/strategyTracker.js';
+import type { StrategyTracker } from '../../src/lifecycle/strategyTracker.js';
 import { createLogger, silentLogger } from '../../src/obs/logger.js';
 import { parsePolicies } from '../../src/ops/policies.js';
 import { parseCapitalPolicy } from '../../src/portfolio/capitalPolicy.js';
@@ -171,11 +170,9 @@ async function managedRun(drift: Record<string, number>, hours: number, switchAt
   });
   const ids = ['incumbent', 'candidate'];
   const weights = new StrategyWeights(join(dir, 'ops/strategy_weights.json'), dir, () => new Set(ids), { incumbent: 1, candidate: 0 }, bus, silentLogger(), null);
-  const report = (model: string): ModelReport => {
-    const m = metricsOf(emptyPerformanceState());
-    return { model, source: 'live', total: m, window: m, pnl: 0, live_pnl: 0, shadow_pnl: 0, realized_pnl: 0, unrealized_pnl: 0, fees: 0, exposure_usd: 0, score: 0, evidence: { bars: 0, trades: 0, marketMs: 0, returns: emptyMoments(), vsLive: emptyMoments() }, is_live: model === 'incumbent' };
-  };
-  const tracker = { reports: () => ids.map(report), windowDrawdownPct: (m: string) => (ids.includes(m) ? report(m).window.max_drawdown_pct : null), sample: async () => {} } as unknown as StrategyTracker;
+  // What the canary manager asks of the tracker: each running model's window drawdown (none
+  // here: the rules under test are the evidence ones) and a fresh sample before it decides.
+  const tracker = { windowDrawdownPct: (m: string) => (ids.includes(m) ? 0 : null), sample: async () => {} } as unknown as StrategyTracker;
   const shadow = { flatten: () => [] } as unknown as ShadowBook;
   const lives = new Map(ids.map((id): [string, Lifetime] => [id, { bars: 0, trades: 0, first: null, last: 0, returns: emptyMoments(), vsLive: emptyMoments() }]));
   const evidence = (id: string): ModelEvidence | null => {

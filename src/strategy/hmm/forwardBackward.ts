@@ -109,10 +109,6 @@ export function forwardWorkspace(n: number, k: number): ForwardWorkspace {
  *  scaledUpdate, which computes the same thing for the ordinary case. */
 export function forwardPass(ws: ForwardWorkspace, startProb: Float64Array, transMat: Float64Array): number {
   const { n, k, emis, alpha, scale, offset, pred, tmp } = ws;
-  // log Π s_t is taken in batches: one Math.log per ~hundreds of steps instead of per step,
-  // flushed long before the running product could leave the normal double range.
-  let logLik = 0;
-  let prod = 1;
   for (let t = 0; t < n; t++) {
     const e = t * k;
     if (t === 0) {
@@ -145,8 +141,21 @@ export function forwardPass(ws: ForwardWorkspace, startProb: Float64Array, trans
       s = scaledUpdate(pred, emis, e, k, alpha, e, offset, t);
     }
     scale[t] = s;
+  }
+  return sequenceLogLikelihood(ws);
+}
+
+/** The sequence log-likelihood after a forward pass: Σ offset_t + log Π s_t. The product is
+ *  taken in batches (one Math.log per ~hundreds of steps instead of per step), flushed long
+ *  before it could leave the normal double range. Shared by forwardPass and the unrolled
+ *  kernel (unrolledEm.ts), so both sum the same values in the same order. */
+export function sequenceLogLikelihood(ws: ForwardWorkspace): number {
+  const { n, scale, offset } = ws;
+  let logLik = 0;
+  let prod = 1;
+  for (let t = 0; t < n; t++) {
     logLik += offset[t]!;
-    prod *= s;
+    prod *= scale[t]!;
     if (prod < 1e-200 || prod > 1e200) {
       logLik += Math.log(prod);
       prod = 1;

@@ -8,7 +8,7 @@
 // for every x but −0, and each first term here is a product of non-negative factors or a
 // square, never −0.
 import type { EmissionCache } from './emissions.js';
-import { MIN_SCALE, scaledUpdate, type ForwardWorkspace } from './forwardBackward.js';
+import { MIN_SCALE, scaledUpdate, sequenceLogLikelihood, type ForwardWorkspace } from './forwardBackward.js';
 
 /** True when the unrolled kernels apply. */
 export function isUnrolledShape(k: number, d: number, covarianceType: string): boolean {
@@ -33,8 +33,6 @@ export function forwardPassUnrolled(
   const t30 = transMat[12]!, t31 = transMat[13]!, t32 = transMat[14]!, t33 = transMat[15]!;
   // The previous forward row; at t = 0 the prediction is the start distribution instead.
   let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  let logLik = 0;
-  let prod = 1;
   for (let t = 0; t < n; t++) {
     const x = 3 * t;
     const x0 = data[x]!, x1 = data[x + 1]!, x2 = data[x + 2]!;
@@ -79,14 +77,8 @@ export function forwardPassUnrolled(
       a0 = alpha[e]!; a1 = alpha[e + 1]!; a2 = alpha[e + 2]!; a3 = alpha[e + 3]!;
     }
     scale[t] = s;
-    logLik += offset[t]!;
-    prod *= s;
-    if (prod < 1e-200 || prod > 1e200) {
-      logLik += Math.log(prod);
-      prod = 1;
-    }
   }
-  return logLik + Math.log(prod);
+  return sequenceLogLikelihood(ws);
 }
 
 /** backwardPass for the unrolled shape: same contract (ws.alpha becomes the smoothed
