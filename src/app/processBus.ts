@@ -17,6 +17,7 @@ import { ProducerMarks } from '../bus/eventIds.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
+import { withTimeout } from '../util/withTimeout.js';
 
 /** "<role>:<host>:<pid>:<random>": who wrote an entry on the shared stream. */
 export function processIdFor(role: string): string {
@@ -116,21 +117,13 @@ export class RedisReachability {
   }
 
   private async check(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        this.redis.ping(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no PONG within ${this.timeoutMs} ms`)), this.timeoutMs);
-        }),
-      ]);
+      await withTimeout(this.redis.ping(), this.timeoutMs, `no PONG within ${this.timeoutMs} ms`);
       this.failures = 0;
       this.mark(true, null);
     } catch (err) {
       this.failures++;
       if (this.failures >= this.failuresToDown || this.first) this.mark(false, (err as Error).message);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

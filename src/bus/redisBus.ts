@@ -28,6 +28,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from '../obs/logger.js';
 import { type AnyBusHandler, type Bus, type BusHandler, type BusStats, InProcessBus } from './bus.js';
 import { type BusTopics, type Topic, isTopic } from './topics.js';
+import { withTimeout } from '../util/withTimeout.js';
 import type { ProducerMarks } from './eventIds.js';
 import { type RedisTarget, createRedis, describeRedis } from './redisConnection.js';
 
@@ -179,16 +180,7 @@ export class RedisBus implements Bus {
   }
 
   private async open(startFrom: string, timeoutMs: number): Promise<void> {
-    const connect = Promise.all([this.publisher.connect(), this.reader.connect()]);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      await Promise.race([connect, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(Promise.all([this.publisher.connect(), this.reader.connect()]), timeoutMs, `no connection within ${timeoutMs} ms`);
     // Where the stream stands now: its last id (reading 'tail' starts there) and how many
     // entries it ever had (so the gap check can tell trimmed-before-read from trimmed-after).
     const info = await this.streamInfo();

@@ -14,6 +14,7 @@ import { TRADING_STATES, type RiskLimits } from './riskRails.js';
 import { type TradingStateDocument, parseTradingStateDocument } from '../core/tradingState.js';
 import type { Registry } from '../obs/metrics.js';
 import { HttpError, errorSchema, refuseBody } from '../http/errors.js';
+import { anyObject } from '../http/schemas.js';
 import { statusOf } from '../http/status.js';
 import { createHttpServer, type HttpServerOptions } from '../http/server.js';
 import { actorOf } from '../http/auth.js';
@@ -25,7 +26,6 @@ import { NOT_SIZED_STATUS, type NotionalIntent, type NotionalOrderRequest } from
 // never a failed bind answered with 500.
 const decimalInput = { anyOf: [{ type: 'string', pattern: '^[0-9]{1,10}(\\.[0-9]{1,8})?$' }, { type: 'number', exclusiveMinimum: 0, maximum: 9_999_999_999 }] } as const;
 const moneyInput = { anyOf: [{ type: 'string', pattern: '^[0-9]{1,10}(\\.[0-9]{1,8})?$' }, { type: 'number', minimum: 0, maximum: 9_999_999_999 }] } as const;
-const anyObject = { type: 'object', additionalProperties: true } as const;
 
 function toFixed(value: string | number | undefined, field: string): Fixed | null {
   if (value === undefined) return null;

@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../obs/logger.js';
+import { PacedSave } from '../util/pacedSave.js';
 
 export interface EquityPoint {
   readonly ts: number;
@@ -77,12 +78,10 @@ export class DashboardHistory {
   private lastPrune = 0;
   private lastErrorAt = -Infinity;
   private closed = false;
-  /** Governance's figure as last stated, and whether the file has it yet. */
+  /** Governance's figure as last stated; the file gets it at most once a host second. */
   private governanceFigure: GovernanceDrawdown | null = null;
-  private governanceUnsaved = false;
-  private governanceSavedAt = -Infinity;
-  private governanceTimer: NodeJS.Timeout | null = null;
-  private readonly pruneStmts: readonly Database.Statement[];
+  private readonly governanceSave = new PacedSave(GOVERNANCE_WRITE_EVERY_MS, () => this.saveGovernance());
+  private readonly pruneStmts: { readonly points: readonly Database.Statement[]; readonly events: Database.Statement };
 
   constructor(private readonly o: DashboardHistoryOptions) {
     this.db = this.open();
@@ -90,10 +89,10 @@ export class DashboardHistory {
     this.insertModelPnl = this.db.prepare('INSERT OR REPLACE INTO model_pnl VALUES (?, ?)');
     this.insertEvent = this.db.prepare('INSERT INTO events (ts, topic, payload) VALUES (?, ?, ?)');
     this.setMeta = this.db.prepare('INSERT OR REPLACE INTO meta VALUES (?, ?)');
-    this.pruneStmts = [
-      this.db.prepare('DELETE FROM equity WHERE ts < ?'),
-      this.db.prepare('DELETE FROM model_pnl WHERE ts < ?'),
-    ];
+    this.pruneStmts = {
+      points: [this.db.prepare('DELETE FROM equity WHERE ts < ?'), this.db.prepare('DELETE FROM model_pnl WHERE ts < ?')],
+      events: this.db.prepare('DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events) - ?'),
+    };
     const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get('governance_drawdown') as { value: string } | undefined;
     this.governanceFigure = row ? (JSON.parse(row.value) as GovernanceDrawdown) : null;
   }
@@ -164,26 +163,13 @@ export class DashboardHistory {
    *  acceptable for a page). */
   setGovernance(g: GovernanceDrawdown): void {
     this.governanceFigure = g;
-    this.governanceUnsaved = true;
-    const at = performance.now();
-    const since = at - this.governanceSavedAt;
-    if (since >= GOVERNANCE_WRITE_EVERY_MS) {
-      this.saveGovernance(at);
-    } else if (this.governanceTimer === null) {
-      this.governanceTimer = setTimeout(() => {
-        this.governanceTimer = null;
-        this.saveGovernance(performance.now());
-      }, GOVERNANCE_WRITE_EVERY_MS - since);
-      this.governanceTimer.unref();
-    }
+    this.governanceSave.request();
   }
 
-  private saveGovernance(at: number): void {
-    if (!this.governanceUnsaved || this.governanceFigure === null) return;
-    this.governanceSavedAt = at;
-    this.governanceUnsaved = false;
+  private saveGovernance(): void {
+    this.governanceSave.saved();
     const g = this.governanceFigure;
-    this.write('the governance figure', () => this.setMeta.run('governance_drawdown', JSON.stringify(g)));
+    if (g !== null) this.write('the governance figure', () => this.setMeta.run('governance_drawdown', JSON.stringify(g)));
   }
 
   governance(): GovernanceDrawdown | null {
@@ -220,15 +206,13 @@ export class DashboardHistory {
   prune(now = this.o.now()): void {
     this.lastPrune = now;
     const cutoff = now - this.o.retentionMs();
-    for (const stmt of this.pruneStmts) stmt.run(cutoff);
-    this.db.prepare('DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events) - ?').run(EVENTS_KEPT);
+    for (const stmt of this.pruneStmts.points) stmt.run(cutoff);
+    this.pruneStmts.events.run(EVENTS_KEPT);
   }
 
   close(): void {
     if (this.closed) return;
-    if (this.governanceTimer !== null) clearTimeout(this.governanceTimer);
-    this.governanceTimer = null;
-    this.saveGovernance(performance.now());
+    this.governanceSave.flush();
     this.closed = true;
     this.db.close();
   }

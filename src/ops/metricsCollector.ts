@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { OpsContext } from './context.js';
 import { buildLeaderboard } from '../lifecycle/leaderboard.js';
+import { withTimeout } from '../util/withTimeout.js';
 
 export interface MetricsCollectorOptions {
   /** How often the gauges are refreshed (default 2 s: fresher than any sensible scrape interval). */
@@ -18,13 +19,6 @@ export interface MetricsCollectorOptions {
 const POSTERIOR_KEY = /^posterior_(\d{1,2})$/;
 const ALERT_SEVERITIES = ['INFO', 'WARNING', 'CRITICAL'] as const;
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
 
 export class MetricsCollector {
   private timer: NodeJS.Timeout | null = null;
@@ -128,7 +122,7 @@ export class MetricsCollector {
     let complete = true;
     for (const e of this.ctx.engines()) {
       try {
-        const [health, v] = await withTimeout(Promise.all([e.health(), e.valuation()]), this.engineTimeoutMs, `engine ${e.name}`);
+        const [health, v] = await withTimeout(Promise.all([e.health(), e.valuation()]), this.engineTimeoutMs, `engine ${e.name} timed out after ${this.engineTimeoutMs} ms`);
         m.engineUp.set({ engine: e.name }, 1);
         m.openOrders.set({ venue: e.name }, health.open_orders);
         m.tradingEnabled.set({ scope: e.name }, health.trading_enabled ? 1 : 0);
@@ -170,7 +164,7 @@ export class MetricsCollector {
 
   private async refreshModelPnl(): Promise<void> {
     try {
-      const rows = await withTimeout(buildLeaderboard(this.ctx), this.engineTimeoutMs, 'leaderboard');
+      const rows = await withTimeout(buildLeaderboard(this.ctx), this.engineTimeoutMs, `leaderboard timed out after ${this.engineTimeoutMs} ms`);
       for (const r of rows) {
         this.ctx.metrics.modelPnl.set({ model: r.model }, r.pnl);
         this.ctx.metrics.modelExposure.set({ model: r.model }, r.exposure_usd);

@@ -28,6 +28,7 @@ import type { RedisBus } from '../../bus/redisBus.js';
 import type { Logger } from '../../obs/logger.js';
 import type { Metrics } from '../../obs/metrics.js';
 import type { AllocationReplication, ReplicatedAllocator } from '../../portfolio/replicatedAllocator.js';
+import { withTimeout } from '../../util/withTimeout.js';
 import type { StrategyWeights } from '../../portfolio/strategyWeights.js';
 import { writeJsonAtomic } from '../../util/atomicFile.js';
 import { parseTradingStateDocument } from '../../core/tradingState.js';
@@ -48,16 +49,9 @@ const CLUSTER_READ_MS = 1_000;
 type Bounded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 
 /** A read that answers within `ms` either way (the read itself is left to finish or fail). */
-async function boundedRead<T>(p: Promise<T>, ms: number): Promise<Bounded<T>> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<Bounded<T>>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, error: `no answer from Redis within ${ms} ms` }), ms);
-  });
-  try {
-    return await Promise.race([p.then((value): Bounded<T> => ({ ok: true, value }), (err: Error): Bounded<T> => ({ ok: false, error: err.message })), late]);
-  } finally {
-    clearTimeout(timer);
-  }
+function boundedRead<T>(p: Promise<T>, ms: number): Promise<Bounded<T>> {
+  return withTimeout(p, ms, `no answer from Redis within ${ms} ms`)
+    .then((value): Bounded<T> => ({ ok: true, value }), (err: Error): Bounded<T> => ({ ok: false, error: err.message }));
 }
 
 /** Leadership as the control plane sees it; absent = this process alone (always leads). */

@@ -16,6 +16,7 @@ import { STOPPED_REASONS } from '../../engine/riskRails.js';
 import type { Logger } from '../../obs/logger.js';
 import type { Metrics } from '../../obs/metrics.js';
 import { writeJsonAtomic } from '../../util/atomicFile.js';
+import { PacedSave } from '../../util/pacedSave.js';
 import { reportStorageFault } from '../../util/storageHealth.js';
 import type { AuditLog } from '../audit.js';
 import type { GovernancePolicy } from './policy.js';
@@ -85,10 +86,8 @@ export class GovernanceDaemon {
   private evaluating: Promise<void> = Promise.resolve();
   private readonly unsubscribe: (() => void)[] = [];
   private readonly now: () => number;
-  /** Host ms of the last save, and whether newer memory waits for the next one (persistSoon). */
-  private persistedAt = -Infinity;
-  private unsaved = false;
-  private saveTimer: NodeJS.Timeout | null = null;
+  /** Saves of memory that may wait (persistSoon). */
+  private readonly pacedPersist = new PacedSave(SOON_PERSIST_MS, () => this.persist());
 
   constructor(private readonly deps: GovernanceDeps) {
     this.clock = deps.clock ?? new WallClock();
@@ -139,9 +138,7 @@ export class GovernanceDaemon {
     for (const u of this.unsubscribe.splice(0)) u();
     await this.ticking;
     await this.evaluating;
-    if (this.saveTimer !== null) clearTimeout(this.saveTimer);
-    this.saveTimer = null;
-    if (this.unsaved) this.persist();
+    this.pacedPersist.flush();
   }
 
   /** Re-arms the timer after a policy reload changed the interval. */
@@ -425,24 +422,11 @@ export class GovernanceDaemon {
    *  crash inside the second restores the memory before it: a peak a second's rise lower, or
    *  no recovery window yet (one starts at the next calm reading). */
   private persistSoon(): void {
-    const since = performance.now() - this.persistedAt;
-    if (since >= SOON_PERSIST_MS) {
-      this.persist();
-      return;
-    }
-    this.unsaved = true;
-    if (this.saveTimer === null) {
-      this.saveTimer = setTimeout(() => {
-        this.saveTimer = null;
-        if (this.unsaved) this.persist();
-      }, SOON_PERSIST_MS - since);
-      this.saveTimer.unref();
-    }
+    this.pacedPersist.request();
   }
 
   private persist(): void {
-    this.persistedAt = performance.now();
-    this.unsaved = false;
+    this.pacedPersist.saved();
     const doc: PersistedState = {
       multiplier: this.multiplier, calm_since: this.calmSince, peak_equity: this.peakEquity, arms: this.arms,
       updated_at: new Date(this.now()).toISOString(), recent: this.recent,
