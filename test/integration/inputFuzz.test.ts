@@ -144,7 +144,7 @@ const BASES: Readonly<Record<string, Base>> = {
     semantic: (url) => fc.oneof(
       // Out of range where the control plane reads it (the governance inputs of issue 14).
       fc.record({ url: fc.constant(url), body: fc.record({ topic: fc.constant('metrics.update'), payload: fc.record({ pnl_unrealized: amount }) }) }),
-      fc.record({ url: fc.constant(url), body: fc.record({ topic: fc.constant('metrics.update'), payload: fc.record({ drawdown_pct: fc.oneof(fc.double({ min: 100, max: 1e308, minExcluded: true, noNaN: true }), fc.double({ min: -1e308, max: 0, maxExcluded: true, noNaN: true })) }) }) }),
+      fc.record({ url: fc.constant(url), body: fc.record({ topic: fc.constant('metrics.update'), payload: fc.record({ drawdown_pct: fc.oneof(fc.double({ min: 100, max: 1e308, minExcluded: true, noNaN: true }), fc.double({ min: -1e308, max: 0, maxExcluded: true, noNaN: true }).filter((x) => x < 0)) }) }) }),
       fc.record({ url: fc.constant(url), body: fc.record({ topic: fc.constant('metrics.update'), payload: fc.record({ equity: fc.oneof(fc.string(), fc.constant(null)) }) }) }),
       fc.record({ url: fc.constant(url), body: fc.record({ topic: fc.constant('governance.action'), payload: fc.record({ action: fc.constant('x'), cause: fc.constant('y'), detail: fc.record({ multiplier: fc.constantFrom(1e308, -1e308, 1e20, -1e16) }), ts: fc.constant(1) }) }) }),
       fc.record({ url: fc.constant(url), body: fc.record({ topic: fc.constant('alert'), payload: fc.record({ severity: fc.constant('INFO'), title: fc.constant('t'), message: fc.constant('m'), key: fc.constant('k'), ts: amount }) }) }),
