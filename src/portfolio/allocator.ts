@@ -9,7 +9,8 @@
 // holds at most the probation quota and never more than a live model; a freeze or cooldown
 // keeps a quota where it is; a model's floor and cap (when the floors fit in what is
 // deployable); the step limit. Between those bounds, proven models share what is deployable
-// by their evidence-weighted performance.
+// by their evidence-weighted performance, and what losses forfeit stays undeployed
+// (shareOut).
 //
 // The file is the stack's output, not an input: an operator's edit of it is overwritten at the
 // next step. That is said with a WARN naming the edited quotas and where the intent belongs
@@ -128,6 +129,23 @@ export function waterFill(total: number, w: readonly number[], floor: readonly n
   return out;
 }
 
+/**
+ * What is deployable, shared by evidence — and what the evidence does not earn, kept as cash.
+ * Each model counts as one neutral share (weight 1: no evidence either way); its tilt weight
+ * says how many neutral shares its evidence is worth. When the weights sum to at least the
+ * number of models, everything deployable is shared in proportion (as plain water-filling
+ * would); when they sum to less — the models on the whole have shown losses — the shortfall is
+ * a share of cash that nobody trades. Without that, what a losing model gives up went to the
+ * model that lost least: with no edge anywhere every model bleeds fees, yet the whole deployable
+ * amount stayed at work and the quietest loser was funded like a winner.
+ */
+function shareOut(deployable: number, w: readonly number[], floor: readonly number[], cap: readonly number[]): number[] {
+  const n = w.length;
+  const cash = n - sum(w);
+  if (!(cash > 0)) return waterFill(deployable, w, floor, cap);
+  return waterFill(deployable, [...w, cash], [...floor, 0], [...cap, Infinity]).slice(0, n);
+}
+
 /** The smallest of `xs` over the live models (Infinity without one). */
 function smallestLive(xs: readonly number[], live: readonly boolean[], probation: readonly boolean[]): number {
   let v = Infinity;
@@ -178,16 +196,16 @@ export function planAllocation(input: AllocationInput, policy: CapitalPolicy): A
     caps[i] = probation[i] ? p : b.cap;
   }
   const weights = tiltWeights(models, standings, policy);
-  let t = waterFill(deployable, weights, floors, caps);
+  let t = shareOut(deployable, weights, floors, caps);
   // Never above a live model: when the probation quota would exceed the smallest live target,
-  // it comes down to it (and water-filling runs again, so what it frees goes to the others).
+  // it comes down to it (and the share-out runs again, so what it frees goes to the others).
   if (anyProbation && anyLive) {
     const bound = smallestLive(t, live, probation);
     let lowered = false;
     for (let i = 0; i < n; i++) {
       if (probation[i] && floors[i]! > bound) { floors[i] = bound; caps[i] = bound; lowered = true; }
     }
-    if (lowered) t = waterFill(deployable, weights, floors, caps);
+    if (lowered) t = shareOut(deployable, weights, floors, caps);
   }
   const floorsFit = sum(floors) <= deployable;
   for (let i = 0; i < n; i++) targets[models[i]!] = t[i]!;

@@ -245,6 +245,28 @@ test('two models with different evidence get different quotas — no clip makes 
   assert.equal(same.a, same.b);
 });
 
+test('what losses forfeit stays as cash: with every model losing, the least loser is not funded like a winner; with any neutral or winning majority, everything deployable is shared', () => {
+  const plan = (zs: Record<string, number>) => planAllocation({ equityUsd: 10_000, models: Object.keys(zs), previous: {}, lastChangeAt: {}, now: NOW, standings: Object.fromEntries(Object.entries(zs).map(([m, z], i) => [m, proven(z, i === 0)])) }, SHIPPED);
+  const total = (q: Record<string, number>) => Object.values(q).reduce((a, b) => a + b, 0);
+  const evenShare = 8000 / 4;
+  // No edge anywhere: every model shows losses (fees). Each holds its neutral share times what
+  // its evidence is worth (exp(0.25 z) < 1) — none above the even split, the rest undeployed.
+  const losing = plan({ live: -4, a: -6, b: -1, c: -0.5 });
+  assert.ok(total(losing.quotas) < 8000 - 1000, `deployed ${total(losing.quotas)} of 8,000 while every model loses`);
+  for (const [m, q] of Object.entries(losing.quotas)) assert.ok(q < evenShare, `${m}: ${q} above the even split ${evenShare} while losing`);
+  assert.ok(Math.abs(losing.quotas.c! - evenShare * Math.exp(0.25 * -0.5)) < 0.01, JSON.stringify(losing.quotas));
+  assert.ok(losing.quotas.c! > losing.quotas.b! && losing.quotas.b! > losing.quotas.live!, 'still ranked by evidence');
+  // The counterparts: neutral evidence deploys everything, evenly; one winner among losers
+  // takes more than the even split, and the losers still forfeit theirs.
+  const neutral = plan({ live: 0, a: 0, b: 0, c: 0 });
+  assert.ok(Math.abs(total(neutral.quotas) - 8000) < 0.05, JSON.stringify(neutral.quotas));
+  const oneWinner = plan({ live: -6, a: -6, b: -2, c: 4 });
+  assert.ok(Math.abs(oneWinner.quotas.c! - evenShare * Math.exp(1)) < 0.01, JSON.stringify(oneWinner.quotas));
+  assert.ok(total(oneWinner.quotas) < 8000 - 400, 'the winner takes what its evidence is worth, not the losers\' forfeit');
+  const strongWinner = plan({ live: -1, a: -1, b: -1, c: 12 });
+  assert.ok(Math.abs(total(strongWinner.quotas) - 8000) < 0.05, 'evidence worth more than the shares there are: everything at work');
+});
+
 test('the allocator loop on a simulated clock: a model with strong evidence gains quota step by step, within the step limit and the cooldown', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hmm-alloc-'));
   try {
