@@ -5,6 +5,7 @@
 // handles) on a timer, so a remote engine is measured exactly like an embedded one.
 // Event counters that come from the bus (governance.action, alert) are counted here too.
 import type { FastifyInstance } from 'fastify';
+import { drawdownRatio } from '../core/drawdown.js';
 import type { OpsContext } from './context.js';
 import { buildLeaderboard } from '../lifecycle/leaderboard.js';
 import { withTimeout } from '../util/withTimeout.js';
@@ -159,7 +160,7 @@ export class MetricsCollector {
     const peak = Math.max(this.peaks.get(scope) ?? reference, equity);
     this.peaks.set(scope, peak);
     this.ctx.metrics.equityPeak.set({ scope }, peak);
-    this.ctx.metrics.drawdown.set({ scope }, peak > 0 ? Math.max(0, (peak - equity) / peak) : 0);
+    this.ctx.metrics.drawdown.set({ scope }, drawdownRatio(peak, equity));
   }
 
   private async refreshModelPnl(): Promise<void> {

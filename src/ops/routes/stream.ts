@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
 import type { Bus } from '../../bus/bus.js';
 import type { Topic } from '../../bus/topics.js';
+import { statedDrawdownPct } from '../../core/drawdown.js';
 import type { EngineHandle } from '../../engine/engineHandle.js';
 import { HttpError, errorSchema } from '../../http/errors.js';
 import type { LeaderboardRow } from '../../lifecycle/leaderboard.js';
@@ -122,7 +123,7 @@ class DashboardFeed {
   private drawdownAt(equity: number): number {
     const baseline = this.o.engines().reduce((a, e) => a + this.o.baselineEquity(e.name), 0);
     const peak = Math.max(this.governance?.peak_equity ?? baseline, equity);
-    return peak > 0 ? Math.round(((peak - equity) / peak) * 100 * 1000) / 1000 : 0;
+    return statedDrawdownPct(peak, equity);
   }
 
   stop(): void {
