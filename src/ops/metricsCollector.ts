@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { drawdownRatio } from '../core/drawdown.js';
 import type { OpsContext } from './context.js';
+import { decodeDrawdownStatement } from './governance/drawdownStatement.js';
 import { buildLeaderboard } from '../lifecycle/leaderboard.js';
 import { withTimeout } from '../util/withTimeout.js';
 
@@ -50,12 +51,11 @@ export class MetricsCollector {
       this.ctx.bus.subscribe('alert', (p) => m.alerts.inc({ severity: ALERT_SEVERITIES.includes(p.severity) ? p.severity : 'INFO' })),
       // Governance states its drawdown with its peak (an operator's injected metrics usually
       // carry neither; ones that do are what governance itself reads, until its next round).
+      // The gauge is a fraction of the peak: a statement from a peak ≤ 0 is none to replace
+      // the collector's own with.
       this.ctx.bus.subscribe('metrics.update', (p) => {
-        const dd = p['drawdown_pct'];
-        const peak = p['peak_equity'];
-        if (typeof dd === 'number' && Number.isFinite(dd) && typeof peak === 'number' && Number.isFinite(peak) && peak > 0) {
-          this.governance = { drawdownPct: Math.max(0, dd), peak };
-        }
+        const s = decodeDrawdownStatement(p);
+        if (s !== null && s.peak_equity > 0) this.governance = { drawdownPct: Math.max(0, s.drawdown_pct), peak: s.peak_equity };
       }),
     );
     void this.refresh();

@@ -192,6 +192,7 @@ export class GovernanceDaemon {
     if (previousPeak !== this.peakEquity) this.persistSoon();
     const peak = this.peakEquity;
     const r = (x: number) => Math.round(x * 100) / 100;
+    // drawdown_pct with peak_equity is governance's statement (drawdownStatement.ts reads it).
     this.deps.bus.publish('metrics.update', {
       equity: r(equity), pnl_unrealized: r(unrealized), pnl_realized: r(realized), exposure: r(exposure),
       drawdown_pct: statedDrawdownPct(peak, equity), peak_equity: r(peak),

@@ -21,6 +21,7 @@ import type { LeaderboardRow } from '../../lifecycle/leaderboard.js';
 import type { Logger } from '../../obs/logger.js';
 import { aggregatePortfolio, type AggregatePortfolio } from '../aggregate.js';
 import { DashboardHistory, type GovernanceDrawdown } from '../dashboardHistory.js';
+import { decodeDrawdownStatement } from '../governance/drawdownStatement.js';
 
 /** What the dashboard routes and their feed use, and nothing else (Fastify register options). */
 export interface StreamRouteOptions {
@@ -99,7 +100,7 @@ class DashboardFeed {
         const ts = typeof (payload as { ts?: unknown }).ts === 'number' ? (payload as { ts: number }).ts : Date.now();
         this.history.addEvent({ topic, ts, payload });
       }
-      if (topic === 'metrics.update') this.onMetrics(payload as Readonly<Record<string, number>>);
+      if (topic === 'metrics.update') this.onMetrics(payload);
       if (STREAMED_TOPICS.has(topic)) this.broadcast(topic, payload);
     });
     void this.sample();
@@ -112,11 +113,9 @@ class DashboardFeed {
   }
 
   /** Governance states its drawdown with its peak; an operator's injected metrics carry neither. */
-  private onMetrics(m: Readonly<Record<string, number>>): void {
-    const dd = m['drawdown_pct'];
-    const peak = m['peak_equity'];
-    if (typeof dd !== 'number' || !Number.isFinite(dd) || typeof peak !== 'number' || !Number.isFinite(peak)) return;
-    this.history.setGovernance({ drawdown_pct: dd, peak_equity: peak, ts: Date.now() });
+  private onMetrics(m: unknown): void {
+    const s = decodeDrawdownStatement(m);
+    if (s !== null) this.history.setGovernance({ ...s, ts: Date.now() });
   }
 
   /** Governance's formula at one frame: below the highest equity governance has seen. */
