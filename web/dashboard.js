@@ -25,6 +25,16 @@
   const dp = (x) => { const n = Number(x); return !isNum(n) ? 2 : n >= 1000 ? 2 : n >= 1 ? 4 : 6; };
   const ago = (ms) => { const s = Math.max(0, Math.round(ms / 1000)); return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`; };
   function setText(el, text, className) { if (el.textContent !== text) el.textContent = text; if (className !== undefined) el.className = className; }
+  // Governance's drawdown statement in a metrics.update: both numbers finite, or none. The
+  // rules of src/ops/governance/drawdownStatement.ts (no bundler to share it with), held to
+  // them by test/unit/ops/drawdownStatement.test.ts, which runs this very function: keep it
+  // self-contained.
+  function governanceDrawdownOf(m) {
+    if (m === null || typeof m !== 'object') return null;
+    const dd = m.drawdown_pct;
+    const peak = m.peak_equity;
+    return typeof dd === 'number' && Number.isFinite(dd) && typeof peak === 'number' && Number.isFinite(peak) ? { drawdown_pct: dd, peak_equity: peak } : null;
+  }
 
   // ---- state ----
   const config = { refresh_sec: 10 };
@@ -448,7 +458,7 @@
     on('portfolio', (p) => { if (pollTimer) { stopPolling(); setConn('live', 'live'); } onPortfolio(p); });
     on('leaderboard', (l) => onLeaderboard(l.rows || [], Date.parse(l.ts) || Date.now(), l.pnl_ready));
     // Governance states its drawdown with its peak; an injected drill reading carries neither.
-    on('metrics.update', (m) => { if (isNum(m.drawdown_pct) && isNum(m.peak_equity)) { gov = { drawdown_pct: m.drawdown_pct, peak_equity: m.peak_equity }; renderDrawdown(); } });
+    on('metrics.update', (m) => { const s = governanceDrawdownOf(m); if (s !== null) { gov = s; renderDrawdown(); } });
     // The kill panel shows the global entry (a venue or model change leaves its "since" alone).
     on('trading.state', (t) => { setTrading(t.tradingEnabled, t.document ? t.document.global : t); addEvents([{ topic: 'trading.state', ts: t.ts, payload: t }], true); });
     for (const topic of ['order.update', 'trade.fill', 'risk.rejected']) on(topic, scheduleOrders);

@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../obs/logger.js';
+import type { DrawdownStatement } from './governance/drawdownStatement.js';
 import { PacedSave } from '../util/pacedSave.js';
 
 export interface EquityPoint {
@@ -37,10 +38,8 @@ export interface DashboardEvent {
   readonly payload: unknown;
 }
 
-/** Governance's own drawdown figure, as its last metrics.update stated it. */
-export interface GovernanceDrawdown {
-  readonly drawdown_pct: number;
-  readonly peak_equity: number;
+/** Governance's own drawdown figure, as its last metrics.update stated it, and when. */
+export interface GovernanceDrawdown extends DrawdownStatement {
   readonly ts: number;
 }
 

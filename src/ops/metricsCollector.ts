@@ -5,7 +5,9 @@
 // handles) on a timer, so a remote engine is measured exactly like an embedded one.
 // Event counters that come from the bus (governance.action, alert) are counted here too.
 import type { FastifyInstance } from 'fastify';
+import { drawdownRatio } from '../core/drawdown.js';
 import type { OpsContext } from './context.js';
+import { decodeDrawdownStatement } from './governance/drawdownStatement.js';
 import { buildLeaderboard } from '../lifecycle/leaderboard.js';
 import { withTimeout } from '../util/withTimeout.js';
 
@@ -49,12 +51,11 @@ export class MetricsCollector {
       this.ctx.bus.subscribe('alert', (p) => m.alerts.inc({ severity: ALERT_SEVERITIES.includes(p.severity) ? p.severity : 'INFO' })),
       // Governance states its drawdown with its peak (an operator's injected metrics usually
       // carry neither; ones that do are what governance itself reads, until its next round).
+      // The gauge is a fraction of the peak: a statement from a peak ≤ 0 is none to replace
+      // the collector's own with.
       this.ctx.bus.subscribe('metrics.update', (p) => {
-        const dd = p['drawdown_pct'];
-        const peak = p['peak_equity'];
-        if (typeof dd === 'number' && Number.isFinite(dd) && typeof peak === 'number' && Number.isFinite(peak) && peak > 0) {
-          this.governance = { drawdownPct: Math.max(0, dd), peak };
-        }
+        const s = decodeDrawdownStatement(p);
+        if (s !== null && s.peak_equity > 0) this.governance = { drawdownPct: Math.max(0, s.drawdown_pct), peak: s.peak_equity };
       }),
     );
     void this.refresh();
@@ -159,7 +160,7 @@ export class MetricsCollector {
     const peak = Math.max(this.peaks.get(scope) ?? reference, equity);
     this.peaks.set(scope, peak);
     this.ctx.metrics.equityPeak.set({ scope }, peak);
-    this.ctx.metrics.drawdown.set({ scope }, peak > 0 ? Math.max(0, (peak - equity) / peak) : 0);
+    this.ctx.metrics.drawdown.set({ scope }, drawdownRatio(peak, equity));
   }
 
   private async refreshModelPnl(): Promise<void> {

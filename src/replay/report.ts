@@ -3,6 +3,7 @@
 // Both files are written atomically. Sharpe and Sortino are the performance module's
 // (per bar, annualised with the bar interval); a withheld figure prints as "—" with its reason.
 import { join } from 'node:path';
+import { drawdownPct } from '../core/drawdown.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomicFile.js';
 import type { BacktestReport, BacktestResult, CurvePoint } from './backtest.js';
 
@@ -19,7 +20,7 @@ export function curveCsv(curve: readonly CurvePoint[]): string {
   let peak = -Infinity;
   for (const p of curve) {
     if (p.equity > peak) peak = p.equity;
-    const dd = peak > 0 ? ((peak - p.equity) / peak) * 100 : 0;
+    const dd = drawdownPct(peak, p.equity);
     lines.push(`${p.ts},${new Date(p.ts).toISOString()},${p.equity.toFixed(2)},${p.exposure.toFixed(2)},${dd.toFixed(4)}`);
   }
   return lines.join('\n') + '\n';

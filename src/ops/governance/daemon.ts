@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Bus } from '../../bus/bus.js';
 import { type Clock, type TimerHandle, WallClock } from '../../core/clock.js';
 import { fx, floorToStep, mul, toNumber } from '../../core/decimal.js';
+import { statedDrawdownPct } from '../../core/drawdown.js';
 import { modelId, symbol as toSymbol } from '../../core/ids.js';
 import type { EngineHandle } from '../../engine/engineHandle.js';
 import { STOPPED_REASONS } from '../../engine/riskRails.js';
@@ -190,11 +191,11 @@ export class GovernanceDaemon {
     this.peakEquity = Math.max(this.peakEquity ?? this.deps.baselineEquity, equity);
     if (previousPeak !== this.peakEquity) this.persistSoon();
     const peak = this.peakEquity;
-    const drawdownPct = peak > 0 ? Math.max(0, ((peak - equity) / peak) * 100) : 0;
     const r = (x: number) => Math.round(x * 100) / 100;
+    // drawdown_pct with peak_equity is governance's statement (drawdownStatement.ts reads it).
     this.deps.bus.publish('metrics.update', {
       equity: r(equity), pnl_unrealized: r(unrealized), pnl_realized: r(realized), exposure: r(exposure),
-      drawdown_pct: Math.round(drawdownPct * 1000) / 1000, peak_equity: r(peak),
+      drawdown_pct: statedDrawdownPct(peak, equity), peak_equity: r(peak),
     });
   }
 

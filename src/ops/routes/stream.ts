@@ -14,12 +14,14 @@ import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
 import type { Bus } from '../../bus/bus.js';
 import type { Topic } from '../../bus/topics.js';
+import { statedDrawdownPct } from '../../core/drawdown.js';
 import type { EngineHandle } from '../../engine/engineHandle.js';
 import { HttpError, errorSchema } from '../../http/errors.js';
 import type { LeaderboardRow } from '../../lifecycle/leaderboard.js';
 import type { Logger } from '../../obs/logger.js';
 import { aggregatePortfolio, type AggregatePortfolio } from '../aggregate.js';
 import { DashboardHistory, type GovernanceDrawdown } from '../dashboardHistory.js';
+import { decodeDrawdownStatement } from '../governance/drawdownStatement.js';
 
 /** What the dashboard routes and their feed use, and nothing else (Fastify register options). */
 export interface StreamRouteOptions {
@@ -98,7 +100,7 @@ class DashboardFeed {
         const ts = typeof (payload as { ts?: unknown }).ts === 'number' ? (payload as { ts: number }).ts : Date.now();
         this.history.addEvent({ topic, ts, payload });
       }
-      if (topic === 'metrics.update') this.onMetrics(payload as Readonly<Record<string, number>>);
+      if (topic === 'metrics.update') this.onMetrics(payload);
       if (STREAMED_TOPICS.has(topic)) this.broadcast(topic, payload);
     });
     void this.sample();
@@ -111,18 +113,16 @@ class DashboardFeed {
   }
 
   /** Governance states its drawdown with its peak; an operator's injected metrics carry neither. */
-  private onMetrics(m: Readonly<Record<string, number>>): void {
-    const dd = m['drawdown_pct'];
-    const peak = m['peak_equity'];
-    if (typeof dd !== 'number' || !Number.isFinite(dd) || typeof peak !== 'number' || !Number.isFinite(peak)) return;
-    this.history.setGovernance({ drawdown_pct: dd, peak_equity: peak, ts: Date.now() });
+  private onMetrics(m: unknown): void {
+    const s = decodeDrawdownStatement(m);
+    if (s !== null) this.history.setGovernance({ ...s, ts: Date.now() });
   }
 
   /** Governance's formula at one frame: below the highest equity governance has seen. */
   private drawdownAt(equity: number): number {
     const baseline = this.o.engines().reduce((a, e) => a + this.o.baselineEquity(e.name), 0);
     const peak = Math.max(this.governance?.peak_equity ?? baseline, equity);
-    return peak > 0 ? Math.round(((peak - equity) / peak) * 100 * 1000) / 1000 : 0;
+    return statedDrawdownPct(peak, equity);
   }
 
   stop(): void {
