@@ -7,13 +7,15 @@
 //   REDIS_SENTINEL_NAME     the group the sentinels monitor (`sentinel monitor <name> …`), required with REDIS_SENTINELS
 //   REDIS_PASSWORD[_FILE]   AUTH for the primary and replicas (with REDIS_SENTINELS; with REDIS_URL it goes in the URL)
 //   REDIS_SENTINEL_PASSWORD[_FILE]  AUTH for the sentinels, when they require one
+//                           (both read by config/secret.ts, as the venues' API keys are: the
+//                           value or a file, trimmed, never empty, carried as a Secret)
 //   REDIS_BUS_PREFIX        key prefix of the stream and the lease (default hmm:); one per stack sharing a Redis
 //   REDIS_BUS_MAXLEN        approximate bound on the event stream (default 10000)
 //   HMM_LEADER_TTL_MS       ops leader lease length (default 10000): fail-over takes at most about this long
 //   HMM_OUTBOX_MAX_LAG_MS   an engine refuses new orders while its oldest event not yet on the
 //                           stream is older than this (default 5000): it cannot publish, so it fails closed
-import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/config.js';
+import { readSecret } from '../config/secret.js';
 import type { RedisEndpoint, SentinelAddress } from './redisConnection.js';
 
 export const REDIS_ENV_KEYS: readonly string[] = [
@@ -38,21 +40,6 @@ function int(env: Env, key: string, dflt: number, min: number, max: number): num
   const v = Number(raw);
   if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError(key, `expected an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
   return v;
-}
-
-/** KEY or KEY_FILE (a mounted secret; one trailing newline dropped); never both. */
-function secret(env: Env, key: string): string | undefined {
-  const direct = env[key];
-  const file = env[`${key}_FILE`];
-  if (direct && file) throw new ConfigError(key, `set ${key} or ${key}_FILE, not both`);
-  if (file) {
-    try {
-      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-    } catch (err) {
-      throw new ConfigError(`${key}_FILE`, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
-  }
-  return direct || undefined;
 }
 
 /** "host:port,host:port": at least one; a port is required (Sentinel's usual one is 26379). */
@@ -94,12 +81,12 @@ function endpointFrom(env: Env): RedisEndpoint | null {
   const name = env['REDIS_SENTINEL_NAME'];
   if (!name) throw new ConfigError('REDIS_SENTINEL_NAME', 'required with REDIS_SENTINELS: the group name of `sentinel monitor <name> …` (often mymaster)');
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new ConfigError('REDIS_SENTINEL_NAME', `letters, digits and _.- only, at most 64, got ${JSON.stringify(name)}`);
-  const password = secret(env, 'REDIS_PASSWORD');
-  const sentinelPassword = secret(env, 'REDIS_SENTINEL_PASSWORD');
+  const password = readSecret(env, 'REDIS_PASSWORD');
+  const sentinelPassword = readSecret(env, 'REDIS_SENTINEL_PASSWORD');
   return {
     kind: 'sentinel', sentinels: parseSentinels(sentinels), name,
-    ...(password !== undefined ? { password } : {}),
-    ...(sentinelPassword !== undefined ? { sentinelPassword } : {}),
+    ...(password !== null ? { password } : {}),
+    ...(sentinelPassword !== null ? { sentinelPassword } : {}),
   };
 }
 

@@ -15,6 +15,7 @@
 //   - The callers keep their own retry and queueing options (the lease must fail fast, the bus
 //     reader must never give up); this factory only decides where to connect.
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Secret } from '../config/secret.js';
 
 export interface SentinelAddress {
   readonly host: string;
@@ -28,10 +29,10 @@ export type RedisEndpoint =
       readonly sentinels: readonly SentinelAddress[];
       /** The group name the sentinels monitor (`sentinel monitor <name> …`). */
       readonly name: string;
-      /** AUTH for the primary and replicas (REDIS_PASSWORD). */
-      readonly password?: string;
+      /** AUTH for the primary and replicas (REDIS_PASSWORD); revealed only to ioredis. */
+      readonly password?: Secret;
       /** AUTH for the sentinels themselves (REDIS_SENTINEL_PASSWORD). */
-      readonly sentinelPassword?: string;
+      readonly sentinelPassword?: Secret;
     };
 
 /** A redis:// URL, or an endpoint from the deployment's configuration. */
@@ -51,8 +52,8 @@ export function createRedis(target: RedisTarget, options: RedisOptions = {}): Re
     name: e.name,
     role: 'master',
     failoverDetector: true,
-    ...(e.password !== undefined ? { password: e.password } : {}),
-    ...(e.sentinelPassword !== undefined ? { sentinelPassword: e.sentinelPassword } : {}),
+    ...(e.password !== undefined ? { password: e.password.reveal() } : {}),
+    ...(e.sentinelPassword !== undefined ? { sentinelPassword: e.sentinelPassword.reveal() } : {}),
   });
 }
 

@@ -19,7 +19,7 @@ import type { Signal } from '../core/signal.js';
 import type { Logger } from '../obs/logger.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
 import { reportStorageFault } from '../util/storageHealth.js';
-import { RecentIds } from './recentIds.js';
+import { RecentIds } from '../util/recentIds.js';
 import { fillFee, fillNotional, volumeShareQty, walkBook, type BookSide } from '../venues/sim/matching.js';
 import { sizeOrder } from '../portfolio/strategyRouter.js';
 

@@ -55,7 +55,7 @@ import { DEFAULT_EVIDENCE_POLICY, type EvidencePolicy } from './evidencePolicy.j
 import { PerformanceAccumulator, reviveState, type PerformanceMetrics, type PerformanceState } from './performance.js';
 import { decodeBook, encodeBook, type EncodedBook, type ShadowBook } from './shadowBook.js';
 import { StrategyRegistry, type RegistryMetrics } from './strategyRegistry.js';
-import { RecentIds } from './recentIds.js';
+import { RecentIds } from '../util/recentIds.js';
 
 export type ScoreMetric = 'sharpe' | 'sortino' | 'return_pct' | 'pnl';
 

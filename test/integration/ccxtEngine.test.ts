@@ -10,7 +10,7 @@ import { symbol } from '../../src/core/ids.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/obs/logger.js';
 import { CcxtVenue } from '../../src/venues/ccxt/ccxtVenue.js';
-import { Secret } from '../../src/venues/ccxt/ccxtConfig.js';
+import { Secret } from '../../src/config/secret.js';
 import { FakeBinance } from '../support/fakeBinance.js';
 import { type EngineFixture, engineFixture, removeDir } from '../support/engineFixture.js';
 

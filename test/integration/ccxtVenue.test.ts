@@ -8,7 +8,8 @@ import { fx, mul, toDecimalString, floorToStep, type Fixed } from '../../src/cor
 import { clientOrderId, symbol } from '../../src/core/ids.js';
 import type { VenueEvent, VenueOrderRequest } from '../../src/venues/venue.js';
 import { CcxtVenue, SubmitOutcomeUnknownError, VenueRequestError, type CcxtVenueOptions } from '../../src/venues/ccxt/ccxtVenue.js';
-import { Secret, loadCcxtVenueConfig } from '../../src/venues/ccxt/ccxtConfig.js';
+import { Secret } from '../../src/config/secret.js';
+import { loadCcxtVenueConfig } from '../../src/venues/ccxt/ccxtConfig.js';
 import { FakeBinance, type FakeBinanceOptions } from '../support/fakeBinance.js';
 
 const KEY = 'hmmTestKey0123456789abcdefABCDEF';

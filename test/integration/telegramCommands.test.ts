@@ -11,6 +11,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStack, type Stack } from '../../src/app/stack.js';
+import type { PositionRow } from '../../src/ops/routes/trading.js';
+import { fmt } from '../../src/ops/telegram/commands.js';
 import { FakeTelegram, type BotMessage } from '../support/fakeTelegram.js';
 
 const OPS = 'test-token-0123456789abcdef';
@@ -101,7 +103,13 @@ test('a conversation with every command; changes asked, confirmed or cancelled, 
   // A position to look at and to exit: one external buy for the live model.
   const buy = await api(s, 'POST', '/strategy/signal', { symbol: 'BTCUSDT', side: 'BUY', model: live, quote_usd: 300 });
   assert.equal(buy.status, 200, JSON.stringify(buy.json));
-  assert.match((await ask('/positions', /<b>Positions<\/b>/)).text, new RegExp(`${live}\\s+BTCUSDT\\s+0\\.`));
+  const positions = (await ask('/positions', /<b>Positions<\/b>/)).text;
+  assert.match(positions, new RegExp(`${live}\\s+BTCUSDT\\s+0\\.`));
+  // The same rows and numbers as GET /positions (no bar arrives in between to move the marks).
+  const apiRows = (await api(s, 'GET', '/positions')).json.positions as PositionRow[];
+  assert.ok(apiRows.length > 0);
+  const shown = (/<pre>([\s\S]*)<\/pre>/.exec(positions)?.[1] ?? '').split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+  assert.deepEqual(shown, apiRows.map((r) => [r.model, r.symbol, fmt(r.qty), fmt(r.avg_price), r.last_price === null ? '-' : fmt(r.last_price), fmt(r.value_usd), fmt(r.unrealized_pnl)]));
   assert.match((await ask('/balance', /<b>Balance/)).text, /engine_sim\s+[0-9.]+[\s\S]*total/);
   const profit = await ask('/profit', /<b>Profit, since/);
   assert.match(profit.text, /trades\s+[1-9]/);

@@ -2,8 +2,9 @@
 // kill switch (POST /kill), the weights with the route's validation (POST /strategy/weights),
 // the canary manager (POST /strategy/promote, /strategy/rollback), the force-exit (POST
 // /positions/force-exit) — and the views the read routes serve (aggregatePortfolio as in
-// /aggregate/portfolio, the leaderboard as in /strategy/status). No second implementation of a
-// change lives here: only the rendering of answers as compact monospace tables.
+// /aggregate/portfolio, modelPositionRows as in /positions, the leaderboard as in
+// /strategy/status). No second implementation of a change or a view lives here: only the
+// rendering of answers as compact monospace tables.
 import type { EngineHandle } from '../../engine/engineHandle.js';
 import type { LeaderboardRow } from '../../lifecycle/leaderboard.js';
 import type { TradingStateDocument } from '../../core/tradingState.js';
@@ -12,6 +13,7 @@ import { aggregatePortfolio } from '../aggregate.js';
 import type { DayPnl } from '../dailyPnl.js';
 import type { KillSwitch } from '../killSwitch.js';
 import { setWeights } from '../routes/control.js';
+import { modelPositionRows } from '../routes/trading.js';
 import type { BotOperator } from './commandBot.js';
 import { type CommandName, type PlannedAction, escapeHtml, fmt, pre, table } from './commands.js';
 
@@ -104,15 +106,9 @@ export function telegramOperator(d: TelegramOperatorDeps): BotOperator {
       return pre(`Daily PnL (UTC), last ${days ?? 7} days`, table(['day', 'real', 'fees', 'net', 'trades'], rows));
     },
     async positions() {
-      const rows: (string | number)[][] = [];
-      for (const e of d.engines()) {
-        for (const p of await e.modelPositions()) {
-          const qty = Number(p.qty);
-          if (qty === 0) continue;
-          const last = Number((await e.lastPrice(p.symbol)) ?? NaN);
-          rows.push([p.model, p.symbol, qty, Number(p.avgPrice), last, Number.isFinite(last) ? qty * last : NaN, Number.isFinite(last) ? qty * (last - Number(p.avgPrice)) : NaN]);
-        }
-      }
+      // GET /positions's rows: the same marks, rounding and order (a position with no last
+      // price is marked at its average, its last shown as '-').
+      const rows = (await modelPositionRows(d.engines())).map((r) => [r.model, r.symbol, r.qty, r.avg_price, r.last_price ?? NaN, r.value_usd, r.unrealized_pnl]);
       if (rows.length === 0) return pre('Positions', 'no open position');
       return pre('Positions', table(['model', 'symbol', 'qty', 'avg', 'last', 'value', 'unreal'], rows));
     },

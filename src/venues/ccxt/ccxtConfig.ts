@@ -2,7 +2,8 @@
 // credentials (from the environment or from files, e.g. Docker secrets), where its REST API
 // lives (overridable, so tests and proxies can stand in for it) and the timing knobs. Read
 // once, validated, and a bad value stops start-up with a message naming the key. Credentials
-// are wrapped in Secret, which prints as [REDACTED] however it is logged or serialised.
+// are read by config/secret.ts (the reader Redis's passwords use too) and wrapped in Secret,
+// which prints as [REDACTED] however it is logged or serialised.
 //
 // Environment keys (the venue name is the ccxt exchange id; BINANCE_ shown, KRAKEN_/BYBIT_… alike):
 //   BINANCE_API_KEY / BINANCE_API_KEY_FILE        API key, or a file holding it (not both)
@@ -17,10 +18,9 @@
 //   CCXT_STALE_MS        no successful poll for this long = stale view, resync (default max(15000, 5 × poll))
 //   CCXT_OPTIONS_JSON    extra ccxt exchange options as a JSON object (venue quirks)
 //   TRADE_SYMBOLS        the symbols to trade (shared with the stack config)
-import { readFileSync } from 'node:fs';
-import { inspect } from 'node:util';
 import ccxt from 'ccxt';
 import { ConfigError } from '../../config/config.js';
+import { type Secret, readSecret } from '../../config/secret.js';
 
 /** Documented environment keys this module reads (deploy files are checked against them). */
 export const CCXT_ENV_KEYS: readonly string[] = [
@@ -31,26 +31,6 @@ export const CCXT_ENV_KEYS: readonly string[] = [
 export function credentialKeys(exchangeId: string): readonly string[] {
   const p = exchangeId.toUpperCase();
   return [`${p}_API_KEY`, `${p}_API_SECRET`, `${p}_API_PASSWORD`].flatMap((k) => [k, `${k}_FILE`]);
-}
-
-/** A credential: usable by the adapter, unprintable everywhere else. */
-export class Secret {
-  readonly #value: string;
-  constructor(value: string) {
-    this.#value = value;
-  }
-  reveal(): string {
-    return this.#value;
-  }
-  toString(): string {
-    return '[REDACTED]';
-  }
-  toJSON(): string {
-    return '[REDACTED]';
-  }
-  [inspect.custom](): string {
-    return '[REDACTED]';
-  }
 }
 
 export interface CcxtCredentials {
@@ -78,24 +58,6 @@ type Env = Readonly<Record<string, string | undefined>>;
 function present(env: Env, key: string): string | undefined {
   const v = env[key];
   return v === undefined || v === '' ? undefined : v;
-}
-
-/** KEY, or the contents of the file KEY_FILE names (trailing newline dropped); not both. */
-export function readSecret(env: Env, key: string): Secret | null {
-  const direct = present(env, key);
-  const file = present(env, `${key}_FILE`);
-  if (direct !== undefined && file !== undefined) throw new ConfigError(key, `set either ${key} or ${key}_FILE, not both`);
-  if (direct !== undefined) return new Secret(direct.trim());
-  if (file === undefined) return null;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${key}_FILE`, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  const value = text.replace(/\r?\n$/, '').trim();
-  if (value === '') throw new ConfigError(`${key}_FILE`, `${file} is empty`);
-  return new Secret(value);
 }
 
 function int(env: Env, key: string, dflt: number, min: number, max: number): number {

@@ -27,6 +27,7 @@ import { type ClientOrderId, type Symbol, type VenueId, clientOrderId as toClien
 import { type Instrument, conformPrice } from '../../core/instrument.js';
 import type { Fill, OrderSide } from '../../core/order.js';
 import type { Logger } from '../../obs/logger.js';
+import { RecentIds } from '../../util/recentIds.js';
 import type { Venue, VenueCancelResult, VenueEvent, VenueOrderRequest, VenueOrderState, VenueSubmitResult } from '../venue.js';
 import { type ErrorClass, classifyError, scrubMessage } from './ccxtErrors.js';
 import type { CcxtCredentials, CcxtVenueConfig } from './ccxtConfig.js';
@@ -197,10 +198,12 @@ export class CcxtVenue implements Venue {
   private readonly tracked = new Map<ClientOrderId, Tracked>();
   /** Symbol of every order seen this run (cancel and fetchOrder know where to look). */
   private readonly symbolOf = new Map<ClientOrderId, Symbol>();
-  private readonly seenTrades = new Set<string>();
+  /** Trade ids already emitted as fills, the newest SEEN_TRADES_MAX: trades older than that are
+   *  long settled in the ledger, which de-duplicates on its own as well. */
+  private readonly seenTrades = new RecentIds(SEEN_TRADES_MAX);
   /** Client ids this process has sent: never sent twice (the venue's own duplicate check
    *  covers only open orders). */
-  private readonly sent = new Set<ClientOrderId>();
+  private readonly sent = new RecentIds<ClientOrderId>(SEEN_TRADES_MAX);
   private readonly unresolved = new Set<ClientOrderId>();
   private balanceMap = new Map<string, BalanceView>();
   private readonly baseFees = new Map<string, Fixed>();
@@ -377,7 +380,7 @@ export class CcxtVenue implements Venue {
     const t: Tracked = { clientOrderId: req.clientOrderId, market: m, side: req.side, venueOrderId: null, emitted: ZERO, phase: 'submitting' };
     this.tracked.set(t.clientOrderId, t);
     this.symbolOf.set(t.clientOrderId, m.symbol);
-    this.rememberSent(t.clientOrderId);
+    this.sent.add(t.clientOrderId);
     let clockRetried = false;
     let rateLimited = 0;
     try {
@@ -882,25 +885,12 @@ export class CcxtVenue implements Venue {
   }
 
   private markSeen(c: FillConversion): void {
-    if (this.seenTrades.size >= SEEN_TRADES_MAX) {
-      // Oldest first (insertion order): trades that old are long settled in the ledger, which
-      // de-duplicates on its own as well.
-      const drop = this.seenTrades.values().next().value;
-      if (drop !== undefined) this.seenTrades.delete(drop);
-    }
     this.seenTrades.add(c.fill.tradeId);
     this.balanceDirty = true;
     const base = this.markets.get(c.fill.symbol)?.inst.base;
     if (c.feeBase > 0n && base !== undefined) this.baseFees.set(base, ((this.baseFees.get(base) ?? ZERO) + c.feeBase) as Fixed);
   }
 
-  private rememberSent(id: ClientOrderId): void {
-    if (this.sent.size >= SEEN_TRADES_MAX) {
-      const drop = this.sent.values().next().value;
-      if (drop !== undefined) this.sent.delete(drop);
-    }
-    this.sent.add(id);
-  }
 
   private async ensureFeePrice(ccy: string, quote: string): Promise<void> {
     const key = `${ccy}/${quote}`;

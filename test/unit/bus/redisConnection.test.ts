@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRedis } from '../../../src/bus/redisConnection.js';
+import { Secret } from '../../../src/config/secret.js';
 
 test('a URL is one Redis, with the caller\'s options', () => {
   const r = createRedis('redis://:pw@10.0.0.2:6380/3', { lazyConnect: true, enableOfflineQueue: false, connectionName: 'x' });
@@ -14,7 +15,7 @@ test('a URL is one Redis, with the caller\'s options', () => {
 
 test('a Sentinel endpoint: the group through its sentinels, primary role checked, fail-overs followed', () => {
   const r = createRedis(
-    { kind: 'sentinel', name: 'mymaster', sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }], password: 'p', sentinelPassword: 'sp' },
+    { kind: 'sentinel', name: 'mymaster', sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }], password: new Secret('p'), sentinelPassword: new Secret('sp') },
     { lazyConnect: true, maxRetriesPerRequest: 0, connectionName: 'lease' },
   );
   const o = r.options as typeof r.options & { failoverDetector?: boolean };
