@@ -72,7 +72,7 @@ export async function startOpsProcess(opts: OpsProcessOptions = {}): Promise<Ops
   try {
     // Every consumer here is idempotent by event id: the bus admits an engine's event once.
     const marks = redis === null ? null : new PersistedMarks(paths.busMarks, log);
-    const bus = await openBus(redis, 'ops', log, metrics, marks?.marks);
+    const bus = await openBus(redis, 'ops', log, metrics, marks ?? undefined);
     cleanup.push(async () => {
       await bus.close();
       marks?.stop();

@@ -29,7 +29,7 @@ import type { Logger } from '../obs/logger.js';
 import { type AnyBusHandler, type Bus, type BusHandler, type BusStats, InProcessBus } from './bus.js';
 import { type BusTopics, type Topic, isTopic } from './topics.js';
 import { withTimeout } from '../util/withTimeout.js';
-import type { ProducerMarks } from './eventIds.js';
+import { type ProducerMarks, parseEventId } from './eventIds.js';
 import { type RedisTarget, createRedis, describeRedis } from './redisConnection.js';
 
 export interface RedisBusOptions {
@@ -57,6 +57,10 @@ export interface RedisBusOptions {
   readonly redisOptions?: RedisOptions;
   /** Admits each event id once (entries with an `i` field): consumers idempotent by event id. */
   readonly marks?: ProducerMarks;
+  /** Before reading, raise `marks` to each producer's highest seq among the entries up to where
+   *  reading starts (for a consumer whose saved marks are missing or damaged): a batch an engine
+   *  re-sends is then still dropped. Reading from the tail, those entries are passed anyway. */
+  readonly seedMarks?: boolean;
   /** A batch appendEvents() could not write within this fails (and is re-sent); default 5000. */
   readonly appendTimeoutMs?: number;
 }
@@ -139,7 +143,7 @@ export class RedisBus implements Bus {
   static async connect(opts: RedisBusOptions): Promise<RedisBus> {
     const bus = new RedisBus(opts);
     try {
-      await bus.open(opts.startFrom ?? 'tail', opts.connectTimeoutMs ?? 5_000);
+      await bus.open(opts.startFrom ?? 'tail', opts.connectTimeoutMs ?? 5_000, opts.seedMarks ?? false);
     } catch (err) {
       bus.publisher.disconnect();
       bus.reader.disconnect();
@@ -179,7 +183,7 @@ export class RedisBus implements Bus {
     });
   }
 
-  private async open(startFrom: string, timeoutMs: number): Promise<void> {
+  private async open(startFrom: string, timeoutMs: number, seedMarks: boolean): Promise<void> {
     await withTimeout(Promise.all([this.publisher.connect(), this.reader.connect()]), timeoutMs, `no connection within ${timeoutMs} ms`);
     // Where the stream stands now: its last id (reading 'tail' starts there) and how many
     // entries it ever had (so the gap check can tell trimmed-before-read from trimmed-after).
@@ -192,7 +196,31 @@ export class RedisBus implements Bus {
       this.lastId = startFrom;
       this.position = startFrom === '0-0' ? info.trimmed ?? 0 : null;
     }
+    if (seedMarks && this.marks !== null) {
+      const seeded = await this.seedMarksUpTo(this.lastId, this.marks);
+      this.log?.info({ stream: this.stream, ...seeded, until: this.lastId }, `[BUS] event-id marks rebuilt from ${this.stream}: ${seeded.producers} producer(s) from ${seeded.entries} outbox event(s) up to ${this.lastId}`);
+    }
     this.loop = this.readLoop();
+  }
+
+  /** Raises `marks` to each producer's highest seq among the entries up to `untilId`. */
+  private async seedMarksUpTo(untilId: string, marks: ProducerMarks, pageSize = 1_000): Promise<{ producers: number; entries: number }> {
+    const high: Record<string, number> = {};
+    let entries = 0;
+    let from = '-';
+    for (;;) {
+      const page = (await this.publisher.xrange(this.stream, from, untilId, 'COUNT', pageSize)) as [string, string[]][];
+      for (const [, fields] of page) {
+        const id = fieldMap(fields)['i'];
+        const e = id === undefined ? null : parseEventId(id);
+        if (e === null) continue;
+        entries++;
+        if ((high[e.producer] ?? 0) < e.seq) high[e.producer] = e.seq;
+      }
+      if (page.length < pageSize) break;
+      from = `(${page[page.length - 1]![0]}`;
+    }
+    return { producers: marks.restore({ marks: high }), entries };
   }
 
   publish<T extends Topic>(topic: T, payload: BusTopics[T]): void {

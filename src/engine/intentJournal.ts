@@ -2,7 +2,8 @@
 // venue hears of it, cheaper than a SQLite commit on the order path. The ledger owns one beside
 // its database file, appends on recordIntent(), settles lines as its commits land and reads the
 // unsettled ones back at start-up (ledger.ts recoverJournal).
-import { appendFileSync, closeSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, ftruncateSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { moveLinesAside, scanLines } from '../util/quarantine.js';
 import type { Order } from '../core/order.js';
 
 /** The intent journal is compacted after a commit once it holds more than this. */
@@ -35,35 +36,33 @@ export class IntentJournal {
   /**
    * Every line that parses and validates. A torn last line (no newline: the write had not
    * returned, so the venue never saw it) is dropped. Any other line that does not parse or
-   * validate is damage: it is copied to `<journal>.damaged` and returned in `damaged`, so that
-   * start-up goes on and says which file and line (one bad line once stopped start-up with
-   * "Cannot convert 0.001 to a BigInt", naming no file).
+   * validate is damage: it is moved to `<journal>.damaged` (util/quarantine.ts, as the order
+   * log's are) and returned in `damaged`, so that start-up goes on and says which file and line
+   * (one bad line once stopped start-up with "Cannot convert 0.001 to a BigInt", naming no
+   * file). A disk that refuses the move throws: the compaction after recovery would otherwise
+   * drop lines that exist nowhere else.
    */
   read(): { lines: IntentLine[]; damaged: DamagedLine[] } {
     const lines: IntentLine[] = [];
-    const damaged: DamagedLine[] = [];
-    const text = readFileSync(this.path, 'utf8');
-    const parts = text.split('\n');
-    for (let i = 0; i < parts.length; i++) {
-      const line = parts[i] ?? '';
-      if (line === '') continue;
-      const torn = i === parts.length - 1; // no newline after it
+    const scan = scanLines(this.path, (text) => {
+      if (text === '') return null;
       let parsed: unknown;
       try {
-        parsed = JSON.parse(line);
+        parsed = JSON.parse(text);
       } catch {
-        if (!torn) damaged.push({ file: this.path, line: i + 1, id: damagedLineId(line, 'id'), reason: 'not JSON', text: line });
-        continue;
+        return 'not JSON';
       }
       const problem = validateIntent(parsed);
       if (problem === null) lines.push(parsed as IntentLine);
-      else damaged.push({ file: this.path, line: i + 1, id: damagedLineId(line, 'id'), reason: problem, text: line });
+      return problem;
+    });
+    if (scan.damaged.length > 0) {
+      moveLinesAside(this.path, scan);
+      // The journal was renamed over: appends go to the new file, not the old one.
+      closeSync(this.fd);
+      this.fd = openSync(this.path, 'a+');
     }
-    if (damaged.length > 0) {
-      // Kept as evidence beside the journal; the journal itself is compacted after recovery.
-      appendFileSync(`${this.path}.damaged`, damaged.map((d) => `${d.text}\n`).join(''));
-    }
-    return { lines, damaged };
+    return { lines, damaged: scan.damaged.map((d) => ({ ...d, id: damagedLineId(d.text, 'id') })) };
   }
 
   append(o: Order, requestHash: string): void {

@@ -7,7 +7,8 @@
 // market starts from its seed, with an ERROR naming the file; one that reads but does not fit
 // the configured market (another seed, drift or symbol list) is a WARN, and the market starts
 // from its seed (app/marketSource.ts).
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { quarantineFile } from '../util/quarantine.js';
 import type { Bar } from '../core/marketData.js';
 import { symbol as toSymbol } from '../core/ids.js';
 import type { SyntheticMarketState } from './synthetic.js';
@@ -44,12 +45,10 @@ export function readMarketState(path: string): MarketStateRead {
   return quarantine(path, reason);
 }
 
-/** Moves a file that cannot be used aside (path.damaged), so the next start does not trip on it. */
+/** Moves a file that cannot be used aside (util/quarantine.ts), so the next start does not trip on it. */
 function quarantine(path: string, reason: string): MarketStateRead {
-  const movedTo = `${path}.damaged`;
   try {
-    renameSync(path, movedTo);
-    return { kind: 'damaged', reason, movedTo };
+    return { kind: 'damaged', reason, movedTo: quarantineFile(path) };
   } catch {
     return { kind: 'damaged', reason, movedTo: null };
   }

@@ -16,6 +16,9 @@ import { basename, dirname, extname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { reportStorageFault } from './storageHealth.js';
+import { type QuarantinedLine, moveLinesAside, scanLines } from './quarantine.js';
+
+export type { QuarantinedLine } from './quarantine.js';
 
 export interface RotationPolicy {
   /** Rotate when the live file would grow past this many bytes; 0 = never by size. */
@@ -55,17 +58,6 @@ export interface RotatingFileOptions {
    *  line of the live file is checked at open and the damaged ones are quarantined. */
   readonly validateLine?: (line: string) => string | null;
 }
-
-/** A line of the live file quarantined at open: where it was (1-based), why, and its text. */
-export interface QuarantinedLine {
-  readonly file: string;
-  readonly line: number;
-  readonly reason: string;
-  readonly text: string;
-}
-
-/** Lines longer than this are damage whatever they hold (no writer here makes one). */
-const MAX_LINE_BYTES = 1 << 20;
 
 const DAY_MS = 86_400_000;
 
@@ -273,98 +265,29 @@ export class RotatingFile {
     this.emit({ kind: 'repaired', file: this.path, bytes: fragment.length, keptIn });
   }
 
-  /**
-   * Checks every line of the live file (read a block at a time: the file may be tens of
-   * megabytes and start-up should not hold it whole). When some are damaged, the sound lines
-   * are copied to a temp file, fsynced and renamed over the live one (a crash leaves one or
-   * the other), after the damaged lines were appended to `<file>.damaged`: evidence is kept
-   * before anything is removed.
-   */
+  /** Every line of the live file checked; the damaged ones moved to `<file>.damaged`
+   *  (util/quarantine.ts: evidence kept before anything is removed). */
   private quarantineDamaged(validate: (line: string) => string | null): QuarantinedLine[] {
-    let fd: number;
+    let scan;
     try {
-      fd = openSync(this.path, 'r');
-    } catch {
-      return [];
+      scan = scanLines(this.path, (text) => validate(text));
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return []; // no live file yet
+      throw err;
     }
-    const damaged: QuarantinedLine[] = [];
-    /** Byte ranges [start, end) of the damaged lines, newline included. */
-    const cuts: [number, number][] = [];
-    try {
-      const block = Buffer.alloc(1 << 20);
-      let carry: Buffer = Buffer.alloc(0);
-      let carryStart = 0;
-      let pos = 0;
-      let lineNo = 0;
-      for (;;) {
-        const n = readSync(fd, block, 0, block.length, pos);
-        if (n === 0) break;
-        const chunk = carry.length > 0 ? Buffer.concat([carry, block.subarray(0, n)]) : block.subarray(0, n);
-        let from = 0;
-        for (;;) {
-          const nl = chunk.indexOf(0x0a, from);
-          if (nl < 0) break;
-          lineNo++;
-          const bytes = nl - from;
-          const text = chunk.toString('utf8', from, nl);
-          const reason = bytes > MAX_LINE_BYTES ? `longer than ${MAX_LINE_BYTES} bytes` : validate(text);
-          if (reason !== null) {
-            damaged.push({ file: this.path, line: lineNo, reason, text: bytes > 4096 ? `${text.slice(0, 4096)}…(${bytes} bytes)` : text });
-            cuts.push([carryStart + from, carryStart + nl + 1]);
-          }
-          from = nl + 1;
-        }
-        // Copied: `block` is reused by the next read.
-        carry = Buffer.from(chunk.subarray(from));
-        carryStart += from;
-        pos += n;
-      }
-    } finally {
-      closeSync(fd);
-    }
+    const damaged = [...scan.damaged];
     if (damaged.length === 0) return damaged;
-    const keptIn = `${this.path}.damaged`;
-    const tmp = `${this.path}.quarantine.tmp`;
+    let keptIn: string;
     try {
-      this.moveAside(damaged, cuts, keptIn, tmp);
+      keptIn = moveLinesAside(this.path, scan);
     } catch (err) {
       // A full or read-only disk at start: the lines stay where they are (still reported by the
       // owner), and start-up goes on; the next start tries again.
-      try { unlinkSync(tmp); } catch { /* never created */ }
-      this.emit({ kind: 'error', file: this.path, message: `could not move ${damaged.length} damaged line(s) to ${keptIn} (${(err as Error).message}); they stay in place until the next start` });
+      this.emit({ kind: 'error', file: this.path, message: `could not move ${damaged.length} damaged line(s) to ${this.path}.damaged (${(err as Error).message}); they stay in place until the next start` });
       return damaged;
     }
     this.emit({ kind: 'quarantined', file: this.path, lines: damaged.length, keptIn });
     return damaged;
-  }
-
-  /** Appends the damaged lines to `keptIn`, then writes the rest to `tmp` and renames it over the file. */
-  private moveAside(damaged: readonly QuarantinedLine[], cuts: readonly [number, number][], keptIn: string, tmp: string): void {
-    appendFileSync(keptIn, damaged.map((d) => `${d.text}\n`).join(''));
-    const src = openSync(this.path, 'r');
-    const out = openSync(tmp, 'w');
-    try {
-      const buf = Buffer.alloc(1 << 20);
-      const copy = (start: number, end: number) => {
-        for (let at = start; at < end;) {
-          const n = readSync(src, buf, 0, Math.min(buf.length, end - at), at);
-          if (n === 0) break;
-          writeAll(out, buf.subarray(0, n));
-          at += n;
-        }
-      };
-      let at = 0;
-      for (const [s, e] of cuts) {
-        copy(at, s);
-        at = e;
-      }
-      copy(at, fstatSync(src).size);
-      fsyncSync(out);
-    } finally {
-      closeSync(out);
-      closeSync(src);
-    }
-    renameSync(tmp, this.path);
   }
 
   private nextIndex(day: string): number {

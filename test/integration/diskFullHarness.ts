@@ -1,7 +1,9 @@
-// Disk-full cycle shared by test/integration/diskFull.test.ts (one cycle in CI) and
-// bench/disk-full.ts (many): `node bin/hmm.mjs up` runs with HMM_ROOT on a real, small tmpfs
-// (mounted in a user + mount namespace of its own: `unshare -rm`, no root needed, gone with the
-// process), trades, has its disk filled with dd, then freed. Not a test file itself.
+// The full-disk set-up every such test shares (tmpfsCommand: a real, small tmpfs mounted in a
+// user + mount namespace of its own, `unshare -rm`, no root needed, gone with the process; used
+// by diskFull, distributedDiskFull and lostCommit), and the disk-full cycle of
+// test/integration/diskFull.test.ts (one cycle in CI) and bench/disk-full.ts (many): `node
+// bin/hmm.mjs up` runs with HMM_ROOT on such a tmpfs, trades, has its disk filled with dd, then
+// freed. Not a test file itself.
 //
 // What one cycle checks, and returns for the caller to assert or report:
 //  - every order answer is an acknowledgement or a refusal with reason STORAGE (HTTP 503): no
@@ -38,15 +40,23 @@ function env(root: string, opsPort: number, enginePort: number, extra: Record<st
   };
 }
 
+/** The command that runs `argv` with a fresh tmpfs of `sizeMb` mounted at `dir` (created if
+ *  missing), in a user + mount namespace of its own, optionally filled before `argv` starts:
+ *  `unshare -rm sh -c …`, for spawn/spawnSync as [command, args]. The mount goes with the process. */
+export function tmpfsCommand(dir: string, sizeMb: number, argv: readonly string[], opts: { prefill?: boolean } = {}): [string, string[]] {
+  const fill = opts.prefill ? 'dd if=/dev/zero of="$0/fill" bs=1M 2>/dev/null; ' : '';
+  const script = `mkdir -p "$0" && mount -t tmpfs -o size=${sizeMb}m tmpfs "$0" && ${fill}exec "$@"`;
+  return ['unshare', ['-rm', 'sh', '-c', script, dir, ...argv]];
+}
+
 /** `hmm up` (or `opts.args`, e.g. `engine --venue sim`) with HMM_ROOT on a fresh tmpfs of
  *  `sizeMb`, optionally filled before it starts. The tmpfs is seen from here under
  *  `/proc/<child pid>/root<root>` (seenRoot). */
 export function spawnOnTmpfs(label: string, sizeMb: number, vars: Record<string, string>, opts: { prefill?: boolean; args?: readonly string[] } = {}): { child: Child; root: string; hostDir: string } {
   const hostDir = mkdtempSync(join(tmpdir(), 'hmm-diskfull-'));
   const root = join(hostDir, 'root');
-  const fill = opts.prefill ? 'dd if=/dev/zero of="$0/fill" bs=1M 2>/dev/null; ' : '';
-  const script = `mkdir -p "$0" && mount -t tmpfs -o size=${sizeMb}m tmpfs "$0" && ${fill}exec "$@"`;
-  const child = spawnChild(label, 'unshare', ['-rm', 'sh', '-c', script, root, process.execPath, join(REPO, 'bin/hmm.mjs'), ...(opts.args ?? ['up'])], { ...vars, HMM_ROOT: root }, REPO);
+  const [cmd, args] = tmpfsCommand(root, sizeMb, [process.execPath, join(REPO, 'bin/hmm.mjs'), ...(opts.args ?? ['up'])], opts);
+  const child = spawnChild(label, cmd, args, { ...vars, HMM_ROOT: root }, REPO);
   return { child, root, hostDir };
 }
 

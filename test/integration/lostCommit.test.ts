@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from '../support/hmmProcess.js';
-import { canMountTmpfs } from './diskFullHarness.js';
+import { canMountTmpfs, tmpfsCommand } from './diskFullHarness.js';
 
 const skip = canMountTmpfs() ? false : 'this machine does not let a process mount a tmpfs in its own user + mount namespace (unshare -rm)';
 
@@ -20,8 +20,8 @@ test('a ledger commit lost to a full disk after the venue took the order: refuse
   const host = mkdtempSync(join(tmpdir(), 'hmm-lostcommit-'));
   const dir = join(host, 'root');
   try {
-    const script = 'mkdir -p "$0" && mount -t tmpfs -o size=4m tmpfs "$0" && exec "$@"';
-    const r = spawnSync('unshare', ['-rm', 'sh', '-c', script, dir, process.execPath, '--import', 'tsx', 'test/support/lostCommitChild.ts', dir], { cwd: REPO, encoding: 'utf8', timeout: 50_000 });
+    const [cmd, args] = tmpfsCommand(dir, 4, [process.execPath, '--import', 'tsx', 'test/support/lostCommitChild.ts', dir]);
+    const r = spawnSync(cmd, args, { cwd: REPO, encoding: 'utf8', timeout: 50_000 });
     const why = `\nstatus ${r.status}\n${r.stdout}\n${r.stderr}`;
     assert.equal(r.status, 0, why);
     const o = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
