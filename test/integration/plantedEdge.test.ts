@@ -5,7 +5,7 @@
 // the default models (MA crossover live, HMM and ensemble in shadow, walk-forward refits every
 // twelve market hours) plus an inverted MA crossover in shadow (src/replay/plantedEdge.ts).
 //
-// Pass rule, over seeds 1–10, one week (10,080 minute bars) replayed per run:
+// Pass rule, over seeds 1–10, ten days (14,400 minute bars) replayed per run:
 //   drift ×3 (trends of ±0.24 σ per bar, PLANTED_EDGE.drift):
 //     an HMM version is promoted to live in ≥ 8 of 10 seeds;
 //     an HMM version ends with the largest capital quota, and at least what one-sided 95 %
@@ -17,12 +17,13 @@
 //     confidence per candidate. (The inverted MA at the floor is shown, not asserted, there:
 //     with no edge every model loses to fees, and losers are starved.)
 //
-// Why a week: the venue is spot, so the HMM can earn only in up-trends (a down-trend is "flat"),
+// Why ten days: the venue is spot, so the HMM can earn only in up-trends (a down-trend is "flat"),
 // and it must show an edge that beats zero on its own, significantly, twice — in shadow (≥ 12
 // market hours) and again as canary (≥ 24 market hours, evidence counted afresh). Over the
 // first four days several seeds hold fewer than 700 up-trend bars (seed 1: 415 of 6,000) and
 // nothing can be proven there; over a week most hold 1,200–3,200 (BENCHMARKS.md, "Planted-edge
-// proof"). The 20 runs go through one pool of child processes, two at a time (one replay per
+// proof"), and three days more let a canary that sits on the edge of its bar (seed 5) decide.
+// The 20 runs go through one pool of child processes, two at a time (one replay per
 // process: a replay is single-threaded); per-seed figures are printed as diagnostics.
 // PLANTED_EDGE_STEPS and PLANTED_EDGE_SEEDS change the scale for an investigation.
 import { before, test } from 'node:test';
@@ -30,7 +31,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { PLANTED_EDGE, type PlantedEdgeOutcome } from '../../src/replay/plantedEdge.js';
 
-const STEPS = Number(process.env.PLANTED_EDGE_STEPS ?? PLANTED_EDGE.steps); // one week of minute bars
+const STEPS = Number(process.env.PLANTED_EDGE_STEPS ?? PLANTED_EDGE.steps); // ten days of minute bars
 const SEEDS = Array.from({ length: Number(process.env.PLANTED_EDGE_SEEDS ?? 10) }, (_, i) => i + 1);
 const PARALLEL = 2;
 
