@@ -3,6 +3,8 @@
 // models plus a deliberately losing one (the inverted MA crossover), under the shipped policies,
 // and the outcome a trader reads: was an HMM promoted to live, who holds the most capital, is
 // the loser starved. bench/replay-proof.ts and test/integration/plantedEdge.test.ts both run it.
+import { readFileSync } from 'node:fs';
+import { stackPaths } from '../ops/paths.js';
 import { limitsFor } from '../portfolio/capitalPolicy.js';
 import { invertedMa, runReplay, type ReplayReport } from './replay.js';
 
@@ -22,6 +24,9 @@ export const PLANTED_EDGE = {
   steps: 10_080,
 } as const;
 
+/** The z of one-sided 95 % confidence. */
+const ONE_SIDED_95 = 1.6449;
+
 export interface PlantedEdgeOutcome {
   readonly seed: number;
   readonly drift: number;
@@ -36,6 +41,15 @@ export interface PlantedEdgeOutcome {
   /** The inverted MA's final quota is at its floor under the capital policy the replay ran
    *  (ops/capital_policy.json as shipped: min_quota_usd, or its model_limits entry). */
   readonly loserAtFloor: boolean;
+  /** What the allocator may deploy at the end (equity × max_deployable_frac, from the stack's
+   *  ops/capital_allocations.json) split evenly over the models it allocates to. */
+  readonly evenSplitUsd: number;
+  /** The quota one-sided 95 % evidence of an edge earns over an even split:
+   *  evenSplitUsd × exp(tilt_strength × 1.645), tilt_strength the policy the replay ran. An
+   *  HMM at or above it is funded for an edge, not merely for losing least. */
+  readonly edgeQuotaUsd: number;
+  /** The largest final quota of any HMM version. */
+  readonly largestHmmQuota: number;
   readonly wallMs: number;
   readonly report: ReplayReport;
 }
@@ -44,23 +58,32 @@ export async function runPlantedEdge(root: string, seed: number, drift: number, 
   const contender = invertedMa(PLANTED_EDGE.symbol);
   // The floor is the one the stack's allocator held the loser to, not a copy of the defaults.
   let floorUsd = NaN;
+  let tiltStrength = NaN;
   const report = await runReplay({
     root,
     env: { TRADE_SYMBOLS: PLANTED_EDGE.symbol, WARMUP_BARS: String(PLANTED_EDGE.historyBars) },
     synthetic: { seed, drift, steps },
     models: [contender],
-    onStarted: (stack) => { floorUsd = limitsFor(stack.context.capitalPolicy.current, contender.id).floor; },
+    onStarted: (stack) => {
+      floorUsd = limitsFor(stack.context.capitalPolicy.current, contender.id).floor;
+      tiltStrength = stack.context.capitalPolicy.current.tilt_strength;
+    },
   });
   const q = report.final_quotas;
   let largest: string | null = null;
   for (const [m, v] of Object.entries(q)) if (largest === null || v > q[largest]!) largest = m;
   const loser = q[contender.id];
+  const allocations = JSON.parse(readFileSync(stackPaths(root).capitalAllocations, 'utf8')) as { deployable_usd: number };
+  const evenSplitUsd = allocations.deployable_usd / Math.max(1, Object.keys(q).length);
+  let largestHmmQuota = 0;
+  for (const [m, v] of Object.entries(q)) if (m.startsWith('hmm_') && v > largestHmmQuota) largestHmmQuota = v;
   return {
     seed, drift, steps,
     hmmPromotions: report.promotions.filter((p) => p.model.startsWith('hmm_')).map((p) => ({ model: p.model, ts: p.ts })),
     promotions: report.promotions.length,
     finalQuotas: q, largest,
     loserAtFloor: loser !== undefined && loser <= floorUsd + 0.01,
+    evenSplitUsd, edgeQuotaUsd: evenSplitUsd * Math.exp(tiltStrength * ONE_SIDED_95), largestHmmQuota,
     wallMs: report.wall_ms,
     report,
   };
