@@ -101,8 +101,11 @@ test('GET /dashboard/history returns the sampled equity curve, oldest first, fil
   const last = points[points.length - 1]!;
   const portfolio = (await get('/aggregate/portfolio')).json();
   assert.ok(Math.abs(last.equity - (portfolio.equity as number)) < 100, 'the curve is the portfolio\'s equity');
-  const since = (await get(`/dashboard/history?since=${last.ts}`)).json().points as typeof points;
-  assert.ok(since.every((p) => p.ts > last.ts));
+  // Filtered: exactly the frames after the first (and any sampled since the read above).
+  const first = points[0]!;
+  const since = (await get(`/dashboard/history?since=${first.ts}`)).json().points as typeof points;
+  assert.deepEqual(since.slice(0, points.length - 1).map((p) => p.ts), points.slice(1).map((p) => p.ts));
+  assert.ok(since.every((p) => p.ts > first.ts));
   const bad = await get('/dashboard/history?since=yesterday');
   assert.equal(bad.status, 400);
   assert.equal(bad.json().field, 'since');

@@ -40,26 +40,36 @@ test('the kill switch wins over every other check', () => {
   assert.ok(!d.ok && d.reason === 'TRADING_DISABLED');
 });
 
-test('no order outside the limits ever passes', () => {
+test('no order outside the limits ever passes, and every order inside them does', () => {
+  // Mostly on the instrument's grid and around the notional limits, sometimes anywhere: drawn
+  // uniformly, no order of 2000 was on both grids, so none passed and nothing was judged.
+  const onGrid = (unit: bigint, minUnits: bigint, maxUnits: bigint) => fc.bigInt({ min: minUnits, max: maxUnits }).map((k) => k * unit);
+  const anyQty = fc.bigInt({ min: -1_000_000_000n, max: 10_000_000_000n });
+  const anyPrice = fc.bigInt({ min: 1n, max: 10n ** 15n });
+  const qtyArb = fc.oneof({ arbitrary: onGrid(BTC.stepSize, 1n, 10_000n), weight: 4 }, { arbitrary: anyQty, weight: 1 }); // 0.00001–0.1 BTC
+  const priceArb = fc.oneof({ arbitrary: onGrid(BTC.tickSize, 100_000n, 10_000_000n), weight: 4 }, { arbitrary: anyPrice, weight: 1 }); // 1 000–100 000 USD
+  const RUNS = 2000;
+  let passed = 0;
   fc.assert(fc.property(
-    fc.bigInt({ min: -1_000_000_000n, max: 10_000_000_000n }), // qty raw
-    fc.option(fc.bigInt({ min: 1n, max: 10n ** 15n }), { nil: null }), // limit price raw
-    fc.bigInt({ min: 1n, max: 10n ** 15n }), // last price raw
-    fc.integer({ min: 0, max: 10 }),
-    fc.boolean(),
+    qtyArb, fc.option(priceArb, { nil: null }), priceArb, fc.integer({ min: 0, max: 10 }), fc.constantFrom(true, true, true, false),
     (qtyRaw, priceRaw, lastRaw, recent, enabled) => {
       const o = { symbol: symbol('BTCUSDT'), side: 'BUY' as const, qty: fromRaw(qtyRaw), price: priceRaw === null ? null : fromRaw(priceRaw) };
       const d = checkRiskRails(o, limits, { instrument: BTC, lastPrice: fromRaw(lastRaw), ordersLastMinute: recent, tradingDisabled: !enabled });
-      if (!d.ok) return;
       const notional = mul(o.qty, o.price ?? fromRaw(lastRaw));
-      assert.ok(enabled);
-      assert.ok(o.qty > 0n && o.qty % BTC.stepSize === 0n);
-      assert.ok(o.price === null || o.price % BTC.tickSize === 0n);
-      assert.ok(notional >= limits.minNotionalUsdt && notional <= limits.maxNotionalUsdt);
-      assert.ok(recent < limits.maxOrdersPerMin);
-      assert.equal(d.notional, notional);
+      // The instrument's own rules (min qty one step, venue minimum 5 USD) lie inside these.
+      const inside = enabled
+        && o.qty > 0n && o.qty % BTC.stepSize === 0n
+        && (o.price === null || o.price % BTC.tickSize === 0n)
+        && notional >= limits.minNotionalUsdt && notional <= limits.maxNotionalUsdt
+        && recent < limits.maxOrdersPerMin;
+      assert.equal(d.ok, inside, `qty ${o.qty} price ${o.price} last ${lastRaw} recent ${recent} enabled ${enabled}: ${d.ok ? 'passed' : d.reason}`);
+      if (d.ok) {
+        passed++;
+        assert.equal(d.notional, notional);
+      }
     },
-  ), { numRuns: 2000 });
+  ), { numRuns: RUNS });
+  assert.ok(passed >= RUNS / 20, `only ${passed} of ${RUNS} orders passed: the property judged too few`);
 });
 
 test('the order-rate window forgets orders older than a minute', () => {

@@ -2,7 +2,7 @@
 // history bounded; model specs are checked field by field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../src/obs/logger.js';
@@ -17,7 +17,7 @@ async function withDir(fn: (dir: string) => void | Promise<void>) {
   try { await fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
 }
 
-test('a fresh root registers MA live, a freshly trained HMM and their ensemble in shadow, and builds them all', () => withDir(async (dir) => {
+test('a fresh root registers MA live, a freshly trained HMM and their ensemble in shadow, and builds them all', (t) => withDir(async (dir) => {
   const registry = new StrategyRegistry(join(dir, 'ops/strategy_registry.json'), silentLogger());
   const runtime = new StrategyRuntime(new InProcessBus(), silentLogger());
   const fleet = new ModelFleet({ registry, runtime, modelsDir: join(dir, 'ops/models'), symbols: ['BTCUSDT', 'ETHUSDT'], intervalMs: 1000, seed: 7, bootstrapBars: 1500, log: silentLogger() });
@@ -38,16 +38,52 @@ test('a fresh root registers MA live, a freshly trained HMM and their ensemble i
   assert.deepEqual(added.map((m) => [m.id, m.symbols]), [['hmm_regime_v2', ['ETHUSDT']]]);
   assert.equal(registry.get('hmm_regime_v2')?.stage, 'shadow');
   assert.equal(fleet.scan().length, 0);
+
+  // The periodic scan lists the stores (scan(), counted here) only when a directory changed.
+  // Host time is driven by hand from here — the gate reads Date.now() and compares it with the
+  // directories' mtimes, which age() sets to that many ms before it.
+  let host = Date.now();
+  t.mock.method(Date, 'now', () => host);
+  const listings = t.mock.method(fleet, 'scan');
+  const modelsDir = join(dir, 'ops/models');
+  const age = (ms: number) => {
+    const at = (host - ms) / 1000;
+    for (const d of [modelsDir, ...readdirSync(modelsDir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(modelsDir, e.name))]) utimesSync(d, at, at);
+  };
+  age(10_000);
+  host += 300;
   assert.equal(fleet.scanIfChanged().length, 0);
-  // The periodic scan skips the listing while no directory changed, but finds the next stored
-  // version (within 250 ms of host time while the directory is fresh, or once it settles).
-  trainOnSynthetic(join(dir, 'ops/models'), { id: 'hmm_regime', symbol: 'ETHUSDT', bars: 1500, seed: 4, intervalMs: 1000 });
-  let found: string[] = [];
-  for (let i = 0; i < 300 && found.length === 0; i++) {
-    found = fleet.scanIfChanged().map((m) => m.id);
-    if (found.length === 0) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(listings.mock.callCount(), 1, 'the settled stamp differs from the last one recorded: listed once');
+  for (let i = 0; i < 5; i++) {
+    host += 300;
+    assert.equal(fleet.scanIfChanged().length, 0);
   }
-  assert.deepEqual(found, ['hmm_regime_v3']);
+  assert.equal(listings.mock.callCount(), 1, 'no directory changed: the listing is skipped');
+
+  // The next stored version is found at the next check 250 ms of host time on.
+  trainOnSynthetic(modelsDir, { id: 'hmm_regime', symbol: 'ETHUSDT', bars: 1500, seed: 4, intervalMs: 1000 });
+  age(500); // saved half a second ago: fresh
+  host += 100;
+  assert.equal(fleet.scanIfChanged().length, 0, 'checked less than 250 ms ago: not looked at');
+  assert.equal(listings.mock.callCount(), 1);
+  host += 200;
+  assert.deepEqual(fleet.scanIfChanged().map((m) => m.id), ['hmm_regime_v3']);
+  assert.equal(listings.mock.callCount(), 2);
+  // While a directory is fresh (a coarse mtime could hide a later save) it is listed again,
+  // at most every 250 ms; once settled, once more, then no more.
+  host += 300;
+  assert.equal(fleet.scanIfChanged().length, 0);
+  assert.equal(listings.mock.callCount(), 3, 'fresh: listed again');
+  age(10_000);
+  host += 300;
+  fleet.scanIfChanged();
+  assert.equal(listings.mock.callCount(), 4, 'settled: listed once more');
+  for (let i = 0; i < 3; i++) {
+    host += 300;
+    fleet.scanIfChanged();
+  }
+  assert.equal(listings.mock.callCount(), 4, 'settled and unchanged: skipped');
+  assert.equal(registry.get('hmm_regime_v3')?.stage, 'shadow');
 
   // Reloads as it was.
   const again = new StrategyRegistry(join(dir, 'ops/strategy_registry.json'), silentLogger());

@@ -1,6 +1,6 @@
 // The shadow book fills paper orders on the sim venue's terms: the same order through the
 // real SimVenue and through the shadow book gets the same price and fee; paper positions
-// survive a restart.
+// survive a restart; a signal replayed under an id already executed is refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -79,4 +79,36 @@ test('paper positions persist across a restart; an unreadable file starts flat',
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a signal id already executed is refused as DUPLICATE and books nothing; a new id is taken, also after a restore', () => {
+  const shadow = book(null);
+  shadow.onBar(bar);
+  const buy = { model: modelId('m'), symbol: BTC, action: 'BUY' as const, strength: 1, targetExposure: 0.3, ts: bar.ts };
+  const exit = { model: modelId('m'), symbol: BTC, action: 'SELL' as const, strength: 1, targetExposure: 0, ts: bar.ts + 1 };
+  assert.equal(shadow.execute(buy, 'ev-1').outcome, 'filled');
+  const held = shadow.qty('m', 'BTCUSDT');
+  const before = shadow.view('m');
+  assert.ok(held > 0n);
+
+  // The exit would fill (it does below under a new id): under a replayed id it is refused.
+  assert.deepEqual(shadow.execute(exit, 'ev-1'), { outcome: 'skipped', reason: 'DUPLICATE' });
+  assert.deepEqual(shadow.execute(buy, 'ev-1'), { outcome: 'skipped', reason: 'DUPLICATE' });
+  assert.equal(shadow.qty('m', 'BTCUSDT'), held, 'a duplicate books nothing');
+  assert.deepEqual(shadow.view('m'), before);
+
+  // Another replica restored from this book's snapshot refuses the ids this one executed.
+  const replica = book(null);
+  replica.restore(shadow.snapshot());
+  assert.deepEqual(replica.execute(exit, 'ev-1'), { outcome: 'skipped', reason: 'DUPLICATE' });
+  assert.equal(replica.qty('m', 'BTCUSDT'), held);
+
+  // The counterpart: a new id is executed, on both.
+  const out = shadow.execute(exit, 'ev-2');
+  assert.ok(out.outcome === 'filled', 'a new id is executed');
+  assert.equal(shadow.qty('m', 'BTCUSDT'), 0n);
+  assert.equal(shadow.view('m').fills, before.fills + out.fills.length);
+  assert.equal(replica.execute(exit, 'ev-2').outcome, 'filled');
+  assert.equal(replica.qty('m', 'BTCUSDT'), 0n);
+  assert.deepEqual(shadow.execute(exit, 'ev-2'), { outcome: 'skipped', reason: 'DUPLICATE' });
 });
