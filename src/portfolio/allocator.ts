@@ -359,13 +359,26 @@ export interface AllocatorExtras {
   readonly exportPacingMs?: number;
 }
 
-export class CapitalAllocator {
+/** What the control plane, its routes and the leader's daemons use of a capital allocator:
+ *  the quotas and their history, a step, the loop. A CapitalAllocator is one; so is a
+ *  ReplicatedAllocator (replicatedAllocator.ts), which runs a CapitalAllocator while it leads. */
+export interface Allocator {
+  quota(model: string): number;
+  all(): Readonly<Record<string, number>>;
+  recentHistory(limit?: number): AllocationHistoryEntry[];
+  step(now?: number): Promise<AllocationsFile>;
+  start(): void;
+  stop(): void;
+  /** Writes what pacing holds. */
+  flush(): Promise<void>;
+}
+
+export class CapitalAllocator implements Allocator {
   private quotas: Record<string, number> = {};
   private changedAt: Record<string, number> = {};
   private history: AllocationHistoryEntry[] = [];
   private readonly loop: RearmingInterval;
-  // Named apart from a subclass's own clock (ReplicatedAllocator keeps one for its loop).
-  private readonly stepClock: Clock;
+  private readonly clock: Clock;
   /** The text found at start (which it resumes from); then what `file` last wrote: anything
    *  else on disk at the next write is someone else's edit. */
   private readonly foundAtStart: string | null;
@@ -381,8 +394,8 @@ export class CapitalAllocator {
     private readonly metrics: Metrics | null,
     private readonly extras: AllocatorExtras = {},
   ) {
-    this.stepClock = extras.clock ?? new WallClock();
-    this.loop = new RearmingInterval(this.stepClock, () => this.policy().refresh_sec * 1000, () => this.runStep());
+    this.clock = extras.clock ?? new WallClock();
+    this.loop = new RearmingInterval(this.clock, () => this.policy().refresh_sec * 1000, () => this.runStep());
     this.foundAtStart = readText(path);
     const failed = (what: string) => (err: Error) => this.log.error({ err }, `[ALLOC] writing ${what} failed: ${err.message}`);
     this.file = new ExportFile(path, extras.exportPacingMs ?? 0, failed(path));
@@ -411,7 +424,7 @@ export class CapitalAllocator {
     return this.history.slice(-limit).reverse();
   }
 
-  async step(now = this.stepClock.now()): Promise<AllocationsFile> {
+  async step(now = this.clock.now()): Promise<AllocationsFile> {
     const equityUsd = await this.equity();
     const policy = this.policy();
     const models = this.models();
