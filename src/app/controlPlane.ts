@@ -37,7 +37,7 @@ import type { InstrumentView } from '../engine/views.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import { aggregateExposure, aggregatePortfolio } from '../ops/aggregate.js';
-import { CapitalAllocator } from '../portfolio/allocator.js';
+import { type Allocator, CapitalAllocator } from '../portfolio/allocator.js';
 import { ReplicatedAllocator } from '../portfolio/replicatedAllocator.js';
 import { OpsTokenRing } from '../ops/auth.js';
 import { AuditLog } from '../ops/audit.js';
@@ -188,7 +188,7 @@ export interface ControlPlane extends Omit<ControlPlaneCore, 'engines'> {
   readonly alerts: AlertManager;
   readonly governance: GovernanceDaemon;
   readonly weights: StrategyWeights;
-  readonly allocator: CapitalAllocator;
+  readonly allocator: Allocator;
   /** The same allocator when replicated (with coordination), else null. */
   readonly replicatedAllocator: ReplicatedAllocator | null;
   readonly registry: StrategyRegistry;
@@ -353,7 +353,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   const replicatedAllocator = coordination
     ? new ReplicatedAllocator(allocatorArgs, { ...coordination.allocationReplication, path: paths.capitalAllocations, policy: () => capitalPolicy.current, log, metrics, clock })
     : null;
-  const allocator: CapitalAllocator = replicatedAllocator ?? new CapitalAllocator(...allocatorArgs);
+  const allocator: Allocator = replicatedAllocator ?? new CapitalAllocator(...allocatorArgs);
 
   const router = new StrategyRouter({
     engines,
