@@ -181,6 +181,8 @@ test('POST /trading/state: validated, enforced, shown in /status and /metrics, a
   assert.equal(set.json.changed, true);
   assert.match(set.json.entry.actor, /^operator:[0-9a-f]{12}$/);
   await api('POST', '/strategy/weights', { weights: { ma_crossover_v1: 1 } });
+  // Weights name the calling operator too (they read 'ops_api').
+  assert.equal((await api('GET', '/strategy/weights')).json.updated_by, set.json.entry.actor);
   const sig = await api('POST', '/strategy/signal', { symbol: 'BTCUSDT', side: 'BUY', model: 'ma_crossover_v1', quote_usd: 50 });
   assert.equal(sig.status, 403);
   assert.equal(sig.json.reason, 'TRADING_HALTED');

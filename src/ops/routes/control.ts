@@ -131,7 +131,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRouteOptions> = async (app
     },
   }, async (req) => {
     const { weights } = req.body as { weights: Record<string, unknown> };
-    const doc = setWeights(o.weights, weights, o.modelIds(), 'ops_api');
+    const doc = setWeights(o.weights, weights, o.modelIds(), actorOf(req));
     return { status: 'success', weights: doc.weights, updated_at: doc.updated_at };
   });
 
