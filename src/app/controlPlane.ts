@@ -65,6 +65,7 @@ import { reconcileRoutes } from '../ops/routes/reconcile.js';
 import { engineStopRoutes } from '../ops/routes/engineStop.js';
 import { strategyRoutes } from '../ops/routes/strategy.js';
 import { streamRoutes } from '../ops/routes/stream.js';
+import { dashboardPageRoutes } from '../ops/routes/dashboardPage.js';
 import { tradingRoutes } from '../ops/routes/trading.js';
 import { metricsCollectorPlugin } from '../ops/metricsCollector.js';
 import { SignalGate } from '../portfolio/signalGate.js';
@@ -414,6 +415,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
     refreshSec: () => policies.current.dashboard_refresh_sec, sseClients: metrics.sseClients, log, mode: config.mode, startedAt: market.startedAt,
     historyPath: paths.dashboardHistory, retentionHours: () => policies.current.metrics_retention_hours, modelPnlReady: () => tracker.hasSampled,
   });
+  await ops.register(dashboardPageRoutes, {});
   await ops.register(metricsCollectorPlugin(context));
   await ops.register(strategyRoutes, { registry, canary, allocator });
   if (coordination?.routes) await ops.register(coordination.routes.bind(coordination));
