@@ -94,7 +94,7 @@ export const strategyRoutes: FastifyPluginAsync<StrategyRouteOptions> = async (a
   }, async (req) => {
     const b = req.body as { model: string; stage?: ModelStage; reason?: string };
     // A refused move throws CanaryError, a coded error the server answers with its status and field.
-    const r = await deps.canary.promote(b.model, b.stage, 'ops_api', b.reason);
+    const r = await deps.canary.promote(b.model, b.stage, actorOf(req), b.reason);
     return { ok: true, ...r };
   });
 
