@@ -37,7 +37,7 @@ import type { InstrumentView } from '../engine/views.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import { aggregateExposure, aggregatePortfolio } from '../ops/aggregate.js';
-import { CapitalAllocator } from '../portfolio/allocator.js';
+import { type Allocator, CapitalAllocator } from '../portfolio/allocator.js';
 import { ReplicatedAllocator } from '../portfolio/replicatedAllocator.js';
 import { OpsTokenRing } from '../ops/auth.js';
 import { AuditLog } from '../ops/audit.js';
@@ -65,6 +65,7 @@ import { reconcileRoutes } from '../ops/routes/reconcile.js';
 import { engineStopRoutes } from '../ops/routes/engineStop.js';
 import { strategyRoutes } from '../ops/routes/strategy.js';
 import { streamRoutes } from '../ops/routes/stream.js';
+import { dashboardPageRoutes } from '../ops/routes/dashboardPage.js';
 import { tradingRoutes } from '../ops/routes/trading.js';
 import { metricsCollectorPlugin } from '../ops/metricsCollector.js';
 import { SignalGate } from '../portfolio/signalGate.js';
@@ -153,11 +154,11 @@ export function buildControlCore(d: ControlPlaneDeps): ControlPlaneCore {
   // Several tokens may be valid at once (rotation without downtime); see ops/auth.ts.
   const token = new OpsTokenRing({
     envTokens: [...(config.opsApiToken ? [config.opsApiToken] : []), ...config.opsApiTokens],
-    tokenFile: paths.tokenFile, tokensFile: join(config.root, '.ops_tokens'), graceFile: join(config.root, 'ops/token_grace.json'),
+    tokenFile: paths.tokenFile, tokensFile: paths.tokensFile, graceFile: paths.opsTokenGrace,
     graceMs: config.opsTokenGraceSec * 1000, log,
   });
   if (token.created) log.warn(`[AUTH] created ${paths.tokenFile} (mode 0600) with a new operator token; use it as X-OPS-TOKEN`);
-  const audit = new AuditLog(join(paths.opsLogsDir, 'audit.jsonl'), log, metrics);
+  const audit = new AuditLog(paths.opsAudit, log, metrics);
   const policies = new WatchedFile<Policies>(paths.policies, config.root, parsePolicies, () => DEFAULT_POLICIES, log, metrics);
   d.opsLogFile.setPolicy(rotationOf(policies.current.logs));
   policies.onChange((p) => d.opsLogFile.setPolicy(rotationOf(p.logs)));
@@ -188,7 +189,7 @@ export interface ControlPlane extends Omit<ControlPlaneCore, 'engines'> {
   readonly alerts: AlertManager;
   readonly governance: GovernanceDaemon;
   readonly weights: StrategyWeights;
-  readonly allocator: CapitalAllocator;
+  readonly allocator: Allocator;
   /** The same allocator when replicated (with coordination), else null. */
   readonly replicatedAllocator: ReplicatedAllocator | null;
   readonly registry: StrategyRegistry;
@@ -234,7 +235,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
 
   // Governance, and the exposure multiplier it sets (a follower sizes with the leader's).
   const governance = new GovernanceDaemon({
-    statePath: join(config.root, 'ops/governance_state.json'), policy: () => policies.current.governance, bus, engines,
+    statePath: paths.governanceState, policy: () => policies.current.governance, bus, engines,
     tradingStates, log, metrics, audit, baselineEquity: toNumber(config.startingCashUsd) * engines().length,
     minNotionalUsd: toNumber(config.minNotionalUsdt), clock,
   });
@@ -248,7 +249,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   else log.info(`[ALERT] Telegram alerts to chat ${config.telegram.chatId} via ${config.telegram.apiBase}`);
   const alerts = new AlertManager({
     bus, log, metrics, policy: () => policies.current.alerting, channel: telegram && coordination ? new LeaderOnlyChannel(telegram, leads) : telegram,
-    statePath: join(config.root, 'ops/alert_state.json'), clock,
+    statePath: paths.alertState, clock,
     digestLines: async () => {
       const p = await aggregatePortfolio(engines(), () => toNumber(config.startingCashUsd));
       const st = tradingStates.current;
@@ -294,7 +295,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   const shadowInstruments = new Map(instrumentViews.map((i) => [i.symbol, { stepSize: fx(i.step_size), tickSize: fx(i.tick_size) }]));
   const quota = (m: string): number => allocator.quota(m);
   const shadow = new ShadowBook({
-    path: join(config.root, 'ops/shadow_book.json'), instruments: shadowInstruments,
+    path: paths.shadowBook, instruments: shadowInstruments,
     takerFeeBps: config.sim.takerBps, slippageBps: config.sim.slippageBps,
     minNotionalUsd: config.minNotionalUsdt, maxNotionalUsd: config.maxNotionalUsdt,
     quota, log, onFill: (m, f, r) => tracker.onShadowFill(m, f, r),
@@ -346,14 +347,14 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
       // Live or not, and the evidence behind each model (none before the tracker's first sample).
       standings: () => standingsOf(modelIds(), (m) => (trackerSampled ? tracker.evidence(m) : null), (m) => registry.get(m)?.stage === 'live'),
       clock,
-      historyPath: paths.capitalAllocations.replace(/\.json$/, '_history.json'),
+      historyPath: paths.capitalAllocationsHistory,
       historyLimit: () => policies.current.allocation_history_limit,
       exportPacingMs: d.exportPacingMs ?? 0,
     }];
   const replicatedAllocator = coordination
     ? new ReplicatedAllocator(allocatorArgs, { ...coordination.allocationReplication, path: paths.capitalAllocations, policy: () => capitalPolicy.current, log, metrics, clock })
     : null;
-  const allocator: CapitalAllocator = replicatedAllocator ?? new CapitalAllocator(...allocatorArgs);
+  const allocator: Allocator = replicatedAllocator ?? new CapitalAllocator(...allocatorArgs);
 
   const router = new StrategyRouter({
     engines,
@@ -412,8 +413,9 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   await ops.register(streamRoutes, {
     bus, engines, baselineEquity: () => baselineEquity, leaderboard, tradingEnabled: () => killSwitch.enabled,
     refreshSec: () => policies.current.dashboard_refresh_sec, sseClients: metrics.sseClients, log, mode: config.mode, startedAt: market.startedAt,
-    historyPath: join(config.root, 'ops/dashboard_history.sqlite'), retentionHours: () => policies.current.metrics_retention_hours, modelPnlReady: () => tracker.hasSampled,
+    historyPath: paths.dashboardHistory, retentionHours: () => policies.current.metrics_retention_hours, modelPnlReady: () => tracker.hasSampled,
   });
+  await ops.register(dashboardPageRoutes, {});
   await ops.register(metricsCollectorPlugin(context));
   await ops.register(strategyRoutes, { registry, canary, allocator });
   if (coordination?.routes) await ops.register(coordination.routes.bind(coordination));
@@ -428,7 +430,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
   const commandBot = config.telegram.token && config.telegram.commands && config.telegram.commandChatIds.length > 0
     ? new CommandBot({
       api: new BotApi({ token: config.telegram.token, apiBase: config.telegram.apiBase }),
-      chats: new Set(config.telegram.commandChatIds), statePath: join(config.root, 'ops/telegram_state.json'),
+      chats: new Set(config.telegram.commandChatIds), statePath: paths.telegramState,
       audit, log, metrics, leads, pollTimeoutSec: config.telegram.pollTimeoutSec, confirmTtlMs: config.telegram.confirmTtlSec * 1000,
       operator: telegramOperator({
         engines, baselineEquity: () => baselineEquity, killSwitch, tradingStates: () => tradingStates.current, exposureMultiplier: multiplier,

@@ -14,7 +14,6 @@
 // In phases, as the other roots: build (bus, venue, market source, engine, API routes), start
 // in order (start-up reconciliation, then the bus watch), listen, then let the market run.
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import client from 'prom-client';
 import { ConfigError, loadConfig, type StackConfig } from '../config/config.js';
@@ -88,8 +87,8 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
   const redis = loadRedisConfig(env);
   const name = config.distributed.engineName;
   const paths = stackPaths(config.root);
-  mkdirSync(join(config.root, 'engine/logs'), { recursive: true });
-  const logFile = new RotatingFile(join(config.root, 'engine/logs', `${name}.log`), undefined, { onEvent: (e) => logRotationEvent(log, e) });
+  mkdirSync(paths.engineLogsDir, { recursive: true });
+  const logFile = new RotatingFile(paths.engineLog(name), undefined, { onEvent: (e) => logRotationEvent(log, e) });
   const log = createLogger({ file: logFile, level: config.logLevel, stdout: opts.stdout ?? true });
   const metrics = createMetrics();
   // One engine per root: two would write one snapshot and one orders.jsonl.
@@ -107,11 +106,11 @@ export async function startEngineProcess(opts: EngineProcessOptions = {}): Promi
     cleanup.push(() => storage.stop());
     const token = new OpsTokenRing({
       envTokens: [...(config.opsApiToken ? [config.opsApiToken] : []), ...config.opsApiTokens],
-      tokenFile: paths.tokenFile, tokensFile: join(config.root, '.ops_tokens'), graceFile: join(config.root, 'engine/state/token_grace.json'),
+      tokenFile: paths.tokenFile, tokensFile: paths.tokensFile, graceFile: paths.engineTokenGrace,
       graceMs: config.opsTokenGraceSec * 1000, log,
     });
     if (token.created) log.warn(`[AUTH] created ${paths.tokenFile} (mode 0600): give the control plane this token (OPS_API_TOKEN) or it cannot drive ${name}`);
-    const audit = new AuditLog(join(config.root, 'engine/logs/audit.jsonl'), log, metrics);
+    const audit = new AuditLog(paths.engineAudit, log, metrics);
     // Only the log rotation is read from ops/policies.yaml here (when the root has one).
     const policies = new WatchedFile<Policies>(paths.policies, config.root, parsePolicies, () => DEFAULT_POLICIES, log, metrics);
     cleanup.push(() => policies.close());

@@ -5,7 +5,7 @@
 import type { Logger } from '../obs/logger.js';
 import type { GovernanceDaemon } from '../ops/governance/daemon.js';
 import type { TradingStates } from '../ops/governance/tradingStates.js';
-import type { CapitalAllocator } from '../portfolio/allocator.js';
+import type { Allocator } from '../portfolio/allocator.js';
 import type { CanaryManager } from '../lifecycle/canaryManager.js';
 
 export interface LeaderDaemons {
@@ -17,7 +17,7 @@ export interface LeaderDaemons {
 
 /** The leader's daemons: allocator loop, governance (first tick at once) and canary manager. */
 export function leaderDaemons(o: {
-  readonly allocator: CapitalAllocator;
+  readonly allocator: Allocator;
   readonly governance: GovernanceDaemon;
   readonly canary: CanaryManager;
   readonly tradingStates: TradingStates;

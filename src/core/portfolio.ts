@@ -72,9 +72,21 @@ export function applyFill(p: Portfolio, f: Fill): Portfolio {
   };
 }
 
-export function replayFills(startingCash: Fixed, fills: Iterable<Fill>): Portfolio {
+/** What a replay tells its reader at each fill: the account just before and just after it. */
+export type FillStep = (fill: Fill, before: Portfolio, after: Portfolio) => void;
+
+/**
+ * The one replay of fills: in the order given (a ledger's booking order), from the starting
+ * cash. A reader that derives more than the portfolio from the same fills (model books, the
+ * loss streak, PnL per day) hears each step through `onFill` rather than reading them again.
+ */
+export function replayFills(startingCash: Fixed, fills: Iterable<Fill>, onFill?: FillStep): Portfolio {
   let p = emptyPortfolio(startingCash);
-  for (const f of fills) p = applyFill(p, f);
+  for (const f of fills) {
+    const before = p;
+    p = applyFill(p, f);
+    onFill?.(f, before, p);
+  }
   return p;
 }
 

@@ -346,8 +346,8 @@ export class Engine {
     return this.risk.book(symbol, now, this.portfolio, (s) => this.venue.lastPrice(s), this.openOrders.values(), this.openOrders.size, this.pendingIntents.values(), this.pendingIntents.size);
   }
 
-  private recordExit(f: Fill, before: Portfolio, after: Portfolio): void {
-    const until = this.risk.recordExit(f, before, after, this.limits, this.now());
+  private recordExit(f: Fill, before: Portfolio, after: Portfolio, now = this.now()): void {
+    const until = this.risk.recordExit(f, before, after, this.limits, now);
     if (until !== null) this.alertLossStreak(until);
   }
 
@@ -646,10 +646,15 @@ export class Engine {
    *  after a lost commit): the model books, the rails' memory, the open orders; returns the
    *  portfolio, for the caller to assign. */
   private rebuildFromLedger(): Portfolio {
-    const portfolio = replayFills(this.startingCash, this.ledger.fills());
+    // One read of the fills: the portfolio, the model books and the loss streak come from the
+    // same replay, each fill taken as the fill path takes it (exit recorded, then booked).
     this.modelBooks = new ModelBooks();
-    for (const f of this.ledger.fills()) this.modelBooks.book(f);
-    this.risk.rebuild(this.startingCash, this.ledger.fills(), this.limits, this.now(), (until) => this.alertLossStreak(until));
+    this.risk.startRebuild(this.startingCash);
+    const now = this.now();
+    const portfolio = replayFills(this.startingCash, this.ledger.fills(), (f, before, after) => {
+      this.recordExit(f, before, after, now);
+      this.modelBooks.book(f);
+    });
     this.openOrders.clear();
     for (const o of this.ledger.openOrders()) this.openOrders.set(o.clientOrderId, o);
     return portfolio;

@@ -15,11 +15,11 @@ import { type TradingStateDocument, parseTradingStateDocument } from '../core/tr
 import type { Registry } from '../obs/metrics.js';
 import { HttpError, errorSchema, refuseBody } from '../http/errors.js';
 import { anyObject } from '../http/schemas.js';
-import { statusOf } from '../http/status.js';
+import { notSizedStatus, statusOf, stopAckStatusOf } from '../http/status.js';
 import { createHttpServer, type HttpServerOptions } from '../http/server.js';
 import { actorOf } from '../http/auth.js';
 import { LocalEngineHandle } from './engineHandle.js';
-import { NOT_SIZED_STATUS, type NotionalIntent, type NotionalOrderRequest } from './sizing.js';
+import type { NotionalIntent, NotionalOrderRequest } from './sizing.js';
 
 // Amounts are fixed-point with 8 decimals and the ledger binds them as 64-bit integers
 // (≤ 9.2e18 raw): at most 10 integer digits, so an absurd amount is a 400 naming the field,
@@ -132,7 +132,7 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
         const n = await engine.submitNotional(clientOrderId === undefined ? notional : { ...notional, clientOrderId });
         const notionalUsd = toDecimalString(n.notionalUsd);
         const o = n.outcome;
-        if (o.kind === 'not_sized') return reply.code(NOT_SIZED_STATUS[o.reason]).send({ status: 'not_sized', error: o.reason, message: o.message, notional_usd: notionalUsd });
+        if (o.kind === 'not_sized') return reply.code(notSizedStatus(o.reason)).send({ status: 'not_sized', error: o.reason, message: o.message, notional_usd: notionalUsd });
         return reply.code(statusOf(o)).send({ ...outcomeBody(o), notional_usd: notionalUsd });
       }
       const out = await engine.submit({
@@ -328,7 +328,7 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
     }, async (req, reply) => {
       const b = (req.body ?? {}) as { actor?: string; note?: string };
       const r = engine.ack(b.actor ? `${b.actor} via ${actorOf(req)}` : actorOf(req), b.note ?? null);
-      return reply.code(r.acknowledged ? 200 : 409).send(r);
+      return reply.code(stopAckStatusOf(r)).send(r);
     });
 
     // Reconciliation with the venue: run a pass now, or read what the passes found.

@@ -20,7 +20,7 @@ import type { NotSized, NotSizedReason, NotionalOrderRequest } from './sizing.js
 import type { EngineHandle } from './engineHandle.js';
 import type { EngineStats } from './engineStats.js';
 import type { ReconcileReport, ReconcileState } from './reconcile.js';
-import { cancelKindOf, refusalStatus, submitKindOf } from '../http/status.js';
+import { cancelKindOf, isNotSizedStatus, isStopAckRefused, refusalStatus, submitKindOf } from '../http/status.js';
 import { EngineError } from './errors.js';
 
 export class EngineUnreachableError extends EngineError {
@@ -95,7 +95,7 @@ export class HttpEngineHandle implements EngineHandle {
     }
     const a = await this.call('POST', '/orders', body, { retry: true, timeoutMs: this.timeoutMs * 6 });
     const notionalUsd = typeof a.body['notional_usd'] === 'string' ? fx(a.body['notional_usd']) : ZERO;
-    if (a.body['status'] === 'not_sized' && (a.status === 200 || a.status === 422)) {
+    if (a.body['status'] === 'not_sized' && isNotSizedStatus(a.status)) {
       const outcome: NotSized = { kind: 'not_sized', reason: String(a.body['error']) as NotSizedReason, message: String(a.body['message'] ?? ''), notionalUsd };
       return { outcome, notionalUsd };
     }
@@ -208,7 +208,7 @@ export class HttpEngineHandle implements EngineHandle {
 
   async acknowledgeStop(actor: string, note: string | null): Promise<StopAckOutcome> {
     const a = await this.call('POST', '/stop/ack', { actor, ...(note ? { note } : {}) });
-    if (a.status === 409) return a.body as unknown as StopAckOutcome;
+    if (isStopAckRefused(a.status)) return a.body as unknown as StopAckOutcome;
     return this.ok(a, 'POST /stop/ack', 'ack') as unknown as StopAckOutcome;
   }
 

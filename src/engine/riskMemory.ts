@@ -5,7 +5,7 @@
 import { type Fixed, abs, max as fmax, mul, ZERO } from '../core/decimal.js';
 import type { Symbol } from '../core/ids.js';
 import type { Fill, OrderSide } from '../core/order.js';
-import { type Portfolio, applyFill, emptyPortfolio } from '../core/portfolio.js';
+import type { Portfolio } from '../core/portfolio.js';
 import { type RiskBook, type RiskLimits, LossStreak, closingPnl } from './riskRails.js';
 
 type PriceOf = (symbol: Symbol) => Fixed | undefined;
@@ -24,18 +24,12 @@ export class RiskMemory {
   peakEquity: Fixed = ZERO;
   lossStreak = new LossStreak();
 
-  /** Peak equity starts at the starting cash; the loss streak is rebuilt from the ledger's fills.
-   *  `onTrip` hears of a cooldown that still runs (as recordExit's answer). */
-  rebuild(startingCash: Fixed, fills: Iterable<Fill>, limits: RiskLimits, now: number, onTrip: (untilMs: number) => void): void {
+  /** Before a rebuild from the ledger: peak equity starts at the starting cash (or the peak
+   *  already seen), the loss streak from nothing; the replay of the ledger's fills then gives
+   *  each fill to recordExit, in ledger order. */
+  startRebuild(startingCash: Fixed): void {
     this.peakEquity = fmax(startingCash, this.peakEquity);
     this.lossStreak = new LossStreak();
-    let p = emptyPortfolio(startingCash);
-    for (const f of fills) {
-      const before = p;
-      p = applyFill(p, f);
-      const until = this.recordExit(f, before, p, limits, now);
-      if (until !== null) onTrip(until);
-    }
   }
 
   /** Records a fill that closed quantity; returns when new exposure is paused until, if this

@@ -41,14 +41,6 @@ export interface NotSized {
   readonly notionalUsd: Fixed;
 }
 
-/** How the engine API answers a notional order it did not place: a skip below the minimum is
- *  a normal answer (already at target), a missing price or symbol is a refusal. */
-export const NOT_SIZED_STATUS: Readonly<Record<NotSizedReason, 200 | 422>> = {
-  BELOW_MIN_NOTIONAL: 200,
-  NO_MARKET_DATA: 422,
-  UNKNOWN_SYMBOL: 422,
-};
-
 /** What the engine knows when it sizes: its last price, the model's signed position, the
  *  instrument's lot step (undefined when it does not trade the symbol). */
 export interface SizingMarket {

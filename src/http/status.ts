@@ -1,6 +1,6 @@
 // The one table from an outcome to the HTTP status both APIs answer with, and its reverse.
-// The engine API answers a submit or cancel with it; the Ops API answers a routed signal with
-// it; HttpEngineHandle reads an engine's answer back into an outcome with the same table, so
+// The engine API answers a submit, a cancel and a notional order it did not size with it; both
+// APIs answer a stop acknowledgement with it; the Ops API answers a routed signal with it; HttpEngineHandle reads an engine's answer back into an outcome with the same table, so
 // the three translations cannot drift apart.
 //
 // Why here and typed by plain strings: http sits below engine in the layer order (engines
@@ -74,6 +74,41 @@ export function signalStatusOf(r: { readonly outcome: string; readonly reason: s
   if (r.outcome === 'conflict') return KIND_STATUS.conflict;
   if (r.outcome === 'rejected') return refusalStatus(r.reason);
   return 200;
+}
+
+/** A notional order the engine did not place (engine/sizing.ts's NotSized), by its reason: a
+ *  skip below the minimum is a normal answer (already at target), a missing price or symbol is a
+ *  refusal. test/unit/http/status.test.ts ties the rows to the engine's NotSizedReason union. */
+export const NOT_SIZED_STATUS: Readonly<Record<string, 200 | 422>> = {
+  BELOW_MIN_NOTIONAL: 200,
+  NO_MARKET_DATA: 422,
+  UNKNOWN_SYMBOL: 422,
+};
+const NOT_SIZED_ANSWERS: ReadonlySet<number> = new Set(Object.values(NOT_SIZED_STATUS));
+
+/** The status of a not-sized answer with this reason (422 for a reason the table lacks: a refusal). */
+export function notSizedStatus(reason: string): 200 | 422 {
+  return NOT_SIZED_STATUS[reason] ?? 422;
+}
+
+/** The reverse: whether a POST /orders answer with this status can be a not-sized outcome (its
+ *  body's `status: "not_sized"` says it is one). */
+export function isNotSizedStatus(status: number): boolean {
+  return NOT_SIZED_ANSWERS.has(status);
+}
+
+/** Acknowledging an engine's own stop (engine POST /stop/ack, Ops POST /engines/:name/ack): 200
+ *  when it was lifted, 409 when there is none or the ledger still cannot commit. */
+const STOP_ACK_STATUS = { acknowledged: 200, refused: 409 } as const;
+
+export function stopAckStatusOf(r: { readonly acknowledged: boolean }): 200 | 409 {
+  return r.acknowledged ? STOP_ACK_STATUS.acknowledged : STOP_ACK_STATUS.refused;
+}
+
+/** The reverse: an engine's ack answer with this status is a refused acknowledgement (a body to
+ *  read, not an error to raise). */
+export function isStopAckRefused(status: number): boolean {
+  return status === STOP_ACK_STATUS.refused;
 }
 
 /** Every status a refusal answers with. */

@@ -17,7 +17,8 @@ import type { Signal } from '../core/signal.js';
 import type { Bus } from '../bus/bus.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
 import type { Logger } from '../obs/logger.js';
-import { WallClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { WallClock, type Clock } from '../core/clock.js';
+import { RearmingInterval } from '../util/rearmingInterval.js';
 import type { ModelStage } from './modelStage.js';
 import { decideCanary, type CanaryCandidate } from './canaryDecision.js';
 import { StageEvidence } from './stageEvidence.js';
@@ -94,7 +95,7 @@ export interface CanaryManagerDeps {
 
 
 export class CanaryManager {
-  private timer: TimerHandle | null = null;
+  private readonly loop: RearmingInterval;
   private applying = false;
   private readonly warnedAt = new Map<string, number>();
   private readonly clock: Clock;
@@ -106,6 +107,10 @@ export class CanaryManager {
 
   constructor(private readonly deps: CanaryManagerDeps) {
     this.clock = deps.clock ?? new WallClock();
+    this.loop = new RearmingInterval(this.clock, () => deps.policy().evaluate_every_sec * 1000, () => {
+      if (!deps.policy().enabled) return;
+      this.evaluate().catch((err: Error) => deps.log.error({ err }, `[CANARY] evaluation failed: ${err.message}`));
+    });
     this.evidence = deps.evidence ?? ((m) => deps.tracker.evidence(m));
     this.stagesPath = deps.stagesPath ?? join(dirname(deps.registry.path), 'canary_stages.json');
     let saved: unknown = null;
@@ -141,27 +146,12 @@ export class CanaryManager {
     this.syncStagesToWeights();
     // An evaluation looks at the evidence as it is now: on a clock that jumps a bar at a time
     // it runs once per jump (coalesce). A new evaluate_every_sec takes effect from the
-    // evaluation that reads it, as a re-armed timer.
-    let armedMs = 0;
-    const arm = () => {
-      armedMs = this.deps.policy().evaluate_every_sec * 1000;
-      this.timer = this.clock.setInterval(tick, armedMs, { coalesce: true });
-    };
-    const tick = () => {
-      if (this.deps.policy().enabled) {
-        this.evaluate().catch((err: Error) => this.deps.log.error({ err }, `[CANARY] evaluation failed: ${err.message}`));
-      }
-      if (this.timer !== null && this.deps.policy().evaluate_every_sec * 1000 !== armedMs) {
-        this.clock.clear(this.timer);
-        arm();
-      }
-    };
-    arm();
+    // evaluation that reads it.
+    this.loop.start();
   }
 
   stop(): void {
-    this.clock.clear(this.timer);
-    this.timer = null;
+    this.loop.stop();
     this.unsubscribe?.();
     this.unsubscribe = null;
   }

@@ -4,7 +4,7 @@ import type { Bus } from '../bus/bus.js';
 import type { EngineHandle } from '../engine/engineHandle.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
-import type { CapitalAllocator } from '../portfolio/allocator.js';
+import type { Allocator } from '../portfolio/allocator.js';
 import type { CapitalPolicy } from '../portfolio/capitalPolicy.js';
 import type { KillSwitch } from './killSwitch.js';
 import type { StackPaths } from './paths.js';
@@ -33,7 +33,7 @@ export interface OpsContext {
   readonly engines: () => readonly EngineHandle[];
   readonly killSwitch: KillSwitch;
   readonly weights: StrategyWeights;
-  readonly allocator: CapitalAllocator;
+  readonly allocator: Allocator;
   readonly policies: WatchedFile<Policies>;
   readonly capitalPolicy: WatchedFile<CapitalPolicy>;
   readonly router: StrategyRouter;

@@ -1,14 +1,14 @@
 // PnL per UTC day from the engines' ledgers (Telegram's /daily and /profit): realized PnL, fees
-// and trades booked on each day, the same replay `hmm export-pnl` makes (fills in ledger order,
-// per model and symbol, each counted on the day of its trade time), in one pass over the fills
+// and trades booked on each day, from the replay `hmm export-pnl` makes (ops/pnlReplay.ts: fills
+// in ledger order, per model and symbol), each counted on the day of its trade time, in one pass
 // however many days are asked for. Read-only: the ledgers are opened read-only, running or not.
 import { join } from 'node:path';
 import { type Fixed, fx, toNumber } from '../core/decimal.js';
 import type { Fill } from '../core/order.js';
-import { type Portfolio, applyFill, emptyPortfolio } from '../core/portfolio.js';
 import { Ledger } from '../engine/ledger.js';
 import type { StackPaths } from './paths.js';
 import { ledgerFiles } from './pnlExport.js';
+import { replayPnl } from './pnlReplay.js';
 
 const DAY_MS = 86_400_000;
 
@@ -26,22 +26,17 @@ export interface DayPnl {
  * as in the export; `net` is the caller's realized − fees.
  */
 export function dailyPnl(fills: Iterable<Fill>, days: number | null, now: number): DayPnl[] {
-  const books = new Map<string, Portfolio>();
   const byDay = new Map<number, { realized: Fixed; fees: Fixed; trades: number }>();
   let first: number | null = null;
-  for (const f of fills) {
-    const key = `${f.model ?? 'manual'}\u0000${f.symbol}`;
-    const before = books.get(key) ?? emptyPortfolio(fx(0));
-    const after = applyFill(before, f);
-    books.set(key, after);
+  replayPnl(fx(0), fills, Infinity, (f, _key, realized) => {
     const d = Math.floor(f.ts / DAY_MS);
     first = first === null ? d : Math.min(first, d);
     const b = byDay.get(d) ?? { realized: fx(0), fees: fx(0), trades: 0 };
-    b.realized = (b.realized + after.realizedPnl - before.realizedPnl) as Fixed;
+    b.realized = (b.realized + realized) as Fixed;
     b.fees = (b.fees + f.fee) as Fixed;
     b.trades++;
     byDay.set(d, b);
-  }
+  });
   const today = Math.floor(now / DAY_MS);
   const from = days === null ? (first ?? today) : today - days + 1;
   const out: DayPnl[] = [];

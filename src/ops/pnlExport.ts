@@ -6,13 +6,12 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Fixed, fx, mul, toDecimalString } from '../core/decimal.js';
 import type { Fill } from '../core/order.js';
-import { type Portfolio, applyFill, emptyPortfolio, valuePortfolio } from '../core/portfolio.js';
-import type { Symbol } from '../core/ids.js';
 import { Ledger } from '../engine/ledger.js';
 import { writeFileAtomic } from '../util/atomicFile.js';
 import { reportStorageFault } from '../util/storageHealth.js';
 import type { StackPaths } from './paths.js';
 import { OpsError } from './errors.js';
+import { type BookKey, bookOf, replayPnl } from './pnlReplay.js';
 
 export const PNL_CSV_HEADER = 'date,venue,model,symbol,realized,unrealized,fees,trades,equity_at_close';
 
@@ -33,44 +32,33 @@ export function parseDay(date: string | undefined, now = Date.now()): { day: str
   return { day, start, end: start + DAY_MS };
 }
 
-interface Book { book: Portfolio; realized: Fixed; fees: Fixed; trades: number }
+interface DayTally { realized: Fixed; fees: Fixed; trades: number }
 
 /**
  * Rows for one engine's ledger fills: per model and symbol, plus the venue's equity at close.
- * Fills are replayed in ledger order (the order the engine's own portfolio uses, so the
- * numbers agree with it to the unit), and each fill's realized PnL and fee count on the day
- * of its trade time, even when reconciliation booked it later.
+ * Fills are replayed in ledger order (ops/pnlReplay.ts), and each fill's realized PnL and fee
+ * count on the day of its trade time, even when reconciliation booked it later.
  */
 export function pnlRows(venue: string, startingCash: Fixed, fills: Iterable<Fill>, day: { day: string; start: number; end: number }): string[] {
-  const books = new Map<string, Book>();
-  const marks = new Map<string, { ts: number; price: Fixed }>();
-  let account = emptyPortfolio(startingCash);
-  for (const f of fills) {
-    if (f.ts >= day.end) continue;
-    const mark = marks.get(f.symbol);
-    if (!mark || f.ts >= mark.ts) marks.set(f.symbol, { ts: f.ts, price: f.price });
-    account = applyFill(account, f);
-    const key = `${f.model ?? 'manual'}\u0000${f.symbol}`;
-    const b = books.get(key) ?? { book: emptyPortfolio(fx(0)), realized: fx(0), fees: fx(0), trades: 0 };
-    const before = b.book;
-    b.book = applyFill(b.book, f);
-    if (f.ts >= day.start) {
-      b.trades++;
-      b.realized = (b.realized + b.book.realizedPnl - before.realizedPnl) as Fixed;
-      b.fees = (b.fees + f.fee) as Fixed;
-    }
-    books.set(key, b);
-  }
-  const markOf = (s: Symbol) => marks.get(s)?.price;
-  const equity = valuePortfolio(account, markOf).equity;
+  const tallies = new Map<BookKey, DayTally>();
+  const replay = replayPnl(startingCash, fills, day.end, (f, key, realized) => {
+    if (f.ts < day.start) return;
+    const t = tallies.get(key) ?? { realized: fx(0), fees: fx(0), trades: 0 };
+    t.trades++;
+    t.realized = (t.realized + realized) as Fixed;
+    t.fees = (t.fees + f.fee) as Fixed;
+    tallies.set(key, t);
+  });
+  const equity = replay.equity();
   const rows: string[] = [];
-  for (const [key, b] of [...books.entries()].sort(([a], [c]) => a.localeCompare(c))) {
-    const [model, symbol] = key.split('\u0000') as [string, Symbol];
-    const pos = b.book.positions.get(symbol);
-    const mark = markOf(symbol);
-    if (b.trades === 0 && (!pos || pos.qty === 0n)) continue;
+  for (const [key, book] of [...replay.books.entries()].sort(([a], [c]) => a.localeCompare(c))) {
+    const [model, symbol] = bookOf(key);
+    const t = tallies.get(key) ?? { realized: fx(0), fees: fx(0), trades: 0 };
+    const pos = book.positions.get(symbol);
+    const mark = replay.markOf(symbol);
+    if (t.trades === 0 && (!pos || pos.qty === 0n)) continue;
     const unrealized = pos && mark !== undefined ? mul(pos.qty, (mark - pos.avgPrice) as Fixed) : fx(0);
-    rows.push([day.day, venue, model, symbol, toDecimalString(b.realized), toDecimalString(unrealized), toDecimalString(b.fees), b.trades, equity.toFixed(2)].join(','));
+    rows.push([day.day, venue, model, symbol, toDecimalString(t.realized), toDecimalString(unrealized), toDecimalString(t.fees), t.trades, equity.toFixed(2)].join(','));
   }
   return rows;
 }
@@ -87,15 +75,7 @@ export function dayStartEquity(paths: StackPaths, now = Date.now()): Record<stri
   for (const file of ledgerFiles(paths)) {
     const ledger = new Ledger(join(paths.engineStateDir, file), 'normal', { readonly: true });
     try {
-      let account = emptyPortfolio(ledger.storedStartingCash() ?? fx(0));
-      const marks = new Map<string, { ts: number; price: Fixed }>();
-      for (const f of ledger.fills()) {
-        if (f.ts >= start) continue;
-        const mark = marks.get(f.symbol);
-        if (!mark || f.ts >= mark.ts) marks.set(f.symbol, { ts: f.ts, price: f.price });
-        account = applyFill(account, f);
-      }
-      out[file.replace(/\.ledger\.sqlite$/, '')] = valuePortfolio(account, (s: Symbol) => marks.get(s)?.price).equity;
+      out[file.replace(/\.ledger\.sqlite$/, '')] = replayPnl(ledger.storedStartingCash() ?? fx(0), ledger.fills(), start).equity();
     } finally {
       ledger.close();
     }

@@ -16,10 +16,11 @@
 // next step. That is said with a WARN naming the edited quotas and where the intent belongs
 // (capital_policy.json model_limits, or freeze_until), so an edit never vanishes silently.
 import { readFileSync } from 'node:fs';
-import { WallClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { WallClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import { ExportFile } from '../util/exportFile.js';
+import { RearmingInterval } from '../util/rearmingInterval.js';
 import { limitsFor, type CapitalPolicy } from './capitalPolicy.js';
 
 /** What the allocator knows of a model: whether it is live, and the evidence behind its
@@ -376,13 +377,26 @@ export interface AllocatorExtras {
   readonly exportPacingMs?: number;
 }
 
-export class CapitalAllocator {
+/** What the control plane, its routes and the leader's daemons use of a capital allocator:
+ *  the quotas and their history, a step, the loop. A CapitalAllocator is one; so is a
+ *  ReplicatedAllocator (replicatedAllocator.ts), which runs a CapitalAllocator while it leads. */
+export interface Allocator {
+  quota(model: string): number;
+  all(): Readonly<Record<string, number>>;
+  recentHistory(limit?: number): AllocationHistoryEntry[];
+  step(now?: number): Promise<AllocationsFile>;
+  start(): void;
+  stop(): void;
+  /** Writes what pacing holds. */
+  flush(): Promise<void>;
+}
+
+export class CapitalAllocator implements Allocator {
   private quotas: Record<string, number> = {};
   private changedAt: Record<string, number> = {};
   private history: AllocationHistoryEntry[] = [];
-  private timer: TimerHandle | null = null;
-  // Named apart from a subclass's own clock (ReplicatedAllocator keeps one for its loop).
-  private readonly stepClock: Clock;
+  private readonly loop: RearmingInterval;
+  private readonly clock: Clock;
   /** The text found at start (which it resumes from); then what `file` last wrote: anything
    *  else on disk at the next write is someone else's edit. */
   private readonly foundAtStart: string | null;
@@ -398,7 +412,8 @@ export class CapitalAllocator {
     private readonly metrics: Metrics | null,
     private readonly extras: AllocatorExtras = {},
   ) {
-    this.stepClock = extras.clock ?? new WallClock();
+    this.clock = extras.clock ?? new WallClock();
+    this.loop = new RearmingInterval(this.clock, () => this.policy().refresh_sec * 1000, () => this.runStep());
     this.foundAtStart = readText(path);
     const failed = (what: string) => (err: Error) => this.log.error({ err }, `[ALLOC] writing ${what} failed: ${err.message}`);
     this.file = new ExportFile(path, extras.exportPacingMs ?? 0, failed(path));
@@ -427,7 +442,7 @@ export class CapitalAllocator {
     return this.history.slice(-limit).reverse();
   }
 
-  async step(now = this.stepClock.now()): Promise<AllocationsFile> {
+  async step(now = this.clock.now()): Promise<AllocationsFile> {
     const equityUsd = await this.equity();
     const policy = this.policy();
     const models = this.models();
@@ -492,26 +507,17 @@ export class CapitalAllocator {
   start(): void {
     // A step looks at equity and standings as they are now: on a clock that jumps a bar at a
     // time it runs once per jump (coalesce), not twelve times over the same state. A new
-    // refresh_sec takes effect from the step that reads it, as a re-armed timer.
-    let armedMs = 0;
-    const arm = () => {
-      armedMs = this.policy().refresh_sec * 1000;
-      this.timer = this.stepClock.setInterval(tick, armedMs, { coalesce: true });
-    };
-    const tick = () => {
-      this.step().catch((err) => this.log.error({ err }, `[ALLOC] allocation step failed: ${(err as Error).message}`));
-      if (this.timer !== null && this.policy().refresh_sec * 1000 !== armedMs) {
-        this.stepClock.clear(this.timer);
-        arm();
-      }
-    };
-    tick();
-    arm();
+    // refresh_sec takes effect from the step that reads it.
+    this.runStep();
+    this.loop.start();
   }
 
   stop(): void {
-    this.stepClock.clear(this.timer);
-    this.timer = null;
+    this.loop.stop();
+  }
+
+  private runStep(): void {
+    this.step().catch((err) => this.log.error({ err }, `[ALLOC] allocation step failed: ${(err as Error).message}`));
   }
 }
 

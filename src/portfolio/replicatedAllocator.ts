@@ -12,7 +12,7 @@
 import { type Clock, type TimerHandle, WallClock } from '../core/clock.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
-import { type AllocationHistoryEntry, type AllocationsFile, CapitalAllocator } from './allocator.js';
+import { type AllocationHistoryEntry, type Allocator, type AllocationsFile, CapitalAllocator } from './allocator.js';
 import type { CapitalPolicy } from './capitalPolicy.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
 
@@ -43,7 +43,9 @@ export interface AllocationLeadership {
   readonly token: number;
 }
 
-export class ReplicatedAllocator extends CapitalAllocator {
+/** Wraps, does not extend: while leading it delegates to the CapitalAllocator it holds (made
+ *  anew at each takeover); while following it answers from the mirror. */
+export class ReplicatedAllocator implements Allocator {
   private inner: CapitalAllocator;
   private readonly make: () => CapitalAllocator;
   private mirror: AllocationsDoc | null = null;
@@ -65,7 +67,6 @@ export class ReplicatedAllocator extends CapitalAllocator {
       readonly clock?: Clock;
     },
   ) {
-    super(...args);
     this.clock = r.clock ?? new WallClock();
     this.make = () => new CapitalAllocator(...args);
     this.inner = this.make();
@@ -81,22 +82,22 @@ export class ReplicatedAllocator extends CapitalAllocator {
     return this.mirror;
   }
 
-  override quota(model: string): number {
+  quota(model: string): number {
     if (this.leadership === null && this.mirror !== null) return this.mirror.file.capital_quota_usd[model] ?? 0;
     return this.inner.quota(model);
   }
 
-  override all(): Readonly<Record<string, number>> {
+  all(): Readonly<Record<string, number>> {
     if (this.leadership === null && this.mirror !== null) return this.mirror.file.capital_quota_usd;
     return this.inner.all();
   }
 
-  override recentHistory(limit = 100): AllocationHistoryEntry[] {
+  recentHistory(limit = 100): AllocationHistoryEntry[] {
     return this.inner.recentHistory(limit);
   }
 
   /** Leader: one allocation step, published fenced. Follower: the leader's last allocation. */
-  override async step(now = this.clock.now()): Promise<AllocationsFile> {
+  async step(now = this.clock.now()): Promise<AllocationsFile> {
     const l = this.leadership;
     if (l === null) {
       if (this.mirror) return this.mirror.file;
@@ -124,7 +125,7 @@ export class ReplicatedAllocator extends CapitalAllocator {
     for (const [m, q] of Object.entries(doc.file.capital_quota_usd)) this.r.metrics?.capitalQuota.set({ model: m }, q);
   }
 
-  override start(): void {
+  start(): void {
     if (this.looping) return;
     this.looping = true;
     const tick = () => {
@@ -137,11 +138,11 @@ export class ReplicatedAllocator extends CapitalAllocator {
     tick();
   }
 
-  override async flush(): Promise<void> {
-    await Promise.all([super.flush(), this.inner.flush()]);
+  async flush(): Promise<void> {
+    await this.inner.flush();
   }
 
-  override stop(): void {
+  stop(): void {
     this.looping = false;
     this.clock.clear(this.loopTimer);
     this.loopTimer = null;

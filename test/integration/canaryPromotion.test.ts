@@ -29,6 +29,7 @@ import type { ShadowBook } from '../../src/lifecycle/shadowBook.js';
 import { StrategyRegistry } from '../../src/lifecycle/strategyRegistry.js';
 import type { StrategyTracker } from '../../src/lifecycle/strategyTracker.js';
 import { createLogger, silentLogger } from '../../src/obs/logger.js';
+import { tokenFingerprint } from '../../src/ops/auth.js';
 import { parsePolicies } from '../../src/ops/policies.js';
 import { parseCapitalPolicy } from '../../src/portfolio/capitalPolicy.js';
 import { StrategyWeights } from '../../src/portfolio/strategyWeights.js';
@@ -127,16 +128,23 @@ test('a canary without evidence is not promoted by the shipped rules; the operat
   assert.equal(reg.models.find((m) => m.id === HMM)?.stage, 'live');
   assert.equal(reg.models.find((m) => m.id === HMM)?.replaced, MA);
   assert.equal(reg.models.find((m) => m.id === MA)?.stage, 'shadow');
-  const fileWeights = JSON.parse(readFileSync(join(tmp, 'ops/strategy_weights.json'), 'utf8')) as { weights: Record<string, number> };
+  const fileWeights = JSON.parse(readFileSync(join(tmp, 'ops/strategy_weights.json'), 'utf8')) as { weights: Record<string, number>; updated_by: string };
   assert.equal(fileWeights.weights[HMM], 1);
+  // The calling operator, by token fingerprint, as every other mutating route records it (it was 'ops_api').
+  const operator = `operator:${tokenFingerprint(TOKEN)}`;
+  assert.equal(fileWeights.updated_by, operator);
 
   const history = (await api('GET', `/strategy/history?model=${HMM}`)).body.history as { action: string; model: string; to: string; actor: string; counterpart: string | null }[];
   const promo = history.find((h) => h.model === HMM && h.to === 'live')!;
   assert.equal(promo.action, 'promote');
-  assert.equal(promo.actor, 'ops_api');
+  assert.equal(promo.actor, operator);
   assert.equal(promo.counterpart, MA);
-  assert.ok(events.some((e) => e.model === HMM && e.to === 'live' && e.action === 'promote'));
-  assert.match(readFileSync(join(tmp, 'ops/logs/ops.log'), 'utf8'), /\[CANARY\] PROMOTE hmm_regime_v1 canary → live/);
+  assert.ok(events.some((e) => e.model === HMM && e.to === 'live' && e.action === 'promote' && e.actor === operator));
+  assert.match(readFileSync(join(tmp, 'ops/logs/ops.log'), 'utf8'), new RegExp(`\\[CANARY\\] PROMOTE hmm_regime_v1 canary → live .* by ${operator}: operator decision`));
+  // The audit line of the same call names the same token.
+  const audited = readFileSync(join(tmp, 'ops/logs/audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { route: string; status: number; token_fp: string | null; body: { reason?: string } | null })
+    .find((a) => a.route === '/strategy/promote' && a.status === 200 && a.body?.reason === 'operator decision');
+  assert.equal(audited?.token_fp, tokenFingerprint(TOKEN));
   // A fresh promotion has no evidence yet: the rollback rule waits for it.
   assert.deepEqual(await stack.strategy.canary.evaluate(), []);
   assert.equal(stack.strategy.registry.get(HMM)?.stage, 'live');

@@ -3,7 +3,8 @@
 //     port): new orders are refused with BUS_UNAVAILABLE while it is down, taken again and the
 //     engine's events flow again once it is back;
 //   - a leader that stalls past its lease (a GC pause, a partition) and then writes: its
-//     allocation write is refused by fencing and the successor's allocation stands;
+//     allocation, multiplier and derived-state writes are refused by fencing, each counted under
+//     its own key, and the successor's allocation stands;
 //   - a venue submit whose answer is lost: the order stays NEW and is settled by reconciliation
 //     right away, not at the next periodic pass.
 import { test, after } from 'node:test';
@@ -18,6 +19,7 @@ import { silentLogger } from '../../src/obs/logger.js';
 import { DEFAULT_CAPITAL_POLICY } from '../../src/portfolio/capitalPolicy.js';
 import { LeaderLease } from '../../src/ops/cluster/leaderLease.js';
 import type { CapitalAllocator } from '../../src/portfolio/allocator.js';
+import type { DerivedSnapshot } from '../../src/lifecycle/derivedFold.js';
 import { OpsStateStore } from '../../src/ops/cluster/stateStore.js';
 import { ReplicatedAllocator } from '../../src/portfolio/replicatedAllocator.js';
 import { SimVenue } from '../../src/venues/sim/simVenue.js';
@@ -138,7 +140,23 @@ test('a stale leader\'s allocation write is refused by fencing; the successor\'s
   assert.deepEqual(stored.file.capital_quota_usd, fileB.capital_quota_usd);
   assert.deepEqual((await store.allocationWrites()).map((w) => w.token), [tokenB, tokenA], 'one write per leader, in order');
   assert.equal(await store.allocationRefusals(), 1);
+  assert.deepEqual(await store.fencedRefusals(), { allocations: 1, exposure_multiplier: 0, derived: 0 });
+  // A's other outputs are refused too, each counted under its own key: ops:allocations:refused
+  // keeps meaning what the runbook says (refused allocation writes), and nothing is overwritten.
+  const multiplierB = { multiplier: 0.7, token: tokenB, holder: 'replica_b', ts: Date.now() };
+  assert.equal(await store.writeMultiplier(multiplierB), 'written');
   assert.equal(await store.writeMultiplier({ multiplier: 0.5, token: tokenA, holder: 'replica_a', ts: Date.now() }), 'fenced');
+  assert.equal(await store.writeMultiplier({ multiplier: 0.4, token: tokenA, holder: 'replica_a', ts: Date.now() }), 'fenced');
+  const snapshot: DerivedSnapshot = {
+    format: 1, seq: 1, position: null, stages: {}, diagnostics: {},
+    tracker: { tracks: {}, mirrors: {}, marks: {}, barTs: {}, pendingTs: null, sampledTs: null, fills: [] },
+    shadow: { books: {}, markets: {}, seq: 0, applied: [] },
+  };
+  assert.equal(await store.writeDerived({ token: tokenA, holder: 'replica_a', ts: Date.now(), snapshot }), 'fenced');
+  assert.deepEqual(await store.fencedRefusals(), { allocations: 1, exposure_multiplier: 2, derived: 1 });
+  assert.equal(await store.allocationRefusals(), 1, 'refused multiplier and derived writes are not allocation refusals');
+  assert.deepEqual(await store.readMultiplier(), multiplierB);
+  assert.equal(await store.readDerived(), null);
 
   // A follower serves the leader's quotas and mirrors them to its own file.
   const follower = allocator('replica_c', 'c.json');

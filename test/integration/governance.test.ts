@@ -3,7 +3,8 @@
 // types it) and the one-line TypeScript snippet both produce "[GOV] 📉 Exposure reduced" in
 // ops/logs/ops.log within 2 seconds; the multiplier shrinks routed orders; policies.yaml,
 // capital_policy.json and strategy_weights.json hand edits are picked up, and bad edits are
-// refused with an ERROR while the last good values stay; trading states over HTTP.
+// refused with an ERROR while the last good values stay; trading states over HTTP; a gradual
+// resume's exposure_multiplier out of range is refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startStack, type Stack } from '../../src/app/stack.js';
+import { parsePolicies } from '../../src/ops/policies.js';
 
 const run = promisify(execFile);
 const repo = join(import.meta.dirname, '../..');
@@ -179,6 +181,8 @@ test('POST /trading/state: validated, enforced, shown in /status and /metrics, a
   assert.equal(set.json.changed, true);
   assert.match(set.json.entry.actor, /^operator:[0-9a-f]{12}$/);
   await api('POST', '/strategy/weights', { weights: { ma_crossover_v1: 1 } });
+  // Weights name the calling operator too (they read 'ops_api').
+  assert.equal((await api('GET', '/strategy/weights')).json.updated_by, set.json.entry.actor);
   const sig = await api('POST', '/strategy/signal', { symbol: 'BTCUSDT', side: 'BUY', model: 'ma_crossover_v1', quote_usd: 50 });
   assert.equal(sig.status, 403);
   assert.equal(sig.json.reason, 'TRADING_HALTED');
@@ -193,4 +197,33 @@ test('POST /trading/state: validated, enforced, shown in /status and /metrics, a
   const ok = await api('POST', '/strategy/signal', { symbol: 'BTCUSDT', side: 'BUY', model: 'ma_crossover_v1', quote_usd: 50 });
   assert.equal(ok.json.outcome, 'routed', JSON.stringify(ok.json));
   await api('POST', '/strategy/weights', { weights: { ma_crossover_v1: 0 } });
+});
+
+test('POST /kill exposure_multiplier: below 0.01 (0.000001), 0 or above 1 is refused naming the field and lifts nothing; 0.01 to 1 resumes at that size, floored at the shipped min_multiplier', async () => {
+  const shipped = parsePolicies(readFileSync(join(repo, 'ops/policies.yaml'), 'utf8')).governance;
+  assert.deepEqual(stack.context.policies.current.governance, shipped, 'the stack runs the shipped governance policy');
+  await api('POST', '/governance/exposure', { multiplier: 1, reason: 'before the resume checks' });
+  assert.equal((await api('POST', '/kill', { enabled: false, reason: 'before a gradual resume' })).status, 200);
+
+  for (const m of [0.000001, 0, 1e-320, -0.25, 1.5]) {
+    const r = await api('POST', '/kill', { enabled: true, exposure_multiplier: m, reason: `resume at ${m}` });
+    assert.equal(r.status, 400, `${m}: ${JSON.stringify(r.json)}`);
+    assert.equal(r.json.field, 'exposure_multiplier');
+    assert.match(r.json.error, m > 1 ? /exposure_multiplier must be <= 1/ : /exposure_multiplier must be >= 0\.01/);
+    // Refused whole: trading stays paused and the multiplier where it was.
+    assert.equal(stack.context.killSwitch.enabled, false, `${m} resumed trading`);
+    assert.equal(stack.governance.daemon.status().exposure_multiplier, 1, `${m} moved the multiplier`);
+  }
+  assert.ok(!logLines().some((l) => /Exposure multiplier set .*gradual resume: resume at/.test(l.msg)), 'no refused value reached governance');
+
+  // The lowest value taken: in range, raised to governance's floor (0.1 shipped), trading resumed.
+  const low = await api('POST', '/kill', { enabled: true, exposure_multiplier: 0.01, reason: 'resume at the lowest size' });
+  assert.equal(low.status, 200, JSON.stringify(low.json));
+  assert.deepEqual(low.json.exposure, { from: 1, to: shipped.min_multiplier });
+  assert.equal(low.json.state.trading_enabled, true);
+  const quarter = await api('POST', '/kill', { enabled: true, exposure_multiplier: 0.25, reason: 'runbook gradual resume' });
+  assert.equal(quarter.status, 200, JSON.stringify(quarter.json));
+  assert.equal(quarter.json.exposure.to, 0.25);
+  assert.equal(stack.governance.daemon.status().exposure_multiplier, 0.25);
+  await api('POST', '/governance/exposure', { multiplier: 1, reason: 'resume checks done' });
 });

@@ -11,7 +11,10 @@
 //   - leader outputs (allocations, multiplier, derived state) are fenced: the write is refused unless its
 //     fencing token is still the latest the leader lease has issued, so a stale leader (a GC
 //     pause, a partition) cannot overwrite its successor's allocations. Every accepted
-//     allocation write is logged in a capped list with its token, for operators and tests.
+//     allocation write is logged in a capped list with its token, for operators and tests, and
+//     every refused write is counted per output (ops:allocations:refused,
+//     ops:exposure_multiplier:refused, ops:derived:refused): the runbook reads the first as
+//     "a stale leader's allocation was refused", so the other two outputs do not add to it.
 // Each replica also keeps its own files (ops/trading_states.json, ops/strategy_weights.json,
 // ops/capital_allocations.json) as mirrors, so the runbook's `cat`/`jq` work on any of them.
 // The allocator that publishes through this store is portfolio/replicatedAllocator.ts (beside
@@ -31,10 +34,15 @@ export interface ReplicationKeys {
   readonly weights: string;
   readonly allocations: string;
   readonly allocationWrites: string;
+  /** Allocation writes refused by fencing (a count; the runbook's key). */
   readonly allocationRefusals: string;
   readonly multiplier: string;
+  /** Multiplier writes refused by fencing. */
+  readonly multiplierRefusals: string;
   /** The leader's derived state (tracker, shadow book, stages) with its stream position. */
   readonly derived: string;
+  /** Derived-state writes refused by fencing. */
+  readonly derivedRefusals: string;
 }
 
 export function replicationKeys(prefix: string): ReplicationKeys {
@@ -45,7 +53,9 @@ export function replicationKeys(prefix: string): ReplicationKeys {
     allocationWrites: `${prefix}ops:allocations:writes`,
     allocationRefusals: `${prefix}ops:allocations:refused`,
     multiplier: `${prefix}ops:exposure_multiplier`,
+    multiplierRefusals: `${prefix}ops:exposure_multiplier:refused`,
     derived: `${prefix}ops:derived`,
+    derivedRefusals: `${prefix}ops:derived:refused`,
   };
 }
 
@@ -69,6 +79,13 @@ export interface DerivedDoc {
   readonly holder: string;
   readonly ts: number;
   readonly snapshot: DerivedSnapshot;
+}
+
+/** Writes refused by fencing since the keys were created, per leader output. */
+export interface FencedRefusals {
+  readonly allocations: number;
+  readonly exposure_multiplier: number;
+  readonly derived: number;
 }
 
 export interface AllocationWrite {
@@ -117,7 +134,7 @@ redis.call('SET', KEYS[1], out)
 return out`;
 
 // KEYS[1] fence counter of the lease, KEYS[2] doc, KEYS[3] write log (or the doc again), KEYS[4]
-// refusal counter; ARGV[1] token, ARGV[2] json, ARGV[3] log entry ('' = no log). 1 written, 0 fenced.
+// that output's refusal counter; ARGV[1] token, ARGV[2] json, ARGV[3] log entry ('' = no log). 1 written, 0 fenced.
 const SET_FENCED = `
 local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) < fence then
@@ -205,8 +222,15 @@ export class OpsStateStore implements AllocationStore {
     return (await this.redis.lrange(this.keys.allocationWrites, 0, limit - 1)).map((s) => JSON.parse(s) as AllocationWrite);
   }
 
+  /** Allocation writes refused by fencing (the other outputs count apart: fencedRefusals). */
   async allocationRefusals(): Promise<number> {
     return Number((await this.redis.get(this.keys.allocationRefusals)) ?? 0);
+  }
+
+  /** Writes refused by fencing, per leader output. */
+  async fencedRefusals(): Promise<FencedRefusals> {
+    const [a, m, d] = await this.redis.mget(this.keys.allocationRefusals, this.keys.multiplierRefusals, this.keys.derivedRefusals);
+    return { allocations: Number(a ?? 0), exposure_multiplier: Number(m ?? 0), derived: Number(d ?? 0) };
   }
 
   readMultiplier(): Promise<MultiplierDoc | null> {
@@ -214,7 +238,7 @@ export class OpsStateStore implements AllocationStore {
   }
 
   writeMultiplier(doc: MultiplierDoc): Promise<'written' | 'fenced'> {
-    return this.writeFencedDoc(this.keys.multiplier, doc);
+    return this.writeFencedDoc(this.keys.multiplier, this.keys.multiplierRefusals, doc);
   }
 
   readDerived(): Promise<DerivedDoc | null> {
@@ -223,12 +247,13 @@ export class OpsStateStore implements AllocationStore {
 
   /** The leader's derived state, fenced like its allocations: 'fenced' when a later leader exists. */
   writeDerived(doc: DerivedDoc): Promise<'written' | 'fenced'> {
-    return this.writeFencedDoc(this.keys.derived, doc);
+    return this.writeFencedDoc(this.keys.derived, this.keys.derivedRefusals, doc);
   }
 
-  /** A leader output with no write log (SET_FENCED's LPUSH is skipped for an empty entry). */
-  private async writeFencedDoc(key: string, doc: { readonly token: number }): Promise<'written' | 'fenced'> {
-    const r = await this.redis.eval(SET_FENCED, 4, this.fenceKey, key, key, this.keys.allocationRefusals, String(doc.token), JSON.stringify(doc), '');
+  /** A leader output with no write log (SET_FENCED's LPUSH is skipped for an empty entry),
+   *  its refusals counted under its own key. */
+  private async writeFencedDoc(key: string, refusalKey: string, doc: { readonly token: number }): Promise<'written' | 'fenced'> {
+    const r = await this.redis.eval(SET_FENCED, 4, this.fenceKey, key, key, refusalKey, String(doc.token), JSON.stringify(doc), '');
     return Number(r) === 1 ? 'written' : 'fenced';
   }
 

@@ -18,6 +18,7 @@ import type { Logger } from '../../obs/logger.js';
 import type { Metrics } from '../../obs/metrics.js';
 import { writeJsonAtomic } from '../../util/atomicFile.js';
 import { PacedSave } from '../../util/pacedSave.js';
+import { RearmingInterval } from '../../util/rearmingInterval.js';
 import { reportStorageFault } from '../../util/storageHealth.js';
 import type { AuditLog } from '../audit.js';
 import type { GovernancePolicy } from './policy.js';
@@ -81,7 +82,8 @@ export class GovernanceDaemon {
   private readonly rejectionReasons: string[] = [];
   private recent: GovernanceActionRecord[] = [];
   private readonly clock: Clock;
-  private timer: TimerHandle | null = null;
+  /** The rounds, every metrics_interval_sec (at least 50 ms). */
+  private readonly rounds: RearmingInterval;
   private fillTimer: TimerHandle | null = null;
   private ticking: Promise<void> | null = null;
   private evaluating: Promise<void> = Promise.resolve();
@@ -93,6 +95,7 @@ export class GovernanceDaemon {
   constructor(private readonly deps: GovernanceDeps) {
     this.clock = deps.clock ?? new WallClock();
     this.now = deps.now ?? (() => this.clock.now());
+    this.rounds = new RearmingInterval(this.clock, () => Math.max(50, deps.policy().metrics_interval_sec * 1000), () => void this.tick());
     this.load();
     deps.metrics?.exposureMultiplier.set(this.effectiveMultiplier());
   }
@@ -127,14 +130,12 @@ export class GovernanceDaemon {
       // A fill moves equity: publish fresh portfolio numbers soon rather than at the next tick.
       bus.subscribe('trade.fill', () => this.soon()),
     );
-    const interval = Math.max(50, this.deps.policy().metrics_interval_sec * 1000);
-    this.timer = this.clock.setInterval(() => void this.tick(), interval, { coalesce: true });
+    this.rounds.start();
   }
 
   async stop(): Promise<void> {
-    this.clock.clear(this.timer);
+    this.rounds.stop();
     this.clock.clear(this.fillTimer);
-    this.timer = null;
     this.fillTimer = null;
     for (const u of this.unsubscribe.splice(0)) u();
     await this.ticking;
@@ -142,16 +143,15 @@ export class GovernanceDaemon {
     this.pacedPersist.flush();
   }
 
-  /** Re-arms the timer after a policy reload changed the interval. */
+  /** A policy reload: the rounds re-armed on its interval, the rules evaluated under it. */
   onPolicyChanged(): void {
-    if (!this.timer) return;
-    this.clock.clear(this.timer);
-    this.timer = this.clock.setInterval(() => void this.tick(), Math.max(50, this.deps.policy().metrics_interval_sec * 1000), { coalesce: true });
+    if (!this.rounds.running) return;
+    this.rounds.rearm();
     void this.evaluate(false);
   }
 
   private soon(): void {
-    if (this.fillTimer || !this.timer) return;
+    if (this.fillTimer || !this.rounds.running) return;
     this.fillTimer = this.clock.setTimeout(() => {
       this.fillTimer = null;
       void this.tick();

@@ -39,6 +39,13 @@ export interface GovernancePolicy {
   readonly trim_positions: boolean;
 }
 
+/** The range an operator may set the multiplier in (POST /governance/exposure, POST /kill's
+ *  exposure_multiplier). 1e-320 and 0.000001 were taken and silently raised to min_multiplier;
+ *  0 is refused too: it is no "flat" (it would be raised to min_multiplier and trade at that
+ *  size) — to stay flat an operator keeps trading paused or sets REDUCING. A value in range but
+ *  under min_multiplier is still raised to it (governance's floor). */
+export const OPERATOR_MULTIPLIER = { min: 0.01, max: 1 } as const;
+
 export const DEFAULT_GOVERNANCE_POLICY: GovernancePolicy = {
   enabled: true,
   metrics_interval_sec: 5,

@@ -15,6 +15,7 @@ import type { SignalGate } from '../../portfolio/signalGate.js';
 import type { StrategyRouter } from '../../portfolio/strategyRouter.js';
 import type { KillSwitch } from '../killSwitch.js';
 import type { GovernanceDaemon } from '../governance/daemon.js';
+import { OPERATOR_MULTIPLIER } from '../governance/policy.js';
 
 /** Topics an operator may publish (the runbook's drawdown drill, alerts, governance notes);
  *  orders, fills and the rest belong to the engines. */
@@ -69,7 +70,11 @@ export const controlRoutes: FastifyPluginAsync<ControlRouteOptions> = async (app
           enabled: { type: 'boolean', description: 'false pauses trading, true resumes it' },
           cancel_open: { type: 'boolean', description: 'also cancel open orders when pausing (halt and drain)' },
           reason: { type: 'string', maxLength: 200 },
-          exposure_multiplier: { type: 'number', exclusiveMinimum: 0, maximum: 1, description: 'gradual resume (with enabled true): new orders start at this fraction of normal size, and governance raises it by recovery.step after each calm recovery.window_sec' },
+          // The range POST /governance/exposure takes (0.000001 was taken here, raised silently to the floor).
+          exposure_multiplier: {
+            type: 'number', minimum: OPERATOR_MULTIPLIER.min, maximum: OPERATOR_MULTIPLIER.max,
+            description: `gradual resume (with enabled true), ${OPERATOR_MULTIPLIER.min} to ${OPERATOR_MULTIPLIER.max}: new orders start at this fraction of normal size (raised to governance.min_multiplier when below it), and governance raises it by recovery.step after each calm recovery.window_sec`,
+          },
         },
       },
       response: {
@@ -126,7 +131,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRouteOptions> = async (app
     },
   }, async (req) => {
     const { weights } = req.body as { weights: Record<string, unknown> };
-    const doc = setWeights(o.weights, weights, o.modelIds(), 'ops_api');
+    const doc = setWeights(o.weights, weights, o.modelIds(), actorOf(req));
     return { status: 'success', weights: doc.weights, updated_at: doc.updated_at };
   });
 

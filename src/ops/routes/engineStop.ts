@@ -6,6 +6,7 @@ import type { EngineHandle } from '../../engine/engineHandle.js';
 import { HttpError, errorSchema } from '../../http/errors.js';
 import { anyObject } from '../../http/schemas.js';
 import { actorOf } from '../../http/auth.js';
+import { stopAckStatusOf } from '../../http/status.js';
 import type { Logger } from '../../obs/logger.js';
 
 /** What the route uses, and nothing else (Fastify register options). */
@@ -33,6 +34,6 @@ export const engineStopRoutes: FastifyPluginAsync<EngineStopRouteOptions> = asyn
     const r = await engine.acknowledgeStop(actor, note);
     if (r.acknowledged) o.log.warn({ engine: name, actor, code: r.stop?.code }, `[RISK] ${name}: own stop (${r.stop?.reason ?? 'unknown'}) acknowledged by ${actor}${note ? `: ${note}` : ''}; trading ${r.trading_enabled ? 'ENABLED' : 'still DISABLED'}`);
     else o.log.warn({ engine: name, actor }, `[RISK] ${name}: acknowledgement by ${actor} refused: ${r.message}`);
-    return reply.code(r.acknowledged ? 200 : 409).send({ engine: name, ...r });
+    return reply.code(stopAckStatusOf(r)).send({ engine: name, ...r });
   });
 };

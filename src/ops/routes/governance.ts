@@ -10,6 +10,7 @@ import { anyObject } from '../../http/schemas.js';
 import type { AlertManager } from '../alerts/alertManager.js';
 import type { OpsTokenRing } from '../auth.js';
 import type { GovernanceDaemon } from '../governance/daemon.js';
+import { OPERATOR_MULTIPLIER } from '../governance/policy.js';
 import type { TradingScope, TradingStates } from '../governance/tradingStates.js';
 
 /** What the governance routes use, and nothing else (Fastify register options). */
@@ -98,7 +99,10 @@ export const governanceRoutes: FastifyPluginAsync<GovernanceRouteOptions> = asyn
       body: {
         type: 'object', required: ['multiplier', 'reason'], additionalProperties: false,
         // 0.01 to 1: a multiplier of 1e-320 was taken (and silently raised to the policy's floor).
-        properties: { multiplier: { type: 'number', minimum: 0.01, maximum: 1, description: '0.01 to 1 (raised to governance.min_multiplier when below it)' }, reason: { type: 'string', minLength: 1, maxLength: 200 } },
+        properties: {
+          multiplier: { type: 'number', minimum: OPERATOR_MULTIPLIER.min, maximum: OPERATOR_MULTIPLIER.max, description: `${OPERATOR_MULTIPLIER.min} to ${OPERATOR_MULTIPLIER.max} (raised to governance.min_multiplier when below it)` },
+          reason: { type: 'string', minLength: 1, maxLength: 200 },
+        },
       },
       response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, from: { type: 'number' }, to: { type: 'number' } } }, 400: errorSchema, 401: errorSchema },
     },

@@ -3,7 +3,7 @@
 // POST /strategy/rollback; token required). Every route declares its schema; bad input is a
 // 4xx JSON body naming the field.
 import type { FastifyPluginAsync } from 'fastify';
-import type { CapitalAllocator } from '../../portfolio/allocator.js';
+import type { Allocator } from '../../portfolio/allocator.js';
 import type { CanaryManager } from '../../lifecycle/canaryManager.js';
 import { errorSchema } from '../../http/errors.js';
 import { anyObject } from '../../http/schemas.js';
@@ -33,7 +33,7 @@ const LIMIT_PATTERN = '^([1-9][0-9]{0,2}|1000)$';
 export interface StrategyRouteOptions {
   readonly registry: Pick<StrategyRegistry, 'history' | 'current'>;
   readonly canary: Pick<CanaryManager, 'promote' | 'rollback'>;
-  readonly allocator: Pick<CapitalAllocator, 'all' | 'recentHistory'>;
+  readonly allocator: Pick<Allocator, 'all' | 'recentHistory'>;
 }
 
 export const strategyRoutes: FastifyPluginAsync<StrategyRouteOptions> = async (app, deps) => {
@@ -94,7 +94,7 @@ export const strategyRoutes: FastifyPluginAsync<StrategyRouteOptions> = async (a
   }, async (req) => {
     const b = req.body as { model: string; stage?: ModelStage; reason?: string };
     // A refused move throws CanaryError, a coded error the server answers with its status and field.
-    const r = await deps.canary.promote(b.model, b.stage, 'ops_api', b.reason);
+    const r = await deps.canary.promote(b.model, b.stage, actorOf(req), b.reason);
     return { ok: true, ...r };
   });
 

@@ -1,5 +1,4 @@
-// The live PnL dashboard and its feed: GET /pnl_dashboard.html and its assets (served from
-// web/, the chart library from the installed uplot package: no CDN, works offline), the
+// The live PnL dashboard's feed (the page and its assets are dashboardPage.ts's): the
 // data only the page needs (/dashboard/config, /dashboard/history, /dashboard/events), and
 // GET /stream, Server-Sent Events carrying bus events plus a portfolio frame each second.
 // One sampler per process feeds every client and writes what it samples to the dashboard's
@@ -8,10 +7,6 @@
 // valuation a second, not N.
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { join, dirname } from 'node:path';
 import type { Bus } from '../../bus/bus.js';
 import type { Topic } from '../../bus/topics.js';
 import { statedDrawdownPct } from '../../core/drawdown.js';
@@ -47,10 +42,6 @@ export interface StreamRouteOptions {
    *  PnL reads 0, and a chart line would plunge to $0 and jump back. */
   readonly modelPnlReady: () => boolean;
 }
-
-const here = dirname(fileURLToPath(import.meta.url));
-const webDir = join(here, '../../../web');
-const require = createRequire(import.meta.url);
 
 /** Bus topics forwarded to browsers (market bars and raw signals are too chatty and not shown). */
 const STREAMED_TOPICS = new Set<Topic>(['order.update', 'trade.fill', 'risk.rejected', 'trading.state', 'strategy.weights_updated', 'strategy.promoted', 'governance.action', 'alert', 'metrics.update']);
@@ -194,14 +185,6 @@ class DashboardFeed {
   }
 }
 
-const ASSETS: Record<string, { file: () => string; type: string; cache: string }> = {
-  '/assets/uPlot.iife.min.js': { file: () => require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'application/javascript; charset=utf-8', cache: 'max-age=86400' },
-  '/assets/uPlot.min.css': { file: () => require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8', cache: 'max-age=86400' },
-  // The page's own code changes with deployments: revalidate every load.
-  '/assets/dashboard.js': { file: () => join(webDir, 'dashboard.js'), type: 'application/javascript; charset=utf-8', cache: 'no-cache' },
-  '/assets/dashboard.css': { file: () => join(webDir, 'dashboard.css'), type: 'text/css; charset=utf-8', cache: 'no-cache' },
-};
-
 const num = { type: 'number' } as const;
 const equityPointSchema = {
   type: 'object',
@@ -223,15 +206,6 @@ export const streamRoutes: FastifyPluginAsync<StreamRouteOptions> = async (app, 
   app.addHook('preClose', async () => feed.stop());
   // The store closes after the last request that could read it.
   app.addHook('onClose', async () => feed.history.close());
-
-  const page = () => readFileSync(join(webDir, 'pnl_dashboard.html'));
-  app.get('/pnl_dashboard.html', { schema: { summary: 'Live PnL dashboard page' } }, async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page()));
-  app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/pnl_dashboard.html'));
-  app.get('/ops/pnl_dashboard.html', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/pnl_dashboard.html'));
-  for (const [path, a] of Object.entries(ASSETS)) {
-    const file = a.file();
-    app.get(path, { schema: { hide: true } }, async (_req, reply) => reply.type(a.type).header('cache-control', a.cache).send(readFileSync(file)));
-  }
 
   app.get('/dashboard/config', {
     schema: {

@@ -3,8 +3,11 @@
 // risk rails without a row in the table shows here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cancelKindOf, REFUSAL_STATUS, refusalStatus, signalStatusOf, statusOf, submitKindOf } from '../../../src/http/status.js';
+import {
+  cancelKindOf, isNotSizedStatus, isStopAckRefused, NOT_SIZED_STATUS, notSizedStatus, REFUSAL_STATUS, refusalStatus, signalStatusOf, statusOf, stopAckStatusOf, submitKindOf,
+} from '../../../src/http/status.js';
 import { STOPPED_REASONS, type RiskRejectReason } from '../../../src/engine/riskRails.js';
+import type { NotSizedReason } from '../../../src/engine/sizing.js';
 import { STORAGE_REFUSAL } from '../../../src/engine/engine.js';
 
 // Every reason the rails can give (the type checker keeps this list whole: a reason missing
@@ -60,4 +63,24 @@ test('the reverse reading gives back the outcome every status of the table came 
   // Statuses that are no outcome (a bad request, a missing route, a refused token) are errors to raise.
   for (const status of [400, 401, 404, 500]) assert.equal(submitKindOf(status), null);
   assert.equal(cancelKindOf(400), null);
+});
+
+// Every reason sizing can give (a reason added to the union without a row here is a compile error).
+const NOT_SIZED_REASONS: Record<NotSizedReason, true> = { BELOW_MIN_NOTIONAL: true, NO_MARKET_DATA: true, UNKNOWN_SYMBOL: true };
+
+test('a notional order not placed: below the minimum is 200 (already at target), no price or symbol 422; the table names every sizing reason and no other', () => {
+  assert.deepEqual(Object.keys(NOT_SIZED_STATUS).sort(), Object.keys(NOT_SIZED_REASONS).sort());
+  assert.equal(notSizedStatus('BELOW_MIN_NOTIONAL'), 200);
+  assert.equal(notSizedStatus('NO_MARKET_DATA'), 422);
+  assert.equal(notSizedStatus('UNKNOWN_SYMBOL'), 422);
+  // The reverse reading takes back every status the table answers with, and nothing else.
+  for (const reason of Object.keys(NOT_SIZED_REASONS)) assert.ok(isNotSizedStatus(notSizedStatus(reason)), reason);
+  for (const status of [201, 400, 403, 409, 500]) assert.equal(isNotSizedStatus(status), false, String(status));
+});
+
+test('acknowledging an engine\'s own stop: lifted 200, refused 409, and the handle reads 409 back as a refusal', () => {
+  assert.equal(stopAckStatusOf({ acknowledged: true }), 200);
+  assert.equal(stopAckStatusOf({ acknowledged: false }), 409);
+  assert.equal(isStopAckRefused(stopAckStatusOf({ acknowledged: false })), true);
+  for (const status of [200, 400, 401, 404, 500]) assert.equal(isStopAckRefused(status), false, String(status));
 });

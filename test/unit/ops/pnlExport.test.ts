@@ -1,7 +1,9 @@
 // `hmm export-pnl` (ops/pnlExport.ts) checked against an independent replay of the ledger:
 // per model and symbol, the days' realized PnL and fees add up to the replay's totals, the
 // close-of-day position and equity match, a fill booked late (by reconciliation) counts on
-// its trade day, and re-running gives the same file byte for byte.
+// its trade day, and re-running gives the same file byte for byte. The bytes themselves, the
+// day-start equity (`hmm status`) and the daily PnL (Telegram) of the same ledger are pinned,
+// so a change to the one fill replay they share shows at once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,7 +16,8 @@ import type { Fill, Order } from '../../../src/core/order.js';
 import { replayFills, valuePortfolio } from '../../../src/core/portfolio.js';
 import { Ledger } from '../../../src/engine/ledger.js';
 import { stackPaths } from '../../../src/ops/paths.js';
-import { PNL_CSV_HEADER, exportPnlCsv } from '../../../src/ops/pnlExport.js';
+import { PNL_CSV_HEADER, dayStartEquity, exportPnlCsv } from '../../../src/ops/pnlExport.js';
+import { dailyPnlFromLedgers } from '../../../src/ops/dailyPnl.js';
 
 const BTC = symbol('BTCUSDT');
 const ETH = symbol('ETHUSDT');
@@ -110,6 +113,45 @@ test('the daily CSVs add up to a replay of the ledger, and re-running gives the 
     // The late fill (day 2, booked after day 3's fills) moved day 2's numbers, not day 3's.
     assert.equal(byDay.get(DAYS[1]!)!.find((r) => r.model === 'hmm')!.trades, 2);
     assert.equal(byDay.get(DAYS[2]!)!.find((r) => r.model === 'hmm')!.trades, 1);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('the export bytes, the day-start equity and the daily PnL of a known ledger are pinned', () => {
+  const root = mkdtempSync(join(tmpdir(), 'hmm-pnl-'));
+  try {
+    buildLedger(root);
+    const paths = stackPaths(root);
+    const csv = (day: string) => readFileSync(exportPnlCsv(paths, day).path, 'utf8');
+    const H = PNL_CSV_HEADER;
+    assert.equal(csv(DAYS[0]!), `${H}
+2025-06-01,engine_sim,hmm,ETHUSDT,0,0,9,1,100448.80
+2025-06-01,engine_sim,ma,BTCUSDT,200,300,42.2,2,100448.80
+`);
+    // Day 3's fills, booked before the late day-2 fill, are not in day 2's close.
+    assert.equal(csv(DAYS[1]!), `${H}
+2025-06-02,engine_sim,hmm,ETHUSDT,100,100,4.625,2,100235.30
+2025-06-02,engine_sim,ma,BTCUSDT,0,-100,5.9,1,100235.30
+2025-06-02,engine_sim,manual,BTCUSDT,0,0,2.975,1,100235.30
+`);
+    // A book without a trade on the day still shows while it holds a position (manual BTC).
+    assert.equal(csv(DAYS[2]!), `${H}
+2025-06-03,engine_sim,hmm,ETHUSDT,-200,-75,5.8,1,100954.70
+2025-06-03,engine_sim,ma,BTCUSDT,900,0,24.8,1,100954.70
+2025-06-03,engine_sim,manual,BTCUSDT,0,125,0,0,100954.70
+`);
+    // The day's start is the previous day's equity_at_close; the starting cash before any fill.
+    const noon = (day: string) => Date.parse(`${day}T12:00:00Z`);
+    assert.deepEqual([...DAYS, '2025-06-04'].map((d) => dayStartEquity(paths, noon(d))), [
+      { engine_sim: 100000 }, { engine_sim: 100448.8 }, { engine_sim: 100235.3 }, { engine_sim: 100954.7 },
+    ]);
+    assert.deepEqual(dailyPnlFromLedgers(paths, null, noon('2025-06-04')), [
+      { day: '2025-06-01', realized: 200, fees: 51.2, trades: 3 },
+      { day: '2025-06-02', realized: 100, fees: 13.5, trades: 4 },
+      { day: '2025-06-03', realized: 700, fees: 30.6, trades: 2 },
+      { day: '2025-06-04', realized: 0, fees: 0, trades: 0 },
+    ]);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
