@@ -4,7 +4,9 @@
 // (/status, /strategy/status, /aggregate/*, /dashboard/*, /orders/recent, /metrics, the page).
 // Its RSS is sampled (every 10 s, or every second for runs of two minutes or less) and the
 // V8 breakdown (heap spaces, external) is read from the stack's own /metrics at start, at the
-// RSS peak and at the end. Target: ≤ 200 MB (issue 14: 60 s of signals + 200 reads/s).
+// RSS peak and at the end. Target: ≤ 200 MB (issue 14: 60 s of signals + 200 reads/s). Also
+// printed: how far one RSS sample can sit above or below the one before (the old generation
+// rises between V8's major collections and drops at each), over the second half of the run.
 //
 //   npx tsx bench/memory-soak.bench.ts [--minutes 10 | --seconds 60] [--rate 200] [--reads 0]
 //                                      [--no-shipped-flags] [--node-flag --max-semi-space-size=8 ...]
@@ -136,6 +138,9 @@ const last = samples.at(-1)!;
 const maxRss = Math.max(...samples.map((s) => s.rss));
 const half = samples.filter((s) => s.s >= seconds / 2);
 const slope = half.length > 1 ? (half.at(-1)!.rss - half[0]!.rss) / ((half.at(-1)!.s - half[0]!.s) / 60) : 0;
+const steps = half.slice(1).map((x, i) => x.rss - half[i]!.rss);
+console.log(`  second half: RSS ${Math.min(...half.map((x) => x.rss)).toFixed(0)}–${Math.max(...half.map((x) => x.rss)).toFixed(0)} MB; ` +
+  `from one ${sampleMs / 1000} s sample to the next at most +${Math.max(0, ...steps).toFixed(0)} / −${Math.max(0, ...steps.map((d) => -d)).toFixed(0)} MB`);
 console.log(`  peak RSS ${peak.rss.toFixed(0)} MB at t=${peak.s.toFixed(0)} s: ${peak.breakdown}`);
 console.log(`  at the end: ${await breakdown()}`);
 console.log(`  after ${seconds} s: RSS ${last.rss.toFixed(0)} MB (max ${maxRss.toFixed(0)} MB; second-half slope ${slope.toFixed(1)} MB/min); ${sent} signals sent, ${failed} not 200; ${reads} reads, ${readsFailed} not 200`);

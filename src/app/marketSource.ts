@@ -27,6 +27,10 @@ export interface MarketSource {
   close(): Promise<void>;
 }
 
+/** The farthest a saved anchor may trail its state (steps regenerated at start, about a second
+ *  of CPU); the stack keeps it WARMUP_BARS behind. */
+const MAX_ANCHOR_STEPS = 1_000_000;
+
 /** The seeded synthetic market: WARMUP_BARS of history, then one bar per symbol every
  *  MARKET_INTERVAL_MS, each spanning BAR_INTERVAL_MS of market time (a day in minutes).
  *  With a state file the market continues where the previous run stopped (market.ts): its
@@ -39,21 +43,50 @@ export function syntheticSource(
   const statePath = opts.statePath ?? null;
   const log = opts.log ?? null;
   const base = { seed: config.marketSeed, symbols, intervalMs: config.barIntervalMs, driftScale: config.marketDrift };
+  // Steps of warm-up a restart needs; the anchor trails the market by this many.
+  const warmSteps = Math.max(1, config.warmupBars);
   let market: SyntheticMarket | null = null;
+  // The generator where the warm-up history starts (market.ts: the anchor), and the bars from
+  // before it that a first-format file held and the warm-up still needs (usually none).
+  let anchor: SyntheticMarket | null = null;
+  let before: Bar[] = [];
   let history: Bar[] = [];
   let resumed = '';
   if (statePath !== null) {
     const read = readMarketState(statePath);
     if (read.kind === 'ok') {
       try {
-        market = new SyntheticMarket({ ...base, resume: read.market.state });
-        history = read.market.bars.slice(-config.warmupBars * symbols.length);
+        const saved = read.market;
+        if (saved.anchor === null) {
+          market = new SyntheticMarket({ ...base, resume: saved.state });
+          anchor = new SyntheticMarket({ ...base, resume: saved.state });
+          before = saved.bars.slice();
+          history = saved.bars.slice();
+        } else {
+          // The warm-up history is the bars the market emitted from its anchor on: regenerated,
+          // and the generator that regenerated them is then at the saved state.
+          // Steps beyond this warm-up (WARMUP_BARS was lowered) are run through, not kept.
+          const regen = new SyntheticMarket({ ...base, resume: saved.anchor });
+          const steps = saved.state.steps - saved.anchor.steps;
+          if (!(steps >= 0 && steps <= Math.max(warmSteps, MAX_ANCHOR_STEPS))) throw new RangeError(`its anchor (step ${saved.anchor.steps}) is not within ${Math.max(warmSteps, MAX_ANCHOR_STEPS)} steps before its state (step ${saved.state.steps})`);
+          const skip = Math.max(0, steps - warmSteps);
+          regen.forEachBar(skip, () => undefined);
+          const regenerated = regen.generate(steps - skip);
+          const expected = new SyntheticMarket({ ...base, resume: saved.state }).snapshot();
+          if (JSON.stringify(regen.snapshot()) !== JSON.stringify(expected)) throw new RangeError('the history regenerated from its anchor does not end at its state');
+          market = regen;
+          anchor = new SyntheticMarket({ ...base, resume: saved.anchor });
+          before = skip > 0 ? [] : saved.bars.slice();
+          history = [...before, ...regenerated];
+        }
+        history = history.slice(-config.warmupBars * symbols.length);
         resumed = `, resumed at step ${market.steps}`;
         log?.info({ file: statePath, steps: market.steps }, `[MARKET] synthetic market resumed from ${statePath} at step ${market.steps} (next bar ${new Date(market.nextTs).toISOString()})`);
       } catch (err) {
         // A state for another seed, drift or symbol list: that market is not this one.
         log?.warn({ file: statePath, err: (err as Error).message }, `[MARKET] ${statePath} does not fit the configured market (${(err as Error).message}): starting from seed ${config.marketSeed}`);
         market = null;
+        history = [];
       }
     } else if (read.kind === 'damaged') {
       log?.error({ file: statePath, reason: read.reason, moved_to: read.movedTo }, `[MARKET] ERROR ${statePath} is damaged (${read.reason}); moved to ${read.movedTo ?? '(could not move)'}; starting from seed ${config.marketSeed}`);
@@ -61,20 +94,26 @@ export function syntheticSource(
   }
   if (market === null) {
     market = new SyntheticMarket({ ...base, startTs: (opts.now ?? Date.now()) - config.warmupBars * config.barIntervalMs });
+    anchor = new SyntheticMarket({ ...base, resume: market.snapshot() });
+    before = [];
     for (let i = 0; i < config.warmupBars; i++) history.push(...market.nextBars());
   }
   const m = market;
-  // Recent bars, kept to persist as the next start's warm-up history.
-  const recent: Bar[] = history.slice();
-  const keep = Math.max(1, config.warmupBars) * symbols.length;
-  // Every step writes the generator state with the bars it has emitted, so a restart (even after
-  // a crash) continues from a state and a warm-up history that agree.
+  const a = anchor!;
+  // Keeps the anchor warmSteps behind the market, and only the stored bars the warm-up needs.
+  const trail = (): void => {
+    while (m.steps - a.steps > warmSteps) a.nextBars();
+    const room = (warmSteps - (m.steps - a.steps)) * symbols.length;
+    if (before.length > room) before = before.slice(before.length - room);
+  };
+  trail();
+  // Every step writes the generator state with its anchor — a few hundred bytes, not the warm-up
+  // bars — so a restart (even after a crash) continues from a state and a history that agree.
   const save = (): void => {
     if (statePath === null) return;
-    if (recent.length > keep * 1.5) recent.splice(0, recent.length - keep);
     try {
       // The generator state is derived data a crash may lose a few steps of; no fsync needed.
-      writeJsonAtomic(statePath, { state: m.snapshot(), bars: recent.slice(-keep) }, undefined, { fsync: false });
+      writeJsonAtomic(statePath, { state: m.snapshot(), anchor: a.snapshot(), bars: before }, undefined, { fsync: false });
     } catch (err) {
       // A full disk is reported (new orders stop until writes succeed); said once, not every round.
       const storageFault = reportStorageFault(statePath, err);
@@ -83,7 +122,7 @@ export function syntheticSource(
   };
   const step = (): Bar[] => {
     const bars = m.nextBars();
-    recent.push(...bars);
+    trail();
     save();
     return bars;
   };

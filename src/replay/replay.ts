@@ -53,6 +53,36 @@ export interface ReplayOptions {
    *  retrain rules), written into the fresh root before the stack starts and read as at any
    *  start; default: the shipped policies. */
   readonly policies?: string;
+  /** When given, the replayed steps' CPU time is added up in it by phase (bench/replay.bench.ts
+   *  `phases`); five process.cpuUsage() reads a step, so only a bench passes one. */
+  readonly phases?: StepPhases;
+}
+
+/** Process CPU time (user + system, µs) of a replay's steps, by phase: the clock's advance (the
+ *  daemons' timers due by the step), the stack's bar handler, the settle's first event-loop turn
+ *  (the async continuations the step set off) and its two further turns (the fixed point). */
+export class StepPhases {
+  readonly cpuUs = { advance: 0, bars: 0, firstTurn: 0, furtherTurns: 0 };
+  steps = 0;
+  private at = 0;
+
+  /** Starts a step's first phase. */
+  start(): void {
+    this.steps++;
+    this.at = cpuMicros();
+  }
+
+  /** Ends `phase` (its CPU since the previous mark) and starts the next. */
+  lap(phase: keyof StepPhases['cpuUs']): void {
+    const now = cpuMicros();
+    this.cpuUs[phase] += now - this.at;
+    this.at = now;
+  }
+}
+
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
 }
 
 /** A deliberately losing model for the planted-edge scenario: the default MA crossover turned
@@ -123,11 +153,13 @@ export interface ReplayReport {
  *  and the engine's submissions all run on promises of this process (the sim venue and the
  *  ledger answer synchronously), so a few turns of the event loop with the engine quiesced in
  *  between reach a fixed point. */
-async function settle(stack: Stack): Promise<void> {
+export async function settle(stack: Stack, phases: StepPhases | null = null): Promise<void> {
   for (let i = 0; i < 3; i++) {
     await new Promise<void>((r) => setImmediate(r));
     await stack.engine.quiesce();
+    if (i === 0) phases?.lap('firstTurn');
   }
+  phases?.lap('furtherTurns');
 }
 
 /** Host ms between two writes of an exported state file during a replay (util/exportFile.ts). */
@@ -209,12 +241,16 @@ async function replayOn(opts: ReplayOptions, r: { env: Env; config: ReturnType<t
     if ((opts.models ?? []).length > 0) stack.strategy.fleet.scan();
     await opts.onStarted?.(stack);
     await settle(stack);
+    const phases = opts.phases ?? null;
     for (let i = 0; i < replayed.length; i++) {
       const step = replayed[i]!;
+      phases?.start();
       clock.advanceTo(step[0]!.ts);
+      phases?.lap('advance');
       onBars(step);
+      phases?.lap('bars');
       nBars += step.length;
-      await settle(stack);
+      await settle(stack, phases);
       if (i % every === 0 || i === replayed.length - 1) allocations.push({ ts: clock.now(), weights: { ...stack.context.weights.current.weights }, quotas: { ...stack.strategy.allocator.all() } });
     }
     // The last bar's interval ends: timers due by then (allocator, canary, tracker) run.

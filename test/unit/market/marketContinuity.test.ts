@@ -4,7 +4,7 @@
 // planted drift is what a regime-aware model could earn (and nothing with MARKET_DRIFT=0).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SyntheticMarket, REGIME_NAMES } from '../../../src/market/synthetic.js';
@@ -27,10 +27,10 @@ test('a resumed generator produces exactly the bars the original would have', ()
 
 /** A fresh root's two-symbol market source, started: it has emitted its first step (a step
  *  an hour, so no second one comes during a test). */
-function startedMarket() {
+function startedMarket(warmupBars = 50) {
   const root = mkdtempSync(join(tmpdir(), 'hmm-market-'));
   const statePath = join(root, 'engine/state/engine_sim.market.json');
-  const config = loadConfig({ HMM_ROOT: root, WARMUP_BARS: '50', MARKET_INTERVAL_MS: '3600000' });
+  const config = loadConfig({ HMM_ROOT: root, WARMUP_BARS: String(warmupBars), MARKET_INTERVAL_MS: '3600000' });
   const symbols = [symbol('BTCUSDT'), symbol('ETHUSDT')];
   const first = syntheticSource(config, symbols, { statePath });
   const emitted: Bar[] = [];
@@ -38,8 +38,9 @@ function startedMarket() {
   return { statePath, config, symbols, first, emitted };
 }
 
-test('the market source continues across a restart: the first new bar opens at the last close', async () => {
+test('the market source continues across a restart: the first new bar opens at the last close', async (t) => {
   const { statePath, config, symbols, first, emitted } = startedMarket();
+  t.after(() => rmSync(config.root, { recursive: true, force: true }));
   await first.close();
   const lastBtc = emitted.filter((b) => b.symbol === 'BTCUSDT').at(-1)!;
 
@@ -55,8 +56,9 @@ test('the market source continues across a restart: the first new bar opens at t
   assert.equal(nextBtc.open, lastBtc.close);
 });
 
-test('after a crash (no close) the state file holds the bars up to the last step: a restart has no warm-up gap', async () => {
+test('after a crash (no close) the state file leads to the bars up to the last step: a restart has no warm-up gap', async (t) => {
   const { statePath, config, symbols, first, emitted } = startedMarket();
+  t.after(() => rmSync(config.root, { recursive: true, force: true }));
   // The process dies here: a restart reads the file as the last step left it.
   const second = syntheticSource(config, symbols, { statePath });
   assert.equal(second.history.length, 50 * symbols.length);
@@ -68,8 +70,70 @@ test('after a crash (no close) the state file holds the bars up to the last step
   await first.close();
 });
 
-test('a damaged market state file is moved aside, named in an ERROR, and the market starts from its seed', async () => {
+test('the state file does not hold the warm-up bars: a restart regenerates them, the same bars the market emitted', async (t) => {
+  const { statePath, config, symbols, first, emitted } = startedMarket(500);
+  let second: ReturnType<typeof syntheticSource> | null = null;
+  t.after(async () => {
+    await second?.close();
+    await first.close();
+    rmSync(config.root, { recursive: true, force: true });
+  });
+  // Pass rule: a few hundred bytes whatever WARMUP_BARS is (500 steps of two symbols' bars
+  // written out are over 100 KB), and the restart's history is the emitted bars, all of them.
+  assert.ok(statSync(statePath).size < 2_048, `the state file is ${statSync(statePath).size} bytes`);
+  second = syntheticSource(config, symbols, { statePath });
+  assert.equal(second.history.length, 500 * symbols.length);
+  assert.deepEqual(second.history, [...first.history, ...emitted].slice(-500 * symbols.length));
+});
+
+test('a state file of the first format (state and bars) still resumes, and the restart after it too', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'hmm-market-'));
+  const sources: ReturnType<typeof syntheticSource>[] = [];
+  t.after(async () => {
+    for (const src of sources) await src.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const statePath = join(root, 'market.json');
+  const config = loadConfig({ HMM_ROOT: root, WARMUP_BARS: '20', MARKET_INTERVAL_MS: '3600000' });
+  const symbols = [symbol('BTCUSDT'), symbol('ETHUSDT')];
+  const old = new SyntheticMarket({ seed: config.marketSeed, symbols, intervalMs: config.barIntervalMs, driftScale: config.marketDrift });
+  const oldBars = old.generate(20);
+  writeFileSync(statePath, JSON.stringify({ state: old.snapshot(), bars: oldBars }, null, 2));
+  const first = syntheticSource(config, symbols, { statePath });
+  sources.push(first);
+  assert.deepEqual(first.history, oldBars);
+  const emitted: Bar[] = [];
+  first.start((bars) => emitted.push(...bars));
+  assert.equal(emitted[0]!.open, oldBars.at(-2)!.close, 'BTCUSDT opens at the last close the old file held');
+  await first.close();
+  const second = syntheticSource(config, symbols, { statePath });
+  sources.push(second);
+  assert.deepEqual(second.history, [...oldBars, ...emitted].slice(-40), 'the old bars the warm-up still needs are kept');
+});
+
+test('a state file whose anchor does not lead to its state is another market: WARN, and the market starts from its seed', async (t) => {
+  const { statePath, config, symbols, first } = startedMarket();
+  t.after(() => rmSync(config.root, { recursive: true, force: true }));
+  await first.close();
+  const doc = JSON.parse(readFileSync(statePath, 'utf8'));
+  doc.anchor.symbols[0].logPrice += 0.5;
+  writeFileSync(statePath, JSON.stringify(doc));
+  const logPath = join(config.root, 'ops.log');
+  mkdirSync(config.root, { recursive: true });
+  const second = syntheticSource(config, symbols, { statePath, log: createLogger({ file: logPath, stdout: false }) });
+  await second.close();
+  assert.equal(second.description.includes('resumed'), false);
+  assert.equal(second.history.length, 50 * symbols.length);
+  await new Promise((r) => setTimeout(r, 100));
+  const line = readFileSync(logPath, 'utf8').split('\n').find((l) => l.includes('does not fit'));
+  assert.ok(line !== undefined, 'a WARN says the file does not fit');
+  assert.match(line, /WARN/);
+  assert.match(line, /anchor/);
+});
+
+test('a damaged market state file is moved aside, named in an ERROR, and the market starts from its seed', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'hmm-market-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
   const statePath = join(root, 'market.json');
   const logPath = join(root, 'ops.log');
   writeFileSync(statePath, '{"state": {"version": 1, "seed": 7,');
