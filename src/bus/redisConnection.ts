@@ -13,7 +13,8 @@
 //     an old primary that is alive but cut off from the sentinels (a partition, a manual
 //     fail-over) would keep talking to it until it was demoted.
 //   - The callers keep their own retry and queueing options (the lease must fail fast, the bus
-//     reader must never give up); this factory only decides where to connect.
+//     reader must never give up); this factory only decides where to connect, and keeps a
+//     Sentinel client to those options where ioredis would drop it (keepReconnecting below).
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Secret } from '../config/secret.js';
 
@@ -46,7 +47,7 @@ function endpointOf(target: RedisTarget): RedisEndpoint {
 export function createRedis(target: RedisTarget, options: RedisOptions = {}): Redis {
   const e = endpointOf(target);
   if (e.kind === 'url') return new Redis(e.url, options);
-  return new Redis({
+  return keepReconnecting(new Redis({
     ...options,
     sentinels: e.sentinels.map((s) => ({ host: s.host, port: s.port })),
     name: e.name,
@@ -54,7 +55,41 @@ export function createRedis(target: RedisTarget, options: RedisOptions = {}): Re
     failoverDetector: true,
     ...(e.password !== undefined ? { password: e.password.reveal() } : {}),
     ...(e.sentinelPassword !== undefined ? { sentinelPassword: e.sentinelPassword.reveal() } : {}),
+  }));
+}
+
+/**
+ * ioredis ends a Sentinel client for good — no reconnect, whatever its retryStrategy — when the
+ * failover detector's disconnect (+switch-master) lands while the client is asking a sentinel
+ * where the primary is: a reconnect under way during the very fail-over being announced. An
+ * engine's reachability watch so ended refused every order (BUS_UNAVAILABLE) after a fail-over
+ * until it was restarted. Such a client is connected again here, on its own retryStrategy; one
+ * its owner closed (disconnect, quit) stays closed, and so does one whose strategy gives up.
+ */
+function keepReconnecting(redis: Redis): Redis {
+  let closedByOwner = false;
+  const disconnect = redis.disconnect.bind(redis);
+  redis.disconnect = (reconnect = false) => {
+    if (!reconnect) closedByOwner = true;
+    disconnect(reconnect);
+  };
+  const quit = redis.quit.bind(redis);
+  redis.quit = ((...args: Parameters<Redis['quit']>) => {
+    closedByOwner = true;
+    return quit(...args);
+  }) as Redis['quit'];
+  let attempts = 0;
+  redis.on('ready', () => {
+    attempts = 0;
   });
+  redis.on('end', () => {
+    const delay = closedByOwner ? null : redis.options.retryStrategy?.(++attempts);
+    if (typeof delay !== 'number') return;
+    setTimeout(() => {
+      if (!closedByOwner && redis.status === 'end') redis.connect().catch(() => undefined);
+    }, delay).unref();
+  });
+  return redis;
 }
 
 /** Where the clients connect, for log lines and error messages: never a password. */

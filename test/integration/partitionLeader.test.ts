@@ -100,10 +100,14 @@ test('a cut-off ops leader loses its lease before anyone else leads, and its lat
   const cutAt = Date.now();
   h.cut(link);
   // While cut off from Redis ops_a answers (over the other link) and says it no longer leads.
+  let lastA: ClusterView | null = null;
   const cutView = await until('ops_a to say it follows', async () => {
     const v = await cluster(urlA);
+    lastA = v;
     return !v.leader && !v.daemons_running ? v : null;
-  }, 15_000, 100);
+  }, 15_000, 100).catch((err: Error) => {
+    throw new Error(`${err.message}; ops_a said last: ${JSON.stringify(lastA)}`);
+  });
   assert.match(cutView.lease.read_error ?? '', /no answer from Redis within/, 'GET /cluster answers during the cut and says it cannot read the lease');
   const b1 = await until('ops_b to lead', async () => {
     const v = await cluster(urlB);

@@ -3,6 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { LeaderLease, type LeaderLeaseOptions } from '../../src/ops/cluster/leaderLease.js';
@@ -138,4 +139,60 @@ test('a lease someone else took (a renewal finds another holder) ends leadership
   await until(() => a.t.lost.length === 1);
   assert.match(a.t.lost[0]!.reason, /held by someone else/);
   assert.equal(a.lease.isLeader(), false);
+});
+
+/** A TCP relay to Redis that can go silent like a partition: the connections stay open and what
+ *  is sent is kept, never answered, until the relay is closed (which resets them). */
+async function silenceableRelay(): Promise<{ url: string; silence(): void; close(): void }> {
+  const target = new globalThis.URL(URL);
+  const sockets: Socket[] = [];
+  let silent = false;
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 6379), target.hostname);
+    sockets.push(client, upstream);
+    client.on('data', (d) => { if (!silent) upstream.write(d); });
+    upstream.on('data', (d) => { if (!silent) client.write(d); });
+    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      a.on('error', () => b.destroy());
+      a.on('close', () => b.destroy());
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    silence: () => { silent = true; },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+test('a leader whose renewal is never answered (a partition) steps down at its deadline, even when its timer fires before its clock gets there', async () => {
+  // The watchdog is what ends leadership when a renewal hangs, and a Node timer can fire up to
+  // about 1 ms before performance.now() reaches the time it was set for (whole milliseconds from
+  // a truncated start). Played here in full by a lease clock that runs at half the timers' speed:
+  // every time the watchdog fires, the clock says the deadline is still ahead.
+  const p = newPrefix();
+  const relay = await silenceableRelay();
+  const t0 = performance.now();
+  const a = lease(p, 'hang-a', { url: relay.url, hostNow: () => t0 + (performance.now() - t0) / 2 });
+  await a.lease.start();
+  assert.equal(a.lease.isLeader(), true);
+  // The counterpart: while renewals are answered, the slow clock ends nothing.
+  await new Promise((r) => setTimeout(r, 1500)); // several renewals
+  assert.equal(a.lease.isLeader(), true);
+  assert.equal(a.t.lost.length, 0);
+  relay.silence();
+  const silencedAt = performance.now();
+  try {
+    // The last renewal's deadline is ≤ 540 ms of the lease clock away: ≤ 1080 ms of the timers'.
+    await until(() => a.t.lost.length > 0, 5_000);
+    assert.match(a.t.lost[0]!.reason, /ran out/);
+    assert.equal(a.lease.isLeader(), false);
+    // Not before the lease clock's deadline: ≥ 540 − 75 ms of it, ≥ 930 ms of the timers'.
+    assert.ok(performance.now() - silencedAt >= 900, `stepped down ${Math.round(performance.now() - silencedAt)} ms after the silence`);
+  } finally {
+    relay.close(); // resets the held connection: the pending renewal fails and the lease can stop
+  }
 });

@@ -62,6 +62,8 @@ export interface LeaderLeaseOptions {
   readonly onLost?: (reason: string) => void;
   readonly logger?: Logger;
   readonly redisOptions?: RedisOptions;
+  /** The host's monotonic clock (ms) the deadline is kept in; default performance.now. */
+  readonly hostNow?: () => number;
 }
 
 export class LeaderLease {
@@ -76,8 +78,9 @@ export class LeaderLease {
   private readonly log: Logger | null;
   private readonly onAcquired: (l: Leadership) => void;
   private readonly onLost: (reason: string) => void;
+  private readonly hostNow: () => number;
   private current: (Leadership & { readonly value: string }) | null = null;
-  /** performance.now() by which we must have stepped down. */
+  /** hostNow() by which we must have stepped down. */
   private deadline = 0;
   private tickTimer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
@@ -98,6 +101,7 @@ export class LeaderLease {
     this.log = opts.logger ?? null;
     this.onAcquired = opts.onAcquired ?? (() => undefined);
     this.onLost = opts.onLost ?? (() => undefined);
+    this.hostNow = opts.hostNow ?? (() => performance.now());
     // Commands fail at once while disconnected instead of queueing: a renewal that arrives
     // late could extend a lease we have already given up.
     this.redis = createRedis(opts.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectionName: `hmm-leader:${this.holderId}`, ...opts.redisOptions });
@@ -114,7 +118,7 @@ export class LeaderLease {
   }
 
   isLeader(): boolean {
-    return this.current !== null && performance.now() < this.deadline;
+    return this.current !== null && this.hostNow() < this.deadline;
   }
 
   leadership(): Leadership | null {
@@ -162,7 +166,7 @@ export class LeaderLease {
   }
 
   private async acquire(): Promise<void> {
-    const sentAt = performance.now();
+    const sentAt = this.hostNow();
     const value = `${this.holderId}#`;
     let token: number;
     try {
@@ -183,17 +187,17 @@ export class LeaderLease {
 
   private async renew(): Promise<void> {
     const held = this.current!;
-    if (performance.now() >= this.deadline) {
+    if (this.hostNow() >= this.deadline) {
       this.stepDown('the lease ran out before it could be renewed');
       return;
     }
-    const sentAt = performance.now();
+    const sentAt = this.hostNow();
     let ok: number;
     try {
       ok = Number(await this.redis.eval(RENEW, 1, this.key, held.value, String(this.ttlMs)));
     } catch (err) {
       // Not renewed: the watchdog steps down at the deadline unless a later renewal succeeds.
-      this.log?.warn({ lease: this.key }, `[OPS] renewing ${this.key} failed: ${(err as Error).message}; leadership ends in ${Math.max(0, Math.round(this.deadline - performance.now()))} ms unless renewed`);
+      this.log?.warn({ lease: this.key }, `[OPS] renewing ${this.key} failed: ${(err as Error).message}; leadership ends in ${Math.max(0, Math.round(this.deadline - this.hostNow()))} ms unless renewed`);
       return;
     }
     if (this.current !== held) return;
@@ -203,10 +207,25 @@ export class LeaderLease {
 
   private extendDeadline(sentAt: number): void {
     this.deadline = sentAt + this.ttlMs - this.marginMs;
+    this.armWatchdog();
+  }
+
+  /**
+   * The step-down at the deadline, whatever the renewal in flight does: a partition leaves it
+   * unanswered, and the next tick (whose deadline check would step down) waits for it. A Node
+   * timer can fire up to about 1 ms before the clock reaches the time it was set for (it counts
+   * whole milliseconds from a truncated start), so one that fires early is set again for the
+   * rest: a watchdog that just returned would leave a leader whose lease has run out with its
+   * daemons running until the link came back.
+   */
+  private armWatchdog(): void {
     if (this.watchdog) clearTimeout(this.watchdog);
     this.watchdog = setTimeout(() => {
-      if (this.current && performance.now() >= this.deadline) this.stepDown('the lease ran out before it could be renewed');
-    }, Math.max(0, this.deadline - performance.now()) + 1);
+      this.watchdog = null;
+      if (!this.current) return;
+      if (this.hostNow() >= this.deadline) this.stepDown('the lease ran out before it could be renewed');
+      else this.armWatchdog();
+    }, Math.ceil(Math.max(0, this.deadline - this.hostNow())) + 1);
     this.watchdog.unref?.();
   }
 
