@@ -5,8 +5,8 @@
 // whole replay summary of the first seed (promotions, capital curve per model, Viterbi regimes).
 // Run one drift per process:
 //   npx tsx bench/replay-proof.ts <drift> <steps> <seed> [seed ...]
-// e.g. `npx tsx bench/replay-proof.ts 3 10080 2` (the planted edge, one week, the horizon of
-// test/integration/plantedEdge.test.ts) and `npx tsx bench/replay-proof.ts 0 10080 2` (no edge).
+// e.g. `npx tsx bench/replay-proof.ts 3 14400 2` (the planted edge, ten days, the horizon of
+// test/integration/plantedEdge.test.ts) and `npx tsx bench/replay-proof.ts 0 14400 2` (no edge).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { formatReplay } from '../src/replay/replay.js';
 const [drift, steps, ...seeds] = process.argv.slice(2).map(Number);
 let promoted = 0;
 let hmmLargest = 0;
+let funded = 0;
 let atFloor = 0;
 let first: string | null = null;
 for (const seed of seeds) {
@@ -25,13 +26,16 @@ for (const seed of seeds) {
     if (o.promotions > 0) promoted++;
     if (o.largest?.startsWith('hmm_') === true) hmmLargest++;
     if (o.loserAtFloor) atFloor++;
+    const fundedForEdge = o.largest?.startsWith('hmm_') === true && o.largestHmmQuota >= o.edgeQuotaUsd;
+    if (fundedForEdge) funded++;
     first ??= formatReplay(o.report);
     process.stdout.write(`seed ${seed} drift ${drift}: ${o.steps} steps in ${(o.wallMs / 1000).toFixed(1)} s; ` +
       `promoted to live: ${o.report.promotions.map((p) => `${p.model} at ${p.ts}`).join(', ') || 'none'}; ` +
-      `largest quota ${o.largest}; inverted MA at the floor: ${o.loserAtFloor}; quotas ${JSON.stringify(o.finalQuotas)}\n`);
+      `largest quota ${o.largest}; largest HMM quota ${o.largestHmmQuota.toFixed(2)} against the edge quota ${o.edgeQuotaUsd.toFixed(2)} ` +
+      `(even split ${o.evenSplitUsd.toFixed(2)}): funded as for an edge ${fundedForEdge}; inverted MA at the floor: ${o.loserAtFloor}; quotas ${JSON.stringify(o.finalQuotas)}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-process.stdout.write(`drift ${drift}: promoted to live in ${promoted} of ${seeds.length} seeds; an HMM holds the largest quota in ${hmmLargest}; ` +
+process.stdout.write(`drift ${drift}: promoted to live in ${promoted} of ${seeds.length} seeds; an HMM holds the largest quota in ${hmmLargest}, as for an edge in ${funded}; ` +
   `the inverted MA ends at the floor in ${atFloor}\n\n${first ?? ''}`);
