@@ -40,5 +40,5 @@ EXPOSE 8002 8101
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch(process.env.HEALTHCHECK_URL,{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # V8 heap flags (src/app/nodeFlags.ts): only node's command line can set them.
-ENTRYPOINT ["node", "--max-semi-space-size=4", "bin/hmm.mjs"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--initial-old-space-size=32", "--heap-growing-percent=50", "bin/hmm.mjs"]
 CMD ["up"]
