@@ -26,13 +26,12 @@ for (const seed of seeds) {
     if (o.promotions > 0) promoted++;
     if (o.largest?.startsWith('hmm_') === true) hmmLargest++;
     if (o.loserAtFloor) atFloor++;
-    const fundedForEdge = o.largest?.startsWith('hmm_') === true && o.largestHmmQuota >= o.edgeQuotaUsd;
-    if (fundedForEdge) funded++;
+    if (o.hmmFundedForEdge) funded++;
     first ??= formatReplay(o.report);
     process.stdout.write(`seed ${seed} drift ${drift}: ${o.steps} steps in ${(o.wallMs / 1000).toFixed(1)} s; ` +
       `promoted to live: ${o.report.promotions.map((p) => `${p.model} at ${p.ts}`).join(', ') || 'none'}; ` +
       `largest quota ${o.largest}; largest HMM quota ${o.largestHmmQuota.toFixed(2)} against the edge quota ${o.edgeQuotaUsd.toFixed(2)} ` +
-      `(even split ${o.evenSplitUsd.toFixed(2)}): funded as for an edge ${fundedForEdge}; inverted MA at the floor: ${o.loserAtFloor}; quotas ${JSON.stringify(o.finalQuotas)}\n`);
+      `(even split ${o.evenSplitUsd.toFixed(2)}): funded as for an edge ${o.hmmFundedForEdge} (any model ${o.anyFundedForEdge}); inverted MA at the floor: ${o.loserAtFloor}; quotas ${JSON.stringify(o.finalQuotas)}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

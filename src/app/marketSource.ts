@@ -10,6 +10,7 @@ import type { Bar } from '../core/marketData.js';
 import { SyntheticMarket } from '../market/synthetic.js';
 import { readMarketState } from '../market/marketState.js';
 import { writeJsonAtomic } from '../util/atomicFile.js';
+import { quarantineFile } from '../util/quarantine.js';
 import { reportStorageFault } from '../util/storageHealth.js';
 import type { Logger } from '../obs/logger.js';
 
@@ -79,12 +80,16 @@ export function syntheticSource(
           before = skip > 0 ? [] : saved.bars.slice();
           history = [...before, ...regenerated];
         }
-        history = history.slice(-config.warmupBars * symbols.length);
+        history = config.warmupBars === 0 ? [] : history.slice(-config.warmupBars * symbols.length);
         resumed = `, resumed at step ${market.steps}`;
         log?.info({ file: statePath, steps: market.steps }, `[MARKET] synthetic market resumed from ${statePath} at step ${market.steps} (next bar ${new Date(market.nextTs).toISOString()})`);
       } catch (err) {
-        // A state for another seed, drift or symbol list: that market is not this one.
-        log?.warn({ file: statePath, err: (err as Error).message }, `[MARKET] ${statePath} does not fit the configured market (${(err as Error).message}): starting from seed ${config.marketSeed}`);
+        // A state for another seed, drift or symbol list, or one this version's generator cannot
+        // reproduce (an upgrade that changed it, or damage that still parses): that market is not
+        // this one. It is set aside as evidence before this market's first save replaces it.
+        let movedTo: string | null = null;
+        try { movedTo = quarantineFile(statePath); } catch { /* said below: could not move */ }
+        log?.warn({ file: statePath, err: (err as Error).message, moved_to: movedTo }, `[MARKET] ${statePath} does not fit the configured market (${(err as Error).message}); moved to ${movedTo ?? '(could not move)'}; starting from seed ${config.marketSeed}`);
         market = null;
         history = [];
       }

@@ -47,8 +47,8 @@ function endpointOf(target: RedisTarget): RedisEndpoint {
 export function createRedis(target: RedisTarget, options: RedisOptions = {}): Redis {
   const e = endpointOf(target);
   if (e.kind === 'url') return new Redis(e.url, options);
-  return keepReconnecting(new Redis({
-    ...options,
+  return keepReconnecting(options, (opts) => new Redis({
+    ...opts,
     sentinels: e.sentinels.map((s) => ({ host: s.host, port: s.port })),
     name: e.name,
     role: 'master',
@@ -66,7 +66,19 @@ export function createRedis(target: RedisTarget, options: RedisOptions = {}): Re
  * until it was restarted. Such a client is connected again here, on its own retryStrategy; one
  * its owner closed (disconnect, quit) stays closed, and so does one whose strategy gives up.
  */
-function keepReconnecting(redis: Redis): Redis {
+function keepReconnecting(options: RedisOptions, make: (options: RedisOptions) => Redis): Redis {
+  // Whether the caller's retryStrategy gave up (returned no delay) since the last 'ready': an
+  // 'end' that follows is the caller's decision, not ioredis's, and is left alone.
+  let gaveUp = false;
+  const strategy = options.retryStrategy;
+  const redis = make(strategy == null ? options : {
+    ...options,
+    retryStrategy: (times: number) => {
+      const delay = strategy(times);
+      if (typeof delay !== 'number') gaveUp = true;
+      return delay;
+    },
+  });
   let closedByOwner = false;
   const disconnect = redis.disconnect.bind(redis);
   redis.disconnect = (reconnect = false) => {
@@ -81,9 +93,10 @@ function keepReconnecting(redis: Redis): Redis {
   let attempts = 0;
   redis.on('ready', () => {
     attempts = 0;
+    gaveUp = false;
   });
   redis.on('end', () => {
-    const delay = closedByOwner ? null : redis.options.retryStrategy?.(++attempts);
+    const delay = closedByOwner || gaveUp ? null : redis.options.retryStrategy?.(++attempts);
     if (typeof delay !== 'number') return;
     setTimeout(() => {
       if (!closedByOwner && redis.status === 'end') redis.connect().catch(() => undefined);

@@ -4,7 +4,9 @@
 // secret: Docker, Kubernetes), never both. The value is trimmed (a file's trailing newline, a
 // pasted space) and must not be empty. A refusal names the key and, for a file, its path: never
 // the value. Secret prints as [REDACTED] however it is logged or serialised, so a config object
-// that holds one can be logged whole; only the client that authenticates calls reveal().
+// that holds one can be logged whole; only the client that authenticates calls reveal(). A
+// password inside REDIS_URL is not a Secret: it stays in the URL string, which describeRedis
+// redacts for log lines — do not log a URL endpoint whole.
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { ConfigError } from './config.js';

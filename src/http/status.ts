@@ -88,7 +88,7 @@ const NOT_SIZED_ANSWERS: ReadonlySet<number> = new Set(Object.values(NOT_SIZED_S
 
 /** The status of a not-sized answer with this reason (422 for a reason the table lacks: a refusal). */
 export function notSizedStatus(reason: string): 200 | 422 {
-  return NOT_SIZED_STATUS[reason] ?? 422;
+  return Object.hasOwn(NOT_SIZED_STATUS, reason) ? NOT_SIZED_STATUS[reason]! : 422;
 }
 
 /** The reverse: whether a POST /orders answer with this status can be a not-sized outcome (its

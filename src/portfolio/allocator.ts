@@ -136,7 +136,10 @@ export function waterFill(total: number, w: readonly number[], floor: readonly n
  * says how many neutral shares its evidence is worth. When the weights sum to at least the
  * number of models, everything deployable is shared in proportion (as plain water-filling
  * would); when they sum to less — the models on the whole have shown losses — the shortfall is
- * a share of cash that nobody trades. Without that, what a losing model gives up went to the
+ * a share of cash that nobody trades. A model held at a fixed quota (probation, or its floor or
+ * cap) keeps it, and the neutral share of the others is of what the fixed ones leave: a live
+ * model beside three on probation is worth all of the rest when its evidence is neutral (as at
+ * a fresh start) and exp(tilt_strength × z) of it otherwise. Without that, what a losing model gives up went to the
  * model that lost least: with no edge anywhere every model bleeds fees, yet the whole deployable
  * amount stayed at work and the quietest loser was funded like a winner.
  */
@@ -190,7 +193,8 @@ export function planAllocation(input: AllocationInput, policy: CapitalPolicy): A
     anyProbation ||= probation[i]!;
     anyLive ||= live[i]!;
     // A model on probation holds exactly its probation quota (within its own cap): pinned at
-    // both ends, so water-filling hands the rest to the models that have evidence or are live.
+    // both ends, so the share-out hands the rest to the models that have evidence or are live
+    // (and to cash, for what their evidence does not earn).
     const p = Math.min(policy.probation.quota_usd, b.cap);
     probationQuota[i] = p;
     floors[i] = probation[i] ? p : b.floor;
@@ -335,9 +339,10 @@ export class SingleModelAllocation {
   }
 }
 
-/** Equal shares of deployable equity (tilted by evidence when standings are given), clamped to each
- *  model's [floor, cap], moved at most max_step_pct per step, unchanged during cooldown or
- *  freeze; the total never exceeds deployable equity. */
+/** Equal shares of deployable equity (tilted by evidence when standings are given, what losing
+ *  evidence forfeits left undeployed), clamped to each model's [floor, cap], moved at most
+ *  max_step_pct per step, unchanged during cooldown or freeze; the total never exceeds
+ *  deployable equity. */
 export function allocateCapital(input: AllocationInput, policy: CapitalPolicy): Record<string, number> {
   return planAllocation(input, policy).quotas;
 }

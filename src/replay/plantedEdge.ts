@@ -46,12 +46,17 @@ export interface PlantedEdgeOutcome {
   /** What the allocator may deploy at the end (equity × max_deployable_frac, from the stack's
    *  ops/capital_allocations.json) split evenly over the models it allocates to. */
   readonly evenSplitUsd: number;
-  /** The quota one-sided 95 % evidence of an edge earns over an even split:
-   *  evenSplitUsd × exp(tilt_strength × 1.645), tilt_strength the policy the replay ran. An
-   *  HMM at or above it is funded for an edge, not merely for losing least. */
+  /** The threshold of "funded for an edge": evenSplitUsd × exp(tilt_strength × 1.645),
+   *  tilt_strength the policy the replay ran — what one-sided 95 % evidence earns while the
+   *  models lose on the whole and none is held at a fixed quota; with the whole deployable
+   *  amount at work (an edge found) the same evidence earns less, so the bar is stricter there. */
   readonly edgeQuotaUsd: number;
   /** The largest final quota of any HMM version. */
   readonly largestHmmQuota: number;
+  /** An HMM holds the largest quota and it is at least edgeQuotaUsd (the planted edge's claim). */
+  readonly hmmFundedForEdge: boolean;
+  /** Any model's quota is at least edgeQuotaUsd (the no-edge run's false positive). */
+  readonly anyFundedForEdge: boolean;
   readonly wallMs: number;
   readonly report: ReplayReport;
 }
@@ -79,13 +84,16 @@ export async function runPlantedEdge(root: string, seed: number, drift: number, 
   const evenSplitUsd = allocations.deployable_usd / Math.max(1, Object.keys(q).length);
   let largestHmmQuota = 0;
   for (const [m, v] of Object.entries(q)) if (m.startsWith('hmm_') && v > largestHmmQuota) largestHmmQuota = v;
+  const edgeQuotaUsd = evenSplitUsd * Math.exp(tiltStrength * ONE_SIDED_95);
   return {
     seed, drift, steps,
     hmmPromotions: report.promotions.filter((p) => p.model.startsWith('hmm_')).map((p) => ({ model: p.model, ts: p.ts })),
     promotions: report.promotions.length,
     finalQuotas: q, largest,
     loserAtFloor: loser !== undefined && loser <= floorUsd + 0.01,
-    evenSplitUsd, edgeQuotaUsd: evenSplitUsd * Math.exp(tiltStrength * ONE_SIDED_95), largestHmmQuota,
+    evenSplitUsd, edgeQuotaUsd, largestHmmQuota,
+    hmmFundedForEdge: largest?.startsWith('hmm_') === true && largestHmmQuota >= edgeQuotaUsd,
+    anyFundedForEdge: largest !== null && q[largest]! >= edgeQuotaUsd,
     wallMs: report.wall_ms,
     report,
   };

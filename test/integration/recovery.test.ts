@@ -42,7 +42,7 @@ async function order(id: string, extra: Record<string, unknown> = {}) {
 
 before(async () => {
   root = mkdtempSync(join(tmpdir(), 'hmm-recovery-'));
-  // The model runs in shadow (weight 0): with MAX_NOTIONAL_USDT 5000 its first entry (~7 bars,
+  // The model is given weight 0 (it stays live but sizes nothing): with MAX_NOTIONAL_USDT 5000 its first entry (~7 bars,
   // ~0.4 s, after the start) buys the whole EXPOSURE_CAP_SYMBOL_USD of BTCUSDT, and an order of
   // these tests that came later (a loaded machine) was refused EXPOSURE_SYMBOL_CAP (422). The
   // orders here are the operator's; the weights file is in every backup, so it survives a restore.

@@ -111,7 +111,7 @@ test('a state file of the first format (state and bars) still resumes, and the r
   assert.deepEqual(second.history, [...oldBars, ...emitted].slice(-40), 'the old bars the warm-up still needs are kept');
 });
 
-test('a state file whose anchor does not lead to its state is another market: WARN, and the market starts from its seed', async (t) => {
+test('a state file whose anchor does not lead to its state is another market: set aside, WARN, and the market starts from its seed', async (t) => {
   const { statePath, config, symbols, first } = startedMarket();
   t.after(() => rmSync(config.root, { recursive: true, force: true }));
   await first.close();
@@ -129,6 +129,10 @@ test('a state file whose anchor does not lead to its state is another market: WA
   assert.ok(line !== undefined, 'a WARN says the file does not fit');
   assert.match(line, /WARN/);
   assert.match(line, /anchor/);
+  // The file is evidence (an upgrade that changed the generator, or damage that still parses):
+  // moved aside byte for byte before the new market's first save.
+  assert.match(line, /moved to .*\.damaged/);
+  assert.deepEqual(JSON.parse(readFileSync(`${statePath}.damaged`, 'utf8')), doc);
 });
 
 test('a damaged market state file is moved aside, named in an ERROR, and the market starts from its seed', async (t) => {

@@ -265,6 +265,13 @@ test('what losses forfeit stays as cash: with every model losing, the least lose
   assert.ok(total(oneWinner.quotas) < 8000 - 400, 'the winner takes what its evidence is worth, not the losers\' forfeit');
   const strongWinner = plan({ live: -1, a: -1, b: -1, c: 12 });
   assert.ok(Math.abs(total(strongWinner.quotas) - 8000) < 0.05, 'evidence worth more than the shares there are: everything at work');
+  // Beside models on probation (held at 1,000 each), a live model's neutral share is all they
+  // leave (as at a fresh start: 6,000 of 8,000 with two), and losing evidence forfeits part of it.
+  const withProbation = (z: number) => planAllocation({ equityUsd: 10_000, models: ['live', 'p1', 'p2', 'p3'], previous: {}, lastChangeAt: {}, now: NOW, standings: { live: proven(z, true), p1: UNPROVEN, p2: UNPROVEN, p3: UNPROVEN } }, SHIPPED).quotas;
+  assert.deepEqual(withProbation(0), { live: 5000, p1: 1000, p2: 1000, p3: 1000 });
+  const losingLive = withProbation(-2);
+  assert.ok(Math.abs(losingLive.live! - 5000 * Math.exp(-0.5)) < 0.01, JSON.stringify(losingLive));
+  assert.deepEqual([losingLive.p1, losingLive.p2, losingLive.p3], [1000, 1000, 1000], 'probation quotas stay below the live model\'s');
 });
 
 test('the allocator loop on a simulated clock: a model with strong evidence gains quota step by step, within the step limit and the cooldown', async () => {
