@@ -4,7 +4,8 @@
 // goes to `.damaged`, and a second one never overwrites the first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { moveLinesAside, quarantineFile, scanLines } from '../../../src/util/quarantine.js';
@@ -63,6 +64,31 @@ test('a disk that refuses the move throws, leaves the file whole and no temp fil
   assert.equal(readFileSync(file, 'utf8'), '{"n":1}\nbad\n');
   assert.equal(existsSync(`${file}.quarantine.tmp`), false);
 }));
+
+test('a disk that refuses the rewrite after the evidence is written: the file stays whole, the evidence holds the lines, no temp file behind', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hmm-quarantine-'));
+  const file = join(dir, 'log.jsonl');
+  try {
+    writeFileSync(file, '{"n":1}\nbad\n{"n":2}\n');
+    const scan = scanLines(file, soundJson);
+    // The rename that would put the rewritten file in place fails (EIO), after the temp file
+    // was written and synced: the path the catch's clean-up exists for.
+    const eio = () => { throw Object.assign(new Error('EIO: i/o error, rename'), { code: 'EIO' }); };
+    t.mock.method(fs, 'renameSync', eio);
+    syncBuiltinESMExports();
+    try {
+      assert.throws(() => moveLinesAside(file, scan), { code: 'EIO' });
+    } finally {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+    }
+    assert.equal(readFileSync(file, 'utf8'), '{"n":1}\nbad\n{"n":2}\n', 'the file is whole');
+    assert.equal(readFileSync(`${file}.damaged`, 'utf8'), 'bad\n', 'a copy too many, never one too few');
+    assert.equal(existsSync(`${file}.quarantine.tmp`), false, 'the temp file is removed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('a whole damaged file goes to .damaged; a second one to .damaged.2, the first kept', withDir((dir) => {
   const file = join(dir, 'state.json');
