@@ -57,9 +57,14 @@ export interface AllocationPlan {
   readonly frozen: boolean;
 }
 
+/** The evidence probation asks for before a model's quota follows its performance. */
+function hasMinimumEvidence(s: ModelStanding, policy: CapitalPolicy): boolean {
+  return s.bars >= policy.probation.min_bars && s.trades >= policy.probation.min_trades;
+}
+
 /** A model that is not live and has less evidence than probation asks for. */
 function onProbation(s: ModelStanding | undefined, policy: CapitalPolicy): boolean {
-  return s !== undefined && !s.live && (s.bars < policy.probation.min_bars || s.trades < policy.probation.min_trades);
+  return s !== undefined && !s.live && !hasMinimumEvidence(s, policy);
 }
 
 // exp() of more than this is a share no cap would let through anyway; the bound only keeps the
@@ -67,13 +72,14 @@ function onProbation(s: ModelStanding | undefined, policy: CapitalPolicy): boole
 const MAX_TILT_EXPONENT = 50;
 
 /** Share weights from evidence: exp(tilt_strength × z) for a model with enough evidence,
- *  neutral (1) for one without a standing, on probation, or without variance. */
+ *  neutral (1) for one without a standing, with less evidence than probation asks (a live one
+ *  too: twenty bars of fees are no verdict on a model), or without variance. */
 export function tiltWeights(models: readonly string[], standings: Readonly<Record<string, ModelStanding>>, policy: CapitalPolicy): number[] {
   const out = new Array<number>(models.length);
   for (let i = 0; i < models.length; i++) {
     const s = standings[models[i]!];
     const z = s?.sharpeZ;
-    if (s === undefined || z === null || z === undefined || !Number.isFinite(z) || onProbation(s, policy) || policy.tilt_strength === 0) {
+    if (s === undefined || z === null || z === undefined || !Number.isFinite(z) || !hasMinimumEvidence(s, policy) || policy.tilt_strength === 0) {
       out[i] = 1;
       continue;
     }

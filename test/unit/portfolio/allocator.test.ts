@@ -245,6 +245,15 @@ test('two models with different evidence get different quotas — no clip makes 
   assert.equal(same.a, same.b);
 });
 
+test('a live model with less evidence than probation asks keeps its neutral share; with the minimum, its evidence moves it', () => {
+  const live = (bars: number, trades: number) => planAllocation({ equityUsd: 10_000, models: ['live', 'p1', 'p2'], previous: {}, lastChangeAt: {}, now: NOW, standings: { live: { live: true, bars, trades, sharpeZ: -1.6 }, p1: UNPROVEN, p2: UNPROVEN } }, SHIPPED).quotas;
+  // Twenty bars of fees: no verdict yet (a fresh npm start's first minutes).
+  assert.equal(live(20, 2).live, 6000);
+  assert.equal(live(SHIPPED.probation.min_bars - 1, 50).live, 6000);
+  // The counterpart: the same z with the minimum evidence forfeits part of its share.
+  assert.ok(Math.abs(live(SHIPPED.probation.min_bars, SHIPPED.probation.min_trades).live! - 6000 * Math.exp(0.25 * -1.6)) < 0.01);
+});
+
 test('what losses forfeit stays as cash: with every model losing, the least loser is not funded like a winner; with any neutral or winning majority, everything deployable is shared', () => {
   const plan = (zs: Record<string, number>) => planAllocation({ equityUsd: 10_000, models: Object.keys(zs), previous: {}, lastChangeAt: {}, now: NOW, standings: Object.fromEntries(Object.entries(zs).map(([m, z], i) => [m, proven(z, i === 0)])) }, SHIPPED);
   const total = (q: Record<string, number>) => Object.values(q).reduce((a, b) => a + b, 0);
