@@ -178,8 +178,11 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
         response: { 200: { type: 'object', properties: { canceled: { type: 'integer' } } }, 400: errorSchema, 401: errorSchema },
       },
     }, async (req) => {
+      // Every caller here presents the operator token, so the sweep is recorded against it: a
+      // direct call as operator:<fingerprint>, one relayed by the Ops API as its caller (the
+      // body's actor) via the token that reached the engine, as /stop/ack records it.
       const b = (req.body ?? {}) as { actor?: string };
-      return { canceled: await engine.cancelAllOpen(b.actor ?? 'engine_api') };
+      return { canceled: await engine.cancelAllOpen(b.actor ? `${b.actor} via ${actorOf(req)}` : actorOf(req)) };
     });
 
     // Not /orders/recent: that path is the order whose client id is "recent".

@@ -9,6 +9,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { OPS_LEASE_NAME } from '../../src/ops/cluster/coordinator.js';
+import { OpsStateStore } from '../../src/ops/cluster/stateStore.js';
 import { FakeBinance } from '../support/fakeBinance.js';
 import { type Child, freePort, http, spawnHmm, until, waitUp } from '../support/hmmProcess.js';
 import { Scratch } from '../support/scratch.js';
@@ -63,7 +65,8 @@ after(async () => {
   await admin.quit();
 });
 
-interface ClusterView { replica: string; leader: boolean; daemons_running: boolean; leadership: { token: number } | null }
+type FencedRefusals = { allocations: number; exposure_multiplier: number; derived: number };
+interface ClusterView { replica: string; leader: boolean; daemons_running: boolean; leadership: { token: number } | null; fenced_refusals: FencedRefusals }
 const cluster = async (name: string) => (await http('GET', `${url[name]}/cluster`)).body as unknown as ClusterView;
 const liveReplicas = () => Object.keys(ops).filter((n) => ops[n]!.proc.exitCode === null && ops[n]!.proc.signalCode === null);
 
@@ -211,10 +214,23 @@ test('SIGKILL of the leader: the other replica takes the daemons over within a f
     if (i < firstNew) assert.ok(w.token <= oldToken, 'before the take-over only the old leader (or earlier ones) wrote');
     else assert.deepEqual([w.token, w.holder], [newToken, survivor], 'after it only the new leader wrote');
   }
-  // Each leader output counts its refused writes under its own key: none of them may have one.
-  for (const output of ['allocations', 'exposure_multiplier', 'derived']) {
-    assert.equal(Number((await admin.get(`${prefix}ops:${output}:refused`)) ?? 0), 0, `no stale ${output} write was even attempted`);
+  // Each leader output counts its refused writes under its own key: none of them may have one,
+  // and GET /cluster (the operator's view of those counters) says so.
+  const outputs = ['allocations', 'exposure_multiplier', 'derived'] as const;
+  const counted = async () => Object.fromEntries(await Promise.all(outputs.map(async (o) => [o, Number((await admin.get(`${prefix}ops:${o}:refused`)) ?? 0)] as const)));
+  assert.deepEqual(await counted(), { allocations: 0, exposure_multiplier: 0, derived: 0 }, 'no stale write was even attempted');
+  assert.deepEqual((await cluster(survivor)).fenced_refusals, { allocations: 0, exposure_multiplier: 0, derived: 0 });
+  // The killed leader's late multiplier write (sent before it died, landing now) is refused, and
+  // GET /cluster shows the cluster-wide count under that output alone.
+  const late = new OpsStateStore(REDIS_URL, prefix, `${prefix}leader:${OPS_LEASE_NAME}:fence`, 'cluster-test-late-writer');
+  await late.connect();
+  try {
+    assert.equal(await late.writeMultiplier({ multiplier: 0.1, token: oldToken, holder: leader, ts: Date.now() }), 'fenced');
+  } finally {
+    await late.close();
   }
+  assert.deepEqual(await counted(), { allocations: 0, exposure_multiplier: 1, derived: 0 });
+  assert.deepEqual((await cluster(survivor)).fenced_refusals, { allocations: 0, exposure_multiplier: 1, derived: 0 });
 
   // Still one working control plane: a signal routes through the survivor.
   const r = await http('POST', `${url[survivor]}/strategy/signal`, { symbol: 'BTCUSDT', side: 'BUY', quote_usd: 50, client_order_id: 'cluster-btc-after-failover' }, TOKEN);

@@ -2,10 +2,11 @@
 // orders, portfolio, health, metrics; bad input refused with a JSON error naming the field.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStack, type Stack } from '../../src/app/stack.js';
+import { tokenFingerprint } from '../../src/ops/auth.js';
 
 const TOKEN = 'engine-api-test-token-0123';
 let root: string;
@@ -72,6 +73,37 @@ test('a resting limit order is listed open and can be canceled', async () => {
   assert.equal((await call('DELETE', '/orders/lim-api', undefined)).status, 409);
   assert.equal((await call('DELETE', '/orders/no-such', undefined)).status, 404);
   assert.equal((await call('GET', '/orders/no-such')).status, 404);
+});
+
+test('cancel-all records who swept: the presenting operator, or the Ops API\'s caller via it', async () => {
+  const operator = `operator:${tokenFingerprint(TOKEN)}`;
+  // The in-process stack's engine logs to ops.log; each sweep's line names its actor.
+  const sweeps = () => readFileSync(join(root, 'ops/logs/ops.log'), 'utf8').split('\n').filter((l) => l.includes('open orders (')).map((l) => (JSON.parse(l) as { msg: string }).msg);
+  const rest = async (id: string) => {
+    const r = await call('POST', '/orders', { client_order_id: id, symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', price: '1000.00', quantity: '0.01', time_in_force: 'GTC' });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+  };
+
+  await rest('sweep-direct');
+  const direct = await call('POST', '/orders/cancel-all', {});
+  assert.equal(direct.status, 200, JSON.stringify(direct.json));
+  assert.equal(direct.json.canceled, 1);
+  assert.equal((await call('GET', '/orders/sweep-direct')).json.order.status, 'CANCELED');
+  assert.ok(sweeps().at(-1)!.endsWith(`canceled 1 open orders (${operator})`), JSON.stringify(sweeps()));
+
+  // The Ops API relays its caller's identity in the body (HttpEngineHandle.cancelAllOpen).
+  await rest('sweep-relayed');
+  const relayed = await call('POST', '/orders/cancel-all', { actor: 'operator:0123abcd' });
+  assert.equal(relayed.json.canceled, 1);
+  assert.ok(sweeps().at(-1)!.endsWith(`canceled 1 open orders (operator:0123abcd via ${operator})`), JSON.stringify(sweeps()));
+
+  // Through the Ops API (here in the same process): its caller, as its other mutating routes record.
+  await rest('sweep-ops');
+  const viaOps = await fetch(`${stack.opsUrl}/orders/cancel`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-ops-token': TOKEN }, body: JSON.stringify({ all: true, reason: 'actor drill' }) });
+  assert.equal(viaOps.status, 200);
+  assert.equal(((await viaOps.json()) as { canceled: number }).canceled, 1);
+  assert.ok(sweeps().at(-1)!.endsWith(`canceled 1 open orders (${operator})`), JSON.stringify(sweeps()));
+  assert.ok(!sweeps().some((m) => m.includes('engine_api')), 'no sweep is put down to the engine API itself');
 });
 
 test('risk rails answer with reason codes and HTTP status', async () => {

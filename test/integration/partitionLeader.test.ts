@@ -39,7 +39,7 @@ after(async () => {
   host?.remove();
 });
 
-interface ClusterView { replica: string; leader: boolean; daemons_running: boolean; leadership: { token: number } | null; lease: { holder: string | null; read_error?: string } }
+interface ClusterView { replica: string; leader: boolean; daemons_running: boolean; leadership: { token: number } | null; lease: { holder: string | null; read_error?: string }; fenced_refusals: { allocations: number | null; read_error?: string } }
 interface LogLine { time: string; msg: string }
 const logLines = (rootDir: string): LogLine[] => readFileSync(join(rootDir, 'ops/logs/ops.log'), 'utf8').trim().split('\n').flatMap((l) => {
   try {
@@ -109,6 +109,8 @@ test('a cut-off ops leader loses its lease before anyone else leads, and its lat
     throw new Error(`${err.message}; ops_a said last: ${JSON.stringify(lastA)}`);
   });
   assert.match(cutView.lease.read_error ?? '', /no answer from Redis within/, 'GET /cluster answers during the cut and says it cannot read the lease');
+  assert.equal(cutView.fenced_refusals.allocations, null);
+  assert.match(cutView.fenced_refusals.read_error ?? '', /no answer from Redis within/, 'and that it cannot read the refusal counts');
   const b1 = await until('ops_b to lead', async () => {
     const v = await cluster(urlB);
     return v.leader && v.daemons_running ? v : null;

@@ -175,11 +175,15 @@ export class OpsCoordinator implements Coordination {
 
   async routes(app: FastifyInstance): Promise<void> {
     app.get('/cluster', {
-      schema: { summary: 'This ops replica, the lease holder, the leader\'s last allocation write and the shared bus', response: { 200: { type: 'object', additionalProperties: true } } },
+      schema: { summary: 'This ops replica, the lease holder, the leader\'s last allocation write, the cluster\'s fenced-refusal counts and the shared bus', response: { 200: { type: 'object', additionalProperties: true } } },
     }, async () => {
       // Bounded: cut off from Redis (a partition holds the connection open, unanswered) this
-      // page must still answer, saying that it could not read the lease.
-      const read = await boundedRead(this.store.leaseHolder(this.lease.key), CLUSTER_READ_MS);
+      // page must still answer, saying that it could not read the lease or the refusal counts.
+      // Both reads run at once, so a cut costs one CLUSTER_READ_MS, not two.
+      const [read, refusals] = await Promise.all([
+        boundedRead(this.store.leaseHolder(this.lease.key), CLUSTER_READ_MS),
+        boundedRead(this.store.fencedRefusals(), CLUSTER_READ_MS),
+      ]);
       const holder = read.ok ? read.value : null;
       const l = this.lease.leadership();
       const a = this.allocator?.replicated ?? null;
@@ -192,6 +196,8 @@ export class OpsCoordinator implements Coordination {
         daemons_running: this.cp?.daemons.running ?? false,
         allocations: a ? { token: a.token, holder: a.holder, ts: new Date(a.ts).toISOString(), writes_here: this.allocator!.writes, refused_here: this.allocator!.refused } : null,
         exposure_multiplier: this.multiplierDoc?.multiplier ?? null,
+        // Cluster-wide (Redis counters), unlike refused_here: every stale leader's refused writes.
+        fenced_refusals: refusals.ok ? refusals.value : { allocations: null, exposure_multiplier: null, derived: null, read_error: refusals.error },
         engines: this.cp?.engines().map((e) => e.name) ?? [],
         bus: busStats ? { stream: busStats.stream, received: busStats.received, published: busStats.published, reconnects: busStats.reconnects, lost: busStats.lost } : null,
       };
