@@ -5,14 +5,15 @@
 // frame a second, model PnL every fifth, the operator-facing bus events, and the governance
 // drawdown figure. Bounded by ops/policies.yaml metrics_retention_hours (pruned every minute)
 // and an event cap; reads are downsampled to at most the points a chart can draw. A damaged
-// file is moved aside to .damaged and the history starts again: the dashboard never stops the
-// stack.
+// file is moved aside to .damaged (or the next free .damaged.N: an earlier one is evidence too)
+// and the history starts again: the dashboard never stops the stack.
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../obs/logger.js';
 import type { DrawdownStatement } from './governance/drawdownStatement.js';
 import { PacedSave } from '../util/pacedSave.js';
+import { quarantineFile } from '../util/quarantine.js';
 
 export interface EquityPoint {
   readonly ts: number;
@@ -101,14 +102,20 @@ export class DashboardHistory {
     try {
       return this.openAt(this.o.path);
     } catch (err) {
-      const aside = `${this.o.path}.damaged`;
-      this.o.log.error({ err }, `[OPS] ${this.o.path} is damaged (${(err as Error).message}); moved to ${aside}, the dashboard history starts again`);
+      const damaged = `[OPS] ${this.o.path} is damaged (${(err as Error).message})`;
+      let aside: string | null = null;
       try {
-        if (existsSync(this.o.path)) renameSync(this.o.path, aside);
-        for (const s of ['-wal', '-shm']) if (existsSync(this.o.path + s)) renameSync(this.o.path + s, aside + s);
-        return this.openAt(this.o.path);
+        aside = existsSync(this.o.path) ? quarantineFile(this.o.path) : null;
+        // A WAL or shared-memory file SQLite left behind goes with it, to a name no earlier
+        // quarantine holds: a WAL left beside the fresh file would be replayed into it. (The
+        // failed connection's close usually removes them already.)
+        if (aside !== null) for (const s of ['-wal', '-shm']) if (existsSync(this.o.path + s)) moveSidecar(this.o.path + s, aside + s);
+        const db = this.openAt(this.o.path);
+        this.o.log.error({ err, moved_to: aside }, `${damaged}; ${aside !== null ? `moved to ${aside}` : 'no file to move'}, the dashboard history starts again`);
+        return db;
       } catch (again) {
-        this.o.log.error({ err: again }, `[OPS] dashboard history kept in memory only: ${(again as Error).message}`);
+        const where = aside !== null ? `moved to ${aside}` : existsSync(this.o.path) ? 'could not be moved aside' : 'no file to move';
+        this.o.log.error({ err, moved_to: aside }, `${damaged}; ${where} (${(again as Error).message}); the dashboard history is kept in memory only`);
         return this.openAt(':memory:');
       }
     }
@@ -215,4 +222,11 @@ export class DashboardHistory {
     this.closed = true;
     this.db.close();
   }
+}
+
+/** Moves a damaged database's `-wal`/`-shm` to `to`, or beside it under the next free
+ *  `.damaged.N` should `to` already hold an earlier one. */
+function moveSidecar(from: string, to: string): void {
+  if (existsSync(to)) quarantineFile(from);
+  else renameSync(from, to);
 }

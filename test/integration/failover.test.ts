@@ -93,7 +93,7 @@ test('an engine whose Redis goes away refuses new orders (BUS_UNAVAILABLE) and t
   await engine.stop();
 });
 
-test('a stale leader\'s allocation write is refused by fencing; the successor\'s stands', async () => {
+test('a stale leader\'s allocation write is refused by fencing; the successor\'s stands', async (t) => {
   const prefix = `hmm-fence-${randomBytes(4).toString('hex')}:`;
   const admin = new Redis(REDIS_URL);
   cleanups.push(async () => {
@@ -105,6 +105,9 @@ test('a stale leader\'s allocation write is refused by fencing; the successor\'s
   const lease = (holderId: string) => new LeaderLease({ url: REDIS_URL, name: 'ops-daemons', prefix, holderId, ttlMs: 600, renewEveryMs: 150, retryEveryMs: 50, safetyMarginMs: 60 });
   const a = lease('replica_a');
   const b = lease('replica_b');
+  // Stopped whether or not an assertion fails: a running lease's Redis connection keeps the
+  // process alive, so a failure here would otherwise hang the run until the CI timeout.
+  t.after(async () => { await a.stop(); await b.stop(); });
   const store = new OpsStateStore(REDIS_URL, prefix, a.fenceKey);
   await store.connect();
   cleanups.push(() => store.close());
@@ -165,7 +168,6 @@ test('a stale leader\'s allocation write is refused by fencing; the successor\'s
   assert.equal(follower.quota('m1'), stored.file.capital_quota_usd['m1']);
   assert.ok(existsSync(join(dir, 'c.json')));
   assert.deepEqual(JSON.parse(readFileSync(join(dir, 'c.json'), 'utf8')).capital_quota_usd, stored.file.capital_quota_usd);
-  await b.stop();
 });
 
 test('a submit whose venue answer is lost is reconciled right away, not at the next periodic pass', async () => {

@@ -14,11 +14,12 @@
 // Messages from any other chat are dropped unread: counted, and the chat id (never the text)
 // logged once per chat. The token is never logged (BotApi scrubs it from every error).
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Logger } from '../../obs/logger.js';
 import type { Metrics } from '../../obs/metrics.js';
 import { answerFor } from '../../http/errors.js';
 import { writeJsonAtomic } from '../../util/atomicFile.js';
+import { quarantineFile } from '../../util/quarantine.js';
 import { actionFor, resultFor, type AuditLog } from '../audit.js';
 import { type BotApi, BotApiError, type TgCallbackQuery, type TgMessage, type TgUpdate, sleepUnless } from './botApi.js';
 import { type CommandName, type PlannedAction, COMMAND_NAMES, escapeHtml, helpText, parseCommand, planCommand } from './commands.js';
@@ -118,10 +119,15 @@ export class CommandBot {
       this.state = { offset: doc.offset ?? null, pending: doc.pending };
       this.skipOld = this.state.offset === null;
     } catch (err) {
-      // Kept for a look, and replaced: updates from before this start are not acted on.
-      const aside = `${this.o.statePath}.damaged`;
-      try { renameSync(this.o.statePath, aside); } catch { /* gone meanwhile */ }
-      this.o.log.error(`[TELEGRAM] ${this.o.statePath} unreadable (${(err as Error).message}); moved to ${aside}; pending confirmations are dropped and updates sent before this start are not acted on`);
+      // Kept for a look (beside any earlier quarantine, never over it), and replaced: updates
+      // from before this start are not acted on.
+      let where: string;
+      try {
+        where = `moved to ${quarantineFile(this.o.statePath)}`;
+      } catch (moveErr) {
+        where = `could not be moved aside (${(moveErr as Error).message}); it is replaced at the next save`;
+      }
+      this.o.log.error(`[TELEGRAM] ${this.o.statePath} unreadable (${(err as Error).message}); ${where}; pending confirmations are dropped and updates sent before this start are not acted on`);
       this.skipOld = true;
     }
   }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fx } from '../../../src/core/decimal.js';
 import type { Fill } from '../../../src/core/order.js';
-import { createLogger } from '../../../src/obs/logger.js';
+import { createLogger, type Logger } from '../../../src/obs/logger.js';
 import { dailyPnl } from '../../../src/ops/dailyPnl.js';
 import { BotApi, BotApiError } from '../../../src/ops/telegram/botApi.js';
 import { CommandBot, type BotOperator } from '../../../src/ops/telegram/commandBot.js';
@@ -77,14 +77,14 @@ test('Bot API: 429 waits parameters.retry_after; a bad token is a coded error wi
   }
 });
 
-async function runBot(statePath: string, fake: FakeTelegram, now: () => number, acted: string[]) {
+async function runBot(statePath: string, fake: FakeTelegram, now: () => number, acted: string[], log: Logger = createLogger({ stdout: false, level: 'silent' })) {
   const operator: BotOperator = {
     read: async (name) => `<b>${name}</b>`,
     act: async (a) => { acted.push(a.kind); return 'done'; },
   };
   const bot = new CommandBot({
     api: new BotApi({ token: TOKEN, apiBase: fake.base }), chats: new Set([CHAT]), statePath, operator,
-    audit: { record: (e) => ({ ...e, ts: '' }) }, log: createLogger({ stdout: false, level: 'silent' }), pollTimeoutSec: 1, confirmTtlMs: 60_000, now,
+    audit: { record: (e) => ({ ...e, ts: '' }) }, log, pollTimeoutSec: 1, confirmTtlMs: 60_000, now,
   });
   bot.start();
   return bot;
@@ -112,21 +112,27 @@ test('a confirmation pressed after its time is refused in place and not run', as
   }
 });
 
-test('an unreadable state file is set aside; messages sent before the start are not run', async () => {
+test('an unreadable state file is set aside beside an earlier one; messages sent before the start are not run', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hmm-tgbot-'));
   dirs.push(dir);
   const statePath = join(dir, 'state.json');
+  // An earlier damaged state is evidence too: this start's must not replace it.
+  writeFileSync(`${statePath}.damaged`, '{"earlier"');
   writeFileSync(statePath, '{"offset": "x"');
   const fake = new FakeTelegram({ token: TOKEN, chatId: CHAT });
   await fake.start();
   const acted: string[] = [];
+  const errors: string[] = [];
+  const log = { info: () => undefined, warn: () => undefined, error: (a: unknown, b?: string) => errors.push(typeof a === 'string' ? a : b ?? '') } as unknown as Logger;
   // The bot starts two minutes after the user wrote.
   fake.userSends(CHAT, '/status');
-  const bot = await runBot(statePath, fake, () => Date.now() + 120_000, acted);
+  const bot = await runBot(statePath, fake, () => Date.now() + 120_000, acted, log);
   try {
     fake.userSends(CHAT, '/help'); // dated "before" too (the fake stamps real time): skipped as well
     await fake.waitUntil('both acknowledged', () => (existsSync(statePath) && (JSON.parse(readFileSync(statePath, 'utf8')) as { offset: number }).offset >= 1002 ? true : undefined));
-    assert.ok(existsSync(`${statePath}.damaged`));
+    assert.equal(readFileSync(`${statePath}.damaged`, 'utf8'), '{"earlier"', 'the earlier evidence is kept');
+    assert.equal(readFileSync(`${statePath}.damaged.2`, 'utf8'), '{"offset": "x"', 'this start\'s damaged state is kept beside it');
+    assert.ok(errors.some((m) => m.startsWith('[TELEGRAM]') && m.includes(`moved to ${statePath}.damaged.2;`)), errors.join('\n'));
     assert.equal(fake.sentTo(CHAT).length, 0, 'nothing from before the start is answered');
   } finally {
     await bot.stop();
