@@ -26,7 +26,7 @@
 // seed 5's canary, 0.0003 over its bar at a week, below it, and the promotion tally to 7 / 10;
 // ten days — more market time to find the edge, a weaker claim than a week — let it decide.
 // The shipped policies are unchanged. Both tallies at ×3 pass with no margin (8 / 10; seed 8
-// misses the capital threshold by 11 USD), so a change to what the replay trades may move them.
+// misses the capital threshold by 10 USD), so a change to what the replay trades may move them.
 // The 20 runs go through one pool of child processes, two at a time (one replay per
 // process: a replay is single-threaded); per-seed figures are printed as diagnostics.
 // PLANTED_EDGE_STEPS and PLANTED_EDGE_SEEDS change the scale for an investigation.
