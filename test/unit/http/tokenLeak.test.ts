@@ -3,7 +3,7 @@
 // values redacted, and the audit trail's body has any valid token replaced.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHttpServer } from '../../../src/http/server.js';
@@ -26,8 +26,9 @@ test('redactUrl keeps the path and the query names, never the values', () => {
   assert.equal(redactUrl('/api/kill'), '/api/kill');
 });
 
-test('the operator token in the query string, a wrong header or the body is in no log file nor audit action', async () => {
+test('the operator token in the query string, a wrong header or the body is in no log file nor audit action', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'hmm-leak-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
   const log = createLogger({ file: join(root, 'ops', 'logs', 'ops.log'), stdout: false, level: 'trace' });
   const actions: ControlAction[] = [];
   const app = await createHttpServer({ log, token: tokens, onControlAction: (a) => actions.push(a) });

@@ -8,9 +8,9 @@
 // its bars span a minute of market time each, so in a few wall seconds it takes one or two
 // allocation steps where the replay, on market time, takes one per bar. What holds and is
 // asserted: no promotion in either run, and the allocation weights are the same at the end.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Bar } from '../../../src/core/marketData.js';
@@ -21,7 +21,13 @@ import { startStack } from '../../../src/app/stack.js';
 import { stackPaths } from '../../../src/ops/paths.js';
 import { runReplay } from '../../../src/replay/replay.js';
 
-const fresh = () => join(mkdtempSync(join(tmpdir(), 'hmm-parity-')), 'root');
+const made: string[] = [];
+const fresh = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hmm-parity-'));
+  made.push(dir);
+  return join(dir, 'root');
+};
+after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 const seq = (root: string) => readFileSync(join(root, 'engine/logs/orders.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => {
   const o = JSON.parse(l) as Record<string, unknown>;
   return [o.event, o.model, o.symbol, o.side, o.qty, o.fill_price ?? null, o.client_order_id].join(' ');

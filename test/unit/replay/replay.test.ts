@@ -1,16 +1,22 @@
 // The whole-stack replay: deterministic for a seed (same orders, fills, lifecycle and
 // allocation history in two fresh roots), the live artefacts plus the report written, and a
 // root that has state refused.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { symbol as toSymbol } from '../../../src/core/ids.js';
 import type { Bar } from '../../../src/core/marketData.js';
 import { ReplayError, runReplay, type ReplayReport } from '../../../src/replay/replay.js';
 
-const fresh = () => join(mkdtempSync(join(tmpdir(), 'hmm-replay-')), 'root');
+const made: string[] = [];
+const fresh = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hmm-replay-'));
+  made.push(dir);
+  return join(dir, 'root');
+};
+after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 // Every field of every order-log line except routing_time, the engine's wall-clock latency
 // measurement (performance.now(), not the stack's Clock: how long the CPU took, not a decision).
 const orderLines = (root: string) => readFileSync(join(root, 'engine/logs/orders.jsonl'), 'utf8').split('\n').filter(Boolean)
