@@ -10,9 +10,9 @@
 // asserted: no promotion in either run, and the allocation weights are the same at the end.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Scratch } from '../../support/scratch.js';
 import type { Bar } from '../../../src/core/marketData.js';
 import { loadConfig } from '../../../src/config/config.js';
 import { symbol as toSymbol } from '../../../src/core/ids.js';
@@ -21,13 +21,9 @@ import { startStack } from '../../../src/app/stack.js';
 import { stackPaths } from '../../../src/ops/paths.js';
 import { runReplay } from '../../../src/replay/replay.js';
 
-const made: string[] = [];
-const fresh = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hmm-parity-'));
-  made.push(dir);
-  return join(dir, 'root');
-};
-after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+const scratch = new Scratch('parity');
+const fresh = () => join(scratch.root('run'), 'root');
+after(() => scratch.cleanup());
 const seq = (root: string) => readFileSync(join(root, 'engine/logs/orders.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => {
   const o = JSON.parse(l) as Record<string, unknown>;
   return [o.event, o.model, o.symbol, o.side, o.qty, o.fill_price ?? null, o.client_order_id].join(' ');

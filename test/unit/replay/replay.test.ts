@@ -3,20 +3,16 @@
 // root that has state refused.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Scratch } from '../../support/scratch.js';
 import { symbol as toSymbol } from '../../../src/core/ids.js';
 import type { Bar } from '../../../src/core/marketData.js';
 import { ReplayError, runReplay, type ReplayReport } from '../../../src/replay/replay.js';
 
-const made: string[] = [];
-const fresh = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hmm-replay-'));
-  made.push(dir);
-  return join(dir, 'root');
-};
-after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+const scratch = new Scratch('replay');
+const fresh = () => join(scratch.root('run'), 'root');
+after(() => scratch.cleanup());
 // Every field of every order-log line except routing_time, the engine's wall-clock latency
 // measurement (performance.now(), not the stack's Clock: how long the CPU took, not a decision).
 const orderLines = (root: string) => readFileSync(join(root, 'engine/logs/orders.jsonl'), 'utf8').split('\n').filter(Boolean)
