@@ -352,7 +352,7 @@ export async function buildControlPlane(d: ControlPlaneDeps, core: ControlPlaneC
       exportPacingMs: d.exportPacingMs ?? 0,
     }];
   const replicatedAllocator = coordination
-    ? new ReplicatedAllocator(allocatorArgs, { ...coordination.allocationReplication, path: paths.capitalAllocations, policy: () => capitalPolicy.current, log, metrics, clock })
+    ? new ReplicatedAllocator(allocatorArgs, coordination.allocationReplication)
     : null;
   const allocator: Allocator = replicatedAllocator ?? new CapitalAllocator(...allocatorArgs);
 

@@ -50,24 +50,25 @@ export class ReplicatedAllocator implements Allocator {
   private readonly make: () => CapitalAllocator;
   private mirror: AllocationsDoc | null = null;
   private leadership: AllocationLeadership | null = null;
+  /** The allocator's own file, policy, log, gauges and clock (its arguments): the file a
+   *  follower mirrors to, the loop's period, the published time. */
+  private readonly path: string;
+  private readonly policy: () => CapitalPolicy;
+  private readonly log: Logger;
+  private readonly metrics: Metrics | null;
   private readonly clock: Clock;
   private loopTimer: TimerHandle | null = null;
   private looping = false;
   writes = 0;
   refused = 0;
 
-  constructor(
-    args: ConstructorParameters<typeof CapitalAllocator>,
-    private readonly r: AllocationReplication & {
-      readonly path: string;
-      readonly policy: () => CapitalPolicy;
-      readonly log: Logger;
-      readonly metrics: Metrics | null;
-      /** The stack's clock: the loop's period and the published time (WallClock when absent). */
-      readonly clock?: Clock;
-    },
-  ) {
-    this.clock = r.clock ?? new WallClock();
+  constructor(args: ConstructorParameters<typeof CapitalAllocator>, private readonly r: AllocationReplication) {
+    const [path, policy, , , log, metrics, extras] = args;
+    this.path = path;
+    this.policy = policy;
+    this.log = log;
+    this.metrics = metrics;
+    this.clock = extras?.clock ?? new WallClock();
     this.make = () => new CapitalAllocator(...args);
     this.inner = this.make();
   }
@@ -107,7 +108,7 @@ export class ReplicatedAllocator implements Allocator {
     const doc: AllocationsDoc = { token: l.token, holder: this.r.holder, ts: this.clock.now(), file };
     if ((await this.r.store.writeAllocations(doc)) === 'fenced') {
       this.refused++;
-      this.r.log.error({ fencing_token: l.token }, `[ALLOC] allocation write REFUSED by fencing: token ${l.token} is no longer the latest (another replica leads); this replica stops allocating`);
+      this.log.error({ fencing_token: l.token }, `[ALLOC] allocation write REFUSED by fencing: token ${l.token} is no longer the latest (another replica leads); this replica stops allocating`);
       this.r.onFenced(l.token);
       return file;
     }
@@ -121,8 +122,8 @@ export class ReplicatedAllocator implements Allocator {
     if (this.leadership !== null) return;
     if (this.mirror !== null && this.mirror.ts >= doc.ts) return;
     this.mirror = doc;
-    writeJsonAtomic(this.r.path, doc.file);
-    for (const [m, q] of Object.entries(doc.file.capital_quota_usd)) this.r.metrics?.capitalQuota.set({ model: m }, q);
+    writeJsonAtomic(this.path, doc.file);
+    for (const [m, q] of Object.entries(doc.file.capital_quota_usd)) this.metrics?.capitalQuota.set({ model: m }, q);
   }
 
   start(): void {
@@ -130,9 +131,9 @@ export class ReplicatedAllocator implements Allocator {
     this.looping = true;
     const tick = () => {
       if (!this.looping) return;
-      this.step().catch((err) => this.r.log.error({ err }, `[ALLOC] allocation step failed: ${(err as Error).message}`)).finally(() => {
+      this.step().catch((err) => this.log.error({ err }, `[ALLOC] allocation step failed: ${(err as Error).message}`)).finally(() => {
         if (!this.looping) return;
-        this.loopTimer = this.clock.setTimeout(tick, this.r.policy().refresh_sec * 1000);
+        this.loopTimer = this.clock.setTimeout(tick, this.policy().refresh_sec * 1000);
       });
     };
     tick();

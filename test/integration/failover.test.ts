@@ -114,7 +114,7 @@ test('a stale leader\'s allocation write is refused by fencing; the successor\'s
   let fenced = 0;
   const allocator = (holder: string, file: string) => new ReplicatedAllocator(
     [join(dir, file), () => DEFAULT_CAPITAL_POLICY, () => ['m1', 'm2'], async () => 10_000, silentLogger(), null, {}] satisfies ConstructorParameters<typeof CapitalAllocator>,
-    { store, holder, path: join(dir, file), policy: () => DEFAULT_CAPITAL_POLICY, log: silentLogger(), metrics: null, onFenced: () => { fenced++; } },
+    { store, holder, onFenced: () => { fenced++; } },
   );
   const allocA = allocator('replica_a', 'a.json');
   const allocB = allocator('replica_b', 'b.json');
