@@ -2,12 +2,10 @@
 // and trades booked on each day, from the replay `hmm export-pnl` makes (ops/pnlReplay.ts: fills
 // in ledger order, per model and symbol), each counted on the day of its trade time, in one pass
 // however many days are asked for. Read-only: the ledgers are opened read-only, running or not.
-import { join } from 'node:path';
 import { type Fixed, fx, toNumber } from '../core/decimal.js';
 import type { Fill } from '../core/order.js';
-import { Ledger } from '../engine/ledger.js';
 import type { StackPaths } from './paths.js';
-import { ledgerFiles } from './pnlExport.js';
+import { readEachLedger } from './pnlExport.js';
 import { replayPnl } from './pnlReplay.js';
 
 const DAY_MS = 86_400_000;
@@ -49,22 +47,16 @@ export function dailyPnl(fills: Iterable<Fill>, days: number | null, now: number
 
 /** Every engine ledger under engine/state, read-only: days per venue, summed. */
 export function dailyPnlFromLedgers(paths: StackPaths, days: number | null, now: number): DayPnl[] {
-  const files = ledgerFiles(paths);
   const sum = new Map<string, { realized: number; fees: number; trades: number }>();
-  for (const file of files) {
-    const ledger = new Ledger(join(paths.engineStateDir, file), 'normal', { readonly: true });
-    try {
-      for (const d of dailyPnl(ledger.fills(), days, now)) {
-        const s = sum.get(d.day) ?? { realized: 0, fees: 0, trades: 0 };
-        s.realized += d.realized;
-        s.fees += d.fees;
-        s.trades += d.trades;
-        sum.set(d.day, s);
-      }
-    } finally {
-      ledger.close();
+  const venues = readEachLedger(paths, (_venue, ledger) => {
+    for (const d of dailyPnl(ledger.fills(), days, now)) {
+      const s = sum.get(d.day) ?? { realized: 0, fees: 0, trades: 0 };
+      s.realized += d.realized;
+      s.fees += d.fees;
+      s.trades += d.trades;
+      sum.set(d.day, s);
     }
-  }
-  if (files.length === 0) return dailyPnl([], days, now);
+  });
+  if (venues.length === 0) return dailyPnl([], days, now);
   return [...sum.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([day, s]) => ({ day, ...s }));
 }

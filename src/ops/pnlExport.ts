@@ -72,21 +72,33 @@ export function pnlRows(venue: string, startingCash: Fixed, fills: Iterable<Fill
 export function dayStartEquity(paths: StackPaths, now = Date.now()): Record<string, number> {
   const start = parseDay(undefined, now).start;
   const out: Record<string, number> = {};
-  for (const file of ledgerFiles(paths)) {
-    const ledger = new Ledger(join(paths.engineStateDir, file), 'normal', { readonly: true });
+  readEachLedger(paths, (venue, ledger) => {
+    out[venue] = replayPnl(ledger.storedStartingCash() ?? fx(0), ledger.fills(), start).equity();
+  });
+  return out;
+}
+
+/**
+ * Opens each engine ledger under the root read-only (a report never writes to a ledger, running
+ * stack or not), in venue order, hands it to `read` and closes it. The venues read: none before
+ * any engine has run.
+ */
+export function readEachLedger(paths: StackPaths, read: (venue: string, ledger: Ledger) => void): string[] {
+  const venues = ledgerVenues(paths);
+  for (const venue of venues) {
+    const ledger = new Ledger(paths.ledger(venue), 'normal', { readonly: true });
     try {
-      out[file.replace(/\.ledger\.sqlite$/, '')] = replayPnl(ledger.storedStartingCash() ?? fx(0), ledger.fills(), start).equity();
+      read(venue, ledger);
     } finally {
       ledger.close();
     }
   }
-  return out;
+  return venues;
 }
 
-/** The engine ledgers under the root (file names, sorted); none before any engine has run. */
-export function ledgerFiles(paths: StackPaths): string[] {
+function ledgerVenues(paths: StackPaths): string[] {
   try {
-    return readdirSync(paths.engineStateDir).filter((f) => f.endsWith('.ledger.sqlite')).sort();
+    return readdirSync(paths.engineStateDir).filter((f) => f.endsWith('.ledger.sqlite')).sort().map((f) => f.replace(/\.ledger\.sqlite$/, ''));
   } catch {
     return []; // no engine has run yet
   }
@@ -95,16 +107,9 @@ export function ledgerFiles(paths: StackPaths): string[] {
 export function exportPnlCsv(paths: StackPaths, date?: string): { path: string; rows: number } {
   const day = parseDay(date);
   const rows: string[] = [];
-  for (const file of ledgerFiles(paths)) {
-    const venue = file.replace(/\.ledger\.sqlite$/, '');
-    // Read-only: an export never writes to a ledger, running stack or not.
-    const ledger = new Ledger(join(paths.engineStateDir, file), 'normal', { readonly: true });
-    try {
-      rows.push(...pnlRows(venue, ledger.storedStartingCash() ?? fx(0), ledger.fills(), day));
-    } finally {
-      ledger.close();
-    }
-  }
+  readEachLedger(paths, (venue, ledger) => {
+    rows.push(...pnlRows(venue, ledger.storedStartingCash() ?? fx(0), ledger.fills(), day));
+  });
   const path = join(paths.exportsDir, `pnl_${day.day}.csv`);
   try {
     writeFileAtomic(path, [PNL_CSV_HEADER, ...rows].join('\n') + '\n');
