@@ -21,7 +21,6 @@ export interface MetricsCollectorOptions {
 const POSTERIOR_KEY = /^posterior_(\d{1,2})$/;
 const ALERT_SEVERITIES = ['INFO', 'WARNING', 'CRITICAL'] as const;
 
-
 export class MetricsCollector {
   private timer: NodeJS.Timeout | null = null;
   private inflight: Promise<void> | null = null;
