@@ -177,7 +177,7 @@ export type MarksLoad =
 
 /** Why a parsed marks file is not one PersistedMarks wrote, or null when it is. Stricter than
  *  ProducerMarks.restore (which skips a bad entry): a file with one bad entry is not trusted. */
-export function marksFileProblem(v: unknown): string | null {
+function marksFileProblem(v: unknown): string | null {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not an object';
   const marks = (v as { marks?: unknown }).marks;
   if (typeof marks !== 'object' || marks === null || Array.isArray(marks)) return '"marks" is not an object';

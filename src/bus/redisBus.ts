@@ -204,23 +204,28 @@ export class RedisBus implements Bus {
   }
 
   /** Raises `marks` to each producer's highest seq among the entries up to `untilId`. */
-  private async seedMarksUpTo(untilId: string, marks: ProducerMarks, pageSize = 1_000): Promise<{ producers: number; entries: number }> {
+  private async seedMarksUpTo(untilId: string, marks: ProducerMarks): Promise<{ producers: number; entries: number }> {
     const high: Record<string, number> = {};
     let entries = 0;
-    let from = '-';
-    for (;;) {
-      const page = (await this.publisher.xrange(this.stream, from, untilId, 'COUNT', pageSize)) as [string, string[]][];
-      for (const [, fields] of page) {
-        const id = fieldMap(fields)['i'];
-        const e = id === undefined ? null : parseEventId(id);
-        if (e === null) continue;
-        entries++;
-        if ((high[e.producer] ?? 0) < e.seq) high[e.producer] = e.seq;
-      }
-      if (page.length < pageSize) break;
-      from = `(${page[page.length - 1]![0]}`;
+    for await (const [, fields] of this.entriesBetween('-', untilId)) {
+      const id = fieldMap(fields)['i'];
+      const e = id === undefined ? null : parseEventId(id);
+      if (e === null) continue;
+      entries++;
+      if ((high[e.producer] ?? 0) < e.seq) high[e.producer] = e.seq;
     }
     return { producers: marks.restore({ marks: high }), entries };
+  }
+
+  /** The stream's raw entries from `from` (an XRANGE start: '-' or '(<id>') up to `untilId`
+   *  inclusive, oldest first, read a page at a time. */
+  private async *entriesBetween(from: string, untilId: string, pageSize = 1_000): AsyncGenerator<[string, string[]]> {
+    for (;;) {
+      const page = (await this.publisher.xrange(this.stream, from, untilId, 'COUNT', pageSize)) as [string, string[]][];
+      yield* page;
+      if (page.length < pageSize) return;
+      from = `(${page[page.length - 1]![0]}`;
+    }
   }
 
   publish<T extends Topic>(topic: T, payload: BusTopics[T]): void {
@@ -314,15 +319,9 @@ export class RedisBus implements Bus {
     const entries: StreamEntry[] = [];
     const first = (await this.publisher.xrange(this.stream, '-', '+', 'COUNT', 1)) as [string, string[]][];
     const trimmed = first.length > 0 && compareStreamIds(first[0]![0], afterId) > 0 && (await this.streamInfo()).trimmed !== 0;
-    let from = `(${afterId}`;
-    for (;;) {
-      const page = (await this.publisher.xrange(this.stream, from, untilId, 'COUNT', pageSize)) as [string, string[]][];
-      for (const [id, fields] of page) {
-        const e = decodeEntry(id, fields);
-        if (e !== null) entries.push(e);
-      }
-      if (page.length < pageSize) break;
-      from = `(${page[page.length - 1]![0]}`;
+    for await (const [id, fields] of this.entriesBetween(`(${afterId}`, untilId, pageSize)) {
+      const e = decodeEntry(id, fields);
+      if (e !== null) entries.push(e);
     }
     return { entries, trimmed };
   }

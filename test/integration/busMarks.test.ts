@@ -19,6 +19,7 @@ import { PersistedMarks, openBus } from '../../src/app/processBus.js';
 import type { Bus } from '../../src/bus/bus.js';
 import type { AlertPayload } from '../../src/bus/topics.js';
 import { silentLogger } from '../../src/obs/logger.js';
+import { until } from '../support/hmmProcess.js';
 
 const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `hmm-test-marks-${randomBytes(4).toString('hex')}:`;
@@ -45,14 +46,6 @@ function titles(bus: Bus): string[] {
   const seen: string[] = [];
   bus.subscribe('alert', (a) => void seen.push(a.title));
   return seen;
-}
-
-async function until(what: string, cond: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 test('a damaged marks file: set aside, ERROR, marks rebuilt from the stream — a re-sent batch is dropped, the next event taken', async () => {
@@ -86,7 +79,7 @@ test('a damaged marks file: set aside, ERROR, marks rebuilt from the stream — 
   // The engine's answer for 2..3 was lost: it re-sends them, then relays 4.
   await engine.appendEvents([event(2), event(3)]);
   await engine.appendEvents([event(4)]);
-  await until('both consumers to read the new event', () => taken.includes('a4') && bareTaken.includes('a4'));
+  await until('both consumers to read the new event', () => taken.includes('a4') && bareTaken.includes('a4'), 5_000);
 
   assert.deepEqual(taken, ['a4'], 'the re-sent copies are dropped, the new event is taken');
   assert.equal((ops as RedisBus).stats().duplicates, 2);

@@ -3,10 +3,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { LeaderLease, type LeaderLeaseOptions } from '../../src/ops/cluster/leaderLease.js';
+import { tcpRelay } from '../support/tcpRelay.js';
 
 const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const admin = new Redis(URL);
@@ -141,42 +141,17 @@ test('a lease someone else took (a renewal finds another holder) ends leadership
   assert.equal(a.lease.isLeader(), false);
 });
 
-/** A TCP relay to Redis that can go silent like a partition: the connections stay open and what
- *  is sent is kept, never answered, until the relay is closed (which resets them). */
-async function silenceableRelay(): Promise<{ url: string; silence(): void; close(): void }> {
-  const target = new globalThis.URL(URL);
-  const sockets: Socket[] = [];
-  let silent = false;
-  const server = createServer((client) => {
-    const upstream = connect(Number(target.port || 6379), target.hostname);
-    sockets.push(client, upstream);
-    client.on('data', (d) => { if (!silent) upstream.write(d); });
-    upstream.on('data', (d) => { if (!silent) client.write(d); });
-    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
-      a.on('error', () => b.destroy());
-      a.on('close', () => b.destroy());
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    silence: () => { silent = true; },
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
-
 test('a leader whose renewal is never answered (a partition) steps down at its deadline, even when its timer fires before its clock gets there', async () => {
   // The watchdog is what ends leadership when a renewal hangs, and a Node timer can fire up to
   // about 1 ms before performance.now() reaches the time it was set for (whole milliseconds from
   // a truncated start). Played here in full by a lease clock that runs at half the timers' speed:
   // every time the watchdog fires, the clock says the deadline is still ahead.
   const p = newPrefix();
-  const relay = await silenceableRelay();
+  // A relay to Redis that can go silent like a partition (test/support/tcpRelay.ts).
+  const target = new globalThis.URL(URL);
+  const relay = await tcpRelay({ host: target.hostname, port: Number(target.port || 6379) });
   const t0 = performance.now();
-  const a = lease(p, 'hang-a', { url: relay.url, hostNow: () => t0 + (performance.now() - t0) / 2 });
+  const a = lease(p, 'hang-a', { url: `redis://127.0.0.1:${relay.port}`, hostNow: () => t0 + (performance.now() - t0) / 2 });
   await a.lease.start();
   assert.equal(a.lease.isLeader(), true);
   // The counterpart: while renewals are answered, the slow clock ends nothing.

@@ -9,44 +9,28 @@
 // the fail-over is announced. The counterpart: a client its owner closed stays closed.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Socket, connect, createServer } from 'node:net';
 import type { Redis } from 'ioredis';
 import { createRedis } from '../../src/bus/redisConnection.js';
 import { until } from '../support/hmmProcess.js';
 import { type SentinelGroup, startSentinelGroup } from '../support/redisSentinel.js';
+import { type TcpRelay, tcpRelay } from '../support/tcpRelay.js';
 
 let group: SentinelGroup | null = null;
 const clients: Redis[] = [];
-const sockets: Socket[] = [];
-let relay: ReturnType<typeof createServer> | null = null;
+let relay: TcpRelay | null = null;
 
 after(async () => {
   for (const c of clients) c.disconnect();
-  for (const s of sockets) s.destroy();
   relay?.close();
   await group?.stop();
 });
 
-/** A sentinel that answers `delayMs` late: a relay to a real one that holds each reply. */
-async function slowSentinel(port: number, delayMs: number): Promise<number> {
-  relay = createServer((client) => {
-    const upstream = connect(port, '127.0.0.1');
-    sockets.push(client, upstream);
-    client.on('data', (d) => upstream.write(d));
-    upstream.on('data', (d) => setTimeout(() => client.writable && client.write(d), delayMs));
-    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
-      a.on('error', () => b.destroy());
-      a.on('close', () => b.destroy());
-    }
-  });
-  await new Promise<void>((r) => relay!.listen(0, '127.0.0.1', r));
-  return (relay.address() as { port: number }).port;
-}
-
 test('a Sentinel client that is reconnecting when the fail-over is announced reaches the new primary', async () => {
   const g = await startSentinelGroup();
   group = g;
-  const slow = await slowSentinel(g.sentinelPorts[0]!, 4_000);
+  // A sentinel that answers 4 s late: a relay to a real one that holds each reply.
+  relay = await tcpRelay({ host: '127.0.0.1', port: g.sentinelPorts[0]! }, { replyDelayMs: 4_000 });
+  const slow = relay.port;
   const endpoint = { kind: 'sentinel' as const, name: g.name, sentinels: [{ host: '127.0.0.1', port: slow }, ...g.sentinelPorts.map((port) => ({ host: '127.0.0.1', port }))] };
   // The engine's reachability watch's options (app/processBus.ts).
   const watch = createRedis(endpoint, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 1_000, retryStrategy: (n) => Math.min(1_000, 100 * n), connectionName: 'hmm-watch:test' });
