@@ -11,7 +11,8 @@
 // neither. They are copied byte for byte from the file (a report may shorten a long line; the
 // evidence does not). A whole file is moved with link + unlink, so an earlier `<file>.damaged`
 // is never overwritten: the next free `<file>.damaged.2`, `.3`, … is taken instead.
-import { closeSync, existsSync, fstatSync, fsyncSync, linkSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, linkSync, openSync, readSync, renameSync, unlinkSync } from 'node:fs';
+import { writeAll } from './writeAll.js';
 
 /** A damaged line set aside: where it was (1-based), why, and its text (long lines shortened). */
 export interface QuarantinedLine {
@@ -160,9 +161,4 @@ export function damagedLineId(line: string, key: string): string | null {
   } catch { /* not JSON: try the raw text */ }
   const m = new RegExp(`"${key}"\\s*:\\s*"([^"\\\\]{1,128})"`).exec(line);
   return m?.[1] ?? null;
-}
-
-function writeAll(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
