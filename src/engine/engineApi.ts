@@ -4,7 +4,7 @@
 // carries everything HttpEngineHandle needs, so a control plane in another process reaches
 // this engine exactly as the embedded one reaches it in-process.
 import { timeOrderedOrderId } from '../core/orderIds.js';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ZERO, fx, toDecimalString, type Fixed } from '../core/decimal.js';
 import { modelId, symbol as toSymbol, type Symbol } from '../core/ids.js';
 import type { Bar } from '../core/marketData.js';
@@ -26,6 +26,13 @@ import type { NotionalIntent, NotionalOrderRequest } from './sizing.js';
 // never a failed bind answered with 500.
 const decimalInput = { anyOf: [{ type: 'string', pattern: '^[0-9]{1,10}(\\.[0-9]{1,8})?$' }, { type: 'number', exclusiveMinimum: 0, maximum: 9_999_999_999 }] } as const;
 const moneyInput = { anyOf: [{ type: 'string', pattern: '^[0-9]{1,10}(\\.[0-9]{1,8})?$' }, { type: 'number', minimum: 0, maximum: 9_999_999_999 }] } as const;
+
+/** Who a sweep or a stop acknowledgement is recorded against. Every caller presents the
+ *  operator token: a direct call is operator:<fingerprint>; one the Ops API relays names its
+ *  own caller in the body's `actor`, recorded as that caller via the token that reached here. */
+function relayedActor(req: FastifyRequest, actor: string | undefined): string {
+  return actor ? `${actor} via ${actorOf(req)}` : actorOf(req);
+}
 
 function toFixed(value: string | number | undefined, field: string): Fixed | null {
   if (value === undefined) return null;
@@ -178,11 +185,8 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
         response: { 200: { type: 'object', properties: { canceled: { type: 'integer' } } }, 400: errorSchema, 401: errorSchema },
       },
     }, async (req) => {
-      // Every caller here presents the operator token, so the sweep is recorded against it: a
-      // direct call as operator:<fingerprint>, one relayed by the Ops API as its caller (the
-      // body's actor) via the token that reached the engine, as /stop/ack records it.
       const b = (req.body ?? {}) as { actor?: string };
-      return { canceled: await engine.cancelAllOpen(b.actor ? `${b.actor} via ${actorOf(req)}` : actorOf(req)) };
+      return { canceled: await engine.cancelAllOpen(relayedActor(req, b.actor)) };
     });
 
     // Not /orders/recent: that path is the order whose client id is "recent".
@@ -330,7 +334,7 @@ export function engineRoutes(engine: Engine, registry: Registry | null, opts: En
       },
     }, async (req, reply) => {
       const b = (req.body ?? {}) as { actor?: string; note?: string };
-      const r = engine.ack(b.actor ? `${b.actor} via ${actorOf(req)}` : actorOf(req), b.note ?? null);
+      const r = engine.ack(relayedActor(req, b.actor), b.note ?? null);
       return reply.code(stopAckStatusOf(r)).send(r);
     });
 

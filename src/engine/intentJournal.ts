@@ -3,7 +3,7 @@
 // its database file, appends on recordIntent(), settles lines as its commits land and reads the
 // unsettled ones back at start-up (ledger.ts recoverJournal).
 import { closeSync, fdatasyncSync, ftruncateSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
-import { moveLinesAside, scanLines } from '../util/quarantine.js';
+import { damagedLineId, moveLinesAside, scanLines } from '../util/quarantine.js';
 import type { Order } from '../core/order.js';
 
 /** The intent journal is compacted after a commit once it holds more than this. */
@@ -159,15 +159,4 @@ export function validateIntent(v: unknown): string | null {
   if (l.price !== null && (typeof l.price !== 'string' || !INTEGER.test(l.price))) return `price ${JSON.stringify(l.price)} is not an integer in raw units or null`;
   if (typeof l.ts !== 'number' || !Number.isFinite(l.ts)) return 'ts is not a number';
   return null;
-}
-
-/** The order id a damaged line holds under `key`, when it can still be read (for
- *  reconciliation): from the JSON, else from the raw text. `key` is a plain field name. */
-export function damagedLineId(line: string, key: string): string | null {
-  try {
-    const v = JSON.parse(line) as unknown;
-    if (typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[key] === 'string') return (v as Record<string, string>)[key]!;
-  } catch { /* not JSON: try the raw text */ }
-  const m = new RegExp(`"${key}"\\s*:\\s*"([^"\\\\]{1,128})"`).exec(line);
-  return m?.[1] ?? null;
 }

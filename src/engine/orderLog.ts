@@ -5,8 +5,8 @@
 // gzipped (util/rotatingFile.ts); the live name never changes. At open, a line anywhere in the
 // live file that is not an order event (validateOrderLogLine) is quarantined to
 // orders.jsonl.damaged and listed in `damaged` for the engine's recovery report.
-import { damagedLineId } from './intentJournal.js';
 import { DEFAULT_ROTATION, RotatingFile, type QuarantinedLine, type RotatingFileOptions, type RotationPolicy } from '../util/rotatingFile.js';
+import { damagedLineId } from '../util/quarantine.js';
 
 export interface OrderLogLine {
   readonly ts: string;

@@ -1,7 +1,8 @@
 // The one table from an outcome to the HTTP status both APIs answer with, and its reverse.
 // The engine API answers a submit, a cancel and a notional order it did not size with it; both
-// APIs answer a stop acknowledgement with it; the Ops API answers a routed signal with it; HttpEngineHandle reads an engine's answer back into an outcome with the same table, so
-// the three translations cannot drift apart.
+// APIs answer a stop acknowledgement with it; the Ops API answers a routed signal with it;
+// HttpEngineHandle reads an engine's answer back into an outcome with the same tables, so the
+// translations cannot drift apart.
 //
 // Why here and typed by plain strings: http sits below engine in the layer order (engines
 // and the Ops API both build on it), so it may not import SubmitOutcome or the risk rails'

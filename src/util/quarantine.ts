@@ -2,7 +2,8 @@
 // Owns: the scan of a line file for damaged lines and their move to `<file>.damaged` (the
 // RotatingFile logs, the engine's intent journal), and the move of a whole state file that
 // cannot be used (a JSON document that does not parse or has the wrong shape) to
-// `<file>.damaged`.
+// `<file>.damaged`; and the order id read back from a damaged line (damagedLineId), which the
+// order log and the intent journal both hand to the start-up reconciliation.
 //
 // Why evidence first: the damaged bytes are appended to `<file>.damaged` and fsynced before the
 // live file is rewritten without them (sound lines copied to a temp file, fsynced, renamed over
@@ -10,7 +11,8 @@
 // neither. They are copied byte for byte from the file (a report may shorten a long line; the
 // evidence does not). A whole file is moved with link + unlink, so an earlier `<file>.damaged`
 // is never overwritten: the next free `<file>.damaged.2`, `.3`, … is taken instead.
-import { closeSync, existsSync, fstatSync, fsyncSync, linkSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, linkSync, openSync, readSync, renameSync, unlinkSync } from 'node:fs';
+import { writeAll } from './writeAll.js';
 
 /** A damaged line set aside: where it was (1-based), why, and its text (long lines shortened). */
 export interface QuarantinedLine {
@@ -27,7 +29,7 @@ export interface LineScan {
 }
 
 /** Lines longer than this are damage whatever they hold (no writer here makes one). */
-export const MAX_LINE_BYTES = 1 << 20;
+const MAX_LINE_BYTES = 1 << 20;
 /** A damaged line's text in a report is cut to this many characters. */
 const REPORT_CHARS = 4096;
 
@@ -150,7 +152,13 @@ export function quarantineFile(path: string): string {
   }
 }
 
-function writeAll(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+/** The order id a damaged line holds under `key`, when it can still be read (for
+ *  reconciliation): from the JSON, else from the raw text. `key` is a plain field name. */
+export function damagedLineId(line: string, key: string): string | null {
+  try {
+    const v = JSON.parse(line) as unknown;
+    if (typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[key] === 'string') return (v as Record<string, string>)[key]!;
+  } catch { /* not JSON: try the raw text */ }
+  const m = new RegExp(`"${key}"\\s*:\\s*"([^"\\\\]{1,128})"`).exec(line);
+  return m?.[1] ?? null;
 }

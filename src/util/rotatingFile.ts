@@ -11,12 +11,13 @@
 // owner gives a line validator, a damaged line anywhere in the live file (a bad sector, a
 // hand edit) is moved to `<file>.damaged` at open and listed in `damaged`, so the file reads
 // back whole again and the owner can name each line in its recovery report.
-import { createReadStream, createWriteStream, closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, truncateSync, unlinkSync, writeSync, appendFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, truncateSync, unlinkSync, appendFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { reportStorageFault } from './storageHealth.js';
 import { type QuarantinedLine, moveLinesAside, scanLines } from './quarantine.js';
+import { writeAll } from './writeAll.js';
 
 export type { QuarantinedLine } from './quarantine.js';
 
@@ -267,15 +268,15 @@ export class RotatingFile {
 
   /** Every line of the live file checked; the damaged ones moved to `<file>.damaged`
    *  (util/quarantine.ts: evidence kept before anything is removed). */
-  private quarantineDamaged(validate: (line: string) => string | null): QuarantinedLine[] {
+  private quarantineDamaged(validate: (line: string) => string | null): readonly QuarantinedLine[] {
     let scan;
     try {
-      scan = scanLines(this.path, (text) => validate(text));
+      scan = scanLines(this.path, validate);
     } catch (err) {
       if ((err as { code?: string }).code === 'ENOENT') return []; // no live file yet
       throw err;
     }
-    const damaged = [...scan.damaged];
+    const { damaged } = scan;
     if (damaged.length === 0) return damaged;
     let keptIn: string;
     try {
@@ -399,11 +400,6 @@ export class RotatingFile {
     const listener = this.onEvent;
     if (listener) process.nextTick(() => listener(e));
   }
-}
-
-function writeAll(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
 
 function escapeRe(s: string): string {

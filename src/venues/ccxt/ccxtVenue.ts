@@ -891,7 +891,6 @@ export class CcxtVenue implements Venue {
     if (c.feeBase > 0n && base !== undefined) this.baseFees.set(base, ((this.baseFees.get(base) ?? ZERO) + c.feeBase) as Fixed);
   }
 
-
   private async ensureFeePrice(ccy: string, quote: string): Promise<void> {
     const key = `${ccy}/${quote}`;
     const cached = this.feePrices.get(key);
