@@ -64,7 +64,7 @@ export class BotApi {
   }
 
   /** Removes the token from any text (URLs in error messages, bodies echoed back). */
-  scrub(text: string): string {
+  private scrub(text: string): string {
     return text.split(this.opts.token).join('[REDACTED]');
   }
 
