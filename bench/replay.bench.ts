@@ -17,7 +17,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StepPhases, runReplay, settle } from '../src/replay/replay.js';
+import { StepPhases, cpuMicros, runReplay, settle } from '../src/replay/replay.js';
 
 const steps = Number(process.argv[2] ?? 2_000);
 const runs = Number(process.argv[3] ?? 1);
@@ -27,10 +27,6 @@ if (unknown.length > 0) throw new Error(`unknown mode(s) ${unknown.join(', ')}: 
 const noRefits = modes.includes('no-refits');
 const SETTLES = 20_000;
 
-const cpuMicros = (): number => {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-};
 /** CPU µs of one process.cpuUsage() read (best of 3 × 100,000). */
 function probeCost(): number {
   let best = Infinity;

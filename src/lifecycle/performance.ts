@@ -10,6 +10,7 @@
 // ratio. With an evidence policy, Sharpe and Sortino are null with the reason until the model
 // has the policy's bars and trades (evidencePolicy.ts).
 // State is plain JSON so the tracker can persist it and resume after a restart.
+import { drawdownRatio } from '../core/drawdown.js';
 import { addObservation, annualisePerBar, emptyMoments, reviveMoments, seriesStats, type Moments } from './evidence.js';
 import { annualisedSharpeError, judgeEvidence, type EvidencePolicy } from './evidencePolicy.js';
 
@@ -150,7 +151,7 @@ export class PerformanceAccumulator {
       s.sumDtMs += ts - s.lastTs;
       s.index *= 1 + r;
       if (s.index > s.peak) s.peak = s.index;
-      const dd = s.peak > 0 ? (s.peak - s.index) / s.peak : 0;
+      const dd = drawdownRatio(s.peak, s.index);
       if (dd > s.maxDrawdown) s.maxDrawdown = dd;
     }
     if (s.lastTs === null || ts > s.lastTs) s.lastTs = ts;

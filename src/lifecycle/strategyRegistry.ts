@@ -467,13 +467,13 @@ export class ModelFleet {
   }
 
   /** The periodic scan (every 10 s of the stack's clock, once per bar in a replay, at most
-   *  every 250 ms of host time): scan(), skipped while no store directory changed. Listing every store and reading each version's
-   *  metadata is only needed when one did: a saved version renames a file into its store's
-   *  directory, a new store adds one to the models directory, and both move that directory's
-   *  mtime. While a directory is fresh (stamp null: it changed in the last 2 s) it is listed
-   *  again at most every 250 ms of host time — a walk-forward refit in a replay would otherwise
-   *  make every scan of the next 2 s a full one; once settled, its stamp differs from the null
-   *  recorded and the full listing runs once more. */
+   *  every 250 ms of host time): scan(), skipped while no store directory changed. Listing
+   *  every store and reading each version's metadata is only needed when one did: a saved
+   *  version renames a file into its store's directory, a new store adds one to the models
+   *  directory, and both move that directory's mtime. While a directory is fresh (stamp null:
+   *  it changed in the last 2 s) every check lists it again, so at most every 250 ms of host
+   *  time; once settled, its stamp differs from the null recorded and the full listing runs
+   *  once more. */
   scanIfChanged(): Model[] {
     // Files are host-time things: looked at no more than every 250 ms of it, however fast the
     // stack's clock runs (a replay asks once per bar; the stat calls were 5 % of its time).
@@ -481,8 +481,7 @@ export class ModelFleet {
     if (host - this.checkedAt < 250) return [];
     this.checkedAt = host;
     const stamp = this.storeStamp();
-    if (stamp === this.scannedStamp && (stamp !== null || host - this.fullScanAt < 250)) return [];
-    this.fullScanAt = host;
+    if (stamp !== null && stamp === this.scannedStamp) return [];
     return this.scan();
   }
 
@@ -507,7 +506,6 @@ export class ModelFleet {
 
   // The first scan always lists: no stamp is ever this.
   private scannedStamp: string | null = '';
-  private fullScanAt = -Infinity;
   private checkedAt = -Infinity;
   private storeDirs: string[] = [];
 

@@ -80,7 +80,8 @@ export class StepPhases {
   }
 }
 
-function cpuMicros(): number {
+/** Process CPU time so far (user + system), µs: what StepPhases and bench/replay.bench.ts read. */
+export function cpuMicros(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
 }

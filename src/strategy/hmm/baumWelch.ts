@@ -250,7 +250,7 @@ export function mStep(
  *  spreads as covariances (globalVar, the data's per-feature variance, for a cluster too
  *  small to have one), label-sequence transition counts (plus one, so no transition
  *  starts impossible) as the transition matrix. */
-export function kmeansInit(
+function kmeansInit(
   obs: Observations, k: number, covarianceType: CovarianceType, floor: Float64Array, globalVar: Float64Array, rng: Rng,
 ): GaussianHmmParams {
   const { data, n, d } = obs;
