@@ -31,9 +31,10 @@ export class Secret {
   }
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+export type Env = Readonly<Record<string, string | undefined>>;
 
-function present(env: Env, key: string): string | undefined {
+/** The value of `key`, or undefined when it is unset or empty (an empty variable is unset). */
+export function present(env: Env, key: string): string | undefined {
   const v = env[key];
   return v === undefined || v === '' ? undefined : v;
 }

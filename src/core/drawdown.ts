@@ -1,5 +1,7 @@
 // Owns the drawdown formula: how far equity stands below a peak. Governance, the metrics
-// gauges, the dashboard's frames and the backtest's equity.csv all state drawdown with it, so
+// gauges, the dashboard's frames, the backtest's equity.csv and each model's performance
+// accumulator (its running drawdown; performance.ts's saved-state figure keeps its own, which
+// may go negative on a reloaded index above its peak) all state drawdown with it, so
 // the figure an operator reads on one surface is the one governance escalates on. Each caller
 // keeps its own peak (where it starts and what it remembers differ); only the formula is here.
 // Floats, not Fixed: drawdown is a statistic at the edges, never an amount in the ledger.

@@ -145,9 +145,10 @@ export function waterFill(total: number, w: readonly number[], floor: readonly n
  * a share of cash that nobody trades. A model held at a fixed quota (probation, or its floor or
  * cap) keeps it, and the neutral share of the others is of what the fixed ones leave: a live
  * model beside three on probation is worth all of the rest when its evidence is neutral (as at
- * a fresh start) and exp(tilt_strength × z) of it otherwise. Without that, what a losing model gives up went to the
- * model that lost least: with no edge anywhere every model bleeds fees, yet the whole deployable
- * amount stayed at work and the quietest loser was funded like a winner.
+ * a fresh start) and exp(tilt_strength × z) of it otherwise. Without the cash share, what a
+ * losing model gave up went to the model that lost least: with no edge anywhere every model
+ * bleeds fees, yet the whole deployable amount stayed at work and the quietest loser was funded
+ * like a winner.
  */
 function shareOut(deployable: number, w: readonly number[], floor: readonly number[], cap: readonly number[]): number[] {
   const n = w.length;

@@ -78,12 +78,14 @@ export async function runPlantedEdge(root: string, seed: number, drift: number, 
   });
   const q = report.final_quotas;
   let largest: string | null = null;
-  for (const [m, v] of Object.entries(q)) if (largest === null || v > q[largest]!) largest = m;
+  let largestHmmQuota = 0;
+  for (const [m, v] of Object.entries(q)) {
+    if (largest === null || v > q[largest]!) largest = m;
+    if (m.startsWith('hmm_') && v > largestHmmQuota) largestHmmQuota = v;
+  }
   const loser = q[contender.id];
   const allocations = JSON.parse(readFileSync(stackPaths(root).capitalAllocations, 'utf8')) as { deployable_usd: number };
   const evenSplitUsd = allocations.deployable_usd / Math.max(1, Object.keys(q).length);
-  let largestHmmQuota = 0;
-  for (const [m, v] of Object.entries(q)) if (m.startsWith('hmm_') && v > largestHmmQuota) largestHmmQuota = v;
   const edgeQuotaUsd = evenSplitUsd * Math.exp(tiltStrength * ONE_SIDED_95);
   return {
     seed, drift, steps,

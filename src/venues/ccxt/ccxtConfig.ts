@@ -20,7 +20,7 @@
 //   TRADE_SYMBOLS        the symbols to trade (shared with the stack config)
 import ccxt from 'ccxt';
 import { ConfigError } from '../../config/config.js';
-import { type Secret, readSecret } from '../../config/secret.js';
+import { type Env, type Secret, present, readSecret } from '../../config/secret.js';
 
 /** Documented environment keys this module reads (deploy files are checked against them). */
 export const CCXT_ENV_KEYS: readonly string[] = [
@@ -53,12 +53,6 @@ export interface CcxtVenueConfig {
   readonly exchangeOptions: Readonly<Record<string, unknown>>;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-function present(env: Env, key: string): string | undefined {
-  const v = env[key];
-  return v === undefined || v === '' ? undefined : v;
-}
 
 function int(env: Env, key: string, dflt: number, min: number, max: number): number {
   const raw = present(env, key);
